@@ -1,0 +1,326 @@
+"""Ingest benchmark: the real `edigate serve` (subprocess, SQLite) against a bare aiohttp 202 handler.
+
+Both servers are measured in the same run with the same client: concurrent aiohttp clients with
+keep-alive on loopback, posting real-sized messages (2 KB XDIS91 and 19 KB GGOP, each with its own
+envelope id so nothing is a duplicate). Then an open-loop run at a fixed offered load (500 msgs/s by
+default) gives the latency a sender sees at that rate.
+
+The load generator is Python in one process and competes with the server for the machine's cores; the
+figures are therefore a lower bound of what the server alone could do.
+
+    .venv/bin/python bench/bench_ingest.py [--seconds 8] [--concurrency 64] [--rate 500]
+Writes bench/results/ingest.json and bench/results/ingest.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import aiohttp
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.harness.ports import free_port  # noqa: E402
+from tests.unit.medcom.samples import HOSPITAL_EAN, MUNICIPALITY_EAN, ggop_message, xdis91_message  # noqa: E402
+
+TOKEN = "bench-hospital"
+BARE_SERVER = textwrap.dedent("""
+    import sys
+    from aiohttp import web
+    async def handle(request):
+        await request.read()
+        return web.json_response({"status": "accepted"}, status=202)
+    app = web.Application(client_max_size=6 * 1024 * 1024)
+    app.router.add_post("/api/v1/messages", handle)
+    app.router.add_get("/healthz", lambda r: web.json_response({"status": "ok"}))
+    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+""")
+
+
+def config(port: int, db: Path, log_level: str = "warning") -> str:
+    digest = hashlib.sha256(TOKEN.encode()).hexdigest()
+    return f"""
+[server]
+listen = "127.0.0.1:{port}"
+[storage]
+url = "sqlite:///{db}"
+[logging]
+level = "{log_level}"
+[[partners]]
+ean = "{HOSPITAL_EAN}"
+name = "Bench hospital"
+kind = "hospital"
+tokens_sha256 = ["{digest}"]
+delivery = {{ kind = "mailbox" }}
+[[partners]]
+ean = "{MUNICIPALITY_EAN}"
+name = "Bench municipality"
+kind = "municipality"
+delivery = {{ kind = "mailbox" }}
+"""
+
+
+def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError("server did not become healthy")
+
+
+class Bodies:
+    """Unique messages, prepared before the clock starts: alternating 2 KB XDIS91 and 19 KB GGOP."""
+
+    def __init__(self, prefix: str, n: int, mix: str) -> None:
+        self.items: list[bytes] = []
+        for i in range(n):
+            env = f"{prefix}{i:08d}"
+            if mix == "xdis91" or (mix == "mixed" and i % 2 == 0):
+                self.items.append(xdis91_message(envelope_id=env, letter_id=env))
+            else:
+                self.items.append(ggop_message(envelope_id=env, letter_id=env))
+        self.i = 0
+
+    def next(self) -> bytes:
+        body = self.items[self.i % len(self.items)]
+        self.i += 1
+        return body
+
+
+async def closed_loop(url: str, bodies: Bodies, seconds: float, concurrency: int) -> dict[str, float]:
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/xml"}
+    lat: list[float] = []
+    errors = 0
+    stop_at = time.perf_counter() + seconds
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < stop_at:
+                body = bodies.next()
+                t0 = time.perf_counter()
+                async with session.post(url, data=body, headers=headers) as resp:
+                    await resp.read()
+                    if resp.status != 202:
+                        errors += 1
+                lat.append(time.perf_counter() - t0)
+
+        t_start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - t_start
+    return summary(lat, elapsed, errors)
+
+
+async def open_loop(url: str, bodies: Bodies, seconds: float, rate: float) -> dict[str, float]:
+    """Send at a fixed schedule regardless of replies (no coordinated omission)."""
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/xml"}
+    lat: list[float] = []
+    errors = 0
+    n = int(seconds * rate)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+        async def one(scheduled: float, body: bytes) -> None:
+            nonlocal errors
+            async with session.post(url, data=body, headers=headers) as resp:
+                await resp.read()
+                if resp.status != 202:
+                    errors += 1
+            lat.append(time.perf_counter() - scheduled)  # from when it should have been sent
+
+        tasks = []
+        t0 = time.perf_counter()
+        for i in range(n):
+            scheduled = t0 + i / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(scheduled, bodies.next())))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - t0
+    return summary(lat, elapsed, errors)
+
+
+def summary(lat: list[float], elapsed: float, errors: int) -> dict[str, float]:
+    lat.sort()
+    return {
+        "requests": len(lat),
+        "errors": errors,
+        "msgs_per_s": round(len(lat) / elapsed, 1),
+        "p50_ms": round(statistics.median(lat) * 1000, 2) if lat else 0.0,
+        "p99_ms": round(lat[int(len(lat) * 0.99) - 1] * 1000, 2) if lat else 0.0,
+    }
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (all threads) from /proc; 0.0 where /proc is not available."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def with_cpu(pid: int, run: Callable[[], dict[str, float]]) -> dict[str, float]:
+    """Run one measurement and add the server's CPU time per answered request (µs)."""
+    before = process_cpu_seconds(pid)
+    r = run()
+    used = process_cpu_seconds(pid) - before
+    r["server_cpu_us_per_msg"] = round(used / r["requests"] * 1e6) if r["requests"] else 0
+    return r
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text(encoding="ascii").split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def start(cmd: list[str], port: int, log: Path, cwd: Path = REPO) -> subprocess.Popen[bytes]:
+    fh = open(log, "ab")  # noqa: SIM115
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(cwd)}
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, env=env)
+    fh.close()
+    wait_healthy(port, proc)
+    return proc
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--rate", type=float, default=500.0)
+    ap.add_argument(
+        "--log-level", default="warning", help="service log level (info logs one line per message)"
+    )
+    ap.add_argument("--out", default="ingest", help="results file stem under bench/results")
+    ap.add_argument(
+        "--gateway-src",
+        type=Path,
+        default=REPO,
+        help="source tree whose `edigate` to run (e.g. an export of an older commit, for before/after)",
+    )
+    args = ap.parse_args()
+    results: dict[str, object] = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "client": f"aiohttp {aiohttp.__version__}, one process, keep-alive, concurrency {args.concurrency}",
+        "seconds": args.seconds,
+        "service_log_level": args.log_level,
+        "gateway_src": str(args.gateway_src),
+        "load_average_before": load_average(),
+    }
+    with tempfile.TemporaryDirectory(prefix="edigate-bench-") as tmp:
+        tmpdir = Path(tmp)
+        bare_port, gw_port = free_port(), free_port()
+        cfg = tmpdir / "bench.toml"
+        cfg.write_text(config(gw_port, tmpdir / "bench.db", args.log_level), encoding="utf-8")
+        bare_script = tmpdir / "bare.py"
+        bare_script.write_text(BARE_SERVER, encoding="utf-8")
+        bare = start([sys.executable, str(bare_script), str(bare_port)], bare_port, tmpdir / "bare.log")
+        gw = start(
+            [sys.executable, "-m", "edigate", "serve", "--config", str(cfg)],
+            gw_port,
+            tmpdir / "gw.log",
+            cwd=args.gateway_src.resolve(),
+        )
+        try:
+            per_run = int(args.seconds * 4000)
+            for mix in ("xdis91", "ggop", "mixed"):
+                for name, port in (("bare_202_handler", bare_port), ("edigate_sqlite", gw_port)):
+                    bodies = Bodies(f"{mix[:2].upper()}{name[:2].upper()}", per_run, mix)
+                    url = f"http://127.0.0.1:{port}/api/v1/messages"
+                    proc = bare if name == "bare_202_handler" else gw
+                    r = with_cpu(
+                        proc.pid,
+                        lambda url=url, bodies=bodies: asyncio.run(
+                            closed_loop(url, bodies, args.seconds, args.concurrency)
+                        ),
+                    )
+                    results[f"{mix}/{name}"] = r
+                    print(f"{mix:7} {name:18} {r}", flush=True)
+                ratio = (
+                    results[f"{mix}/edigate_sqlite"]["msgs_per_s"]
+                    / results[f"{mix}/bare_202_handler"]["msgs_per_s"]
+                )  # type: ignore[index]
+                results[f"{mix}/ratio_to_ceiling"] = round(ratio, 3)
+                print(f"{mix:7} edigate / ceiling = {ratio:.0%}", flush=True)
+            bodies = Bodies("FIXED", int(args.seconds * args.rate) + 10, "mixed")
+            r = with_cpu(
+                gw.pid,
+                lambda: asyncio.run(
+                    open_loop(f"http://127.0.0.1:{gw_port}/api/v1/messages", bodies, args.seconds, args.rate)
+                ),
+            )
+            results[f"fixed_{int(args.rate)}_per_s/edigate_sqlite"] = r
+            print(f"fixed {args.rate:g}/s  edigate_sqlite {r}", flush=True)
+            results["load_average_after"] = load_average()
+        finally:
+            stop(gw)
+            stop(bare)
+    out = REPO / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{args.out}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    lines = [
+        "# Ingest benchmark (bench/bench_ingest.py)",
+        "",
+        f"Client: {results['client']}.",
+        f"Machine: {results['machine']}.",
+        f"Load average (1/5/15 min) before: {results['load_average_before']}, "
+        f"after: {results.get('load_average_after', '?')} (the machine is shared).",
+        "",
+        "| messages | server | msgs/s | p50 ms | p99 ms | errors | server CPU µs/msg |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, val in results.items():
+        if isinstance(val, dict) and "msgs_per_s" in val:
+            mix, server = key.split("/")
+            lines.append(
+                f"| {mix} | {server} | {val['msgs_per_s']} | {val['p50_ms']} | {val['p99_ms']} | "
+                f"{val['errors']} | {val.get('server_cpu_us_per_msg', '')} |"
+            )
+    for key, val in results.items():
+        if key.endswith("ratio_to_ceiling"):
+            lines.append(
+                f"\n{key.split('/')[0]}: edigate reaches {float(val):.0%} of the bare-handler ceiling."
+            )  # type: ignore[arg-type]
+    (out / f"{args.out}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,3 @@
+from edigate.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,230 @@
+"""Composition root: settings -> database, store, directory, validator, delivery, web, notify.
+
+Startup order (aiohttp runs `cleanup_ctx` before other on_startup handlers): migrate the database,
+start the group-commit writer, start the delivery worker and the receipt sweep; notify's scheduler
+starts after that. Shutdown (SIGTERM): the web runner stops taking requests and finishes in-flight
+ones, then the sweep and worker stop, the writer commits what is queued, notify stops, and the
+database closes last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+import structlog
+from aiohttp import web
+
+from edigate.clock import Clock, clock_from_environment
+from edigate.config import Settings
+from edigate.delivery.worker import DeliveryWorker
+from edigate.medcom import Validator, all_types
+from edigate.monitor import setup_health_monitor
+from edigate.routing import PartnerDirectory
+from edigate.store.crypto import BodyKeyring
+from edigate.store.db import Database
+from edigate.store.leader import LEADER, LeaderElection
+from edigate.store.messages import MessageStore
+from edigate.store.retention import retention_ctx
+from edigate.web import health_api, mailbox, messages_api
+from edigate.web.errors import json_errors
+from edigate.web.ingest import post_message
+from edigate.web.keys import (
+    ACK_ALERT_HOOKS,
+    CLOCK,
+    DATABASE,
+    DIRECTORY,
+    NOTIFY,
+    SETTINGS,
+    STORE,
+    VALIDATION_POOL,
+    VALIDATOR,
+    WORKER,
+)
+from edigate.web.limits import setup_request_limits
+from edigate.web.metrics_api import setup_metrics
+from edigate.web.openapi import setup_openapi
+from edigate.web.routes_api import setup_routes_api
+
+log = structlog.get_logger()
+
+
+def ensure_sqlite_dir(url: str) -> None:
+    """`sqlite:///var/edigate.db` on a fresh clone: create `var/`."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///") :]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+    clock = clock or clock_from_environment()
+    app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=[json_errors])
+    ensure_sqlite_dir(settings.storage.url)
+    database = Database.open(settings.storage.url)
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[DATABASE] = database
+    app[DIRECTORY] = PartnerDirectory(settings)
+    app[VALIDATOR] = Validator(settings.medcom.schema_dir, max_bytes=settings.server.max_body_bytes)
+    app[STORE] = MessageStore(
+        database,
+        clock,
+        group_commit_max=settings.storage.group_commit_max,
+        group_commit_wait_ms=settings.storage.group_commit_wait_ms,
+        keyring=BodyKeyring.from_environment(),  # None unless EDIGATE_BODY_KEYS is set
+    )
+    app[WORKER] = DeliveryWorker(app[STORE], settings.partners, settings.delivery, clock)
+    app[ACK_ALERT_HOOKS] = []
+    app[LEADER] = LeaderElection(settings.storage.url, database.dialect)  # time-based jobs: one instance
+
+    app.router.add_post("/api/v1/messages", post_message)
+    messages_api.add_routes(app)
+    mailbox.add_routes(app)
+    health_api.add_routes(app)
+    setup_openapi(app)
+    setup_request_limits(app, settings.server.body_read_timeout_seconds)
+
+    app.cleanup_ctx.append(_validation_pool)
+    app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(_delivery_ctx)
+    app.cleanup_ctx.append(_leader_ctx)
+    app.cleanup_ctx.append(_ack_sweep_ctx)
+    app.cleanup_ctx.append(retention_ctx)
+    _wire_notify(app, settings, database, clock)
+    setup_metrics(app)  # GET /metrics; [metrics] enabled = false turns recording off
+    setup_health_monitor(app)  # route health loop: gauges, alert mails, draft incidents
+    setup_routes_api(app)  # GET /api/v1/routes, GET /routes
+    app.on_cleanup.append(_close_database)  # after notify's own cleanup
+    return app
+
+
+VALIDATION_THREADS = 4
+
+
+async def _validation_pool(app: web.Application) -> AsyncIterator[None]:
+    """The validation threads, each with its own compiled schemas, compiled one thread after another at
+    startup. Measured: when the first XSD compiles of a process run in several threads at once, libxml2's
+    lazily built table of built-in types is corrupted and every compile fails from then on ("Internal
+    error: xmlSchemaPValAttrNodeValue, the given type is not a built-in type"); one compile first, then
+    any number of threads, works."""
+    validator = app[VALIDATOR]
+    compile_lock = threading.Lock()
+    problems: list[str] = []
+
+    def compile_schemas() -> None:
+        with compile_lock:
+            problems[:] = validator.check_schemas()
+
+    pool = ThreadPoolExecutor(
+        max_workers=VALIDATION_THREADS, thread_name_prefix="medcom-validate", initializer=compile_schemas
+    )
+    barrier = threading.Barrier(VALIDATION_THREADS)
+    loop = asyncio.get_running_loop()
+    await asyncio.gather(*(loop.run_in_executor(pool, barrier.wait, 30) for _ in range(VALIDATION_THREADS)))
+    for problem in problems:
+        log.warning("schema_unavailable", error=problem[:300])
+    app[VALIDATION_POOL] = pool
+    yield
+    pool.shutdown(wait=True)
+
+
+async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    store = app[STORE]
+    await store.start()
+    log.info("store_started", dialect=app[DATABASE].dialect)
+    yield
+    await store.stop()
+
+
+async def _delivery_ctx(app: web.Application) -> AsyncIterator[None]:
+    worker = app[WORKER]
+    await worker.start()
+    log.info("delivery_started", owner=worker.owner, push_receivers=len(worker.partners))
+    yield
+    await worker.stop()
+
+
+async def _leader_ctx(app: web.Application) -> AsyncIterator[None]:
+    leader = app[LEADER]
+    await leader.start()
+    yield
+    await leader.stop()
+
+
+async def _ack_sweep_ctx(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.get_running_loop().create_task(_ack_sweep(app), name="ack-sweep")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _ack_sweep(app: web.Application) -> None:
+    """pluspositivkvitt without a receipt: ack_overdue after 30 min, the alert hooks after 90 min."""
+    d = app[SETTINGS].delivery
+    while True:
+        if not app[LEADER].is_leader():  # two instances: the sweep (and its alerts) runs on the leader only
+            await asyncio.sleep(min(1.0, d.ack_sweep_interval_seconds))
+            continue
+        try:
+            overdue, alerts = await app[STORE].ack_sweep(
+                timedelta(minutes=d.ack_timeout_minutes), timedelta(minutes=d.ack_alert_minutes)
+            )
+            for mid in overdue:
+                log.warning("message_ack_overdue", message_id=mid)
+            for alert in alerts:
+                log.error(
+                    "message_ack_alert",
+                    message_id=alert.id,
+                    envelope_id=alert.envelope_id,
+                    route=f"{alert.sender_ean}->{alert.receiver_ean}",
+                    type=alert.type,
+                )
+                for hook in app[ACK_ALERT_HOOKS]:
+                    try:
+                        await hook(alert)
+                    except Exception as exc:
+                        log.warning("ack_alert_hook_failed", error=type(exc).__name__)
+        except Exception as exc:
+            log.warning("ack_sweep_failed", error=type(exc).__name__)
+        await asyncio.sleep(d.ack_sweep_interval_seconds)
+
+
+async def _close_database(app: web.Application) -> None:
+    await app[DATABASE].close()
+
+
+def _wire_notify(app: web.Application, settings: Settings, database: Database, clock: Clock) -> None:
+    """Hand notify its storage, clock, organisations and admin tokens (guarded: notify may be absent)."""
+    if settings.notify is None:
+        if "notify" in settings.raw:
+            log.warning("notify_not_available", reason="the notify package could not be imported")
+        return
+    try:
+        from edigate.store.notify_store import SqlNotifyStorage
+        from notify.model import Organisation
+        from notify.service import setup_notify
+    except ImportError as exc:
+        log.warning("notify_not_available", reason=f"{type(exc).__name__}: {exc}")
+        return
+    organisations = [
+        Organisation(ean=p.ean, name=p.name, kind=p.kind, clusters=p.clusters, mailbox=p.mailbox)
+        for p in settings.partners
+    ]
+    admin_hashes = frozenset(t for a in settings.admins for t in a.tokens_sha256)
+    app[NOTIFY] = setup_notify(
+        app,
+        settings=settings.notify,
+        storage=SqlNotifyStorage(database),
+        clock=clock,
+        organisations=organisations,
+        admin_token_hashes=admin_hashes,
+        message_types=all_types,  # the catalogue: the form's "Berørte meddelelser"
+        is_leader=app[LEADER].is_leader,
+    )

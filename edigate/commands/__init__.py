@@ -1,0 +1,1 @@
+"""One module per `edigate` sub-command; each exposes `register(subparsers)`."""

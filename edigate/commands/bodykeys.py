@@ -1,0 +1,73 @@
+"""`edigate bodykeys new KEY_ID` and `edigate bodykeys rotate --config FILE`: keys for bodies at rest.
+
+`new` prints a fresh `kid:base64` entry for EDIGATE_BODY_KEYS. `rotate` re-seals every stored body that
+is plain or under an older key with the active key (EDIGATE_BODY_KEY_ID); run it after adding a new key
+and making it active, and remove the old key only afterwards. Safe while the service runs; idempotent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from edigate.config import ConfigError, load_settings
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("bodykeys", help="encryption keys for stored message bodies")
+    sub = p.add_subparsers(dest="bodykeys_command", metavar="ACTION")
+    new = sub.add_parser("new", help="print a new key entry for EDIGATE_BODY_KEYS")
+    new.add_argument("key_id", help="e.g. 2027a")
+    new.set_defaults(func=run_new)
+    rot = sub.add_parser("rotate", help="re-seal stored bodies with the active key")
+    rot.add_argument("--config", required=True, help="TOML configuration file")
+    rot.set_defaults(func=run_rotate)
+    p.set_defaults(func=lambda a: (p.print_help(sys.stderr), 2)[1])
+
+
+def run_new(args: argparse.Namespace) -> int:
+    from edigate.store.crypto import BodyKeyError, new_key_line
+
+    try:
+        print(new_key_line(args.key_id))
+    except BodyKeyError as exc:
+        print(f"edigate: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def run_rotate(args: argparse.Namespace) -> int:
+    from edigate.store.crypto import BodyKeyError, BodyKeyring
+
+    try:
+        settings = load_settings(args.config)
+        keyring = BodyKeyring.from_environment()
+    except (ConfigError, BodyKeyError) as exc:
+        print(f"edigate: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if keyring is None:
+        print("edigate: EDIGATE_BODY_KEYS is not set: there is no key to seal with", file=sys.stderr)
+        return 2
+    return asyncio.run(_rotate(settings.storage.url, keyring))
+
+
+async def _rotate(url: str, keyring: Any) -> int:
+    from edigate.store.crypto import BodyDecryptError, BodyKeyError, rotate_bodies
+    from edigate.store.db import Database
+
+    db = Database.open(url)
+    try:
+        await db.migrate()
+        result = await rotate_bodies(db, keyring)
+    except (BodyKeyError, BodyDecryptError) as exc:
+        print(f"edigate: rotation stopped: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await db.close()
+    print(
+        f"examined {result.examined} message bodies: re-sealed {result.resealed} from older keys, "
+        f"sealed {result.sealed_plain} stored in clear, with key {keyring.active!r}"
+    )
+    return 0

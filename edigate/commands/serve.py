@@ -1,0 +1,75 @@
+"""`edigate serve --config FILE`: run the gateway until SIGTERM/SIGINT, then stop gracefully.
+
+A bad configuration prints one line naming the key and exits with code 2 (no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from edigate.config import ConfigError, Settings, load_settings
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("serve", help="run the gateway (HTTP API, delivery, notify)")
+    p.add_argument("--config", required=False, help="TOML configuration file")
+    p.set_defaults(func=run)
+
+
+def load_or_exit(path: str | None) -> Settings | int:
+    try:
+        return load_settings(path)
+    except ConfigError as exc:
+        print(f"edigate: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+def configure_logging(settings: Settings) -> None:
+    level = "info"
+    section = settings.raw.get("logging")
+    if isinstance(section, dict) and isinstance(section.get("level"), str):
+        level = section["level"]
+    try:
+        from edigate.logging import configure_logging as setup
+    except ImportError:  # pragma: no cover - logging module is part of the package
+        return
+    setup(level=level)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_or_exit(args.config)
+    if isinstance(settings, int):
+        return settings
+    try:
+        configure_logging(settings)
+    except ValueError as exc:
+        print(f"edigate: configuration error: {exc}", file=sys.stderr)
+        return 2
+    import structlog
+    from aiohttp import web
+
+    from edigate.app import build_app
+
+    log = structlog.get_logger()
+    if settings.raw and __import__("os").environ.get("EDIGATE_CLOCK_FILE"):
+        log.warning("test_clock_in_use", clock_file=__import__("os").environ["EDIGATE_CLOCK_FILE"])
+    app = build_app(settings)
+    log.info(
+        "edigate_starting",
+        listen=f"{settings.server.host}:{settings.server.port}",
+        storage=settings.storage.url.split("://", 1)[0],
+        partners=len(settings.partners),
+    )
+    web.run_app(
+        app,
+        host=settings.server.host,
+        port=settings.server.port,
+        access_log=None,
+        print=None,
+        shutdown_timeout=settings.server.shutdown_timeout_seconds,
+        handle_signals=True,
+    )
+    log.info("edigate_stopped")
+    return 0

@@ -1,0 +1,533 @@
+"""The route health loop: store + delivery worker -> HealthMonitor -> gauges, logs, alerts, incidents.
+
+Every ``[health] interval_seconds`` (default 5) the loop reads the route signals (``store.health_queries``)
+and the worker's circuit states, feeds them to :meth:`HealthMonitor.update` and acts on the events:
+
+1. the metrics gauges (route state, queue depth, oldest age, receipts overdue, incidents, outbox);
+2. one structlog event per state change;
+3. the on-call alert mail (``edigate.alerts``), addressed by the outage procedure's own schedule
+   (``notify.policy.handled_by``: EDI support inside support hours, otherwise on-call) and sent at any hour
+   through notify's durable outbox; repeats bounded by :class:`AlertThrottle`; a recovered mail on recovery;
+4. a *draft* acute incident in the outage procedure (``open_draft_incident``) for a route/receiver that
+   went down, with the receiver as the affected organisation, the message types seen pending and the
+   first failure as start. ``[health] auto_confirm = true`` confirms it at once. On recovery the
+   auto-opened incident is resolved (``resolve_auto_incident``), so its resolved notice goes to whoever
+   got notices.
+
+Each action is guarded on its own: a failing mail never stops the incident, nor the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from edigate.alerts import AlertMail, AlertSettings, AlertThrottle, compose_alert
+from edigate.clock import Clock
+from edigate.config import ConfigError
+from edigate.health import EventKind, HealthEvent, HealthMatrix, HealthMonitor, HealthThresholds, route_key
+from edigate.metrics import GaugeSnapshot, Metrics, QueueGauge
+from edigate.store.db import Database
+from edigate.store.health_queries import (
+    StoreSignals,
+    read_last_alerts,
+    read_new_receipts,
+    read_outbox_counts,
+    read_route_signals,
+    read_sent_mail_counts,
+)
+from edigate.web.keys import CLOCK, DATABASE, NOTIFY, SETTINGS, WORKER
+
+__all__ = ["HEALTH_LOOP", "HealthLoop", "HealthLoopSettings", "setup_health_monitor"]
+
+log = structlog.get_logger("edigate.monitor")
+
+HEALTH_LOOP_KEYS = frozenset({"interval_seconds", "auto_confirm", "receipt_window_minutes"})
+#: notify's notice kinds -> the notices-sent counter's kinds (edigate.metrics.NOTICE_KINDS)
+SENT_KIND = {
+    "first": "notice",
+    "combined": "notice",
+    "update": "update",
+    "resolved": "resolved",
+    "reminder": "reminder",
+    "receipt": "receipt",
+    "alert": "alert",
+    "alert-degraded": "alert",
+    "alert-reminder": "reminder",
+    "alert-recovered": "recovered",
+}
+#: notice kinds in notify's outbox for the IT alert mails (kept apart from the procedure's list notices)
+MAIL_NOTICE_KIND = {
+    "alert": "alert",
+    "recovered": "alert-recovered",
+    "reminder": "alert-reminder",
+    "degraded": "alert-degraded",
+}
+
+
+@dataclass(frozen=True)
+class HealthLoopSettings:
+    """``[health]`` (loop keys + :class:`HealthThresholds`) and ``[alerts]``."""
+
+    thresholds: HealthThresholds
+    interval_seconds: float = 5.0
+    auto_confirm: bool = False
+    receipt_window: timedelta = timedelta(hours=1)
+    alerts: AlertSettings | None = None
+
+    @classmethod
+    def from_raw(cls, raw: Mapping[str, Any], notify_settings: Any = None) -> HealthLoopSettings:
+        """Raises ValueError naming the key (``health.interval_seconds: …``)."""
+        health = raw.get("health") or {}
+        if not isinstance(health, dict):
+            raise ValueError("health: must be a table")
+        interval = health.get("interval_seconds", 5.0)
+        if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
+            raise ValueError("health.interval_seconds: must be a number > 0")
+        auto_confirm = health.get("auto_confirm", False)
+        if not isinstance(auto_confirm, bool):
+            raise ValueError("health.auto_confirm: must be true or false")
+        window = health.get("receipt_window_minutes", 60)
+        if isinstance(window, bool) or not isinstance(window, int | float) or window <= 0:
+            raise ValueError("health.receipt_window_minutes: must be a number > 0")
+        thresholds = HealthThresholds.from_config({k: v for k, v in health.items() if k not in HEALTH_LOOP_KEYS})
+        alerts_raw = dict(raw.get("alerts") or {})
+        if notify_settings is not None:
+            alerts_raw.setdefault("edi_support", notify_settings.edi_support_email)
+            alerts_raw.setdefault("on_call", notify_settings.on_call_email)
+        alerts = None
+        if "edi_support" in alerts_raw and "on_call" in alerts_raw:
+            alerts = AlertSettings.from_config(alerts_raw)
+        return cls(thresholds, float(interval), auto_confirm, timedelta(minutes=float(window)), alerts)
+
+
+class HealthLoop:
+    """Keeps the monitor, the alert throttle and the event -> incident links between ticks."""
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        clock: Clock,
+        receivers: Sequence[str],
+        settings: HealthLoopSettings,
+        worker: Any = None,
+        metrics: Metrics | None = None,
+        notify: Any = None,
+        names: Mapping[str, str] | None = None,
+        type_names: Mapping[str, str] | None = None,
+        status_url: str | None = None,
+        is_leader: Callable[[], bool] | None = None,
+    ) -> None:
+        self.database = database
+        self.clock = clock
+        self.receivers = list(receivers)
+        self.settings = settings
+        self.worker = worker
+        self.metrics = metrics
+        self.notify = notify
+        self.names = dict(names or {})
+        self.type_names = dict(type_names or {})
+        self.status_url = status_url
+        self.monitor = HealthMonitor(settings.thresholds)
+        self.throttle = AlertThrottle.from_settings(settings.alerts) if settings.alerts else None
+        self.incidents: dict[str, int] = {}  # HealthEvent.key -> auto-opened incident id
+        self.ticks = 0
+        self._warned_no_outbox = False
+        self._receipts_after: datetime | None = None  # receipts up to here are in the latency histogram
+        self._sent_seen: dict[str, int] | None = None  # outbox mails already counted, by notice kind
+        self._alerts_recalled: set[str] = set()  # keys whose earlier alert mails were looked up
+        #: two instances on one database: only the leader mails alerts and opens/resolves incidents
+        self.is_leader = is_leader or (lambda: True)
+        self._acting = True
+
+    # ------------------------------------------------------------------------------------------ the loop
+
+    @property
+    def matrix(self) -> HealthMatrix:
+        return self.monitor.snapshot()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("route_health_tick_failed", error=type(exc).__name__, detail=str(exc)[:200])
+            await asyncio.sleep(self.settings.interval_seconds)
+
+    async def tick(self) -> list[HealthEvent]:
+        """One pass: read, update, act. Returns the events of this pass."""
+        now = self.clock()
+        circuits = {}
+        if self.worker is not None:
+            circuits = {r: self.worker.circuit_state(r) for r in self.receivers}
+        signals = await read_route_signals(
+            self.database, self.receivers, now, receipt_window=self.settings.receipt_window, circuits=circuits
+        )
+        leading = self.is_leader()
+        if leading and not self._acting:
+            self._take_over()
+        self._acting = leading
+        events = self.monitor.update(signals.routes, now)
+        for event in events if leading else ():  # a follower keeps the matrix current, acts on nothing
+            await self._act(event, now)
+        if self.throttle is not None and leading:
+            for due in self.throttle.due_reminders(now):
+                fresh = self.monitor.current(due.key) or due
+                await self._alert(fresh, now, reminder=True)
+        await self._refresh_gauges(signals, now)
+        await self._observe_receipts(now)
+        await self._count_sent_mails()
+        self.ticks += 1
+        return events
+
+    def _take_over(self) -> None:
+        """Just became the leader: forget what was seen as a follower, so a route that is down now is an
+        event again; the earlier leader's alert mails and incidents are found in the database as after a
+        restart (`_announced_before_restart`, `_incident_for_receiver`)."""
+        self.monitor = HealthMonitor(self.settings.thresholds)
+        self.throttle = AlertThrottle.from_settings(self.settings.alerts) if self.settings.alerts else None
+        self.incidents.clear()
+        self._alerts_recalled.clear()
+
+    async def _count_sent_mails(self) -> None:
+        """Mails actually sent (SMTP 250) since the last tick, by kind; counted from this start on."""
+        if self.metrics is None:
+            return
+        counts = await read_sent_mail_counts(self.database)
+        if counts is None:
+            return
+        if self._sent_seen is not None:
+            for kind, count in counts.items():
+                delta = count - self._sent_seen.get(kind, 0)
+                if delta > 0 and kind in SENT_KIND:
+                    self.metrics.notice_sent(SENT_KIND[kind], delta)
+        self._sent_seen = counts
+
+    async def _observe_receipts(self, now: datetime) -> None:
+        """Receipt latency per original type, from the store (restart: counts from the start on)."""
+        if self.metrics is None:
+            return
+        if self._receipts_after is None:
+            self._receipts_after = now
+            return
+        seen = await read_new_receipts(self.database, self._receipts_after, now)
+        for receipt in seen:
+            self.metrics.receipt_received(receipt.message_type, receipt.latency_seconds)
+        if seen:
+            self._receipts_after = max(r.receipt_at for r in seen)
+
+    # ------------------------------------------------------------------------------------------ actions
+
+    async def _act(self, event: HealthEvent, now: datetime) -> None:
+        self._log(event)
+        incident_id: int | None = None
+        if event.is_down:
+            incident_id = await self._guard("incident_open_failed", self._open_incident(event))
+        elif event.is_recovery:
+            incident_id = self.incidents.get(event.key)
+        await self._guard("alert_failed", self._alert(event, now, incident_id=incident_id))
+        if event.is_recovery:
+            await self._guard("incident_resolve_failed", self._recovered(event))
+
+    async def _guard(self, what: str, coro: Any) -> Any:
+        try:
+            return await coro
+        except Exception as exc:
+            log.error(what, error=type(exc).__name__, detail=str(exc)[:200])
+            return None
+
+    def _log(self, event: HealthEvent) -> None:
+        routes = [route_key(*r) for r in event.routes]
+        fields: dict[str, Any] = {
+            "route": routes[0] if len(routes) == 1 else f"*->{event.receiver}",
+            "receiver": event.receiver,
+            "state": str(event.state),
+            "since": event.since.isoformat(),
+            "pending_count": event.pending_count,
+            "message_types": list(event.message_types),
+            "reasons": [r.code for r in event.reasons],
+        }
+        if len(routes) > 1 or event.kind in (EventKind.RECEIVER_DOWN, EventKind.RECEIVER_RECOVERED):
+            fields["routes"] = routes
+        if event.still_down:
+            fields["still_down"] = [route_key(*r) for r in event.still_down]
+        if event.duration is not None:
+            fields["duration_s"] = round(event.duration.total_seconds(), 1)
+        if event.last_error and event.is_down:
+            fields["last_error"] = event.last_error
+        level = log.error if event.is_down else log.warning if event.kind is EventKind.DEGRADED else log.info
+        level(str(event.kind), **fields)
+
+    # ---- incidents
+
+    async def _open_incident(self, event: HealthEvent) -> int | None:
+        if self.notify is None:
+            return None
+        existing = await self._incident_for_receiver(event.receiver)
+        if existing is not None:
+            self.incidents[event.key] = existing
+            return existing
+        cause = self._cause(event)
+        incident = await self.notify.open_draft_incident(
+            cause=cause,
+            affected_organisations=[event.receiver],
+            affected_messages=list(event.message_types),
+            start=event.since,
+        )
+        self.incidents[event.key] = incident.id
+        log.warning(
+            "incident_draft_opened",
+            incident_id=incident.id,
+            receiver=event.receiver,
+            route=self._route_field(event),
+        )
+        if self.settings.auto_confirm:
+            from notify.incidents import SYSTEM
+
+            await self.notify.confirm_incident(SYSTEM, incident.id)
+            log.warning("incident_auto_confirmed", incident_id=incident.id)
+        return int(incident.id)
+
+    async def _incident_for_receiver(self, receiver: str) -> int | None:
+        """An auto-opened incident still open for this receiver: this process's link, or (after a restart)
+        one found in the procedure's storage, so a receiver never gets two incidents at once."""
+        for key, incident_id in self.incidents.items():
+            if key == f"receiver:{receiver}" or key.endswith(f"->{receiver}"):
+                return incident_id
+        for incident in await self.notify.storage.list_incidents(limit=200):
+            if (
+                incident.source == "monitor"
+                and incident.state != "resolved"
+                and receiver in incident.affected_organisations
+            ):
+                return int(incident.id)
+        return None
+
+    def _cause(self, event: HealthEvent) -> str:
+        receiver = self.names.get(event.receiver, event.receiver)
+        if event.kind is EventKind.RECEIVER_DOWN:
+            what = f"{receiver} modtager ikke EDI-meddelelser (alle ruter ind til modtageren er nede)"
+        else:
+            sender = self.names.get(event.routes[0][0], event.routes[0][0]) if event.routes else "?"
+            what = f"EDI-meddelelser fra {sender} til {receiver} bliver ikke leveret"
+        reasons = "; ".join(r.text for r in event.reasons[:3])
+        return f"Automatisk registreret af edigate: {what}." + (f" Årsag: {reasons}." if reasons else "")
+
+    async def _recovered(self, event: HealthEvent) -> None:
+        incident_id = self.incidents.pop(event.key, None)
+        if event.kind is EventKind.RECEIVER_RECOVERED:
+            for route in event.routes:
+                self.incidents.pop(f"route:{route_key(*route)}", None)
+            if incident_id is not None:
+                for route in event.still_down:  # still down on their own: the incident stays theirs
+                    self.incidents[f"route:{route_key(*route)}"] = incident_id
+        if incident_id is None or self.notify is None:
+            return
+        if incident_id in self.incidents.values():
+            return  # another route of the same incident is still down
+        incident = await self.notify.resolve_auto_incident(
+            incident_id, "Forbindelsen virker igen; edigate leverer meddelelserne."
+        )
+        log.info(
+            "incident_auto_resolved",
+            incident_id=incident_id,
+            route=self._route_field(event),
+            state=getattr(incident, "state", None),
+        )
+
+    # ---- alert mails
+
+    async def _alert(
+        self, event: HealthEvent, now: datetime, *, reminder: bool = False, incident_id: int | None = None
+    ) -> None:
+        if self.throttle is None or self.settings.alerts is None:
+            return
+        if not reminder and event.is_down and await self._announced_before_restart(event, now):
+            return
+        if not reminder and not self.throttle.admit(event, now):
+            return
+        if self.notify is None:
+            if not self._warned_no_outbox:
+                log.error("alert_not_sent", reason="no outbox: the outage procedure ([notify]) is not set up")
+                self._warned_no_outbox = True
+            return
+        from notify.policy import handled_by
+
+        rules = self.notify.rules
+        mail = compose_alert(
+            event,
+            now=now,
+            handled_by=lambda t: handled_by(t, rules),
+            recipients=self.settings.alerts.recipients,
+            names=self.names,
+            type_names=self.type_names,
+            reminder=reminder,
+            subject_prefix=self.settings.alerts.subject_prefix,
+            status_url=self.status_url,
+            draft_incident=incident_id is not None,
+        )
+        await self._send(mail, now, incident_id if incident_id is not None else self.incidents.get(event.key))
+
+    async def _announced_before_restart(self, event: HealthEvent, now: datetime) -> bool:
+        """After a restart the throttle is empty: if this outage's alert went out (by an earlier process)
+        less than a repeat interval ago and was not followed by a recovered mail, count it as sent (so the
+        recovered mail and the reminders still follow) instead of mailing on-call twice."""
+        if event.key in self._alerts_recalled or self.throttle is None or self.notify is None:
+            return False
+        self._alerts_recalled.add(event.key)
+        down, recovered = await read_last_alerts(self.database, event.key)
+        if down is None or (recovered is not None and recovered >= down):
+            return False
+        if now - down >= self.throttle.repeat_interval:
+            return False
+        self.throttle.admit(event, down)  # records it as announced at `down`
+        log.info("alert_already_sent", key=event.key, sent_at=down.isoformat())
+        return True
+
+    async def _send(self, mail: AlertMail, now: datetime, incident_id: int | None) -> None:
+        """Through notify's durable outbox: the row is committed before anything is sent; no window."""
+        from notify.model import AuditEntry, NewOutboxRow
+
+        kind = MAIL_NOTICE_KIND.get(mail.kind, "alert")
+        rows = [
+            NewOutboxRow(
+                channel="mail",
+                address=a,
+                source=f"vagt:{mail.handled_by}",
+                subject=mail.subject,
+                body_text=mail.text,
+            )
+            for a in mail.to
+        ]
+        notice = await self.notify.storage.record_notice(
+            incident_id=incident_id,
+            kind=kind,
+            dedupe_key=f"{kind}:{mail.key}:{now.isoformat()}",
+            created_at=now,
+            subject=mail.subject,
+            next_status_at=None,
+            rows=rows,
+            audit=[
+                AuditEntry(
+                    now,
+                    "edigate",
+                    "driftsalarm",
+                    f"{mail.subject} → {', '.join(mail.to)}",
+                    incident_id=incident_id,
+                )
+            ],
+            not_before=datetime.now(UTC),  # the outbox's retry clock is the system clock
+        )
+        self.notify.outbox.poke()
+        if notice is None:
+            return
+        log.info(
+            "alert_mail_queued",
+            kind=mail.kind,
+            handled_by=mail.handled_by,
+            key=mail.key,
+            recipients=len(mail.to),
+            incident_id=incident_id,
+        )
+
+    # ---- gauges
+
+    async def _refresh_gauges(self, signals: StoreSignals, now: datetime) -> None:
+        if self.metrics is None:
+            return
+        changes: dict[str, Any] = {
+            "queues": {r: QueueGauge(depth, oldest) for r, (depth, oldest) in signals.queues.items()},
+            "receipts_overdue": dict(signals.receipts_overdue),
+            "route_states": self.matrix.states(),
+        }
+        counts = await read_outbox_counts(self.database)
+        if counts is not None:
+            changes.update(
+                incidents_open=dict(counts.incidents_open),
+                mail_outbox_pending=counts.pending,
+                mail_outbox_failed=counts.failed,
+            )
+        fields = {**_snapshot_fields(self.metrics), **changes}
+        self.metrics.set_snapshot(GaugeSnapshot(**fields, taken_at=now))
+
+    @staticmethod
+    def _route_field(event: HealthEvent) -> str:
+        return route_key(*event.routes[0]) if len(event.routes) == 1 else f"*->{event.receiver}"
+
+
+def _snapshot_fields(metrics: Metrics) -> dict[str, Any]:
+    snap = metrics.snapshot
+    return {
+        "queues": snap.queues,
+        "receipts_overdue": snap.receipts_overdue,
+        "route_states": snap.route_states,
+        "incidents_open": snap.incidents_open,
+        "mail_outbox_pending": snap.mail_outbox_pending,
+        "mail_outbox_failed": snap.mail_outbox_failed,
+    }
+
+
+# ---------------------------------------------------------------------------------------------- wiring
+
+HEALTH_LOOP = web.AppKey("edigate.health_loop", HealthLoop)
+
+
+def setup_health_monitor(app: web.Application) -> HealthLoop:
+    """Build the loop from ``[health]``/``[alerts]`` and run it while the app runs (``app[HEALTH_LOOP]``).
+
+    Call from ``build_app`` after notify is wired and after :func:`edigate.web.metrics_api.setup_metrics`
+    (both optional: without them the loop still keeps the matrix for ``/api/v1/routes``).
+    """
+    from edigate.store.leader import LEADER
+    from edigate.web.metrics_api import METRICS
+
+    settings = app[SETTINGS]
+    notify = app.get(NOTIFY)
+    leader = app.get(LEADER)
+    try:
+        loop_settings = HealthLoopSettings.from_raw(settings.raw, getattr(notify, "settings", None))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if loop_settings.alerts is None:
+        log.warning("alerts_disabled", reason="no [notify] and no [alerts] edi_support/on_call addresses")
+    try:
+        from edigate.medcom.catalogue import all_types
+
+        type_names = dict(all_types())
+    except ImportError:  # pragma: no cover
+        type_names = {}
+    public_url = getattr(getattr(notify, "settings", None), "public_url", None)
+    loop = HealthLoop(
+        database=app[DATABASE],
+        clock=app[CLOCK],
+        receivers=[p.ean for p in settings.partners],
+        settings=loop_settings,
+        worker=app.get(WORKER),
+        metrics=app.get(METRICS),
+        notify=notify,
+        names={p.ean: p.name for p in settings.partners},
+        type_names=type_names,
+        status_url=f"{public_url.rstrip('/')}/routes" if public_url else None,
+        is_leader=leader.is_leader if leader is not None else None,
+    )
+    app[HEALTH_LOOP] = loop
+
+    async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.get_running_loop().create_task(loop.run(), name="route-health")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app.cleanup_ctx.append(lifecycle)
+    return loop

@@ -1,0 +1,369 @@
+"""Read-only SQL for route health: what the store knows about each route (sender -> receiver) right now.
+
+The health monitor calls :func:`read_route_signals` every few seconds, so every query here is cheap and
+rides an index of ``gw_messages``:
+
+* pending work: ``receiver_ean IN (…) AND delivery_state = 'pending'`` (index ``gw_messages_queue``);
+* the failure streak: the head of each receiver's queue (FIFO: while it fails nothing behind it moves), and
+  its first ``attempt_failed`` event (index ``gw_events_message``);
+* the last success: per receiver, the newest delivered row (``gw_messages_queue`` backwards);
+* receipts overdue and the recent refusal rate: ``state IN (…) AND created_at >= …`` (``gw_messages_state``).
+
+Nothing here reads ``body`` (which holds the CPR) and no error text leaves unscrubbed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from edigate.health import CircuitState, RouteSignals, TypeSignals
+from edigate.logging import scrub_text
+from edigate.store.db import Database
+from edigate.store.model import ACK_OVERDUE, ACKNOWLEDGED, REFUSED
+from edigate.store.schema import events, messages
+
+__all__ = [
+    "OutboxCounts",
+    "ReceiptSeen",
+    "RouteCounts",
+    "StoreSignals",
+    "read_last_alerts",
+    "read_new_receipts",
+    "read_outbox_counts",
+    "read_route_signals",
+    "read_sent_mail_counts",
+]
+
+m = messages.c
+Route = tuple[str, str]
+
+#: the worker's circuit words -> the health module's
+_CIRCUIT = {
+    "closed": CircuitState.CLOSED,
+    "open": CircuitState.OPEN,
+    "half_open": CircuitState.HALF_OPEN,
+    "half-open": CircuitState.HALF_OPEN,
+}
+
+
+@dataclass
+class _TypeAcc:
+    pending: int = 0
+    oldest: datetime | None = None
+    overdue: int = 0
+    receipts: int = 0
+    refusals: int = 0
+
+    def signals(self) -> TypeSignals:
+        return TypeSignals(self.pending, self.oldest, self.overdue, self.receipts, self.refusals)
+
+
+@dataclass
+class RouteCounts:
+    """Accumulated per-route facts before they become a :class:`RouteSignals`."""
+
+    by_type: dict[str, _TypeAcc] = field(default_factory=dict)
+
+    def type(self, name: str) -> _TypeAcc:
+        return self.by_type.setdefault(name, _TypeAcc())
+
+    @property
+    def pending(self) -> int:
+        return sum(t.pending for t in self.by_type.values())
+
+    @property
+    def oldest(self) -> datetime | None:
+        return min((t.oldest for t in self.by_type.values() if t.oldest is not None), default=None)
+
+
+@dataclass(frozen=True)
+class _Head:
+    """The head of one receiver's queue when its last attempt failed."""
+
+    sender: str
+    attempts: int
+    last_error: str | None
+    failing_since: datetime | None
+
+
+@dataclass(frozen=True)
+class StoreSignals:
+    """Everything one read produced: the route signals plus per-receiver queue figures for the gauges."""
+
+    routes: tuple[RouteSignals, ...]
+    queues: Mapping[str, tuple[int, datetime | None]]  # receiver -> (pending, oldest pending created_at)
+    receipts_overdue: Mapping[str, int]  # receiver -> count
+
+
+async def read_route_signals(
+    db: Database,
+    receivers: Sequence[str],
+    now: datetime,
+    *,
+    receipt_window: timedelta = timedelta(hours=1),
+    overdue_window: timedelta = timedelta(hours=24),
+    circuits: Mapping[str, str] | None = None,
+) -> StoreSignals:
+    """The signals of every route into ``receivers`` that has pending work, overdue receipts or receipts
+    in the last ``receipt_window``; ``circuits`` maps receiver -> the delivery worker's circuit state.
+
+    Overdue receipts count for messages sent within ``overdue_window``: an old message whose receipt
+    never came stays visible in the message API, but does not keep its route degraded for ever."""
+    circuits = circuits or {}
+    routes: dict[Route, RouteCounts] = {}
+    heads: dict[str, _Head] = {}
+    last_success: dict[str, datetime] = {}
+    if not receivers:
+        return StoreSignals((), {}, {})
+    receivers = list(receivers)
+    async with db.engine.connect() as conn:
+        pending = (
+            await conn.execute(
+                sa.select(m.sender_ean, m.receiver_ean, m.type, sa.func.count(), sa.func.min(m.created_at))
+                .where(m.receiver_ean.in_(receivers), m.delivery_state == "pending")
+                .group_by(m.sender_ean, m.receiver_ean, m.type)
+            )
+        ).all()
+        for sender, receiver, mtype, count, oldest in pending:
+            acc = routes.setdefault((sender, receiver), RouteCounts()).type(mtype)
+            acc.pending += int(count)
+            acc.oldest = _aware(oldest)
+
+        receivers_pending = sorted({r for (_, r) in routes})
+        for receiver in receivers_pending:
+            head_row = (
+                await conn.execute(
+                    sa.select(m.id, m.sender_ean, m.attempts, m.last_error)
+                    .where(m.receiver_ean == receiver, m.delivery_state == "pending")
+                    .order_by(m.id)
+                    .limit(1)
+                )
+            ).first()
+            if head_row is None or not head_row.last_error or head_row.attempts <= 0:
+                continue
+            first_failure = (
+                await conn.execute(
+                    sa.select(sa.func.min(events.c.at)).where(
+                        events.c.message_id == head_row.id, events.c.event == "attempt_failed"
+                    )
+                )
+            ).scalar()
+            heads[receiver] = _Head(
+                head_row.sender_ean, int(head_row.attempts), head_row.last_error, _aware(first_failure)
+            )
+
+        for receiver in receivers:
+            delivered = (
+                await conn.execute(
+                    sa.select(m.delivered_at)
+                    .where(m.receiver_ean == receiver, m.delivery_state == "delivered")
+                    .order_by(m.id.desc())
+                    .limit(1)
+                )
+            ).scalar()
+            if delivered is not None:
+                last_success[receiver] = _aware(delivered)  # type: ignore[assignment]
+
+        overdue = (
+            await conn.execute(
+                sa.select(m.sender_ean, m.receiver_ean, m.type, sa.func.count())
+                .where(
+                    m.state == ACK_OVERDUE,
+                    m.created_at >= now - overdue_window,
+                    m.receiver_ean.in_(receivers),
+                )
+                .group_by(m.sender_ean, m.receiver_ean, m.type)
+            )
+        ).all()
+        for sender, receiver, mtype, count in overdue:
+            routes.setdefault((sender, receiver), RouteCounts()).type(mtype).overdue += int(count)
+
+        answered = (
+            await conn.execute(
+                sa.select(m.sender_ean, m.receiver_ean, m.type, m.state, sa.func.count())
+                .where(
+                    m.state.in_((ACKNOWLEDGED, REFUSED)),
+                    m.created_at >= now - receipt_window,
+                    m.receiver_ean.in_(receivers),
+                )
+                .group_by(m.sender_ean, m.receiver_ean, m.type, m.state)
+            )
+        ).all()
+        for sender, receiver, mtype, state, count in answered:
+            acc = routes.setdefault((sender, receiver), RouteCounts()).type(mtype)
+            acc.receipts += int(count)
+            if state == REFUSED:
+                acc.refusals += int(count)
+
+    out: list[RouteSignals] = []
+    queues: dict[str, tuple[int, datetime | None]] = {r: (0, None) for r in receivers}
+    overdue_by_receiver: dict[str, int] = {}
+    for (sender, receiver), counts in sorted(routes.items()):
+        head = heads.get(receiver)
+        failing = head is not None and counts.pending > 0
+        error = scrub_text(head.last_error)[:300] if failing and head and head.last_error else None
+        types = {t: acc.signals() for t, acc in sorted(counts.by_type.items())}
+        out.append(
+            RouteSignals(
+                sender=sender,
+                receiver=receiver,
+                pending_count=counts.pending,
+                oldest_pending_at=counts.oldest,
+                consecutive_failures=head.attempts if failing and head else 0,
+                failing_since=head.failing_since if failing and head else None,
+                last_success_at=last_success.get(receiver),
+                receipts_overdue=sum(t.overdue for t in counts.by_type.values()),
+                receipts=sum(t.receipts for t in counts.by_type.values()),
+                refusals=sum(t.refusals for t in counts.by_type.values()),
+                circuit=_CIRCUIT.get(circuits.get(receiver, "closed"), CircuitState.CLOSED),
+                last_error=error,
+                by_type=types,
+            )
+        )
+        if counts.pending:
+            depth, oldest = queues.get(receiver, (0, None))
+            candidates = [t for t in (oldest, counts.oldest) if t is not None]
+            queues[receiver] = (depth + counts.pending, min(candidates) if candidates else None)
+        overdue_by_receiver[receiver] = overdue_by_receiver.get(receiver, 0) + out[-1].receipts_overdue
+    return StoreSignals(tuple(out), queues, overdue_by_receiver)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """UtcDateTime already returns aware values; min() over it on SQLite may come back as text or naive."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+@dataclass(frozen=True)
+class OutboxCounts:
+    """The outage procedure's outbox and open incidents, for the gauges (read-only)."""
+
+    pending: int
+    failed: int
+    incidents_open: Mapping[str, int]
+
+
+async def read_outbox_counts(db: Database) -> OutboxCounts | None:
+    """Mail outbox pending/failed and open incidents by kind; None when notify's tables are absent."""
+    try:
+        from edigate.store.notify_store import incidents, outbox
+    except ImportError:
+        return None
+    try:
+        async with db.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(outbox.c.status, sa.func.count())
+                    .where(outbox.c.channel == "mail", outbox.c.status.in_(("pending", "failed", "refused")))
+                    .group_by(outbox.c.status)
+                )
+            ).all()
+            open_rows = (
+                await conn.execute(
+                    sa.select(incidents.c.kind, sa.func.count())
+                    .where(incidents.c.state.in_(("draft", "open")))
+                    .group_by(incidents.c.kind)
+                )
+            ).all()
+    except sa.exc.DBAPIError:
+        return None
+    by_status = {s: int(c) for s, c in rows}
+    return OutboxCounts(
+        pending=by_status.get("pending", 0),
+        failed=by_status.get("failed", 0) + by_status.get("refused", 0),
+        incidents_open={k: int(c) for k, c in open_rows},
+    )
+
+
+@dataclass(frozen=True)
+class ReceiptSeen:
+    """A receipt correlated with its original since the last look, for the receipt latency histogram."""
+
+    message_type: str
+    latency_seconds: float
+    receipt_at: datetime
+
+
+async def read_new_receipts(
+    db: Database, after: datetime, now: datetime, *, window: timedelta = timedelta(hours=3)
+) -> list[ReceiptSeen]:
+    """Originals answered (XCTL03/XCTL02) after ``after``; latency = receipt time - delivery time.
+
+    Bounded to originals created within ``window`` so the scan rides ``gw_messages_state``.
+    """
+    async with db.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                sa.select(m.type, m.delivered_at, m.receipt_at).where(
+                    m.state.in_((ACKNOWLEDGED, REFUSED)),
+                    m.created_at >= now - window,
+                    m.receipt_at > after,
+                )
+            )
+        ).all()
+    out = []
+    for mtype, delivered_at, receipt_at in rows:
+        delivered, answered = _aware(delivered_at), _aware(receipt_at)
+        if delivered is None or answered is None:
+            continue
+        out.append(ReceiptSeen(mtype, max(0.0, (answered - delivered).total_seconds()), answered))
+    return out
+
+
+async def read_sent_mail_counts(db: Database) -> dict[str, int] | None:
+    """Mails the outage procedure's outbox has sent, by notice kind (for the notices-sent counter);
+    None when notify's tables are absent. Rides ``ix_notify_outbox_due`` (status first)."""
+    try:
+        from edigate.store.notify_store import notices, outbox
+    except ImportError:
+        return None
+    try:
+        async with db.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(notices.c.kind, sa.func.count())
+                    .select_from(outbox.join(notices, outbox.c.notice_id == notices.c.id))
+                    .where(outbox.c.status == "sent", outbox.c.channel == "mail")
+                    .group_by(notices.c.kind)
+                )
+            ).all()
+    except sa.exc.DBAPIError:
+        return None
+    return {kind: int(count) for kind, count in rows}
+
+
+async def read_last_alerts(db: Database, key: str) -> tuple[datetime | None, datetime | None]:
+    """(last down alert, last recovered mail) queued for a health event key (``HealthEvent.key``), from
+    notify's notices, so a restarted process does not mail on-call again about an outage it already
+    announced. (None, None) when there are none or notify's tables are absent."""
+    try:
+        from edigate.store.notify_store import notices
+    except ImportError:
+        return None, None
+    n = notices.c
+    try:
+        async with db.engine.connect() as conn:
+            down = (
+                await conn.execute(
+                    sa.select(sa.func.max(n.created_at)).where(n.kind == "alert", n.dedupe_key.like(f"alert:{key}:%"))
+                )
+            ).scalar()
+            recovered = (
+                await conn.execute(
+                    sa.select(sa.func.max(n.created_at)).where(
+                        n.kind == "alert-recovered", n.dedupe_key.like(f"alert-recovered:{key}:%")
+                    )
+                )
+            ).scalar()
+    except sa.exc.DBAPIError:
+        return None, None
+    return _aware(down), _aware(recovered)

@@ -1,0 +1,576 @@
+"""Accepting messages in one transaction per batch: the MedCom duplicate matrix, receipts, correlation.
+
+Everything here runs inside the group-commit writer's transaction (`apply_batch`), so a caller's 202
+is only sent after the COMMIT that made its message durable. The code is synchronous SQLAlchemy Core:
+on SQLite it runs whole in the writer thread (one hand-off per batch instead of one per statement), on
+PostgreSQL through `AsyncConnection.run_sync`.
+
+Duplicate matrix (DOMAIN.md §2.3), keyed on the sender EAN:
+- envelope id and letter ids both seen      -> duplicate; not delivered again; its receipt is re-sent
+- letter ids seen under a new envelope id   -> a resend because the receipt was lost: same as above
+- envelope id seen with other letter ids    -> conflict (422 ikke_specificeret); envelope ids are never reused
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from edigate.medcom.model import Envelope
+from edigate.store.crypto import BodyKeyring, seal_rows
+from edigate.store.model import (
+    ACCEPTED,
+    ACK_OVERDUE,
+    ACKNOWLEDGED,
+    DELIVERED,
+    REFUSED,
+    REJECTED,
+    IngestItem,
+    IngestOutcome,
+)
+from edigate.store.schema import events, letters, messages
+
+
+@dataclass
+class _Known:
+    id: int
+    envelope_id: str
+    sender_ean: str
+    state: str
+    refuse_code: str | None
+    refuse_text: str | None
+    receipt_id: int | None
+    letter_ids: set[str]
+
+
+def _message_row(
+    env: Envelope,
+    body: bytes,
+    now: datetime,
+    *,
+    state: str,
+    delivery_state: str,
+    sender: str,
+    receiver: str,
+    **extra: Any,
+) -> dict[str, Any]:
+    first = env.letters[0] if env.letters else None
+    return {
+        "envelope_id": env.id,
+        "sender_ean": sender,
+        "receiver_ean": receiver,
+        "type": env.message_type,
+        "version_code": first.version_code if first else None,
+        "ack_requested": env.ack_requested,
+        "is_receipt": env.is_receipt,
+        "generated": False,
+        "state": state,
+        "delivery_state": delivery_state,
+        "refuse_code": None,
+        "refuse_text": None,
+        "body": body,
+        "body_size": len(body),
+        "created_at": now,
+        "updated_at": now,
+        "attempts": 0,
+        "receipt_for_id": None,
+        "resend_of_id": None,
+        **extra,
+    }
+
+
+def apply_batch(
+    conn: Connection, items: Sequence[IngestItem], now: datetime, keyring: BodyKeyring | None = None
+) -> list[IngestOutcome]:
+    """Classify and insert a batch; returns one outcome per item, in order."""
+    known = _load_known(conn, items)
+    outcomes: list[IngestOutcome | None] = [None] * len(items)
+    new_rows: list[dict[str, Any]] = []
+    new_index: list[int] = []
+    batch_envelopes: dict[tuple[str, str], tuple[int, set[str]]] = {}  # within this batch
+    batch_letters: dict[tuple[str, str], int] = {}
+    resends: list[tuple[int, _Known]] = []
+
+    for i, item in enumerate(items):
+        env = item.envelope
+        sender = env.sender.ean or ""
+        letter_ids = {lt.id for lt in env.letters}
+        key = (sender, env.id)
+        if key in batch_envelopes:  # the same envelope twice in one batch
+            j, ids = batch_envelopes[key]
+            outcomes[i] = IngestOutcome(
+                "duplicate" if ids == letter_ids else "conflict",
+                None,
+                refuse_code=None if ids == letter_ids else "ikke_specificeret",
+            )
+            if ids == letter_ids:
+                outcomes[i] = IngestOutcome("duplicate", -(j + 1))  # fixed up after insert
+            continue
+        same_env = known.by_envelope.get(key)
+        if same_env is not None:
+            if same_env.letter_ids == letter_ids:
+                resends.append((i, same_env))
+            else:
+                outcomes[i] = IngestOutcome(
+                    "conflict",
+                    same_env.id,
+                    refuse_code="ikke_specificeret",
+                    refuse_text=f"envelope id {env.id} was already used by message {same_env.id} "
+                    "with other letters",
+                )
+            continue
+        seen = [known.by_letter.get((sender, lid)) for lid in letter_ids]
+        if letter_ids and all(s is not None for s in seen):
+            resends.append((i, seen[0]))  # type: ignore[arg-type]
+            continue
+        if any(s is not None for s in seen) or any((sender, lid) in batch_letters for lid in letter_ids):
+            outcomes[i] = IngestOutcome(
+                "conflict",
+                None,
+                refuse_code="ikke_specificeret",
+                refuse_text="some letter ids of this envelope were already sent in another envelope",
+            )
+            continue
+        batch_envelopes[key] = (i, letter_ids)
+        for lid in letter_ids:
+            batch_letters[(sender, lid)] = i
+        if item.rejected:
+            row = _message_row(
+                env,
+                item.body,
+                now,
+                state=REJECTED,
+                delivery_state="none",
+                sender=sender,
+                receiver=env.receiver.ean or "",
+                refuse_code=item.refuse_code,
+                refuse_text=item.refuse_text,
+            )
+        else:
+            row = _message_row(
+                env,
+                item.body,
+                now,
+                state=ACCEPTED,
+                delivery_state="pending",
+                sender=sender,
+                receiver=env.receiver.ean or "",
+            )
+        new_rows.append(row)
+        new_index.append(i)
+
+    new_ids = _insert_messages(conn, seal_rows(keyring, new_rows))
+    id_of_item = dict(zip(new_index, new_ids, strict=True))
+    letter_rows: list[dict[str, Any]] = []
+    event_rows: list[dict[str, Any]] = []
+    woken: set[str] = set()
+    for i, mid in id_of_item.items():
+        item = items[i]
+        env = item.envelope
+        for lt in env.letters:
+            letter_rows.append(
+                {
+                    "message_id": mid,
+                    "letter_id": lt.id,
+                    "sender_ean": env.sender.ean or "",
+                    "version_code": lt.version_code,
+                    "status_code": lt.status,
+                }
+            )
+        event_rows.append({"message_id": mid, "at": now, "event": "received", "detail": None})
+        if item.rejected:
+            event_rows.append(
+                {
+                    "message_id": mid,
+                    "at": now,
+                    "event": "rejected",
+                    "detail": f"{item.refuse_code}: {item.refuse_text}"
+                    if item.refuse_text
+                    else item.refuse_code,
+                }
+            )
+            outcomes[i] = IngestOutcome(
+                "rejected", mid, state=REJECTED, refuse_code=item.refuse_code, refuse_text=item.refuse_text
+            )
+        else:
+            event_rows.append({"message_id": mid, "at": now, "event": "accepted", "detail": None})
+            outcomes[i] = IngestOutcome("accepted", mid, state=ACCEPTED)
+            woken.add(env.receiver.ean or "")
+    if letter_rows:
+        _bulk_insert(conn, letters, letter_rows)
+
+    # Generated negative receipts for rejected messages, queued to the sender's own delivery.
+    receipt_rows: list[dict[str, Any]] = []
+    receipt_for: list[int] = []
+    for i, mid in id_of_item.items():
+        item = items[i]
+        if item.rejected and item.receipt is not None:
+            env = item.envelope
+            r = item.receipt
+            receipt_rows.append(
+                {
+                    **_message_row(
+                        env,
+                        r.body,
+                        now,
+                        state=ACCEPTED,
+                        delivery_state="pending",
+                        sender=r.sender_ean,
+                        receiver=env.sender.ean or "",
+                    ),
+                    "envelope_id": r.envelope_id,
+                    "type": "XCTL02",
+                    "version_code": "XC0230Q",
+                    "ack_requested": False,
+                    "is_receipt": True,
+                    "generated": True,
+                    "receipt_for_id": mid,
+                }
+            )
+            receipt_for.append(i)
+    receipt_ids = _insert_messages(conn, seal_rows(keyring, receipt_rows))
+    for i, rid, row in zip(receipt_for, receipt_ids, receipt_rows, strict=True):
+        mid = id_of_item[i]
+        conn.execute(sa.update(messages).where(messages.c.id == mid).values(receipt_id=rid))
+        conn.execute(
+            sa.insert(letters),
+            [
+                {
+                    "message_id": rid,
+                    "letter_id": items[i].receipt.letter_id,  # type: ignore[union-attr]
+                    "sender_ean": row["sender_ean"],
+                    "version_code": "XC0230Q",
+                    "status_code": None,
+                }
+            ],
+        )
+        event_rows.append(
+            {
+                "message_id": rid,
+                "at": now,
+                "event": "accepted",
+                "detail": f"negative receipt for message {mid}",
+            }
+        )
+        event_rows.append(
+            {"message_id": mid, "at": now, "event": "receipt_queued", "detail": f"message {rid}"}
+        )
+        woken.add(row["receiver_ean"])
+        o = outcomes[i]
+        assert o is not None
+        outcomes[i] = IngestOutcome(
+            o.kind,
+            o.id,
+            state=o.state,
+            refuse_code=o.refuse_code,
+            refuse_text=o.refuse_text,
+            queued_receipt_id=rid,
+        )
+
+    # Incoming receipts: correlate with the original and mark its letters.
+    for i, mid in id_of_item.items():
+        item = items[i]
+        if not item.rejected and item.envelope.receipt is not None:
+            _correlate(conn, item.envelope, mid, now, event_rows)
+
+    # Duplicates and resends: same outcome as the first time, and the original receipt again.
+    for i, original in resends:
+        resent = False
+        if original.receipt_id is not None:
+            copy_id = _resend_receipt(conn, original.receipt_id, now)
+            if copy_id is not None:
+                resent = True
+                event_rows.append(
+                    {
+                        "message_id": original.id,
+                        "at": now,
+                        "event": "duplicate",
+                        "detail": f"envelope {items[i].envelope.id}; receipt re-sent as message {copy_id}",
+                    }
+                )
+                woken.add(_receiver_of(conn, copy_id))
+        if not resent:
+            event_rows.append(
+                {
+                    "message_id": original.id,
+                    "at": now,
+                    "event": "duplicate",
+                    "detail": f"envelope {items[i].envelope.id}",
+                }
+            )
+        outcomes[i] = IngestOutcome(
+            "duplicate",
+            original.id,
+            state=original.state,
+            refuse_code=original.refuse_code,
+            refuse_text=original.refuse_text,
+            receipt_resent=resent,
+        )
+    # duplicates of an envelope first seen in this same batch
+    for i, o in enumerate(outcomes):
+        if o is not None and o.kind == "duplicate" and o.id is not None and o.id < 0:
+            j = -o.id - 1
+            first = outcomes[j]
+            assert first is not None
+            outcomes[i] = IngestOutcome(
+                "duplicate",
+                first.id,
+                state=first.state,
+                refuse_code=first.refuse_code,
+                refuse_text=first.refuse_text,
+            )
+    if event_rows:
+        _bulk_insert(conn, events, event_rows)
+    woken_t = tuple(sorted(woken))
+    return [
+        IngestOutcome(
+            o.kind,
+            o.id,
+            o.state,
+            o.refuse_code,
+            o.refuse_text,
+            o.receipt_resent,
+            o.receipt_body,
+            o.queued_receipt_id,
+            woken_t,
+        )
+        for o in outcomes
+        if o is not None
+    ]
+
+
+def _sqlite_value(value: Any) -> Any:
+    """What SQLAlchemy's SQLite types would store (UtcDateTime: naive UTC text with microseconds)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+_SQLITE_PLAIN = frozenset({str, int, bytes, float, type(None)})  # stored as they are (bool is not: 0/1)
+
+
+def _bulk_insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """executemany; on SQLite straight to the driver (SQLAlchemy's per-value processing was about half
+    of the batch's CPU time in the profile, and the batch runs while every sender waits)."""
+    if not rows:
+        return
+    if conn.dialect.name != "sqlite":
+        conn.execute(sa.insert(table), rows)
+        return
+    cols = [c.name for c in table.c if c.name in rows[0]]
+    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+    plain = _SQLITE_PLAIN
+    converted: dict[int, Any] = {}  # a batch shares one `now`: convert each datetime object once
+
+    def value(v: Any) -> Any:
+        if type(v) in plain:
+            return v
+        key = id(v)
+        if key not in converted:
+            converted[key] = _sqlite_value(v)
+        return converted[key]
+
+    conn.exec_driver_sql(sql, [tuple([value(r.get(c)) for c in cols]) for r in rows])
+
+
+def _insert_messages(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert and return the new ids, in order.
+
+    On SQLite the write transaction is BEGIN IMMEDIATE (one writer), so the ids can be assigned from
+    max(id) and the rows inserted with a plain executemany — 3x faster than INSERT … RETURNING with
+    SQLAlchemy's insertmanyvalues (measured through aiosqlite: 23,000 vs 7,300 rows/s)."""
+    if not rows:
+        return []
+    if conn.dialect.name == "sqlite":
+        top = (conn.execute(sa.select(sa.func.max(messages.c.id)))).scalar() or 0
+        ids = list(range(top + 1, top + 1 + len(rows)))
+        _bulk_insert(conn, messages, [{**r, "id": i} for r, i in zip(rows, ids, strict=True)])
+        return ids
+    result = conn.execute(sa.insert(messages).returning(messages.c.id, sort_by_parameter_order=True), rows)
+    return [r[0] for r in result]
+
+
+@dataclass
+class _KnownSet:
+    by_envelope: dict[tuple[str, str], _Known]
+    by_letter: dict[tuple[str, str], _Known]
+
+
+def _load_known(conn: Connection, items: Sequence[IngestItem]) -> _KnownSet:
+    env_ids = {it.envelope.id for it in items}
+    letter_ids = {lt.id for it in items for lt in it.envelope.letters}
+    senders = {it.envelope.sender.ean or "" for it in items}
+    m = messages.c
+    rows = (
+        conn.execute(
+            sa.select(
+                m.id, m.envelope_id, m.sender_ean, m.state, m.refuse_code, m.refuse_text, m.receipt_id
+            ).where(m.envelope_id.in_(env_ids), m.resend_of_id.is_(None))
+        )
+    ).all()
+    lrows = (
+        (
+            conn.execute(
+                sa.select(letters.c.message_id, letters.c.letter_id, letters.c.sender_ean).where(
+                    letters.c.letter_id.in_(letter_ids)
+                )
+            )
+        ).all()
+        if letter_ids
+        else []
+    )
+    msg_ids = {r.id for r in rows if r.sender_ean in senders} | {
+        r.message_id for r in lrows if r.sender_ean in senders
+    }
+    if not msg_ids:
+        return _KnownSet({}, {})
+    if not msg_ids <= {r.id for r in rows}:
+        rows = (
+            conn.execute(
+                sa.select(
+                    m.id, m.envelope_id, m.sender_ean, m.state, m.refuse_code, m.refuse_text, m.receipt_id
+                ).where(m.id.in_(msg_ids), m.resend_of_id.is_(None))
+            )
+        ).all()
+    all_letters = (
+        conn.execute(
+            sa.select(letters.c.message_id, letters.c.letter_id).where(letters.c.message_id.in_(msg_ids))
+        )
+    ).all()
+    per_msg: dict[int, set[str]] = {}
+    for r in all_letters:
+        per_msg.setdefault(r.message_id, set()).add(r.letter_id)
+    known = {
+        r.id: _Known(
+            r.id,
+            r.envelope_id,
+            r.sender_ean,
+            r.state,
+            r.refuse_code,
+            r.refuse_text,
+            r.receipt_id,
+            per_msg.get(r.id, set()),
+        )
+        for r in rows
+        if r.id in msg_ids
+    }
+    by_env = {(k.sender_ean, k.envelope_id): k for k in known.values()}
+    by_letter: dict[tuple[str, str], _Known] = {}
+    for k in known.values():
+        if k.state == REJECTED:  # never delivered: a corrected resend of its letters is a new message
+            continue
+        for lid in k.letter_ids:
+            by_letter.setdefault((k.sender_ean, lid), k)
+    return _KnownSet(by_env, by_letter)
+
+
+def _receiver_of(conn: Connection, mid: int) -> str:
+    return str((conn.execute(sa.select(messages.c.receiver_ean).where(messages.c.id == mid))).scalar_one())
+
+
+def _resend_receipt(conn: Connection, receipt_id: int, now: datetime) -> int | None:
+    """Queue a copy of a stored receipt to its receiver again (the original sender)."""
+    m = messages.c
+    row = (conn.execute(sa.select(messages).where(m.id == receipt_id))).mappings().first()
+    if row is None or not row["body"]:  # gone, or its body purged by retention: nothing to re-send
+        return None
+    copy = {k: v for k, v in row.items() if k != "id"}
+    copy.update(
+        state=ACCEPTED,
+        delivery_state="pending",
+        created_at=now,
+        updated_at=now,
+        delivered_at=None,
+        attempts=0,
+        next_attempt_at=None,
+        last_error=None,
+        lease_until=None,
+        resend_of_id=receipt_id,
+        receipt_id=None,
+        ack_alerted_at=None,
+    )
+    (copy_id,) = _insert_messages(conn, [copy])
+    return copy_id
+
+
+def _correlate(
+    conn: Connection, env: Envelope, receipt_msg_id: int, now: datetime, event_rows: list[dict[str, Any]]
+) -> None:
+    rc = env.receipt
+    assert rc is not None
+    m = messages.c
+    # The receipt comes from the original receiver and goes to the original sender.
+    orig_sender = rc.original_sender_ean or env.receiver.ean
+    orig_receiver = rc.original_receiver_ean or env.sender.ean
+    row = (
+        conn.execute(
+            sa.select(m.id, m.state).where(
+                m.envelope_id == rc.original_envelope_id,
+                m.sender_ean == orig_sender,
+                m.receiver_ean == orig_receiver,
+                m.resend_of_id.is_(None),
+            )
+        )
+    ).first()
+    if row is None:
+        event_rows.append(
+            {
+                "message_id": receipt_msg_id,
+                "at": now,
+                "event": "receipt_uncorrelated",
+                "detail": f"no message with envelope {rc.original_envelope_id} "
+                f"from {orig_sender} to {orig_receiver}",
+            }
+        )
+        return
+    orig_id = row.id
+    conn.execute(sa.update(messages).where(m.id == receipt_msg_id).values(receipt_for_id=orig_id))
+    named = {ref.letter_id for ref in rc.original_letters}
+    per_letter = {lid: (code, text) for lid, code, text in rc.letter_refusals}
+    lt = letters.c
+    orig_letters = (conn.execute(sa.select(lt.id, lt.letter_id).where(lt.message_id == orig_id))).all()
+    refused_any = False
+    for lrow in orig_letters:
+        if named and lrow.letter_id not in named and lrow.letter_id not in per_letter:
+            continue
+        if rc.kind == "positive":
+            values: dict[str, Any] = {"receipt_state": ACKNOWLEDGED, "refuse_code": None, "refuse_text": None}
+        else:
+            code, text = per_letter.get(lrow.letter_id, (rc.refuse_code, rc.refuse_text))
+            values = {
+                "receipt_state": REFUSED,
+                "refuse_code": code or rc.refuse_code,
+                "refuse_text": text or rc.refuse_text,
+            }
+            refused_any = True
+        conn.execute(sa.update(letters).where(lt.id == lrow.id).values(receipt_at=now, **values))
+    states = (conn.execute(sa.select(lt.receipt_state).where(lt.message_id == orig_id))).scalars().all()
+    if refused_any or REFUSED in states:
+        new_state = REFUSED
+    elif states and all(s == ACKNOWLEDGED for s in states):
+        new_state = ACKNOWLEDGED
+    else:
+        new_state = row.state  # some letters still unanswered
+    values = {"receipt_id": receipt_msg_id, "receipt_at": now, "updated_at": now}
+    if row.state in (ACCEPTED, DELIVERED, ACK_OVERDUE, ACKNOWLEDGED, REFUSED, "failed"):
+        values["state"] = new_state
+    if new_state == REFUSED:
+        values["refuse_code"] = rc.refuse_code or next((c for _, c, _ in rc.letter_refusals if c), None)
+        values["refuse_text"] = rc.refuse_text or next((t for _, _, t in rc.letter_refusals if t), None)
+    conn.execute(sa.update(messages).where(m.id == orig_id).values(**values))
+    event_rows.append(
+        {
+            "message_id": orig_id,
+            "at": now,
+            "event": new_state if new_state != row.state else "receipt",
+            "detail": f"{env.message_type} message {receipt_msg_id}"
+            + (f": {values.get('refuse_code')}" if new_state == REFUSED else ""),
+        }
+    )

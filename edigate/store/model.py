@@ -1,0 +1,80 @@
+"""What the gateway hands the store to accept, and what it gets back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from edigate.medcom.model import Envelope
+
+OutcomeKind = Literal["accepted", "rejected", "duplicate", "conflict"]
+
+# message.state values, in MedCom's life of a message
+ACCEPTED = "accepted"
+DELIVERED = "delivered"
+ACKNOWLEDGED = "acknowledged"
+REFUSED = "refused"
+ACK_OVERDUE = "ack_overdue"
+FAILED = "failed"
+REJECTED = "rejected"
+STATES = (ACCEPTED, DELIVERED, ACKNOWLEDGED, REFUSED, ACK_OVERDUE, FAILED, REJECTED)
+
+
+@dataclass(frozen=True)
+class GeneratedReceipt:
+    """A negative receipt edigate built for a rejected message, to queue to the sender."""
+
+    body: bytes
+    envelope_id: str
+    letter_id: str
+    sender_ean: str  # who the receipt is from (the original receiver)
+
+
+@dataclass(frozen=True)
+class IngestItem:
+    envelope: Envelope
+    body: bytes
+    rejected: bool = False
+    refuse_code: str | None = None
+    refuse_text: str | None = None
+    receipt: GeneratedReceipt | None = None
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    kind: OutcomeKind
+    id: int | None
+    state: str | None = None  # for duplicates: the original's state
+    refuse_code: str | None = None
+    refuse_text: str | None = None
+    receipt_resent: bool = False
+    receipt_body: bytes | None = field(default=None, repr=False)
+    queued_receipt_id: int | None = None
+    # ids of receivers whose queue got new work in this commit (wakes the delivery worker)
+    woken: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    id: int
+    envelope_id: str
+    receiver_ean: str
+    sender_ean: str
+    type: str
+    body: bytes = field(repr=False)
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AckAlert:
+    """A message whose receipt is still missing after the alert time (MedCom: a real alarm at ~90 min)."""
+
+    id: int
+    envelope_id: str
+    sender_ean: str
+    receiver_ean: str
+    type: str
+    created_at: datetime

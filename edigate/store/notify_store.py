@@ -1,0 +1,618 @@
+"""SQL implementation of `notify.storage.NotifyStorage` (SQLAlchemy Core, async; SQLite and PostgreSQL).
+
+Times are stored as fixed-width UTC ISO strings so that they compare and sort the same on both databases.
+Multi-row writes run in one transaction (`engine.begin()`), so nothing is half-stored. A notice's
+`dedupe_key` is unique: two scheduler instances racing for the same notice store it once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from edigate.store.db import Database, register_migrations
+from notify.model import (
+    AuditEntry,
+    ContactPerson,
+    Incident,
+    IncidentUpdate,
+    NewIncident,
+    NewOutboxRow,
+    Notice,
+    OutboxRow,
+    Subscription,
+)
+
+
+class UtcTime(sa.types.TypeDecorator[datetime]):
+    """Aware datetime <-> 'YYYY-MM-DDTHH:MM:SS.ffffff+00:00' text (sorts correctly everywhere)."""
+
+    impl = sa.String(40)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> str | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to storage")
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+    def process_result_value(self, value: str | None, dialect: Any) -> datetime | None:
+        return None if value is None else datetime.fromisoformat(value)
+
+
+metadata = sa.MetaData()
+
+incidents = sa.Table(
+    "notify_incidents",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("reporting_organisation", sa.String(64), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("reported_by", sa.String(200), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("cause", sa.Text, nullable=False),
+    sa.Column("affected_messages", sa.Text, nullable=False),
+    sa.Column("affected_organisations", sa.Text, nullable=False),
+    sa.Column("start", UtcTime, nullable=False),
+    sa.Column("expected_end", UtcTime, nullable=False),
+    sa.Column("reported_at", UtcTime, nullable=False),
+    sa.Column("contact_name", sa.String(200), nullable=False),
+    sa.Column("contact_phone", sa.String(64), nullable=False),
+    sa.Column("contact_email", sa.String(254), nullable=False),
+    sa.Column("resolved_at", UtcTime),
+    sa.Column("last_update_at", UtcTime),
+    sa.Column("last_reminder_at", UtcTime),
+    sa.Column("settled", sa.Boolean, nullable=False, default=False),
+)
+sa.Index("ix_notify_incidents_reported_at", incidents.c.reported_at)
+
+updates = sa.Table(
+    "notify_updates",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("incident_id", sa.Integer, sa.ForeignKey("notify_incidents.id"), nullable=False, index=True),
+    sa.Column("at", UtcTime, nullable=False),
+    sa.Column("author", sa.String(200), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("expected_end", UtcTime),
+)
+
+notices = sa.Table(
+    "notify_notices",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("incident_id", sa.Integer, sa.ForeignKey("notify_incidents.id"), index=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("dedupe_key", sa.String(200), nullable=False, unique=True),
+    sa.Column("created_at", UtcTime, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("next_status_at", UtcTime),
+)
+
+outbox = sa.Table(
+    "notify_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("notice_id", sa.Integer, sa.ForeignKey("notify_notices.id"), nullable=False, index=True),
+    sa.Column("incident_id", sa.Integer, index=True),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("address", sa.Text, nullable=False),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("body_text", sa.Text, nullable=False),
+    sa.Column("body_html", sa.Text, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("subscription_id", sa.Integer),
+    sa.Column("message_id", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", UtcTime, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("sent_at", UtcTime),
+)
+sa.Index("ix_notify_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
+
+subscriptions = sa.Table(
+    "notify_subscriptions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("organisations", sa.Text, nullable=False),
+    sa.Column("clusters", sa.Text, nullable=False),
+    sa.Column("message_types", sa.Text, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("confirm_token", sa.String(64), nullable=False, unique=True),
+    sa.Column("unsubscribe_token", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UtcTime, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("confirmed_at", UtcTime),
+    sa.Column("removed_at", UtcTime),
+)
+
+audit_log = sa.Table(
+    "notify_audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UtcTime, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("incident_id", sa.Integer, index=True),
+    sa.Column("subscription_id", sa.Integer, index=True),
+)
+
+
+def _create_tables(conn: Connection) -> None:
+    metadata.create_all(conn)
+
+
+register_migrations("notify", [_create_tables])
+
+
+def _codes(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text))
+
+
+def _incident(row: Any) -> Incident:
+    return Incident(
+        id=row.id,
+        kind=row.kind,
+        state=row.state,
+        reporting_organisation=row.reporting_organisation,
+        role=row.role,
+        reported_by=row.reported_by,
+        source=row.source,
+        cause=row.cause,
+        affected_messages=_codes(row.affected_messages),
+        affected_organisations=_codes(row.affected_organisations),
+        start=row.start,
+        expected_end=row.expected_end,
+        reported_at=row.reported_at,
+        contact=ContactPerson(row.contact_name, row.contact_phone, row.contact_email),
+        resolved_at=row.resolved_at,
+        last_update_at=row.last_update_at,
+        last_reminder_at=row.last_reminder_at,
+        settled=bool(row.settled),
+    )
+
+
+def _outbox_row(row: Any) -> OutboxRow:
+    return OutboxRow(
+        id=row.id,
+        notice_id=row.notice_id,
+        incident_id=row.incident_id,
+        channel=row.channel,
+        address=row.address,
+        source=row.source,
+        subject=row.subject,
+        body_text=row.body_text,
+        body_html=row.body_html,
+        payload=row.payload,
+        subscription_id=row.subscription_id,
+        message_id=row.message_id,
+        status=row.status,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        last_error=row.last_error,
+        sent_at=row.sent_at,
+        notice_kind=getattr(row, "notice_kind", "") or "",
+    )
+
+
+def _subscription(row: Any) -> Subscription:
+    return Subscription(
+        id=row.id,
+        email=row.email,
+        organisations=_codes(row.organisations),
+        clusters=_codes(row.clusters),
+        message_types=_codes(row.message_types),
+        state=row.state,
+        confirm_token=row.confirm_token,
+        unsubscribe_token=row.unsubscribe_token,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        confirmed_at=row.confirmed_at,
+        removed_at=row.removed_at,
+    )
+
+
+def _pk(result: Any) -> int:
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+class IncidentNotFound(LookupError):
+    pass
+
+
+class SqlNotifyStorage:
+    """`NotifyStorage` on the shared `Database` (tables `notify_*`, migrations component "notify")."""
+
+    def __init__(self, database: Database) -> None:
+        self.db = database
+        self.engine = database.engine
+
+    # ---- helpers
+    async def _audit(self, conn: AsyncConnection, audit: Sequence[AuditEntry], **override: Any) -> None:
+        if not audit:
+            return
+        await conn.execute(
+            sa.insert(audit_log),
+            [
+                {
+                    "at": a.at,
+                    "actor": a.actor,
+                    "action": a.action,
+                    "detail": a.detail,
+                    "incident_id": override.get("incident_id", a.incident_id),
+                    "subscription_id": override.get("subscription_id", a.subscription_id),
+                }
+                for a in audit
+            ],
+        )
+
+    async def _get(self, conn: AsyncConnection, incident_id: int) -> Incident:
+        row = (await conn.execute(sa.select(incidents).where(incidents.c.id == incident_id))).first()
+        if row is None:
+            raise IncidentNotFound(incident_id)
+        return _incident(row)
+
+    # ---- incidents
+    async def create_incident(self, new: NewIncident, audit: Sequence[AuditEntry]) -> Incident:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                sa.insert(incidents).values(
+                    kind=new.kind,
+                    state=new.state,
+                    reporting_organisation=new.reporting_organisation,
+                    role=new.role,
+                    reported_by=new.reported_by,
+                    source=new.source,
+                    cause=new.cause,
+                    affected_messages=json.dumps(list(new.affected_messages)),
+                    affected_organisations=json.dumps(list(new.affected_organisations)),
+                    start=new.start,
+                    expected_end=new.expected_end,
+                    reported_at=new.reported_at,
+                    contact_name=new.contact.name,
+                    contact_phone=new.contact.phone,
+                    contact_email=new.contact.email,
+                    settled=False,
+                )
+            )
+            incident_id = _pk(result)
+            await self._audit(conn, audit, incident_id=incident_id)
+            return await self._get(conn, incident_id)
+
+    async def get_incident(self, incident_id: int) -> Incident | None:
+        async with self.engine.connect() as conn:
+            try:
+                return await self._get(conn, incident_id)
+            except IncidentNotFound:
+                return None
+
+    async def list_incidents(self, *, since: datetime | None = None, limit: int = 500) -> list[Incident]:
+        q = sa.select(incidents).order_by(incidents.c.reported_at.desc(), incidents.c.id.desc()).limit(limit)
+        if since is not None:
+            q = q.where(sa.or_(incidents.c.resolved_at.is_(None), incidents.c.resolved_at >= since))
+        async with self.engine.connect() as conn:
+            return [_incident(r) for r in await conn.execute(q)]
+
+    async def count_incidents(self) -> int:
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(sa.select(sa.func.count()).select_from(incidents))).scalar_one())
+
+    async def active_incidents(self) -> list[Incident]:
+        q = sa.select(incidents).where(incidents.c.state != "draft", incidents.c.settled.is_(False))
+        async with self.engine.connect() as conn:
+            return [_incident(r) for r in await conn.execute(q.order_by(incidents.c.id))]
+
+    async def confirm_incident(self, incident_id: int, audit: Sequence[AuditEntry]) -> Incident:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                sa.update(incidents)
+                .where(incidents.c.id == incident_id, incidents.c.state == "draft")
+                .values(state="open")
+            )
+            await self._audit(conn, audit, incident_id=incident_id)
+            return await self._get(conn, incident_id)
+
+    async def add_update(
+        self,
+        incident_id: int,
+        at: datetime,
+        author: str,
+        text: str,
+        expected_end: datetime | None,
+        audit: Sequence[AuditEntry],
+    ) -> Incident:
+        async with self.engine.begin() as conn:
+            await self._get(conn, incident_id)
+            await conn.execute(
+                sa.insert(updates).values(
+                    incident_id=incident_id, at=at, author=author, text=text, expected_end=expected_end
+                )
+            )
+            values: dict[str, Any] = {"last_update_at": at}
+            if expected_end is not None:
+                values["expected_end"] = expected_end
+            await conn.execute(sa.update(incidents).where(incidents.c.id == incident_id).values(**values))
+            await self._audit(conn, audit, incident_id=incident_id)
+            return await self._get(conn, incident_id)
+
+    async def resolve_incident(
+        self, incident_id: int, at: datetime, author: str, text: str, audit: Sequence[AuditEntry]
+    ) -> Incident:
+        async with self.engine.begin() as conn:
+            await self._get(conn, incident_id)
+            await conn.execute(
+                sa.insert(updates).values(incident_id=incident_id, at=at, author=author, text=text)
+            )
+            await conn.execute(
+                sa.update(incidents)
+                .where(incidents.c.id == incident_id, incidents.c.resolved_at.is_(None))
+                .values(state="resolved", resolved_at=at, last_update_at=at)
+            )
+            await self._audit(conn, audit, incident_id=incident_id)
+            return await self._get(conn, incident_id)
+
+    async def set_reminded(self, incident_id: int, at: datetime, audit: Sequence[AuditEntry]) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                sa.update(incidents).where(incidents.c.id == incident_id).values(last_reminder_at=at)
+            )
+            await self._audit(conn, audit, incident_id=incident_id)
+
+    async def set_settled(self, incident_id: int) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(sa.update(incidents).where(incidents.c.id == incident_id).values(settled=True))
+
+    async def updates_for(self, incident_id: int) -> list[IncidentUpdate]:
+        q = sa.select(updates).where(updates.c.incident_id == incident_id).order_by(updates.c.id)
+        async with self.engine.connect() as conn:
+            return [
+                IncidentUpdate(r.id, r.incident_id, r.at, r.author, r.text, r.expected_end)
+                for r in await conn.execute(q)
+            ]
+
+    # ---- notices and outbox
+    async def record_notice(
+        self,
+        *,
+        incident_id: int | None,
+        kind: str,
+        dedupe_key: str,
+        created_at: datetime,
+        subject: str,
+        next_status_at: datetime | None,
+        rows: Sequence[NewOutboxRow],
+        audit: Sequence[AuditEntry],
+        not_before: datetime,
+    ) -> Notice | None:
+        try:
+            async with self.engine.begin() as conn:
+                result = await conn.execute(
+                    sa.insert(notices).values(
+                        incident_id=incident_id,
+                        kind=kind,
+                        dedupe_key=dedupe_key,
+                        created_at=created_at,
+                        subject=subject,
+                        next_status_at=next_status_at,
+                    )
+                )
+                notice_id = _pk(result)
+                for r in rows:
+                    res = await conn.execute(
+                        sa.insert(outbox).values(
+                            notice_id=notice_id,
+                            incident_id=incident_id,
+                            channel=r.channel,
+                            address=r.address,
+                            source=r.source,
+                            subject=r.subject,
+                            body_text=r.body_text,
+                            body_html=r.body_html,
+                            payload=r.payload,
+                            subscription_id=r.subscription_id,
+                            message_id="",
+                            status="pending",
+                            attempts=0,
+                            next_attempt_at=not_before,
+                        )
+                    )
+                    row_id = _pk(res)
+                    # One Message-ID per row: a resend after a crash is detectable as a duplicate.
+                    await conn.execute(
+                        sa.update(outbox)
+                        .where(outbox.c.id == row_id)
+                        .values(message_id=f"<notify-{notice_id}-{row_id}@edigate>")
+                    )
+                await self._audit(conn, audit, incident_id=incident_id)
+        except IntegrityError:
+            return None
+        return Notice(notice_id, incident_id, kind, dedupe_key, created_at, subject, next_status_at)
+
+    async def notices_for(self, incident_id: int) -> list[Notice]:
+        q = sa.select(notices).where(notices.c.incident_id == incident_id).order_by(notices.c.id)
+        async with self.engine.connect() as conn:
+            return [
+                Notice(r.id, r.incident_id, r.kind, r.dedupe_key, r.created_at, r.subject, r.next_status_at)
+                for r in await conn.execute(q)
+            ]
+
+    def _outbox_select(self) -> sa.Select[Any]:
+        return sa.select(outbox, notices.c.kind.label("notice_kind")).join(
+            notices, notices.c.id == outbox.c.notice_id
+        )
+
+    async def outbox_for(self, incident_id: int) -> list[OutboxRow]:
+        q = self._outbox_select().where(outbox.c.incident_id == incident_id).order_by(outbox.c.id)
+        async with self.engine.connect() as conn:
+            return [_outbox_row(r) for r in await conn.execute(q)]
+
+    async def due_outbox(self, now: datetime, *, channel: str, limit: int = 100) -> list[OutboxRow]:
+        q = (
+            self._outbox_select()
+            .where(outbox.c.status == "pending", outbox.c.channel == channel, outbox.c.next_attempt_at <= now)
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return [_outbox_row(r) for r in await conn.execute(q)]
+
+    async def mark_sent(self, row_id: int, at: datetime) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                sa.update(outbox)
+                .where(outbox.c.id == row_id)
+                .values(status="sent", sent_at=at, attempts=outbox.c.attempts + 1, last_error=None)
+            )
+
+    async def mark_refused(self, row_id: int, error: str, audit: Sequence[AuditEntry]) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                sa.update(outbox)
+                .where(outbox.c.id == row_id)
+                .values(status="refused", last_error=error, attempts=outbox.c.attempts + 1)
+            )
+            await self._audit(conn, audit)
+
+    async def mark_retry(self, row_id: int, error: str, next_attempt_at: datetime) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                sa.update(outbox)
+                .where(outbox.c.id == row_id)
+                .values(last_error=error, next_attempt_at=next_attempt_at, attempts=outbox.c.attempts + 1)
+            )
+
+    async def mark_failed(self, row_id: int, error: str, audit: Sequence[AuditEntry]) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                sa.update(outbox)
+                .where(outbox.c.id == row_id)
+                .values(status="failed", last_error=error, attempts=outbox.c.attempts + 1)
+            )
+            await self._audit(conn, audit)
+
+    # ---- subscriptions
+    async def create_subscription(
+        self,
+        *,
+        email: str,
+        organisations: Sequence[str],
+        clusters: Sequence[str],
+        message_types: Sequence[str],
+        confirm_token: str,
+        unsubscribe_token: str,
+        created_at: datetime,
+        created_by: str,
+        confirmed: bool,
+        audit: Sequence[AuditEntry],
+    ) -> Subscription:
+        async with self.engine.begin() as conn:
+            res = await conn.execute(
+                sa.insert(subscriptions).values(
+                    email=email,
+                    organisations=json.dumps(list(organisations)),
+                    clusters=json.dumps(list(clusters)),
+                    message_types=json.dumps(list(message_types)),
+                    state="confirmed" if confirmed else "pending",
+                    confirm_token=confirm_token,
+                    unsubscribe_token=unsubscribe_token,
+                    created_at=created_at,
+                    created_by=created_by,
+                    confirmed_at=created_at if confirmed else None,
+                )
+            )
+            sub_id = _pk(res)
+            await self._audit(conn, audit, subscription_id=sub_id)
+            row = (await conn.execute(sa.select(subscriptions).where(subscriptions.c.id == sub_id))).one()
+            return _subscription(row)
+
+    async def subscription_by_token(
+        self, *, confirm_token: str = "", unsubscribe_token: str = ""
+    ) -> Subscription | None:
+        if confirm_token:
+            cond = subscriptions.c.confirm_token == confirm_token
+        elif unsubscribe_token:
+            cond = subscriptions.c.unsubscribe_token == unsubscribe_token
+        else:
+            return None
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(subscriptions).where(cond))).first()
+            return _subscription(row) if row else None
+
+    async def get_subscription(self, subscription_id: int) -> Subscription | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(sa.select(subscriptions).where(subscriptions.c.id == subscription_id))
+            ).first()
+            return _subscription(row) if row else None
+
+    async def _set_subscription(
+        self, subscription_id: int, values: dict[str, Any], where: Any, audit: Sequence[AuditEntry]
+    ) -> Subscription:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                sa.update(subscriptions).where(subscriptions.c.id == subscription_id, where).values(**values)
+            )
+            await self._audit(conn, audit, subscription_id=subscription_id)
+            row = (
+                await conn.execute(sa.select(subscriptions).where(subscriptions.c.id == subscription_id))
+            ).one()
+            return _subscription(row)
+
+    async def confirm_subscription(
+        self, subscription_id: int, at: datetime, audit: Sequence[AuditEntry]
+    ) -> Subscription:
+        return await self._set_subscription(
+            subscription_id,
+            {"state": "confirmed", "confirmed_at": at},
+            subscriptions.c.state == "pending",
+            audit,
+        )
+
+    async def remove_subscription(
+        self, subscription_id: int, at: datetime, audit: Sequence[AuditEntry]
+    ) -> Subscription:
+        return await self._set_subscription(
+            subscription_id, {"state": "removed", "removed_at": at}, subscriptions.c.state != "removed", audit
+        )
+
+    async def list_subscriptions(self, *, include_removed: bool = False) -> list[Subscription]:
+        q = sa.select(subscriptions).order_by(subscriptions.c.id)
+        if not include_removed:
+            q = q.where(subscriptions.c.state != "removed")
+        async with self.engine.connect() as conn:
+            return [_subscription(r) for r in await conn.execute(q)]
+
+    # ---- audit
+    async def add_audit(self, audit: Sequence[AuditEntry]) -> None:
+        async with self.engine.begin() as conn:
+            await self._audit(conn, audit)
+
+    async def audit_for(
+        self, *, incident_id: int | None = None, subscription_id: int | None = None
+    ) -> list[AuditEntry]:
+        q = sa.select(audit_log).order_by(audit_log.c.id)
+        if incident_id is not None:
+            q = q.where(audit_log.c.incident_id == incident_id)
+        if subscription_id is not None:
+            q = q.where(audit_log.c.subscription_id == subscription_id)
+        async with self.engine.connect() as conn:
+            return [
+                AuditEntry(r.at, r.actor, r.action, r.detail, r.incident_id, r.subscription_id, r.id)
+                for r in await conn.execute(q)
+            ]

@@ -1,0 +1,176 @@
+"""Retention: message bodies (the CPR and the health data) are purged N days after a message's life ended.
+
+Only the body goes; the metadata (envelope id, EANs, type, states, letters, history) stays for the
+audit trail, the body's size stays in `body_size`, and the message's history gets a `body_purged` event.
+A message is purged only in a final state, when nothing will ever send its body again:
+
+- `acknowledged`, `refused` (a receipt came), `failed` (dead letter), `rejected` (never queued),
+  `ack_overdue` (no receipt after the alarm; by N days none is coming);
+- `delivered` when no receipt was asked for (receipts themselves, and messages without pluspositivkvitt).
+
+and never while it is queued (`delivery_state = 'pending'`, e.g. after a retry). The age is counted from
+the message's last change (`updated_at`), so a late receipt restarts the clock. Safe while the service
+runs: each UPDATE re-checks the conditions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from edigate.store import schema as _schema  # noqa: F401  (registers the gateway migrations)
+from edigate.store.db import Database
+from edigate.store.model import ACK_OVERDUE, ACKNOWLEDGED, DELIVERED, FAILED, REFUSED, REJECTED
+from edigate.store.schema import events, messages
+
+DEFAULT_BODY_DAYS = 30
+FINAL_STATES = (ACKNOWLEDGED, REFUSED, FAILED, REJECTED, ACK_OVERDUE)
+PURGED_EVENT = "body_purged"
+
+m = messages.c
+
+
+class RetentionConfigError(ValueError):
+    """A bad `[retention]` section; the message names the key."""
+
+
+def body_days_from(raw: Mapping[str, Any]) -> int:
+    """`[retention] body_days` from the raw settings (default 30); at least 1 day."""
+    section = raw.get("retention")
+    if section is None:
+        return DEFAULT_BODY_DAYS
+    if not isinstance(section, Mapping):
+        raise RetentionConfigError("retention: must be a table")
+    unknown = sorted(set(section) - {"body_days", "interval_minutes"})
+    if unknown:
+        raise RetentionConfigError(
+            f"retention.{unknown[0]}: unknown key (known: body_days, interval_minutes)"
+        )
+    days = section.get("body_days", DEFAULT_BODY_DAYS)
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise RetentionConfigError("retention.body_days: must be a whole number of days, at least 1")
+    return days
+
+
+def interval_minutes_from(raw: Mapping[str, Any]) -> float:
+    """`[retention] interval_minutes`: how often the running service purges (default 60)."""
+    section = raw.get("retention") or {}
+    value = section.get("interval_minutes", 60) if isinstance(section, Mapping) else 60
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise RetentionConfigError("retention.interval_minutes: must be a positive number")
+    return float(value)
+
+
+def purgeable(cutoff: datetime) -> sa.ColumnElement[bool]:
+    """The rows whose body may go now."""
+    return sa.and_(
+        m.updated_at < cutoff,
+        m.delivery_state != "pending",
+        sa.or_(m.state.in_(FINAL_STATES), sa.and_(m.state == DELIVERED, m.ack_requested.is_(False))),
+        sa.func.length(m.body) > 0,
+    )
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    cutoff: datetime
+    days: int
+    purged: int  # bodies emptied (dry run: bodies that would be)
+    dry_run: bool
+
+
+async def purge_bodies(
+    database: Database, now: datetime, days: int, *, dry_run: bool = False, batch: int = 500
+) -> PurgeResult:
+    """Empty the bodies of final-state messages last changed more than `days` days before `now`."""
+    if days < 1:
+        raise ValueError("retention days must be at least 1")
+    cutoff = now - timedelta(days=days)
+    if dry_run:
+        async with database.engine.connect() as conn:
+            count = (
+                await conn.execute(sa.select(sa.func.count()).select_from(messages).where(purgeable(cutoff)))
+            ).scalar_one()
+        return PurgeResult(cutoff, days, int(count), True)
+
+    purged = 0
+    last_id = 0
+    while True:
+        async with database.engine.begin() as conn:
+            if database.dialect == "sqlite":
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock before reading
+            ids = list(
+                (
+                    await conn.execute(
+                        sa.select(m.id).where(m.id > last_id, purgeable(cutoff)).order_by(m.id).limit(batch)
+                    )
+                ).scalars()
+            )
+            if not ids:
+                break
+            last_id = ids[-1]
+            done = list(
+                (
+                    await conn.execute(
+                        sa.update(messages)
+                        .where(m.id.in_(ids), purgeable(cutoff))
+                        .values(body=b"")
+                        .returning(m.id)
+                    )
+                ).scalars()
+            )
+            if done:
+                await conn.execute(
+                    sa.insert(events),
+                    [
+                        {
+                            "message_id": i,
+                            "at": now,
+                            "event": PURGED_EVENT,
+                            "detail": f"retention: {days} days",
+                        }
+                        for i in done
+                    ],
+                )
+            purged += len(done)
+    return PurgeResult(cutoff, days, purged, False)
+
+
+# ------------------------------------------------------------------------------------- in the service
+
+
+async def retention_ctx(app: Any) -> Any:
+    """aiohttp cleanup context: purge past-retention bodies at start and every `interval_minutes`.
+
+    Idempotent and race-safe, so two instances running it is harmless (only wasted work).
+    """
+    import asyncio
+    import contextlib
+
+    import structlog
+
+    from edigate.web.keys import CLOCK, DATABASE, SETTINGS
+
+    log = structlog.get_logger()
+    days = body_days_from(app[SETTINGS].raw)
+    interval = interval_minutes_from(app[SETTINGS].raw) * 60
+
+    async def loop() -> None:
+        while True:
+            try:
+                result = await purge_bodies(app[DATABASE], app[CLOCK](), days)
+                if result.purged:
+                    log.info("retention_bodies_purged", count=result.purged, days=days)
+            except Exception as exc:  # the next round tries again; never kill the service for this
+                log.warning("retention_purge_failed", error=type(exc).__name__)
+            await asyncio.sleep(interval)
+
+    task = asyncio.get_running_loop().create_task(loop(), name="retention")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -1,0 +1,126 @@
+"""The gateway's tables (SQLAlchemy Core) and their versioned migrations.
+
+Ordering: `messages.id` is allocated at commit of the ingest transaction, and a sender only sends a
+correction after its original got a 202, so ascending id per receiver is the FIFO order. The CPR is
+never a column: it lives only inside `body`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from edigate.store.db import register_migrations
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite (text) and PostgreSQL alike."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # INTEGER PRIMARY KEY = rowid on SQLite
+
+metadata = sa.MetaData()
+
+messages = sa.Table(
+    "gw_messages",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("envelope_id", sa.String(64), nullable=False),
+    sa.Column("sender_ean", sa.String(13), nullable=False),
+    sa.Column("receiver_ean", sa.String(13), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("version_code", sa.String(16)),
+    sa.Column("ack_requested", sa.Boolean, nullable=False, default=False),
+    sa.Column("is_receipt", sa.Boolean, nullable=False, default=False),
+    sa.Column("generated", sa.Boolean, nullable=False, default=False),  # built by edigate (XCTL02)
+    # life: accepted -> delivered -> acknowledged | refused | ack_overdue; failed; rejected (never queued)
+    sa.Column("state", sa.String(16), nullable=False),
+    # the delivery queue: pending -> delivered | failed; none for rejected messages
+    sa.Column("delivery_state", sa.String(12), nullable=False),
+    sa.Column("refuse_code", sa.String(32)),
+    sa.Column("refuse_text", sa.Text),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("body_size", sa.Integer, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("delivered_at", UtcDateTime),
+    sa.Column("receipt_at", UtcDateTime),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", UtcDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("lease_until", UtcDateTime),  # mailbox lease
+    sa.Column("receipt_for_id", sa.BigInteger),  # this receipt answers that message
+    sa.Column("receipt_id", sa.BigInteger),  # the receipt that answered this message
+    sa.Column("resend_of_id", sa.BigInteger),  # a re-sent copy of that receipt (duplicate handling)
+    sa.Column("ack_alerted_at", UtcDateTime),
+)
+sa.Index("gw_messages_queue", messages.c.receiver_ean, messages.c.delivery_state, messages.c.id)
+sa.Index(
+    "gw_messages_envelope",
+    messages.c.sender_ean,
+    messages.c.envelope_id,
+    unique=True,
+    sqlite_where=messages.c.resend_of_id.is_(None),
+    postgresql_where=messages.c.resend_of_id.is_(None),
+)
+sa.Index("gw_messages_envelope_id", messages.c.envelope_id)
+sa.Index("gw_messages_state", messages.c.state, messages.c.created_at)
+
+letters = sa.Table(
+    "gw_letters",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("message_id", sa.BigInteger, nullable=False),
+    sa.Column("letter_id", sa.String(64), nullable=False),
+    sa.Column("sender_ean", sa.String(13), nullable=False),
+    sa.Column("version_code", sa.String(16)),
+    sa.Column("status_code", sa.String(16)),  # nytbrev | rettetbrev
+    sa.Column("receipt_state", sa.String(16)),  # acknowledged | refused
+    sa.Column("refuse_code", sa.String(32)),
+    sa.Column("refuse_text", sa.Text),
+    sa.Column("receipt_at", UtcDateTime),
+)
+sa.Index("gw_letters_message", letters.c.message_id)
+sa.Index("gw_letters_sender_letter", letters.c.letter_id, letters.c.sender_ean)
+
+events = sa.Table(
+    "gw_message_events",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("message_id", sa.BigInteger, nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("detail", sa.Text),
+)
+sa.Index("gw_events_message", events.c.message_id, events.c.id)
+
+delivery_queues = sa.Table(
+    "gw_delivery_queues",
+    metadata,
+    sa.Column("receiver_ean", sa.String(13), primary_key=True),
+    sa.Column("owner", sa.String(64)),
+    sa.Column("lease_until", UtcDateTime),
+)
+
+
+def _v1(conn: Connection) -> None:
+    metadata.create_all(conn)
+
+
+register_migrations("gateway", [_v1])

@@ -1,0 +1,39 @@
+"""JSON error bodies for the API: `{"status": "rejected" | "error", "reason": ...}`, never a traceback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+log = structlog.get_logger()
+
+JSON_PREFIXES = ("/api/", "/healthz", "/readyz")
+
+
+def error(status: int, reason: str, *, kind: str = "error", **extra: Any) -> web.Response:
+    return web.json_response({"status": kind, "reason": reason, **extra}, status=status)
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn aiohttp's HTTP errors and unexpected exceptions on API paths into JSON bodies."""
+    if not request.path.startswith(JSON_PREFIXES):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except web.HTTPRequestEntityTooLarge:
+        from edigate.web.keys import SETTINGS
+
+        limit = request.app[SETTINGS].server.max_body_bytes  # aiohttp's client_max_size
+        return error(413, f"message too big: the limit is {limit} bytes", kind="rejected")
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        reason = {404: "not found", 405: "method not allowed"}.get(exc.status, exc.reason)
+        return error(exc.status, reason)
+    except Exception as exc:
+        log.error("request_failed", path=request.path, error=type(exc).__name__)
+        return error(500, "internal error")

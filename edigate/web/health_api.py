@@ -1,0 +1,76 @@
+"""/healthz (the process answers) and /readyz (storage answers; JSON with component states).
+
+Readiness depends on storage only: a down receiver or mail server must not take the gateway out of a load
+balancer, but /readyz reports them so on-call sees at a glance what is reachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from typing import Any
+
+from aiohttp import web
+
+from edigate.store.leader import LEADER
+from edigate.web.keys import SETTINGS, STORE, WORKER
+
+SMTP_PROBE_SECONDS = 1.0
+
+
+async def smtp_reachability(settings: Any) -> str:
+    """"ok" when the configured SMTP server accepts a TCP connection (or the mail folder is writable)."""
+    notify = getattr(settings, "notify", None)
+    if notify is None:
+        return "not_configured"
+    mail = notify.mail
+    if mail.kind != "smtp":
+        return "ok" if os.access(os.path.dirname(os.path.abspath(mail.directory)) or ".", os.W_OK) else "unwritable"
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(mail.host, mail.port), SMTP_PROBE_SECONDS)
+    except (OSError, TimeoutError):
+        return "unreachable"
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return "ok"
+
+
+def receiver_reachability(worker: Any) -> dict[str, str]:
+    """Per push receiver (http/directory): its circuit, "closed" meaning deliveries go through."""
+    if worker is None:
+        return {}
+    return {ean: worker.circuit_state(ean) for ean in worker.partners}
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    storage_ok = await store.ping()
+    worker = request.app.get(WORKER)
+    components = {
+        "storage": "ok" if storage_ok else "unavailable",
+        "writer": "ok" if store.writer.running else "stopped",
+        "delivery": "ok" if worker is not None and worker.running else "stopped",
+    }
+    ready = storage_ok and store.writer.running
+    leader = request.app.get(LEADER)
+    return web.json_response(
+        {
+            "status": "ready" if ready else "not_ready",
+            "components": components,
+            "leader": leader is not None and leader.is_leader(),  # runs the time-based jobs (one instance)
+            "smtp": await smtp_reachability(request.app.get(SETTINGS)),
+            "receivers": receiver_reachability(worker),
+        },
+        status=200 if ready else 503,
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)

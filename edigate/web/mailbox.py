@@ -1,0 +1,75 @@
+"""The VANS-style mailbox: a receiver polls for its messages and confirms each one.
+
+GET /api/v1/mailbox?limit=N[&ean=…] leases the oldest unconfirmed messages (FIFO) for
+`delivery.mailbox_lease_seconds`; POST /api/v1/mailbox/{id}/ack confirms one. Unconfirmed messages
+come back after the lease.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from aiohttp import web
+
+from edigate.web.auth import caller_of, unauthorized
+from edigate.web.errors import error
+from edigate.web.ingest import xml_text
+from edigate.web.keys import DIRECTORY, SETTINGS, STORE
+from edigate.web.messages_api import ID
+
+
+async def fetch(request: web.Request) -> web.Response:
+    caller = caller_of(request)
+    if caller is None:
+        return unauthorized()
+    if caller.is_admin:
+        return error(403, "a mailbox belongs to a partner; use the partner's token")
+    try:
+        limit = int(request.query.get("limit", "10"))
+        if not 1 <= limit <= 500:
+            raise ValueError
+    except ValueError:
+        return error(400, "limit must be an integer from 1 to 500")
+    directory = request.app[DIRECTORY]
+    wanted = request.query.get("ean")
+    if wanted is not None and wanted not in caller.eans:
+        return error(403, f"EAN {wanted} is not one of yours")
+    eans = sorted([wanted] if wanted else caller.eans)
+    eans = [e for e in eans if (p := directory.partner(e)) is not None and p.delivery.kind == "mailbox"]
+    store = request.app[STORE]
+    lease = request.app[SETTINGS].delivery.mailbox_lease_seconds
+    out: list[dict[str, object]] = []
+    for ean in eans:
+        if len(out) >= limit:
+            break
+        for msg in await store.mailbox_fetch(ean, limit - len(out), lease):
+            out.append(
+                {
+                    "id": msg.id,
+                    "envelope_id": msg.envelope_id,
+                    "sender": msg.sender_ean,
+                    "receiver": msg.receiver_ean,
+                    "type": msg.type,
+                    "xml": xml_text(msg.body),
+                    "xml_base64": base64.b64encode(msg.body).decode("ascii"),
+                }
+            )
+    return web.json_response({"messages": out, "lease_seconds": lease})
+
+
+async def ack(request: web.Request) -> web.Response:
+    caller = caller_of(request)
+    if caller is None:
+        return unauthorized()
+    mid = int(request.match_info["id"])
+    store = request.app[STORE]
+    for ean in sorted(caller.eans):
+        verdict = await store.mailbox_ack(ean, mid)
+        if verdict != "unknown":
+            return web.json_response({"id": mid, "status": "delivered", "already": verdict == "already"})
+    return error(404, f"no message {mid} in your mailbox")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/v1/mailbox", fetch)
+    app.router.add_post(f"/api/v1/mailbox/{ID}/ack", ack)

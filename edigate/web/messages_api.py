@@ -1,0 +1,119 @@
+"""GET /api/v1/messages[/{id}], POST /api/v1/messages/{id}/retry.
+
+A sender sees its own messages, a receiver those addressed to it, an admin all. The body (which holds
+the CPR) is only returned to an admin; metadata never carries the CPR. Ids are integers (the route
+pattern), so anything else is a 404 before a handler runs.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from edigate.routing import Caller
+from edigate.store.messages import SearchFilter
+from edigate.store.model import STATES
+from edigate.web.auth import caller_of, unauthorized
+from edigate.web.errors import error
+from edigate.web.ingest import xml_text
+from edigate.web.keys import STORE, WORKER
+
+ID = r"{id:[0-9]{1,18}}"
+
+
+def jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        if isinstance(v, datetime):
+            out[k] = v.isoformat().replace("+00:00", "Z")
+        elif isinstance(v, list):
+            out[k] = [jsonable(x) if isinstance(x, dict) else x for x in v]
+        elif isinstance(v, bytes):
+            continue
+        else:
+            out[k] = v
+    return out
+
+
+def visible(caller: Caller, row: dict[str, Any]) -> bool:
+    return caller.is_admin or row["sender_ean"] in caller.eans or row["receiver_ean"] in caller.eans
+
+
+async def get_message(request: web.Request) -> web.Response:
+    caller = caller_of(request)
+    if caller is None:
+        return unauthorized()
+    mid = int(request.match_info["id"])
+    store = request.app[STORE]
+    row = await store.get(mid)
+    if row is None or not visible(caller, row):
+        return error(404, f"no message {mid} visible to you")
+    out = jsonable(row)
+    if caller.is_admin:
+        body = await store.body(mid) or b""
+        out["body"] = xml_text(body)
+        out["body_base64"] = base64.b64encode(body).decode("ascii")
+    return web.json_response(out)
+
+
+async def list_messages(request: web.Request) -> web.Response:
+    caller = caller_of(request)
+    if caller is None:
+        return unauthorized()
+    q = request.query
+    try:
+        limit = int(q.get("limit", "100"))
+        if not 1 <= limit <= 1000:
+            raise ValueError
+    except ValueError:
+        return error(400, "limit must be an integer from 1 to 1000")
+    since = None
+    if q.get("since"):
+        try:
+            since = datetime.fromisoformat(q["since"].replace("Z", "+00:00"))
+        except ValueError:
+            return error(400, "since must be an ISO 8601 instant, e.g. 2026-11-22T08:00:00Z")
+        if since.tzinfo is None:
+            return error(400, "since must carry an offset (Z or +01:00)")
+    state = q.get("state") or None
+    if state is not None and state not in STATES:
+        return error(400, f"state must be one of {', '.join(STATES)}")
+    f = SearchFilter(
+        envelope_id=q.get("envelope_id") or None,
+        sender=q.get("sender") or None,
+        receiver=q.get("receiver") or None,
+        state=state,
+        since=since,
+        limit=limit,
+        visible_to=None if caller.is_admin else caller.eans,
+    )
+    rows = await request.app[STORE].search(f)
+    return web.json_response({"messages": [jsonable(r) for r in rows], "count": len(rows)})
+
+
+async def retry_message(request: web.Request) -> web.Response:
+    caller = caller_of(request)
+    if caller is None:
+        return unauthorized()
+    mid = int(request.match_info["id"])
+    store = request.app[STORE]
+    row = await store.get(mid)
+    if row is None or not visible(caller, row):
+        return error(404, f"no message {mid} visible to you")
+    if not (caller.is_admin or row["sender_ean"] in caller.eans):
+        return error(403, "only the sender or an admin may re-queue a message")
+    if not await store.retry(mid):
+        return error(409, f"message {mid} was rejected, or its body was purged by retention: it cannot be delivered")
+    worker = request.app.get(WORKER)
+    if worker is not None:
+        worker.wake([row["receiver_ean"]])
+    return web.json_response({"id": mid, "status": "queued"})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/v1/messages", list_messages)
+    app.router.add_get(f"/api/v1/messages/{ID}", get_message)
+    app.router.add_post(f"/api/v1/messages/{ID}/retry", retry_message)

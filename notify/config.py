@@ -1,0 +1,277 @@
+"""The `[notify]` section of the TOML config -> typed settings. Every error names its full key."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class NotifyConfigError(ValueError):
+    """A bad `[notify]` value; the message starts with the full key, e.g. `notify.mail.port: …`."""
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    kind: str = "directory"  # directory | smtp
+    directory: str = "var/mail"
+    from_addr: str = "EDI-support Region Syddanmark <edi-support@rsyd.example>"
+    host: str = "127.0.0.1"
+    port: int = 25
+    starttls: str = "off"  # off | required
+    username: str | None = None
+    password_env: str | None = None
+    timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class Reporter:
+    """Who may file incidents: an organisation's EOJ system owner or Regional IT, by token."""
+
+    name: str
+    organisation: str
+    role: str  # eoj | regional-it
+    tokens_sha256: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Contacts:
+    edi_support_phone: str = ""
+    on_call_phone: str = ""
+    edi_support_email: str = ""
+    duty_phones: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Webhook:
+    url: str
+    secret_env: str | None = None
+
+
+@dataclass(frozen=True)
+class RuleOverrides:
+    notice_threshold_minutes: int | None = None
+    next_status_minutes: int | None = None
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    public_url: str = "http://127.0.0.1:8080"
+    edi_support_email: str = "edi-support@rsyd.example"
+    on_call_email: str = "driftsvagt@rsyd.example"
+    mail: MailSettings = field(default_factory=MailSettings)
+    rules: RuleOverrides = field(default_factory=RuleOverrides)
+    reporters: tuple[Reporter, ...] = ()
+    contacts: Contacts = field(default_factory=Contacts)
+    webhooks: tuple[Webhook, ...] = ()
+    session_secret_env: str | None = None  # unset: a random secret per process (sessions end on restart)
+    scheduler_max_sleep_seconds: float = 30.0
+    outbox_poll_seconds: float = 1.0
+    outbox_max_backoff_seconds: float = 300.0
+    webhook_timeout_seconds: float = 5.0
+
+
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _table(raw: Any, key: str) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise NotifyConfigError(f"{key}: must be a table")
+    return raw
+
+
+def _str(
+    t: Mapping[str, Any], name: str, key: str, default: str | None = None, *, required: bool = False
+) -> Any:
+    if name not in t:
+        if required:
+            raise NotifyConfigError(f"{key}.{name}: is required")
+        return default
+    value = t[name]
+    if not isinstance(value, str):
+        raise NotifyConfigError(f"{key}.{name}: must be a string")
+    return value
+
+
+def _email(t: Mapping[str, Any], name: str, key: str, default: str) -> str:
+    value = _str(t, name, key, default)
+    if not _EMAIL.match(value):
+        raise NotifyConfigError(f"{key}.{name}: must be an e-mail address, got {value!r}")
+    return str(value)
+
+
+def _number(t: Mapping[str, Any], name: str, key: str, default: Any, *, integer: bool = False) -> Any:
+    if name not in t:
+        return default
+    value = t[name]
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or (integer and not isinstance(value, int))
+    ):
+        raise NotifyConfigError(f"{key}.{name}: must be {'an integer' if integer else 'a number'}")
+    if value <= 0:
+        raise NotifyConfigError(f"{key}.{name}: must be positive")
+    return value
+
+
+def _unknown(t: Mapping[str, Any], known: set[str], key: str) -> None:
+    for name in t:
+        if name not in known:
+            raise NotifyConfigError(f"{key}.{name}: unknown key")
+
+
+def parse_notify_config(raw: dict[str, Any] | None, *, key_prefix: str = "notify") -> NotifySettings:
+    """Build settings from the parsed TOML table; absent keys take the Region Syddanmark defaults."""
+    k = key_prefix
+    t = _table(raw, k)
+    _unknown(
+        t,
+        {
+            "public_url",
+            "edi_support_email",
+            "on_call_email",
+            "mail",
+            "rules",
+            "reporters",
+            "contacts",
+            "webhooks",
+            "session_secret_env",
+            "scheduler_max_sleep_seconds",
+            "outbox_poll_seconds",
+            "outbox_max_backoff_seconds",
+            "webhook_timeout_seconds",
+        },
+        k,
+    )
+    public_url = _str(t, "public_url", k, NotifySettings.public_url)
+    if not public_url.startswith(("http://", "https://")):
+        raise NotifyConfigError(f"{k}.public_url: must start with http:// or https://")
+    defaults = NotifySettings()
+    return NotifySettings(
+        public_url=public_url.rstrip("/"),
+        edi_support_email=_email(t, "edi_support_email", k, defaults.edi_support_email),
+        on_call_email=_email(t, "on_call_email", k, defaults.on_call_email),
+        mail=_mail(t.get("mail"), f"{k}.mail"),
+        rules=_rules(t.get("rules"), f"{k}.rules"),
+        reporters=_reporters(t.get("reporters"), f"{k}.reporters"),
+        contacts=_contacts(t.get("contacts"), f"{k}.contacts"),
+        webhooks=_webhooks(t.get("webhooks"), f"{k}.webhooks"),
+        session_secret_env=_str(t, "session_secret_env", k, None),
+        scheduler_max_sleep_seconds=float(_number(t, "scheduler_max_sleep_seconds", k, 30.0)),
+        outbox_poll_seconds=float(_number(t, "outbox_poll_seconds", k, 1.0)),
+        outbox_max_backoff_seconds=float(_number(t, "outbox_max_backoff_seconds", k, 300.0)),
+        webhook_timeout_seconds=float(_number(t, "webhook_timeout_seconds", k, 5.0)),
+    )
+
+
+def _mail(raw: Any, k: str) -> MailSettings:
+    t = _table(raw, k)
+    _unknown(
+        t,
+        {
+            "kind",
+            "directory",
+            "from",
+            "host",
+            "port",
+            "starttls",
+            "username",
+            "password_env",
+            "timeout_seconds",
+        },
+        k,
+    )
+    d = MailSettings()
+    kind = _str(t, "kind", k, d.kind)
+    if kind not in ("directory", "smtp"):
+        raise NotifyConfigError(f'{k}.kind: must be "directory" or "smtp", got {kind!r}')
+    starttls = _str(t, "starttls", k, d.starttls)
+    if starttls not in ("off", "required"):
+        raise NotifyConfigError(f'{k}.starttls: must be "off" or "required", got {starttls!r}')
+    port = _number(t, "port", k, d.port, integer=True)
+    if port > 65535:
+        raise NotifyConfigError(f"{k}.port: must be at most 65535")
+    return MailSettings(
+        kind=kind,
+        directory=_str(t, "directory", k, d.directory),
+        from_addr=_str(t, "from", k, d.from_addr),
+        host=_str(t, "host", k, d.host),
+        port=port,
+        starttls=starttls,
+        username=_str(t, "username", k, None),
+        password_env=_str(t, "password_env", k, None),
+        timeout_seconds=float(_number(t, "timeout_seconds", k, d.timeout_seconds)),
+    )
+
+
+def _rules(raw: Any, k: str) -> RuleOverrides:
+    t = _table(raw, k)
+    _unknown(t, {"notice_threshold_minutes", "next_status_minutes"}, k)
+    return RuleOverrides(
+        notice_threshold_minutes=_number(t, "notice_threshold_minutes", k, None, integer=True),
+        next_status_minutes=_number(t, "next_status_minutes", k, None, integer=True),
+    )
+
+
+def _list_of_tables(raw: Any, k: str) -> list[dict[str, Any]]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(x, dict) for x in raw):
+        raise NotifyConfigError(f"{k}: must be an array of tables ([[{k}]])")
+    return raw
+
+
+def _reporters(raw: Any, k: str) -> tuple[Reporter, ...]:
+    out = []
+    for i, t in enumerate(_list_of_tables(raw, k)):
+        ki = f"{k}[{i}]"
+        _unknown(t, {"name", "organisation", "role", "tokens_sha256"}, ki)
+        role = _str(t, "role", ki, required=True)
+        if role not in ("eoj", "regional-it"):
+            raise NotifyConfigError(f'{ki}.role: must be "eoj" or "regional-it", got {role!r}')
+        tokens = t.get("tokens_sha256", [])
+        if not isinstance(tokens, list) or not all(
+            isinstance(x, str) and _HEX64.match(x.lower()) for x in tokens
+        ):
+            raise NotifyConfigError(f"{ki}.tokens_sha256: must be a list of 64-digit hex SHA-256 digests")
+        out.append(
+            Reporter(
+                name=_str(t, "name", ki, required=True),
+                organisation=_str(t, "organisation", ki, required=True),
+                role=role,
+                tokens_sha256=frozenset(x.lower() for x in tokens),
+            )
+        )
+    return tuple(out)
+
+
+def _contacts(raw: Any, k: str) -> Contacts:
+    t = _table(raw, k)
+    _unknown(t, {"edi_support_phone", "on_call_phone", "edi_support_email", "duty_phones"}, k)
+    duty = _table(t.get("duty_phones"), f"{k}.duty_phones")
+    for name, value in duty.items():
+        if not isinstance(value, str):
+            raise NotifyConfigError(f"{k}.duty_phones.{name}: must be a string")
+    return Contacts(
+        edi_support_phone=_str(t, "edi_support_phone", k, ""),
+        on_call_phone=_str(t, "on_call_phone", k, ""),
+        edi_support_email=_str(t, "edi_support_email", k, ""),
+        duty_phones=dict(duty),
+    )
+
+
+def _webhooks(raw: Any, k: str) -> tuple[Webhook, ...]:
+    out = []
+    for i, t in enumerate(_list_of_tables(raw, k)):
+        ki = f"{k}[{i}]"
+        _unknown(t, {"url", "secret_env"}, ki)
+        url = _str(t, "url", ki, required=True)
+        if not url.startswith(("http://", "https://")):
+            raise NotifyConfigError(f"{ki}.url: must start with http:// or https://")
+        out.append(Webhook(url=url, secret_env=_str(t, "secret_env", ki, None)))
+    return tuple(out)

@@ -1,0 +1,260 @@
+"""Incident input and state machine: draft (auto-detected) -> open -> resolved.
+
+Input from the form and the JSON API is validated here into a `NewIncident`; every problem is reported
+per field in Danish and nothing is stored unless all fields are valid.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from notify.model import KINDS, ROLES, ContactPerson, Incident, NewIncident, Organisation
+
+CPR_LIKE = re.compile(r"(?<!\d)[0-3]\d[01]\d\d\d-?\d{4}(?!\d)")
+EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+PHONE = re.compile(r"^\+?[0-9 ()-]{8,20}$")
+MAX_TEXT = 2000
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: an authenticated reporter (for one organisation) or an admin (any), or the system."""
+
+    name: str
+    is_admin: bool
+    organisation: str | None = None
+    role: str | None = None  # eoj | regional-it, for reporters
+
+
+SYSTEM = Actor("edigate", True)
+
+
+class InvalidInput(ValueError):
+    """Field -> Danish message. Raised before anything is stored."""
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = dict(errors)
+
+
+class InvalidTransition(ValueError):
+    """The incident is not in a state that allows the action (message in Danish)."""
+
+
+def parse_time(value: Any, zone: ZoneInfo) -> datetime | None:
+    """ISO 8601 with offset or Z; a naive time (also the form's 'YYYY-MM-DDTHH:MM') is local time."""
+    if isinstance(value, datetime):
+        t = value
+    elif isinstance(value, str) and value.strip():
+        try:
+            t = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=zone)
+    return t.astimezone(UTC)
+
+
+def _text(data: Mapping[str, Any], name: str) -> str:
+    value = data.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def parse_codes(data: Mapping[str, Any], name: str) -> list[str] | None:
+    value = data.get(name, [])
+    if isinstance(value, str):
+        value = [v for v in re.split(r"[\s,]+", value) if v]
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        return None
+    return list(dict.fromkeys(v.strip() for v in value if v.strip()))
+
+
+def _no_cpr(errors: dict[str, str], name: str, text: str) -> None:
+    if CPR_LIKE.search(text):
+        errors[name] = "Skriv ikke CPR-numre i indberetningen."
+
+
+def flatten_contact(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Accept the API's nested `contact: {name, phone, email}` as well as the form's flat fields."""
+    flat = dict(data)
+    contact = data.get("contact")
+    if isinstance(contact, Mapping):
+        for key in ("name", "phone", "email"):
+            flat.setdefault(f"contact_{key}", contact.get(key))
+    return flat
+
+
+def parse_incident(
+    data: Mapping[str, Any],
+    *,
+    actor: Actor,
+    organisations: Mapping[str, Organisation],
+    catalogue: Mapping[str, str],
+    now: datetime,
+    zone: ZoneInfo,
+    source: str,
+) -> NewIncident:
+    """Validate a report into a NewIncident, or raise InvalidInput with Danish messages per field."""
+    data = flatten_contact(data)
+    errors: dict[str, str] = {}
+
+    kind = _text(data, "kind")
+    if kind not in KINDS:
+        errors["kind"] = "Vælg om det er et akut nedbrud eller en planlagt nedlukning."
+
+    org = _text(data, "reporting_organisation") or (actor.organisation or "")
+    if not actor.is_admin and org != actor.organisation:
+        errors["reporting_organisation"] = "Du kan kun indberette for din egen organisation."
+    elif not org:
+        errors["reporting_organisation"] = "Vælg den indberettende organisation."
+    elif actor.is_admin and org not in organisations:
+        errors["reporting_organisation"] = "Ukendt organisation (EAN-nummeret findes ikke i partnerlisten)."
+
+    role = _text(data, "role") or (actor.role or "")
+    if not actor.is_admin and actor.role and role != actor.role:
+        errors["role"] = "Rollen skal være den, du er oprettet med."
+    elif role not in ROLES:
+        errors["role"] = "Vælg rolle: kommunens EOJ-systemansvarlige eller Regional IT."
+
+    cause = _text(data, "cause")
+    if not cause:
+        errors["cause"] = "Skriv årsagen til fejlen."
+    elif len(cause) > MAX_TEXT:
+        errors["cause"] = f"Årsagen må højst være {MAX_TEXT} tegn."
+    else:
+        _no_cpr(errors, "cause", cause)
+
+    messages = parse_codes(data, "affected_messages")
+    if messages is None:
+        errors["affected_messages"] = "Berørte meddelelser skal være en liste af meddelelsestyper."
+    elif not messages:
+        errors["affected_messages"] = "Vælg mindst én berørt meddelelse."
+    else:
+        unknown = [m for m in messages if m not in catalogue]
+        if unknown:
+            errors["affected_messages"] = "Ukendt meddelelsestype: " + ", ".join(unknown[:5])
+
+    orgs = parse_codes(data, "affected_organisations")
+    if orgs is None:
+        errors["affected_organisations"] = "Berørte organisationer skal være en liste af EAN-numre."
+    else:
+        unknown = [o for o in orgs if o not in organisations]
+        if unknown:
+            errors["affected_organisations"] = "Ukendt organisation (EAN): " + ", ".join(unknown[:5])
+
+    start_raw = data.get("start")
+    start = parse_time(start_raw, zone) if start_raw not in (None, "") else None
+    if start_raw not in (None, "") and start is None:
+        errors["start"] = "Angiv start som dato og klokkeslæt (fx 2026-11-23T08:00)."
+    elif start is None and kind == "planned":
+        errors["start"] = "Angiv hvornår den planlagte nedlukning starter."
+    end_raw = data.get("expected_end")
+    expected_end = parse_time(end_raw, zone)
+    if expected_end is None:
+        errors["expected_end"] = (
+            "Angiv forventet afslutning (forventet nedetid) som dato og klokkeslæt."
+            if end_raw in (None, "")
+            else "Forventet afslutning skal være en dato og et klokkeslæt (fx 2026-11-23T12:00)."
+        )
+    elif expected_end <= (start or now):
+        errors["expected_end"] = "Forventet afslutning skal ligge efter start."
+
+    name, phone, email = (_text(data, f"contact_{k}") for k in ("name", "phone", "email"))
+    if not name:
+        errors["contact_name"] = "Skriv kontaktpersonens navn."
+    elif len(name) > 200:
+        errors["contact_name"] = "Navnet er for langt."
+    if not PHONE.match(phone):
+        errors["contact_phone"] = "Skriv kontaktpersonens telefonnummer (mindst 8 cifre)."
+    if not EMAIL.match(email) or len(email) > 254:
+        errors["contact_email"] = "Skriv en gyldig e-mailadresse til kontaktpersonen."
+
+    if errors:
+        raise InvalidInput(errors)
+    assert expected_end is not None
+    return NewIncident(
+        kind=kind,  # type: ignore[arg-type]
+        state="open",
+        reporting_organisation=org,
+        role=role,  # type: ignore[arg-type]
+        reported_by=actor.name,
+        source=source,
+        cause=cause,
+        affected_messages=tuple(messages or ()),
+        affected_organisations=tuple(orgs or ()),
+        start=start or now,
+        expected_end=expected_end,
+        reported_at=now,
+        contact=ContactPerson(name, phone, email),
+    )
+
+
+@dataclass(frozen=True)
+class UpdateInput:
+    text: str
+    expected_end: datetime | None
+
+
+def parse_update(data: Mapping[str, Any], incident: Incident, zone: ZoneInfo) -> UpdateInput:
+    """A status update and/or a revised estimate; Danish errors per field."""
+    errors: dict[str, str] = {}
+    text = _text(data, "text")
+    end_raw = data.get("expected_end")
+    expected_end = parse_time(end_raw, zone) if end_raw not in (None, "") else None
+    if end_raw not in (None, "") and expected_end is None:
+        errors["expected_end"] = (
+            "Forventet afslutning skal være en dato og et klokkeslæt (fx 2026-11-23T12:00)."
+        )
+    elif expected_end is not None and expected_end <= incident.start:
+        errors["expected_end"] = "Forventet afslutning skal ligge efter start."
+    if not text and expected_end is None and "expected_end" not in errors:
+        errors["text"] = "Skriv en status eller angiv et nyt forventet sluttidspunkt."
+    elif len(text) > MAX_TEXT:
+        errors["text"] = f"Status må højst være {MAX_TEXT} tegn."
+    else:
+        _no_cpr(errors, "text", text)
+    if errors:
+        raise InvalidInput(errors)
+    return UpdateInput(text or "Nyt forventet sluttidspunkt.", expected_end)
+
+
+def parse_resolve(data: Mapping[str, Any]) -> str:
+    text = _text(data, "text")
+    errors: dict[str, str] = {}
+    if len(text) > MAX_TEXT:
+        errors["text"] = f"Teksten må højst være {MAX_TEXT} tegn."
+    _no_cpr(errors, "text", text)
+    if errors:
+        raise InvalidInput(errors)
+    return text or "Problemet er løst."
+
+
+def check_can_update(incident: Incident) -> None:
+    if incident.state == "resolved":
+        raise InvalidTransition("Hændelsen er allerede løst og kan ikke opdateres.")
+
+
+def check_can_resolve(incident: Incident) -> None:
+    if incident.state == "resolved":
+        raise InvalidTransition("Hændelsen er allerede løst.")
+
+
+def check_can_confirm(incident: Incident) -> None:
+    if incident.state != "draft":
+        raise InvalidTransition("Kun en kladde (automatisk registreret hændelse) kan bekræftes.")
+
+
+def may_act_on(actor: Actor, incident: Incident) -> bool:
+    """Reporters act on their own organisation's incidents; admins on all."""
+    return actor.is_admin or actor.organisation == incident.reporting_organisation
+
+
+def names_of(codes: Sequence[str], catalogue: Mapping[str, str]) -> list[str]:
+    return [f"{catalogue.get(c, c)} ({c})" for c in codes]

@@ -1,0 +1,178 @@
+"""The outage procedure's records: incidents, their updates, notices, outbox rows, subscriptions, audit.
+
+Plain frozen dataclasses so that storage, scheduler, web and templates share one vocabulary and nothing
+depends on how a row is stored. All datetimes are aware UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+Kind = Literal["acute", "planned"]
+State = Literal["draft", "open", "resolved"]
+Role = Literal["eoj", "regional-it"]
+NoticeKind = Literal["first", "update", "resolved", "combined", "reminder", "receipt", "confirm"]
+LIST_NOTICE_KINDS: frozenset[str] = frozenset({"first", "update", "resolved", "combined"})
+Channel = Literal["mail", "webhook"]
+OutboxStatus = Literal["pending", "sent", "refused", "failed"]
+
+KINDS: tuple[str, ...] = ("acute", "planned")
+ROLES: tuple[str, ...] = ("eoj", "regional-it")
+
+
+@dataclass(frozen=True)
+class Organisation:
+    """A partner as notify sees it: the owner of one functional mailbox on the distribution lists."""
+
+    ean: str
+    name: str
+    kind: str  # hospital | municipality | gp | region
+    clusters: tuple[str, ...] = ()
+    mailbox: str | None = None
+
+
+@dataclass(frozen=True)
+class ContactPerson:
+    name: str
+    phone: str
+    email: str
+
+
+@dataclass(frozen=True)
+class NewIncident:
+    """What a reporter (or the health monitor) files; validated before it reaches storage."""
+
+    kind: Kind
+    state: State
+    reporting_organisation: str
+    role: Role
+    reported_by: str
+    source: str  # form | api | monitor
+    cause: str
+    affected_messages: tuple[str, ...]
+    affected_organisations: tuple[str, ...]
+    start: datetime
+    expected_end: datetime
+    reported_at: datetime
+    contact: ContactPerson
+
+
+@dataclass(frozen=True)
+class Incident:
+    id: int
+    kind: Kind
+    state: State
+    reporting_organisation: str
+    role: Role
+    reported_by: str
+    source: str
+    cause: str
+    affected_messages: tuple[str, ...]
+    affected_organisations: tuple[str, ...]
+    start: datetime
+    expected_end: datetime
+    reported_at: datetime
+    contact: ContactPerson
+    resolved_at: datetime | None = None
+    last_update_at: datetime | None = None
+    last_reminder_at: datetime | None = None
+    settled: bool = False  # resolved and nothing more will ever be sent
+
+    @property
+    def confirmed(self) -> bool:
+        return self.state != "draft"
+
+
+@dataclass(frozen=True)
+class IncidentUpdate:
+    id: int
+    incident_id: int
+    at: datetime
+    author: str
+    text: str
+    expected_end: datetime | None  # a revised estimate, or None when only the status text changed
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One address a notice goes to, and why (the list, organisation or subscription that chose it)."""
+
+    address: str
+    source: (
+        str  # e.g. "liste:sygehuse", "kommune:<EAN>", "abonnement:<id>", "vagt:edi-support", "indberetter"
+    )
+    subscription_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Notice:
+    id: int
+    incident_id: int | None
+    kind: str
+    dedupe_key: str
+    created_at: datetime
+    subject: str
+    next_status_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class NewOutboxRow:
+    channel: Channel
+    address: str  # mail address or webhook URL
+    source: str
+    subject: str
+    body_text: str = ""
+    body_html: str = ""
+    payload: str = ""  # webhook JSON
+    subscription_id: int | None = None
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    notice_id: int
+    incident_id: int | None
+    channel: Channel
+    address: str
+    source: str
+    subject: str
+    body_text: str
+    body_html: str
+    payload: str
+    subscription_id: int | None
+    message_id: str
+    status: OutboxStatus
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    sent_at: datetime | None
+    notice_kind: str = ""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: int
+    email: str
+    organisations: tuple[str, ...]
+    clusters: tuple[str, ...]
+    message_types: tuple[str, ...]
+    state: Literal["pending", "confirmed", "removed"]
+    confirm_token: str
+    unsubscribe_token: str
+    created_at: datetime
+    created_by: str
+    confirmed_at: datetime | None = None
+    removed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: datetime
+    actor: str
+    action: str
+    detail: str = ""
+    incident_id: int | None = None
+    subscription_id: int | None = None
+    id: int | None = field(default=None, compare=False)

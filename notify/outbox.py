@@ -1,0 +1,296 @@
+"""The durable outbox's senders: mail (SMTP via aiosmtplib, or .eml files in a directory) and webhooks.
+
+A row per (notice, recipient) is written with the notice, before anything is sent (see storage). The
+sender marks a row sent immediately after the SMTP server's 250, one row at a time, so a restart resends
+at most the one row that was in flight; its fixed Message-ID makes such a duplicate detectable.
+Failures are kept on the row (`last_error`) and shown on the incident; retries back off. Retry timing
+uses the system clock, not the procedure clock, because it is about the network, not the procedure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import os
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from pathlib import Path
+
+import aiohttp
+import aiosmtplib
+
+from notify.config import MailSettings, NotifySettings
+from notify.model import AuditEntry, OutboxRow
+from notify.storage import NotifyStorage
+
+log = logging.getLogger("notify.outbox")
+SIGNATURE_HEADER = "X-Edigate-Signature"
+
+
+def sign(secret: bytes, body: bytes) -> str:
+    """The webhook signature header value: `sha256=<hex HMAC-SHA256 of the body>`."""
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def build_message(row: OutboxRow, mail: MailSettings, date: datetime) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = mail.from_addr
+    msg["To"] = row.address
+    msg["Subject"] = row.subject
+    msg["Date"] = format_datetime(date.astimezone(UTC))
+    msg["Message-ID"] = row.message_id
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Edigate-Notice"] = row.notice_kind or "notice"
+    msg.set_content(row.body_text)
+    if row.body_html:
+        msg.add_alternative(row.body_html, subtype="html")
+    return msg
+
+
+def backoff(attempts: int, cap_seconds: float) -> timedelta:
+    return timedelta(seconds=min(cap_seconds, 2.0 ** min(attempts, 16)))
+
+
+def _system_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class OutboxSender:
+    """Background task: sends due mail rows and webhook rows until stopped."""
+
+    def __init__(
+        self,
+        storage: NotifyStorage,
+        settings: NotifySettings,
+        clock: Callable[[], datetime],
+        *,
+        on_change: Callable[[], None] | None = None,
+        is_leader: Callable[[], bool] | None = None,
+    ) -> None:
+        self.storage = storage
+        self.settings = settings
+        self.clock = clock
+        self.wake = asyncio.Event()
+        self.on_change = on_change or (lambda: None)
+        #: with two instances on one database only the leader sends (a row is never sent twice)
+        self.is_leader = is_leader or (lambda: True)
+        self._session: aiohttp.ClientSession | None = None
+
+    def poke(self) -> None:
+        self.wake.set()
+
+    async def run(self) -> None:
+        try:
+            while True:
+                if not self.is_leader():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.wake.wait(), min(1.0, self.settings.outbox_poll_seconds))
+                    self.wake.clear()
+                    continue
+                try:
+                    busy = await self.send_due()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # keep the sender alive; the rows stay pending
+                    log.exception("outbox pass failed")
+                    busy = False
+                if busy:
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), self.settings.outbox_poll_seconds)
+                self.wake.clear()
+        finally:
+            if self._session is not None:
+                await self._session.close()
+
+    async def send_due(self) -> bool:
+        """One pass; True if it sent something (so there may be more)."""
+        now = _system_now()
+        mails = await self.storage.due_outbox(now, channel="mail", limit=50)
+        hooks = await self.storage.due_outbox(now, channel="webhook", limit=20)
+        sent = False
+        if mails:
+            sent |= await (
+                self._send_directory(mails)
+                if self.settings.mail.kind == "directory"
+                else self._send_smtp(mails)
+            )
+        if hooks:
+            sent |= await self._send_webhooks(hooks)
+        return sent
+
+    # ---- failures
+    async def _retry(self, row: OutboxRow, error: str) -> None:
+        await self.storage.mark_retry(
+            row.id, error, _system_now() + backoff(row.attempts, self.settings.outbox_max_backoff_seconds)
+        )
+        if row.attempts == 0 and row.incident_id is not None:
+            await self.storage.add_audit(
+                [
+                    AuditEntry(
+                        self.clock(),
+                        "edigate",
+                        f"{row.channel}-fejl",
+                        f"{row.address}: {error}",
+                        incident_id=row.incident_id,
+                    )
+                ]
+            )
+        self.on_change()
+
+    # ---- mail: directory
+    async def _send_directory(self, rows: list[OutboxRow]) -> bool:
+        directory = Path(self.settings.mail.directory)
+        for row in rows:
+            msg = build_message(row, self.settings.mail, self.clock())
+            safe = re.sub(r"[^A-Za-z0-9@._-]", "_", row.address)
+            target = directory / f"{row.id:08d}-{safe}.eml"
+            try:
+                await asyncio.to_thread(_write_atomically, target, bytes(msg))
+            except OSError as exc:
+                await self._retry(row, f"kan ikke skrive mail til {directory}: {exc.strerror or exc}")
+                return False
+            await self.storage.mark_sent(row.id, self.clock())
+        self.on_change()
+        return True
+
+    # ---- mail: SMTP
+    async def _send_smtp(self, rows: list[OutboxRow]) -> bool:
+        mail = self.settings.mail
+        password = os.environ.get(mail.password_env, "") if mail.password_env else None
+        smtp = aiosmtplib.SMTP(
+            hostname=mail.host,
+            port=mail.port,
+            timeout=mail.timeout_seconds,
+            start_tls=mail.starttls == "required",
+            use_tls=False,
+        )
+        sender = parseaddr(mail.from_addr)[1] or mail.from_addr
+        try:
+            await smtp.connect()
+            if mail.username:
+                await smtp.login(mail.username, password or "")
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            error = f"SMTP-serveren {mail.host}:{mail.port} svarer ikke: {_describe(exc)}"
+            log.warning("smtp unavailable: %s", _describe(exc))
+            for row in rows:
+                await self._retry(row, error)
+            return False
+        try:
+            for row in rows:
+                msg = build_message(row, mail, self.clock())
+                try:
+                    await smtp.send_message(msg, sender=sender, recipients=[row.address])
+                except aiosmtplib.SMTPRecipientsRefused as exc:
+                    refusal = exc.recipients[0] if exc.recipients else None
+                    code = refusal.code if refusal else 0
+                    text = f"{code} {refusal.message}" if refusal else str(exc)
+                    if code >= 500:
+                        await self._refused(row, f"modtageradressen blev afvist: {text}")
+                    else:
+                        await self._retry(row, f"modtageradressen blev midlertidigt afvist: {text}")
+                    continue
+                except aiosmtplib.SMTPResponseException as exc:
+                    if exc.code >= 500:
+                        await self._failed(
+                            row, f"mailen blev afvist af SMTP-serveren: {exc.code} {exc.message}"
+                        )
+                        continue
+                    await self._retry(row, f"SMTP-fejl {exc.code} {exc.message}")
+                    return False
+                except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                    await self._retry(row, f"forbindelsen til SMTP-serveren blev afbrudt: {_describe(exc)}")
+                    return False
+                await self.storage.mark_sent(row.id, self.clock())  # right after the server's 250
+            self.on_change()
+            return True
+        finally:
+            with contextlib.suppress(Exception):
+                await smtp.quit()
+
+    async def _refused(self, row: OutboxRow, error: str) -> None:
+        await self.storage.mark_refused(
+            row.id,
+            error,
+            [
+                AuditEntry(
+                    self.clock(),
+                    "edigate",
+                    "adresse-afvist",
+                    f"{row.address}: {error}",
+                    incident_id=row.incident_id,
+                )
+            ],
+        )
+        self.on_change()
+
+    async def _failed(self, row: OutboxRow, error: str) -> None:
+        await self.storage.mark_failed(
+            row.id,
+            error,
+            [
+                AuditEntry(
+                    self.clock(),
+                    "edigate",
+                    "mail-fejlet",
+                    f"{row.address}: {error}",
+                    incident_id=row.incident_id,
+                )
+            ],
+        )
+        self.on_change()
+
+    # ---- webhooks
+    async def _send_webhooks(self, rows: list[OutboxRow]) -> bool:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.settings.webhook_timeout_seconds)
+            )
+        secrets = {w.url: w.secret_env for w in self.settings.webhooks}
+        progressed = False
+        for row in rows:
+            env = secrets.get(row.address)
+            secret = os.environ.get(env, "") if env else ""
+            if env and not secret:
+                await self._retry(row, f"webhook-hemmeligheden mangler (miljøvariablen {env} er ikke sat)")
+                continue
+            body = row.payload.encode("utf-8")
+            headers = {
+                "Content-Type": "application/json; charset=utf-8",
+                SIGNATURE_HEADER: sign(secret.encode("utf-8"), body),
+                "X-Edigate-Delivery": row.message_id,
+            }
+            try:
+                async with self._session.post(row.address, data=body, headers=headers) as resp:
+                    if 200 <= resp.status < 300:
+                        await self.storage.mark_sent(row.id, self.clock())
+                        progressed = True
+                        continue
+                    error = f"webhook svarede HTTP {resp.status}"
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                error = f"webhook kan ikke nås: {_describe(exc)}"
+            await self._retry(row, error)
+        if progressed:
+            self.on_change()
+        return progressed
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text[:300]
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)

@@ -1,0 +1,93 @@
+"""Jinja2 environment for the procedure's Danish mails and pages.
+
+HTML and Atom templates are autoescaped; plain-text mail templates (`*.txt`) are not (they are never
+shown as HTML). Times are shown in local time (Europe/Copenhagen) the Danish way:
+"23. november 2026 kl. 08:00".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+MONTHS = (
+    "januar",
+    "februar",
+    "marts",
+    "april",
+    "maj",
+    "juni",
+    "juli",
+    "august",
+    "september",
+    "oktober",
+    "november",
+    "december",
+)
+WEEKDAYS = ("mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag")
+KIND_DA = {"acute": "Akut nedbrud", "planned": "Planlagt nedlukning"}
+ROLE_DA = {"eoj": "Kommunens EOJ-systemansvarlige", "regional-it": "Regional IT"}
+STATE_DA = {"draft": "Kladde (ikke bekræftet)", "open": "Igangværende", "resolved": "Løst"}
+HANDLER_DA = {"edi-support": "EDI-supporten", "on-call": "drifts- og ledelsesvagten"}
+NOTICE_DA = {
+    "first": "Første meddelelse",
+    "update": "Opdatering",
+    "resolved": "Løst-meddelelse",
+    "combined": "Samlet meddelelse (opstået og løst)",
+    "reminder": "Påmindelse til vagten",
+    "receipt": "Kvittering til indberetter",
+    "confirm": "Bekræftelse af abonnement",
+}
+STATUS_DA = {"pending": "afventer", "sent": "sendt", "refused": "afvist", "failed": "fejlet"}
+
+
+class Renderer:
+    def __init__(self, timezone: str = "Europe/Copenhagen") -> None:
+        self.zone = ZoneInfo(timezone)
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+            autoescape=jinja2.select_autoescape(enabled_extensions=("html", "atom", "xml"), default=False),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        self.env.filters["dk"] = self.dk_datetime
+        self.env.filters["dk_short"] = self.dk_short
+        self.env.filters["local_input"] = self.local_input
+        self.env.globals.update(
+            KIND_DA=KIND_DA,
+            ROLE_DA=ROLE_DA,
+            STATE_DA=STATE_DA,
+            HANDLER_DA=HANDLER_DA,
+            NOTICE_DA=NOTICE_DA,
+            STATUS_DA=STATUS_DA,
+        )
+
+    def local(self, t: datetime) -> datetime:
+        return t.astimezone(self.zone)
+
+    def dk_datetime(self, t: datetime | None) -> str:
+        """'mandag 23. november 2026 kl. 08:00'"""
+        if t is None:
+            return "–"
+        lt = self.local(t)
+        return f"{WEEKDAYS[lt.weekday()]} {lt.day}. {MONTHS[lt.month - 1]} {lt.year} kl. {lt:%H:%M}"
+
+    def dk_short(self, t: datetime | None) -> str:
+        if t is None:
+            return "–"
+        return f"{self.local(t):%d.%m.%Y %H:%M}"
+
+    def local_input(self, t: datetime | None) -> str:
+        """Value for an <input type=datetime-local> (local wall clock, minutes)."""
+        return "" if t is None else f"{self.local(t):%Y-%m-%dT%H:%M}"
+
+    def render(self, name: str, context: Mapping[str, Any]) -> str:
+        return self.env.get_template(name).render(**context)

@@ -1,0 +1,517 @@
+"""The outage procedure's running system, and its seam to the app: `setup_notify(app, …)`.
+
+`NotifyService` is what the web layer and the gateway's health monitor call: file, update, resolve and
+confirm incidents, manage subscriptions. Decisions about *when* to notify are `notify.policy`'s; this
+module stores facts, sends receipts and wakes the scheduler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from notify import policy
+from notify.compose import MailContext, confirm_row, receipt_rows
+from notify.config import NotifySettings
+from notify.incidents import (
+    EMAIL,
+    SYSTEM,
+    Actor,
+    InvalidInput,
+    check_can_confirm,
+    check_can_resolve,
+    check_can_update,
+    parse_codes,
+    parse_incident,
+    parse_resolve,
+    parse_update,
+)
+from notify.model import (
+    AuditEntry,
+    ContactPerson,
+    Incident,
+    IncidentUpdate,
+    NewIncident,
+    Notice,
+    Organisation,
+    OutboxRow,
+    Subscription,
+)
+from notify.outbox import OutboxSender
+from notify.render import HANDLER_DA, KIND_DA, Renderer
+from notify.scheduler import Scheduler, rules_from
+from notify.storage import NotifyStorage
+
+log = logging.getLogger("notify")
+
+# Used only when the app hands in no catalogue (notify must not import edigate.medcom).
+FALLBACK_CATALOGUE: tuple[tuple[str, str], ...] = (
+    ("XDIS20", "Indlæggelsesadvis"),
+    ("XDIS17", "Udskrivningsadvis"),
+    ("XDIS14", "Indlæggelsessvar"),
+    ("XDIS91", "Korrespondancemeddelelse"),
+    ("XDIS90", "Administrativ korrespondance"),
+    ("XDIS01", "Udskrivningsepikrise"),
+    ("XREF01", "Sygehushenvisning"),
+    ("XDIS16", "Indlæggelsesrapport"),
+    ("XDIS18", "Udskrivningsrapport"),
+    ("XDIS19", "Melding om færdigbehandling"),
+    ("XDIS21", "Plejeforløbsplan"),
+    ("GGOP", "Genoptræningsplan"),
+)
+
+NOTIFY_SERVICE: web.AppKey[NotifyService] = web.AppKey("notify_service")
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Forbidden(PermissionError):
+    pass
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    incident: Incident
+    plan: policy.Plan
+    updates: list[IncidentUpdate]
+    notices: list[Notice]
+    outbox: list[OutboxRow]
+    audit: list[AuditEntry]
+
+    @property
+    def errors(self) -> list[OutboxRow]:
+        """Visible errors: refused or failed rows, and pending rows whose last attempt failed."""
+        return [
+            r
+            for r in self.outbox
+            if r.status in ("refused", "failed") or (r.status == "pending" and r.last_error)
+        ]
+
+
+def _sha256(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _threshold_text(rules: policy.ProcedureRules) -> str:
+    minutes = int(rules.notice_threshold.total_seconds() // 60)
+    return f"{minutes // 60} timer" if minutes % 60 == 0 else f"{minutes} minutter"
+
+
+class NotifyService:
+    def __init__(
+        self,
+        *,
+        settings: NotifySettings,
+        storage: NotifyStorage,
+        clock: Callable[[], datetime],
+        organisations: Sequence[Organisation],
+        admin_token_hashes: frozenset[str] = frozenset(),
+        message_types: Sequence[tuple[str, str]] | Callable[[], Sequence[tuple[str, str]]] | None = None,
+        is_leader: Callable[[], bool] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.clock = clock
+        self.rules = rules_from(settings)
+        self.zone = ZoneInfo(self.rules.timezone)
+        self.organisations: dict[str, Organisation] = {o.ean: o for o in organisations}
+        self.admin_token_hashes = frozenset(h.lower() for h in admin_token_hashes)
+        types = message_types() if callable(message_types) else message_types
+        self.catalogue: dict[str, str] = dict(types or FALLBACK_CATALOGUE)
+        self.renderer = Renderer(self.rules.timezone)
+        self.mail_context = MailContext(settings.public_url, self.organisations, self.catalogue)
+        #: two instances on one database: the scheduler and the outbox sender run only where this is True
+        self.is_leader = is_leader or (lambda: True)
+        self.outbox = OutboxSender(storage, settings, clock, is_leader=self.is_leader)
+        self.scheduler = Scheduler(
+            is_leader=self.is_leader,
+            storage=storage,
+            settings=settings,
+            rules=self.rules,
+            renderer=self.renderer,
+            mail_context=self.mail_context,
+            clock=clock,
+            on_outbox=self.outbox.poke,
+        )
+        secret = os.environ.get(settings.session_secret_env, "") if settings.session_secret_env else ""
+        self.session_secret = secret.encode("utf-8") if secret else secrets.token_bytes(32)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # ---- lifecycle
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self.scheduler.run(), name="notify-scheduler"),
+            asyncio.create_task(self.outbox.run(), name="notify-outbox"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+
+    def changed(self) -> None:
+        self.scheduler.poke()
+        self.outbox.poke()
+
+    # ---- who
+    def actor_for_token(self, token: str) -> Actor | None:
+        if not token:
+            return None
+        digest = _sha256(token)
+        if digest in self.admin_token_hashes:
+            return Actor("administrator", True)
+        for r in self.settings.reporters:
+            if digest in r.tokens_sha256:
+                return Actor(r.name, False, r.organisation, r.role)
+        return None
+
+    def org_name(self, ean: str) -> str:
+        return self.mail_context.org_name(ean)
+
+    # ---- incidents
+    async def _incident(self, incident_id: int) -> Incident:
+        incident = await self.storage.get_incident(incident_id)
+        if incident is None:
+            raise NotFound(incident_id)
+        return incident
+
+    def _check_may_act(self, actor: Actor, incident: Incident) -> None:
+        if not (actor.is_admin or actor.organisation == incident.reporting_organisation):
+            raise Forbidden("Du kan kun ændre din egen organisations hændelser.")
+
+    async def file_incident(self, actor: Actor, data: Mapping[str, Any], *, source: str) -> Incident:
+        """Validate and store a report, then send the reporter's receipt. Raises InvalidInput."""
+        new = parse_incident(
+            data,
+            actor=actor,
+            organisations=self.organisations,
+            catalogue=self.catalogue,
+            now=self.clock(),
+            zone=self.zone,
+            source=source,
+        )
+        incident = await self.storage.create_incident(
+            new,
+            [
+                AuditEntry(
+                    new.reported_at,
+                    actor.name,
+                    "indberettet",
+                    f"{KIND_DA[new.kind]} via {source}, "
+                    f"forventet slut {self.renderer.dk_short(new.expected_end)}",
+                )
+            ],
+        )
+        await self._send_receipt(incident)
+        self.changed()
+        return incident
+
+    async def _send_receipt(self, incident: Incident) -> None:
+        plan = self.plan_for(incident)
+        duty = (
+            self.settings.edi_support_email
+            if plan.handled_by == "edi-support"
+            else self.settings.on_call_email
+        )
+        subject, rows = receipt_rows(
+            self.renderer,
+            incident,
+            self.mail_context,
+            plan,
+            in_window=policy.in_window(incident.reported_at, self.rules),
+            overrun_at=policy.overrun_at(incident.start, self.rules),
+            threshold_text=_threshold_text(self.rules),
+            contacts=self.settings.contacts,
+            duty_address=duty,
+        )
+        now = self.clock()
+        await self.storage.record_notice(
+            incident_id=incident.id,
+            kind="receipt",
+            dedupe_key=f"incident:{incident.id}:receipt",
+            created_at=now,
+            subject=subject,
+            next_status_at=None,
+            rows=rows,
+            audit=[
+                AuditEntry(
+                    now,
+                    "edigate",
+                    "kvittering",
+                    f"Kvittering til {', '.join(r.address for r in rows)}: håndteres "
+                    f"{self.renderer.dk_short(plan.handled_at)} af {HANDLER_DA[plan.handled_by]}, "
+                    f"meddelelse: {'ja' if plan.notify else 'nej'}",
+                    incident_id=incident.id,
+                )
+            ],
+            not_before=datetime.now().astimezone(),
+        )
+
+    def plan_for(self, incident: Incident) -> policy.Plan:
+        return policy.plan(
+            incident.kind, incident.reported_at, incident.expected_end, incident.start, self.rules
+        )
+
+    async def update_incident(self, actor: Actor, incident_id: int, data: Mapping[str, Any]) -> Incident:
+        incident = await self._incident(incident_id)
+        self._check_may_act(actor, incident)
+        check_can_update(incident)
+        update = parse_update(data, incident, self.zone)
+        now = self.clock()
+        detail = update.text + (
+            f" (nyt forventet slut {self.renderer.dk_short(update.expected_end)})"
+            if update.expected_end
+            else ""
+        )
+        incident = await self.storage.add_update(
+            incident_id,
+            now,
+            actor.name,
+            update.text,
+            update.expected_end,
+            [AuditEntry(now, actor.name, "opdateret", detail)],
+        )
+        self.changed()
+        return incident
+
+    async def resolve_incident(self, actor: Actor, incident_id: int, data: Mapping[str, Any]) -> Incident:
+        incident = await self._incident(incident_id)
+        self._check_may_act(actor, incident)
+        check_can_resolve(incident)
+        text = parse_resolve(data)
+        now = self.clock()
+        incident = await self.storage.resolve_incident(
+            incident_id, now, actor.name, text, [AuditEntry(now, actor.name, "løst", text)]
+        )
+        self.changed()
+        return incident
+
+    async def confirm_incident(self, actor: Actor, incident_id: int) -> Incident:
+        incident = await self._incident(incident_id)
+        if not actor.is_admin:
+            raise Forbidden("Kun administratorer kan bekræfte en automatisk registreret hændelse.")
+        check_can_confirm(incident)
+        now = self.clock()
+        incident = await self.storage.confirm_incident(
+            incident_id, [AuditEntry(now, actor.name, "bekræftet", "Kladden er bekræftet som hændelse")]
+        )
+        await self._send_receipt(incident)
+        self.changed()
+        return incident
+
+    async def open_draft_incident(
+        self,
+        *,
+        cause: str,
+        affected_organisations: Sequence[str] = (),
+        affected_messages: Sequence[str] = (),
+        start: datetime | None = None,
+        expected_end: datetime | None = None,
+        reporting_organisation: str = "",
+        contact: ContactPerson | None = None,
+    ) -> Incident:
+        """For the gateway's health monitor: an auto-detected outage as a draft. Nothing goes out until an
+        admin confirms it (policy: unconfirmed -> nothing)."""
+        now = self.clock()
+        start = start or now
+        new = NewIncident(
+            kind="acute",
+            state="draft",
+            reporting_organisation=reporting_organisation or "",
+            role="regional-it",
+            reported_by="edigate (automatisk)",
+            source="monitor",
+            cause=cause,
+            affected_messages=tuple(affected_messages),
+            affected_organisations=tuple(affected_organisations),
+            start=start,
+            expected_end=expected_end or (start + self.rules.notice_threshold),
+            reported_at=now,
+            contact=contact
+            or ContactPerson(
+                "EDI-support",
+                self.settings.contacts.edi_support_phone or "-",
+                self.settings.edi_support_email,
+            ),
+        )
+        incident = await self.storage.create_incident(
+            new, [AuditEntry(now, "edigate", "kladde", f"Automatisk registreret: {cause}")]
+        )
+        self.changed()
+        return incident
+
+    async def resolve_auto_incident(
+        self, incident_id: int, text: str = "Forbindelsen virker igen."
+    ) -> Incident | None:
+        incident = await self.storage.get_incident(incident_id)
+        if incident is None or incident.state == "resolved":
+            return incident
+        return await self.resolve_incident(SYSTEM, incident_id, {"text": text})
+
+    async def view(self, incident_id: int) -> IncidentView:
+        incident = await self._incident(incident_id)
+        return IncidentView(
+            incident=incident,
+            plan=self.plan_for(incident),
+            updates=await self.storage.updates_for(incident_id),
+            notices=await self.storage.notices_for(incident_id),
+            outbox=await self.storage.outbox_for(incident_id),
+            audit=await self.storage.audit_for(incident_id=incident_id),
+        )
+
+    # ---- subscriptions
+    def _subscription_input(self, data: Mapping[str, Any]) -> tuple[str, list[str], list[str], list[str]]:
+        errors: dict[str, str] = {}
+        email = data.get("email")
+        email = email.strip() if isinstance(email, str) else ""
+        if not EMAIL.match(email) or len(email) > 254:
+            errors["email"] = "Skriv en gyldig e-mailadresse."
+        orgs = parse_codes(data, "organisations")
+        clusters = parse_codes(data, "clusters")
+        types = parse_codes(data, "message_types")
+        known_clusters = {c for o in self.organisations.values() for c in o.clusters}
+        if orgs is None or any(o not in self.organisations for o in orgs):
+            errors["organisations"] = "Ukendt organisation (EAN)."
+        if clusters is None or any(c not in known_clusters for c in clusters):
+            errors["clusters"] = "Ukendt sundhedsklynge."
+        if types is None or any(t not in self.catalogue for t in types):
+            errors["message_types"] = "Ukendt meddelelsestype."
+        if errors:
+            raise InvalidInput(errors)
+        return email, orgs or [], clusters or [], types or []
+
+    def subscription_scope(self, sub: Subscription) -> str:
+        parts = []
+        if sub.organisations:
+            parts.append("organisationer: " + ", ".join(self.org_name(o) for o in sub.organisations))
+        if sub.clusters:
+            parts.append("sundhedsklynger: " + ", ".join(sub.clusters))
+        if sub.message_types:
+            parts.append("meddelelser: " + ", ".join(self.catalogue.get(t, t) for t in sub.message_types))
+        return "; ".join(parts) or "alle EDI-nedbrud og planlagte nedlukninger"
+
+    async def subscribe(self, data: Mapping[str, Any], *, actor: Actor | None = None) -> Subscription:
+        """Double opt-in: a pending subscription and a confirm mail. An admin adds it confirmed at once."""
+        email, orgs, clusters, types = self._subscription_input(data)
+        now = self.clock()
+        confirmed = actor is not None and actor.is_admin
+        who = actor.name if actor else email
+        sub = await self.storage.create_subscription(
+            email=email,
+            organisations=orgs,
+            clusters=clusters,
+            message_types=types,
+            confirm_token=secrets.token_urlsafe(24),
+            unsubscribe_token=secrets.token_urlsafe(24),
+            created_at=now,
+            created_by=who,
+            confirmed=confirmed,
+            audit=[AuditEntry(now, who, "abonnement-oprettet" if confirmed else "abonnement-anmodet", email)],
+        )
+        if not confirmed:
+            subject, row = confirm_row(
+                self.renderer, sub, self.settings.public_url, self.subscription_scope(sub)
+            )
+            await self.storage.record_notice(
+                incident_id=None,
+                kind="confirm",
+                dedupe_key=f"subscription:{sub.id}:confirm",
+                created_at=now,
+                subject=subject,
+                next_status_at=None,
+                rows=[row],
+                audit=[],
+                not_before=datetime.now().astimezone(),
+            )
+            self.outbox.poke()
+        return sub
+
+    async def confirm_subscription(self, token: str) -> Subscription | None:
+        sub = await self.storage.subscription_by_token(confirm_token=token)
+        if sub is None or sub.state == "removed":
+            return None
+        if sub.state == "pending":
+            now = self.clock()
+            sub = await self.storage.confirm_subscription(
+                sub.id, now, [AuditEntry(now, sub.email, "abonnement-bekræftet", sub.email)]
+            )
+        return sub
+
+    async def subscription_for_unsubscribe(self, token: str) -> Subscription | None:
+        return await self.storage.subscription_by_token(unsubscribe_token=token)
+
+    async def unsubscribe(self, token: str) -> Subscription | None:
+        """Removes only the one subscription the token belongs to."""
+        sub = await self.storage.subscription_by_token(unsubscribe_token=token)
+        if sub is None:
+            return None
+        if sub.state != "removed":
+            now = self.clock()
+            sub = await self.storage.remove_subscription(
+                sub.id,
+                now,
+                [AuditEntry(now, sub.email, "abonnement-afmeldt", f"{sub.email} (via afmeldingslink)")],
+            )
+        return sub
+
+    async def remove_subscription(self, actor: Actor, subscription_id: int) -> Subscription:
+        if not actor.is_admin:
+            raise Forbidden("Kun administratorer kan fjerne abonnementer.")
+        sub = await self.storage.get_subscription(subscription_id)
+        if sub is None:
+            raise NotFound(subscription_id)
+        now = self.clock()
+        return await self.storage.remove_subscription(
+            sub.id, now, [AuditEntry(now, actor.name, "abonnement-fjernet", sub.email)]
+        )
+
+
+def setup_notify(
+    app: web.Application,
+    *,
+    settings: NotifySettings,
+    storage: NotifyStorage,
+    clock: Callable[[], datetime],
+    organisations: Sequence[Organisation],
+    admin_token_hashes: frozenset[str],
+    message_types: Sequence[tuple[str, str]] | Callable[[], Sequence[tuple[str, str]]] | None = None,
+    is_leader: Callable[[], bool] | None = None,
+) -> NotifyService:
+    """Register the procedure's routes and background tasks on `app`; returns the service."""
+    from notify.web import add_routes
+
+    service = NotifyService(
+        settings=settings,
+        storage=storage,
+        clock=clock,
+        organisations=organisations,
+        admin_token_hashes=admin_token_hashes,
+        message_types=message_types,
+        is_leader=is_leader,
+    )
+    app[NOTIFY_SERVICE] = service
+    add_routes(app, service)
+
+    async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
+        await service.start()
+        yield
+        await service.stop()
+
+    app.cleanup_ctx.append(lifecycle)
+    return service

@@ -1,0 +1,108 @@
+"""The storage the outage procedure needs, as a Protocol; `edigate.store.notify_store` implements it in SQL.
+
+Every method that writes more than one row does so in one transaction, so an incident is never stored
+without its audit entry and a notice never without its outbox rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from notify.model import (
+    AuditEntry,
+    Incident,
+    IncidentUpdate,
+    NewIncident,
+    NewOutboxRow,
+    Notice,
+    OutboxRow,
+    Subscription,
+)
+
+
+class NotifyStorage(Protocol):
+    # incidents
+    async def create_incident(self, new: NewIncident, audit: Sequence[AuditEntry]) -> Incident: ...
+    async def get_incident(self, incident_id: int) -> Incident | None: ...
+    async def list_incidents(self, *, since: datetime | None = None, limit: int = 500) -> list[Incident]: ...
+    async def count_incidents(self) -> int: ...
+    async def active_incidents(self) -> list[Incident]:
+        """Confirmed incidents the scheduler still has to look at (open, or resolved but not settled)."""
+        ...
+
+    async def confirm_incident(self, incident_id: int, audit: Sequence[AuditEntry]) -> Incident: ...
+    async def add_update(
+        self,
+        incident_id: int,
+        at: datetime,
+        author: str,
+        text: str,
+        expected_end: datetime | None,
+        audit: Sequence[AuditEntry],
+    ) -> Incident: ...
+    async def resolve_incident(
+        self, incident_id: int, at: datetime, author: str, text: str, audit: Sequence[AuditEntry]
+    ) -> Incident: ...
+    async def set_reminded(self, incident_id: int, at: datetime, audit: Sequence[AuditEntry]) -> None: ...
+    async def set_settled(self, incident_id: int) -> None: ...
+    async def updates_for(self, incident_id: int) -> list[IncidentUpdate]: ...
+
+    # notices and the outbox
+    async def record_notice(
+        self,
+        *,
+        incident_id: int | None,
+        kind: str,
+        dedupe_key: str,
+        created_at: datetime,
+        subject: str,
+        next_status_at: datetime | None,
+        rows: Sequence[NewOutboxRow],
+        audit: Sequence[AuditEntry],
+        not_before: datetime,
+    ) -> Notice | None:
+        """Store a notice with all its outbox rows; None (and nothing written) if `dedupe_key` exists."""
+        ...
+
+    async def notices_for(self, incident_id: int) -> list[Notice]: ...
+    async def outbox_for(self, incident_id: int) -> list[OutboxRow]: ...
+    async def due_outbox(self, now: datetime, *, channel: str, limit: int = 100) -> list[OutboxRow]: ...
+    async def mark_sent(self, row_id: int, at: datetime) -> None: ...
+    async def mark_refused(self, row_id: int, error: str, audit: Sequence[AuditEntry]) -> None: ...
+    async def mark_retry(self, row_id: int, error: str, next_attempt_at: datetime) -> None: ...
+    async def mark_failed(self, row_id: int, error: str, audit: Sequence[AuditEntry]) -> None: ...
+
+    # subscriptions
+    async def create_subscription(
+        self,
+        *,
+        email: str,
+        organisations: Sequence[str],
+        clusters: Sequence[str],
+        message_types: Sequence[str],
+        confirm_token: str,
+        unsubscribe_token: str,
+        created_at: datetime,
+        created_by: str,
+        confirmed: bool,
+        audit: Sequence[AuditEntry],
+    ) -> Subscription: ...
+    async def subscription_by_token(
+        self, *, confirm_token: str = "", unsubscribe_token: str = ""
+    ) -> Subscription | None: ...
+    async def get_subscription(self, subscription_id: int) -> Subscription | None: ...
+    async def confirm_subscription(
+        self, subscription_id: int, at: datetime, audit: Sequence[AuditEntry]
+    ) -> Subscription: ...
+    async def remove_subscription(
+        self, subscription_id: int, at: datetime, audit: Sequence[AuditEntry]
+    ) -> Subscription: ...
+    async def list_subscriptions(self, *, include_removed: bool = False) -> list[Subscription]: ...
+
+    # audit
+    async def add_audit(self, audit: Sequence[AuditEntry]) -> None: ...
+    async def audit_for(
+        self, *, incident_id: int | None = None, subscription_id: int | None = None
+    ) -> list[AuditEntry]: ...

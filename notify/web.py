@@ -1,0 +1,685 @@
+"""HTTP for the outage procedure: the form "EDI-nedbrud/nedlukning", incident pages, the JSON API,
+subscriptions and the status page with its feeds. Server-rendered, works without JavaScript.
+
+Forms are CSRF-protected (token bound to the session cookie); API calls use Bearer tokens. Bad input
+gets a Danish message per field and stores nothing; a bad request is always 4xx, never 5xx.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from aiohttp import web
+
+from notify import session as sess
+from notify.feeds import atom_updated, planned_ics
+from notify.incidents import Actor, InvalidInput, InvalidTransition
+from notify.lists import distribution_lists
+from notify.model import Incident
+from notify.service import Forbidden, NotFound, NotifyService
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+JSON_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+FIELD_LABELS = {
+    "kind": "Type",
+    "reporting_organisation": "Indberettende organisation",
+    "role": "Rolle",
+    "cause": "Årsag til fejl",
+    "affected_messages": "Berørte meddelelser",
+    "affected_organisations": "Berørte organisationer",
+    "start": "Start",
+    "expected_end": "Forventet afslutning",
+    "contact_name": "Kontaktperson, navn",
+    "contact_phone": "Kontaktperson, telefon",
+    "contact_email": "Kontaktperson, e-mail",
+    "text": "Status",
+    "email": "E-mail",
+    "organisations": "Organisationer",
+    "clusters": "Sundhedsklynger",
+    "message_types": "Meddelelsestyper",
+}
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Web:
+    def __init__(self, service: NotifyService) -> None:
+        self.s = service
+        self.secure_cookie = service.settings.public_url.startswith("https://")
+
+    # ---- sessions
+    def session(self, request: web.Request) -> sess.Session | None:
+        return sess.decode(self.s.session_secret, request.cookies.get(sess.COOKIE))
+
+    def set_session(self, response: web.StreamResponse, session: sess.Session) -> None:
+        response.set_cookie(
+            sess.COOKIE,
+            sess.encode(self.s.session_secret, session),
+            httponly=True,
+            samesite="Strict",
+            secure=self.secure_cookie,
+            path="/",
+            max_age=sess.MAX_AGE_SECONDS,
+        )
+
+    def actor(self, session: sess.Session | None) -> Actor | None:
+        if session is None or not session.logged_in:
+            return None
+        return Actor(session.name or "", session.is_admin, session.organisation, session.role)
+
+    def page(
+        self, request: web.Request, template: str, context: dict[str, Any], *, status: int = 200
+    ) -> web.Response:
+        """Render a page; makes sure the visitor has a session (for the CSRF token)."""
+        session = self.session(request)
+        fresh = session is None
+        if session is None:
+            session = sess.new_session()
+        html = self.s.renderer.render(
+            template,
+            {
+                "session": session,
+                "actor": self.actor(session),
+                "csrf": sess.csrf_token(self.s.session_secret, session),
+                "org_name": self.s.org_name,
+                "now": self.s.clock(),
+                **context,
+            },
+        )
+        response = web.Response(
+            text=html, content_type="text/html", charset="utf-8", status=status, headers=SECURITY_HEADERS
+        )
+        if fresh:
+            self.set_session(response, session)
+        return response
+
+    def redirect(self, location: str) -> web.Response:
+        return web.Response(status=303, headers={"Location": location, **SECURITY_HEADERS})
+
+    async def form_data(self, request: web.Request) -> tuple[dict[str, Any], sess.Session]:
+        """POSTed form fields (lists for repeated names); raises 403 unless the CSRF token matches."""
+        form = await request.post()
+        data: dict[str, Any] = {}
+        for key in set(form.keys()):
+            values = [v for v in form.getall(key) if isinstance(v, str)]
+            data[key] = (
+                values
+                if key
+                in (
+                    "affected_messages",
+                    "affected_organisations",
+                    "organisations",
+                    "clusters",
+                    "message_types",
+                )
+                else (values[0] if values else "")
+            )
+        session = self.session(request)
+        if session is None or not sess.csrf_ok(self.s.session_secret, session, data.get("csrf")):
+            raise web.HTTPForbidden(
+                text="Formularen er udløbet eller kommer ikke fra denne side (CSRF). "
+                "Genindlæs siden og prøv igen.",
+                headers=SECURITY_HEADERS,
+            )
+        return data, session
+
+    def require_login(self, request: web.Request) -> Actor:
+        actor = self.actor(self.session(request))
+        if actor is None:
+            raise web.HTTPSeeOther(f"/login?next={quote(request.path_qs)}", headers=SECURITY_HEADERS)
+        return actor
+
+    # ---- login
+    async def login_get(self, request: web.Request) -> web.Response:
+        return self.page(
+            request, "web/login.html", {"error": None, "next": _safe_next(request.query.get("next"))}
+        )
+
+    async def login_post(self, request: web.Request) -> web.Response:
+        data, _ = await self.form_data(request)
+        actor = self.s.actor_for_token(str(data.get("token", "")).strip())
+        next_url = _safe_next(data.get("next"))
+        if actor is None:
+            return self.page(
+                request,
+                "web/login.html",
+                {"error": "Ukendt adgangsnøgle. Kontakt EDI-support, hvis du mangler en.", "next": next_url},
+                status=401,
+            )
+        response = self.redirect(next_url)
+        self.set_session(
+            response,
+            sess.new_session(
+                name=actor.name, is_admin=actor.is_admin, organisation=actor.organisation, role=actor.role
+            ),
+        )
+        return response
+
+    async def logout(self, request: web.Request) -> web.Response:
+        if request.method == "POST":
+            await self.form_data(request)
+        response = self.redirect("/login")
+        self.set_session(response, sess.new_session())
+        return response
+
+    # ---- the form
+    def form_context(self, actor: Actor, values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+        own = actor.organisation
+        orgs = sorted(self.s.organisations.values(), key=lambda o: (o.kind, o.name))
+        return {
+            "values": values,
+            "errors": errors,
+            "labels": FIELD_LABELS,
+            "catalogue": sorted(self.s.catalogue.items()),
+            "organisations": orgs,
+            "reporting_choices": orgs if actor.is_admin else [o for o in orgs if o.ean == own],
+        }
+
+    async def form_get(self, request: web.Request) -> web.Response:
+        actor = self.require_login(request)
+        values = {
+            "kind": "acute",
+            "reporting_organisation": actor.organisation or "",
+            "role": actor.role or "",
+            "affected_messages": [],
+            "affected_organisations": [],
+        }
+        return self.page(request, "web/form.html", self.form_context(actor, values, {}))
+
+    async def form_post(self, request: web.Request) -> web.Response:
+        actor = self.require_login(request)
+        data, _ = await self.form_data(request)
+        data.setdefault("affected_messages", [])
+        data.setdefault("affected_organisations", [])
+        try:
+            incident = await self.s.file_incident(actor, data, source="form")
+        except InvalidInput as exc:
+            return self.page(request, "web/form.html", self.form_context(actor, data, exc.errors), status=422)
+        return self.redirect(f"/incidents/{incident.id}")
+
+    # ---- incident page
+    async def incident_get(self, request: web.Request) -> web.Response:
+        actor = self.require_login(request)
+        incident_id = _int(request.match_info["id"])
+        try:
+            view = await self.s.view(incident_id)
+        except NotFound:
+            raise web.HTTPNotFound(text="Hændelsen findes ikke.", headers=SECURITY_HEADERS) from None
+        return self.page(
+            request,
+            "web/incident.html",
+            {
+                "view": view,
+                "i": view.incident,
+                "catalogue": self.s.catalogue,
+                "errors": {},
+                "may_act": actor.is_admin or actor.organisation == view.incident.reporting_organisation,
+                "flash": request.query.get("ok"),
+            },
+        )
+
+    async def incident_action(self, request: web.Request) -> web.Response:
+        actor = self.require_login(request)
+        incident_id = _int(request.match_info["id"])
+        action = request.match_info["action"]
+        data, _ = await self.form_data(request)
+        try:
+            if action == "update":
+                await self.s.update_incident(actor, incident_id, data)
+            elif action == "resolve":
+                await self.s.resolve_incident(actor, incident_id, data)
+            elif action == "confirm":
+                await self.s.confirm_incident(actor, incident_id)
+            else:
+                raise web.HTTPNotFound()
+        except NotFound:
+            raise web.HTTPNotFound(text="Hændelsen findes ikke.", headers=SECURITY_HEADERS) from None
+        except Forbidden as exc:
+            raise web.HTTPForbidden(text=str(exc), headers=SECURITY_HEADERS) from None
+        except (InvalidInput, InvalidTransition) as exc:
+            view = await self.s.view(incident_id)
+            errors = exc.errors if isinstance(exc, InvalidInput) else {"state": str(exc)}
+            return self.page(
+                request,
+                "web/incident.html",
+                {
+                    "view": view,
+                    "i": view.incident,
+                    "catalogue": self.s.catalogue,
+                    "errors": errors,
+                    "may_act": True,
+                    "flash": None,
+                },
+                status=422,
+            )
+        return self.redirect(f"/incidents/{incident_id}?ok={action}")
+
+    # ---- JSON API
+    def api_actor(self, request: web.Request) -> Actor:
+        header = request.headers.get("Authorization", "")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        actor = self.s.actor_for_token(token)
+        if actor is None:
+            raise _json_error(
+                401,
+                "Manglende eller ukendt adgangsnøgle (Authorization: Bearer <nøgle>).",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return actor
+
+    async def api_body(self, request: web.Request) -> dict[str, Any]:
+        try:
+            body = await request.json(loads=json.loads)
+        except (ValueError, UnicodeDecodeError):
+            raise _json_error(400, "Forespørgslen er ikke gyldig JSON.") from None
+        if not isinstance(body, dict):
+            raise _json_error(400, "Forespørgslen skal være et JSON-objekt.")
+        return body
+
+    def incident_json(self, incident: Incident) -> dict[str, Any]:
+        plan = self.s.plan_for(incident)
+        return {
+            "id": incident.id,
+            "kind": incident.kind,
+            "state": incident.state,
+            "reporting_organisation": incident.reporting_organisation,
+            "reporting_organisation_name": self.s.org_name(incident.reporting_organisation),
+            "role": incident.role,
+            "cause": incident.cause,
+            "affected_messages": list(incident.affected_messages),
+            "affected_organisations": list(incident.affected_organisations),
+            "start": _iso(incident.start),
+            "expected_end": _iso(incident.expected_end),
+            "reported_at": _iso(incident.reported_at),
+            "resolved_at": _iso(incident.resolved_at),
+            "last_update_at": _iso(incident.last_update_at),
+            "contact": {
+                "name": incident.contact.name,
+                "phone": incident.contact.phone,
+                "email": incident.contact.email,
+            },
+            "plan": {
+                "notify": plan.notify,
+                "handled_at": _iso(plan.handled_at),
+                "handled_by": plan.handled_by,
+                "first_notice_at": _iso(plan.first_notice_at),
+                "downtime_minutes": plan.downtime_minutes,
+            },
+            "url": f"{self.s.settings.public_url}/incidents/{incident.id}",
+        }
+
+    async def api_call(
+        self, request: web.Request, fn: Callable[[], Awaitable[Incident]], status: int = 200
+    ) -> web.Response:
+        try:
+            incident = await fn()
+        except InvalidInput as exc:
+            raise _json_error(
+                422, "Indberetningen er ikke gemt: " + " ".join(exc.errors.values()), fields=exc.errors
+            ) from None
+        except InvalidTransition as exc:
+            raise _json_error(409, str(exc)) from None
+        except NotFound:
+            raise _json_error(404, "Hændelsen findes ikke.") from None
+        except Forbidden as exc:
+            raise _json_error(403, str(exc)) from None
+        headers = dict(JSON_HEADERS)
+        if status == 201:
+            headers["Location"] = f"/api/v1/incidents/{incident.id}"
+        return web.json_response(self.incident_json(incident), status=status, headers=headers)
+
+    async def api_create(self, request: web.Request) -> web.Response:
+        actor = self.api_actor(request)
+        body = await self.api_body(request)
+        return await self.api_call(request, lambda: self.s.file_incident(actor, body, source="api"), 201)
+
+    async def api_list(self, request: web.Request) -> web.Response:
+        self.api_actor(request)
+        incidents = await self.s.storage.list_incidents(limit=500)
+        return web.json_response(
+            {"incidents": [self.incident_json(i) for i in incidents]}, headers=JSON_HEADERS
+        )
+
+    async def api_get(self, request: web.Request) -> web.Response:
+        self.api_actor(request)
+        incident_id = _int(request.match_info["id"], api=True)
+        try:
+            view = await self.s.view(incident_id)
+        except NotFound:
+            raise _json_error(404, "Hændelsen findes ikke.") from None
+        body = self.incident_json(view.incident)
+        body["updates"] = [
+            {"at": _iso(u.at), "author": u.author, "text": u.text, "expected_end": _iso(u.expected_end)}
+            for u in view.updates
+        ]
+        body["notices"] = [
+            {
+                "id": n.id,
+                "kind": n.kind,
+                "created_at": _iso(n.created_at),
+                "subject": n.subject,
+                "next_status_at": _iso(n.next_status_at),
+            }
+            for n in view.notices
+        ]
+        body["recipients"] = [
+            {
+                "notice_id": r.notice_id,
+                "notice": r.notice_kind,
+                "channel": r.channel,
+                "address": r.address,
+                "source": r.source,
+                "status": r.status,
+                "attempts": r.attempts,
+                "error": r.last_error,
+                "sent_at": _iso(r.sent_at),
+            }
+            for r in view.outbox
+        ]
+        body["errors"] = [
+            {"channel": r.channel, "address": r.address, "status": r.status, "error": r.last_error}
+            for r in view.errors
+        ]
+        body["audit"] = [
+            {"at": _iso(a.at), "actor": a.actor, "action": a.action, "detail": a.detail} for a in view.audit
+        ]
+        return web.json_response(body, headers=JSON_HEADERS)
+
+    async def api_action(self, request: web.Request) -> web.Response:
+        actor = self.api_actor(request)
+        incident_id = _int(request.match_info["id"], api=True)
+        action = request.match_info["action"]
+        if action == "confirm":
+            return await self.api_call(request, lambda: self.s.confirm_incident(actor, incident_id))
+        body = await self.api_body(request)
+        if action == "updates":
+            return await self.api_call(request, lambda: self.s.update_incident(actor, incident_id, body))
+        return await self.api_call(request, lambda: self.s.resolve_incident(actor, incident_id, body))
+
+    # ---- subscriptions
+    async def api_subscribe(self, request: web.Request) -> web.Response:
+        body = await self.api_body(request)
+        header = request.headers.get("Authorization", "")
+        actor = self.api_actor(request) if header else None
+        try:
+            sub = await self.s.subscribe(body, actor=actor)
+        except InvalidInput as exc:
+            raise _json_error(
+                422, "Abonnementet er ikke oprettet: " + " ".join(exc.errors.values()), fields=exc.errors
+            ) from None
+        return web.json_response(
+            {
+                "id": sub.id,
+                "email": sub.email,
+                "state": sub.state,
+                "besked": "Abonnementet er oprettet."
+                if sub.state == "confirmed"
+                else "Vi har sendt en mail med et bekræftelseslink. "
+                "Abonnementet er først aktivt, når du har bekræftet.",
+            },
+            status=201 if sub.state == "confirmed" else 202,
+            headers=JSON_HEADERS,
+        )
+
+    async def api_subscriptions(self, request: web.Request) -> web.Response:
+        actor = self.api_actor(request)
+        if not actor.is_admin:
+            raise _json_error(403, "Kun administratorer kan se abonnementerne.")
+        subs = await self.s.storage.list_subscriptions(include_removed=True)
+        return web.json_response(
+            {
+                "subscriptions": [
+                    {
+                        "id": s.id,
+                        "email": s.email,
+                        "state": s.state,
+                        "organisations": list(s.organisations),
+                        "clusters": list(s.clusters),
+                        "message_types": list(s.message_types),
+                        "created_at": _iso(s.created_at),
+                        "created_by": s.created_by,
+                    }
+                    for s in subs
+                ]
+            },
+            headers=JSON_HEADERS,
+        )
+
+    async def api_unsubscribe_admin(self, request: web.Request) -> web.Response:
+        actor = self.api_actor(request)
+        try:
+            sub = await self.s.remove_subscription(actor, _int(request.match_info["id"], api=True))
+        except Forbidden as exc:
+            raise _json_error(403, str(exc)) from None
+        except NotFound:
+            raise _json_error(404, "Abonnementet findes ikke.") from None
+        return web.json_response({"id": sub.id, "state": sub.state}, headers=JSON_HEADERS)
+
+    async def subscribe_get(self, request: web.Request) -> web.Response:
+        return self.page(request, "web/subscribe.html", self.subscribe_context({}, {}))
+
+    def subscribe_context(self, values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+        return {
+            "values": values,
+            "errors": errors,
+            "done": None,
+            "organisations": sorted(self.s.organisations.values(), key=lambda o: (o.kind, o.name)),
+            "clusters": sorted({c for o in self.s.organisations.values() for c in o.clusters}),
+            "catalogue": sorted(self.s.catalogue.items()),
+        }
+
+    async def subscribe_post(self, request: web.Request) -> web.Response:
+        data, session = await self.form_data(request)
+        actor = self.actor(session)
+        try:
+            sub = await self.s.subscribe(data, actor=actor)
+        except InvalidInput as exc:
+            return self.page(
+                request, "web/subscribe.html", self.subscribe_context(data, exc.errors), status=422
+            )
+        ctx = self.subscribe_context({}, {})
+        ctx["done"] = sub
+        return self.page(request, "web/subscribe.html", ctx)
+
+    async def confirm_subscription(self, request: web.Request) -> web.Response:
+        sub = await self.s.confirm_subscription(request.match_info["token"])
+        if sub is None:
+            return self.page(
+                request,
+                "web/message.html",
+                {"title": "Ukendt link", "text": "Linket er ugyldigt, eller abonnementet er afmeldt."},
+                status=404,
+            )
+        return self.page(
+            request,
+            "web/message.html",
+            {
+                "title": "Abonnementet er bekræftet",
+                "text": f"{sub.email} får nu meddelelser om EDI-nedbrud ({self.s.subscription_scope(sub)}).",
+            },
+        )
+
+    async def unsubscribe(self, request: web.Request) -> web.Response:
+        token = request.match_info["token"]
+        if request.method == "POST":
+            sub = await self.s.unsubscribe(token)
+        else:
+            sub = await self.s.subscription_for_unsubscribe(token)
+        if sub is None:
+            return self.page(
+                request,
+                "web/message.html",
+                {"title": "Ukendt link", "text": "Linket er ugyldigt."},
+                status=404,
+            )
+        return self.page(
+            request,
+            "web/unsubscribe.html",
+            {"sub": sub, "scope": self.s.subscription_scope(sub), "token": token},
+        )
+
+    async def admin_subscriptions(self, request: web.Request) -> web.Response:
+        actor = self.require_login(request)
+        if not actor.is_admin:
+            raise web.HTTPForbidden(text="Kun for administratorer.", headers=SECURITY_HEADERS)
+        if request.method == "POST":
+            data, _ = await self.form_data(request)
+            remove = data.get("remove")
+            if remove:
+                try:
+                    await self.s.remove_subscription(actor, _int(str(remove)))
+                except NotFound:
+                    raise web.HTTPNotFound(headers=SECURITY_HEADERS) from None
+            return self.redirect("/admin/subscriptions")
+        subs = await self.s.storage.list_subscriptions(include_removed=True)
+        audit = await self.s.storage.audit_for()
+        return self.page(
+            request,
+            "web/admin_subscriptions.html",
+            {
+                "subs": subs,
+                "scope": self.s.subscription_scope,
+                "lists": distribution_lists(self.s.organisations.values()),
+                "audit": [a for a in audit if a.subscription_id is not None][-100:],
+            },
+        )
+
+    # ---- publishing
+    async def status_lists(self) -> tuple[list[Incident], list[Incident], list[Incident], datetime]:
+        now = self.s.clock()
+        incidents = [
+            i for i in await self.s.storage.list_incidents(since=now - timedelta(days=30)) if i.confirmed
+        ]
+        ongoing = [
+            i for i in incidents if i.resolved_at is None and not (i.kind == "planned" and i.start > now)
+        ]
+        planned = [i for i in incidents if i.resolved_at is None and i.kind == "planned" and i.start > now]
+        recent = [i for i in incidents if i.resolved_at is not None]
+        return ongoing, planned, recent, now
+
+    async def status(self, request: web.Request) -> web.Response:
+        ongoing, planned, recent, _ = await self.status_lists()
+        return self.page(
+            request,
+            "web/status.html",
+            {"ongoing": ongoing, "planned": planned, "recent": recent, "catalogue": self.s.catalogue},
+        )
+
+    async def status_atom(self, request: web.Request) -> web.Response:
+        ongoing, planned, recent, now = await self.status_lists()
+        entries = sorted([*ongoing, *planned, *recent], key=atom_updated, reverse=True)
+        text = self.s.renderer.render(
+            "web/status.atom",
+            {
+                "entries": entries,
+                "updated": max((atom_updated(e) for e in entries), default=now),
+                "base": self.s.settings.public_url,
+                "catalogue": self.s.catalogue,
+                "org_name": self.s.org_name,
+                "atom_updated": atom_updated,
+                "iso": _iso,
+            },
+        )
+        return web.Response(
+            text=text, content_type="application/atom+xml", charset="utf-8", headers=JSON_HEADERS
+        )
+
+    async def status_ics(self, request: web.Request) -> web.Response:
+        now = self.s.clock()
+        incidents = await self.s.storage.list_incidents(since=now - timedelta(days=30))
+        host = urlsplit(self.s.settings.public_url).hostname or "edigate"
+        text = planned_ics(incidents, now=now, host=host, base_url=self.s.settings.public_url)
+        return web.Response(
+            body=text.encode("utf-8"),
+            content_type="text/calendar",
+            charset="utf-8",
+            headers={**JSON_HEADERS, "Content-Disposition": 'inline; filename="planned.ics"'},
+        )
+
+    async def contacts(self, request: web.Request) -> web.Response:
+        return self.page(
+            request, "web/contacts.html", {"contacts": self.s.settings.contacts, "settings": self.s.settings}
+        )
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else t.astimezone(UTC).isoformat()
+
+
+def _int(text: str, *, api: bool = False) -> int:
+    if text.isdigit() and len(text) < 12:
+        return int(text)
+    if api:
+        raise _json_error(404, "Hændelsen findes ikke.")
+    raise web.HTTPNotFound(text="Findes ikke.", headers=SECURITY_HEADERS)
+
+
+def _safe_next(value: Any) -> str:
+    """Only local paths: a login must never redirect to another site."""
+    if isinstance(value, str) and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/incidents/new"
+
+
+def _json_error(
+    status: int, message: str, *, fields: dict[str, str] | None = None, headers: dict[str, str] | None = None
+) -> web.HTTPException:
+    body: dict[str, Any] = {"fejl": message}
+    if fields:
+        body["felter"] = fields
+    exc_class = {
+        400: web.HTTPBadRequest,
+        401: web.HTTPUnauthorized,
+        403: web.HTTPForbidden,
+        404: web.HTTPNotFound,
+        409: web.HTTPConflict,
+        422: web.HTTPUnprocessableEntity,
+    }[status]
+    return exc_class(
+        text=json.dumps(body, ensure_ascii=False),
+        content_type="application/json",
+        headers={**JSON_HEADERS, **(headers or {})},
+    )
+
+
+def add_routes(app: web.Application, service: NotifyService) -> Web:
+    w = Web(service)
+    app.router.add_get("/login", w.login_get)
+    app.router.add_post("/login", w.login_post)
+    app.router.add_route("*", "/logout", w.logout)
+    app.router.add_get("/incidents/new", w.form_get)
+    app.router.add_post("/incidents/new", w.form_post)
+    app.router.add_get(r"/incidents/{id}", w.incident_get)
+    app.router.add_post(r"/incidents/{id}/{action:update|resolve|confirm}", w.incident_action)
+    app.router.add_post("/api/v1/incidents", w.api_create)
+    app.router.add_get("/api/v1/incidents", w.api_list)
+    app.router.add_get(r"/api/v1/incidents/{id}", w.api_get)
+    app.router.add_post(r"/api/v1/incidents/{id}/{action:updates|resolve|confirm}", w.api_action)
+    app.router.add_post("/api/v1/subscriptions", w.api_subscribe)
+    app.router.add_get("/api/v1/subscriptions", w.api_subscriptions)
+    app.router.add_delete(r"/api/v1/subscriptions/{id}", w.api_unsubscribe_admin)
+    app.router.add_get("/subscriptions/new", w.subscribe_get)
+    app.router.add_post("/subscriptions/new", w.subscribe_post)
+    app.router.add_get("/subscriptions/confirm/{token}", w.confirm_subscription)
+    app.router.add_get("/api/v1/subscriptions/confirm/{token}", w.confirm_subscription)
+    app.router.add_route("GET", "/subscriptions/unsubscribe/{token}", w.unsubscribe)
+    app.router.add_route("POST", "/subscriptions/unsubscribe/{token}", w.unsubscribe)
+    app.router.add_route("*", "/admin/subscriptions", w.admin_subscriptions)
+    app.router.add_get("/status", w.status)
+    app.router.add_get("/status.atom", w.status_atom)
+    app.router.add_get("/status/planned.ics", w.status_ics)
+    app.router.add_get("/status/contacts", w.contacts)
+    return w

@@ -1,0 +1,93 @@
+"""Fixtures shared by all tests: ../shared material, PostgreSQL, SMTP, receivers."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.harness.receiver import Receiver
+from tests.harness.smtp import SmtpServer
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+MEDCOM = SHARED / "medcom"
+OFFICIAL_XSD = MEDCOM / "official-xsd"
+EXAMPLES = MEDCOM / "examples"
+PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def require_shared() -> Path:
+    """Skip (with the reason printed by -ra) when ../shared/medcom is not beside the clone."""
+    if not OFFICIAL_XSD.is_dir() or not EXAMPLES.is_dir():
+        pytest.skip(f"MedCom reference material not found at {MEDCOM}; these tests need ../shared/medcom")
+    return MEDCOM
+
+
+@pytest.fixture
+def medcom_shared() -> Path:
+    return require_shared()
+
+
+def postgres_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    if not postgres_reachable():
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432 (.ci/run starts it)")
+    import asyncio
+
+    import asyncpg
+
+    name = f"edigate_t_{uuid.uuid4().hex[:12]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    async def create() -> None:
+        # CREATE DATABASE copies template1 and fails while another session is copying it too
+        for attempt in range(20):
+            try:
+                await admin(f'CREATE DATABASE "{name}"')
+                return
+            except asyncpg.exceptions.ObjectInUseError:
+                await asyncio.sleep(0.2 * (attempt + 1))
+        await admin(f'CREATE DATABASE "{name}"')
+
+    asyncio.run(create())
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    server = SmtpServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    rec = Receiver().start()
+    try:
+        yield rec
+    finally:
+        rec.stop()

@@ -1,0 +1,1 @@
+"""Shared test harness: the real service as a subprocess, a real SMTP server, real HTTP receivers."""

@@ -1,0 +1,98 @@
+"""Run `edigate serve` as a real subprocess, the way an operator does.
+
+The service writes its log to a file in the test's directory so a test can scan every line
+(for example for CPR numbers) after the run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.harness.ports import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Service:
+    config_path: Path
+    port: int
+    workdir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "service.log"
+
+    def start(self, timeout: float = 30.0) -> Service:
+        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "edigate", "serve", "--config", str(self.config_path)],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        self.starts += 1
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                tail = self.log_path.read_text(errors="replace")[-4000:]
+                raise RuntimeError(f"edigate exited with {self.proc.returncode}:\n{tail}")
+            try:
+                with urllib.request.urlopen(self.base_url + "/healthz", timeout=1) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        tail = self.log_path.read_text(errors="replace")[-4000:]
+        raise TimeoutError(f"edigate not healthy after {timeout}s:\n{tail}")
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def make_service(
+    config_text: str, workdir: Path, env: dict[str, str] | None = None, port: int | None = None
+) -> Service:
+    """Write the config (with `{port}` filled in) and return an unstarted service."""
+    port = port or free_port()
+    config_path = workdir / "edigate.toml"
+    config_path.write_text(config_text.replace("{port}", str(port)), encoding="utf-8")
+    return Service(config_path=config_path, port=port, workdir=workdir, env=env or {})

@@ -1,0 +1,61 @@
+"""The demo's parts without the service: its letters are valid MedCom, its config is what `serve` accepts."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+
+from edigate.config import parse_settings
+from edigate.demo.config import BROKEN, HOSPITALS, MUNICIPALITIES, DemoTimings, demo_settings, dumps
+from edigate.demo.messages import BUILDERS, Outgoing, build
+from edigate.demo.service import demo_start
+from edigate.medcom import Validator, build_positive_receipt, default_schema_dir, extract_envelope, parse
+from edigate.monitor import HealthLoopSettings
+
+
+@pytest.fixture(scope="module")
+def validator() -> Validator:
+    return Validator(default_schema_dir())
+
+
+@pytest.mark.parametrize("type_code", sorted(BUILDERS))
+def test_every_demo_letter_and_its_receipt_is_valid(validator: Validator, type_code: str) -> None:
+    letter = Outgoing(
+        type_code,
+        "DEMOENV0000001",
+        "DEMOLET0000001",
+        "5799999000101",
+        "Odense Universitetshospital (med Svendborg) (FIKTIV EAN)",
+        BROKEN,
+        "Kolding Kommune (FIKTIV EAN)",
+        "0101010001",
+        datetime(2026, 11, 20, 10, 0),
+    )
+    result = validator.validate(build(letter))
+    assert result.valid, result.errors
+    assert result.message_type == type_code
+    envelope = extract_envelope(parse(build(letter)))
+    assert envelope is not None
+    receipt = build_positive_receipt(envelope, envelope_id="K1", letter_id="K2", sent=datetime(2026, 11, 20, 10, 1))
+    checked = validator.validate(receipt)
+    assert checked.valid and checked.message_type == "XCTL03", checked.errors
+
+
+def test_demo_config_round_trips_and_parses(tmp_path: Path) -> None:
+    raw = demo_settings(port=18080, workdir=tmp_path, receiver_url="http://127.0.0.1:1", timings=DemoTimings(4))
+    assert tomllib.loads(dumps(raw)) == raw
+    settings = parse_settings(tomllib.loads(dumps(raw)))
+    http = {p.ean for p in settings.partners if p.delivery.kind == "http"}
+    assert http == set(HOSPITALS) | set(MUNICIPALITIES)
+    assert settings.notify.mail.kind == "directory"
+    thresholds = HealthLoopSettings.from_raw(settings.raw, settings.notify).thresholds
+    assert thresholds.down_unreachable.total_seconds() == pytest.approx(6, abs=0.1)
+
+
+def test_demo_clock_starts_on_a_weekday_at_ten_outside_holidays() -> None:
+    assert demo_start(date(2026, 11, 22)).isoformat() == "2026-11-20T10:00:00+01:00"  # Sunday -> Friday
+    assert demo_start(date(2026, 12, 25)).date() == date(2026, 12, 24)  # Christmas Day is a public holiday
+    assert demo_start(date(2026, 4, 6)).date() == date(2026, 4, 1)  # Easter Monday back past Good Fri/Maundy Thu

@@ -1,0 +1,81 @@
+"""pluspositivkvitt without a receipt: ack_overdue after 30 min, an alert event after 90 min.
+
+The service reads "now" from EDIGATE_CLOCK_FILE, so the test moves time forward without waiting.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tests.harness.receiver import Receiver
+from tests.harness.service import make_service
+from tests.integration.gateway.conftest import TOKENS, call, config_text
+from tests.unit.medcom.samples import xdis91_message
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def wait_for(predicate, timeout: float = 15.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("condition not reached")
+
+
+def test_missing_receipt_becomes_overdue_then_alerts(tmp_path: Path, storage_url: str) -> None:
+    clock = tmp_path / "clock"
+    clock.write_text(T0.isoformat())
+    hospital, municipality = Receiver().start(), Receiver().start()
+    text = config_text(
+        storage_url,
+        hospital.url,
+        municipality.url,
+        tmp_path / "out",
+        ack_sweep_interval_seconds=0.2,
+        worker_lease_seconds=100000.0,
+    )
+    svc = make_service(text, tmp_path, env={"EDIGATE_CLOCK_FILE": str(clock)})
+    svc.start()
+    try:
+
+        def show(mid: int) -> dict:
+            return call(svc.base_url, "GET", f"/api/v1/messages/{mid}", token=TOKENS["admin"]).body  # type: ignore[no-any-return]
+
+        wanted = call(
+            svc.base_url,
+            "POST",
+            "/api/v1/messages",
+            xdis91_message(envelope_id="ENVOVR01"),
+            token=TOKENS["hospital"],
+        ).body["id"]
+        unwanted = call(
+            svc.base_url,
+            "POST",
+            "/api/v1/messages",
+            xdis91_message(envelope_id="ENVOVR02", letter_id="LETOVR02", ack_code="minuspositivkvitt"),
+            token=TOKENS["hospital"],
+        ).body["id"]
+        municipality.wait_for(2)
+        wait_for(lambda: show(wanted)["state"] == "delivered")
+
+        clock.write_text((T0 + timedelta(minutes=29)).isoformat())
+        time.sleep(0.6)
+        assert show(wanted)["state"] == "delivered"
+
+        clock.write_text((T0 + timedelta(minutes=31)).isoformat())
+        wait_for(lambda: show(wanted)["state"] == "ack_overdue")
+        assert show(unwanted)["state"] == "delivered"  # minuspositivkvitt expects no receipt
+
+        clock.write_text((T0 + timedelta(minutes=91)).isoformat())
+        history = wait_for(lambda: [e for e in show(wanted)["history"] if e["event"] == "ack_alert"])
+        assert history[0]["at"].startswith("2026-11-23T10:31")
+        assert "ack_alert" in svc.log_text() or "message_ack_alert" in svc.log_text()
+    finally:
+        svc.stop()
+        hospital.stop()
+        municipality.stop()

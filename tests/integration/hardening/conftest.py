@@ -1,0 +1,259 @@
+"""One hardened test world: the real `edigate serve` with gateway partners, the outage procedure and every
+role a token can have. Fictitious EANs; mail goes to a folder.
+
+Roles: no token, a wrong token, the sending hospital (partner), the receiving municipality (partner,
+mailbox delivery), a notify reporter (the municipality's EOJ system owner), an admin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness.service import Service, make_service
+from tests.unit.medcom.samples import HOSPITAL_EAN, MUNICIPALITY_EAN, xdis91_message
+
+HOSPITAL = HOSPITAL_EAN  # 5790001382445, fictitious
+MUNICIPALITY = MUNICIPALITY_EAN  # 5790000198765, fictitious
+MAX_BODY = 200_000
+
+TOKENS: dict[str, str | None] = {
+    "anonymous": None,
+    "wrong": "garbage-not-a-token-3f1c",
+    "sender": "tok-hardening-hospital",
+    "receiver": "tok-hardening-municipality",
+    "reporter": "tok-hardening-reporter",
+    "admin": "tok-hardening-admin",
+}
+ROLES = tuple(TOKENS)
+
+
+def sha(token: str | None) -> str:
+    return hashlib.sha256((token or "").encode()).hexdigest()
+
+
+def config_text(storage_url: str, workdir: Path) -> str:
+    timeout_line = f"body_read_timeout_seconds = {BODY_TIMEOUT}" if body_timeout_config_supported() else ""
+    return f"""
+[server]
+listen = "127.0.0.1:{{port}}"
+max_body_bytes = {MAX_BODY}
+{timeout_line}
+[storage]
+url = "{storage_url}"
+[delivery]
+poll_interval_seconds = 0.2
+mailbox_lease_seconds = 2.0
+
+[[admins]]
+name = "hardening admin"
+tokens_sha256 = ["{sha(TOKENS["admin"])}"]
+
+[[partners]]
+ean = "{HOSPITAL}"
+name = "Testsygehus Syd"
+kind = "hospital"
+cluster = "Fyn"
+tokens_sha256 = ["{sha(TOKENS["sender"])}"]
+mailbox = "edi@sygehus.example"
+delivery = {{ kind = "directory", path = "{workdir / "out" / "hospital"}" }}
+
+[[partners]]
+ean = "{MUNICIPALITY}"
+name = "Testkommune"
+kind = "municipality"
+cluster = "Fyn"
+tokens_sha256 = ["{sha(TOKENS["receiver"])}"]
+mailbox = "edi@kommune.example"
+delivery = {{ kind = "mailbox" }}
+
+[notify]
+public_url = "http://127.0.0.1:{{port}}"
+
+[notify.mail]
+kind = "directory"
+directory = "{workdir / "mail"}"
+
+[[notify.reporters]]
+name = "EOJ Testkommune"
+organisation = "{MUNICIPALITY}"
+role = "eoj"
+tokens_sha256 = ["{sha(TOKENS["reporter"])}"]
+"""
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+    def __repr__(self) -> str:
+        return f"Reply({self.status}, {self.body!r:.300})"
+
+
+def call(
+    base: str,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    *,
+    role: str = "admin",
+    content_type: str | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 20.0,
+) -> Reply:
+    h = dict(headers or {})
+    token = TOKENS[role]
+    if token is not None:
+        h["Authorization"] = f"Bearer {token}"
+    if content_type:
+        h["Content-Type"] = content_type
+    req = urllib.request.Request(base + path, data=body, method=method, headers=h)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            raw, status, rh = resp.read(), resp.status, dict(resp.headers)
+    except urllib.error.HTTPError as exc:
+        raw, status, rh = exc.read(), exc.code, dict(exc.headers)
+    try:
+        return Reply(status, json.loads(raw), rh)
+    except ValueError:
+        return Reply(status, raw, rh)
+
+
+class World:
+    """The running service plus helpers to make the resources a route needs."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self._n = 0
+
+    @property
+    def url(self) -> str:
+        return self.service.base_url
+
+    def call(self, method: str, path: str, body: bytes | None = None, **kw: Any) -> Reply:
+        return call(self.url, method, path, body, **kw)
+
+    def unique(self, prefix: str) -> str:
+        self._n += 1
+        return f"{prefix[:4]}{self.service.port}{self._n:05d}"  # MedCom ids: at most 14 characters
+
+    def send_message(self) -> int:
+        xml = xdis91_message(envelope_id=self.unique("ENVH"), letter_id=self.unique("LETH"))
+        r = self.call("POST", "/api/v1/messages", xml, role="sender", content_type="application/xml")
+        assert r.status == 202, r
+        return int(r.body["id"])
+
+    def incident_body(self) -> dict[str, Any]:
+        return {
+            "kind": "acute",
+            "reporting_organisation": MUNICIPALITY,
+            "role": "eoj",
+            "cause": "EOJ-systemet svarer ikke",
+            "affected_messages": [],
+            "expected_end": "2030-01-01T12:00:00+01:00",
+            "contact": {"name": "Hanne Hansen", "phone": "+45 65 51 10 00", "email": "hanne@kommune.example"},
+        }
+
+    def new_incident(self) -> int:
+        body = self.incident_body()
+        body["affected_messages"] = ["XDIS91"]
+        r = self.call(
+            "POST",
+            "/api/v1/incidents",
+            json.dumps(body).encode(),
+            role="reporter",
+            content_type="application/json",
+        )
+        assert r.status == 201, r
+        return int(r.body["id"])
+
+    def new_subscription(self) -> int:
+        body = {"email": f"{self.unique('abonnent')}@kommune.example"}
+        r = self.call(
+            "POST",
+            "/api/v1/subscriptions",
+            json.dumps(body).encode(),
+            role="admin",
+            content_type="application/json",
+        )
+        assert r.status in (201, 202), r
+        return int(r.body["id"])
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """One service (SQLite) for a test module: starting one per test would cost seconds each."""
+    workdir = tmp_path_factory.mktemp("hardened")
+    svc = make_service(config_text(f"sqlite:///{workdir / 'edigate.db'}", workdir), workdir)
+    svc.start()
+    try:
+        yield World(svc)
+    finally:
+        svc.stop()
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size of a process, from /proc/<pid>/status (kB)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+APP_PY = Path(__file__).resolve().parents[3] / "edigate" / "app.py"
+
+
+def openapi_wired() -> bool:
+    """Whether the lead's composition root serves the document (edigate/app.py calls setup_openapi)."""
+    return "setup_openapi" in APP_PY.read_text(encoding="utf-8")
+
+
+def inprocess_app(config_path: Path) -> Any:
+    """The app the service builds from the same config, not started: for its route table and document."""
+    from edigate.app import build_app
+    from edigate.config import load_settings
+    from edigate.web.openapi import OPENAPI_PATH, setup_openapi
+
+    app = build_app(load_settings(config_path))
+    if not any(getattr(r.resource, "canonical", None) == OPENAPI_PATH for r in app.router.routes()):
+        setup_openapi(app)  # until edigate/app.py calls it (see /tmp/h8-integration.patch)
+    return app
+
+
+def api_document(world: World) -> dict[str, Any]:
+    """The document the running service serves; before it is wired in, the one it would serve."""
+    served = world.call("GET", "/api/v1/openapi.json", role="anonymous")
+    if served.status == 200:
+        return dict(served.body)
+    assert not openapi_wired(), f"edigate/app.py calls setup_openapi but the service answers {served}"
+    from edigate.web.openapi import openapi_document
+
+    return openapi_document(inprocess_app(world.service.config_path))
+
+
+BODY_TIMEOUT = 3.0  # server.body_read_timeout_seconds in the test world, when config.py knows the key
+
+
+def limits_wired() -> bool:
+    """Whether edigate/app.py adds the body read deadline (edigate.web.limits)."""
+    return "setup_request_limits" in APP_PY.read_text(encoding="utf-8")
+
+
+def body_timeout_config_supported() -> bool:
+    from edigate.config import ConfigError, parse_settings
+
+    try:
+        parse_settings({"server": {"body_read_timeout_seconds": BODY_TIMEOUT}})
+    except ConfigError:
+        return False
+    return True

@@ -1,0 +1,244 @@
+"""The real `edigate serve` subprocess with the outage procedure (`[notify]`), a real SMTP server
+(aiosmtpd) and a clock file (EDIGATE_CLOCK_FILE) so a test can move time, e.g. past 08:00.
+
+The test world (fictitious EANs): two hospitals, four municipalities in the health clusters Fyn and
+Lillebælt (Vejen is in two), and Regional IT. Reporters: Odense's EOJ system owner, Regional IT, an admin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness.service import Service, make_service
+from tests.harness.smtp import ReceivedMail, SmtpServer
+
+OUH = "5799999000101"
+SLB = "5799999000102"
+ODENSE = "5799999000201"
+ASSENS = "5799999000202"
+KOLDING = "5799999000203"
+VEJEN = "5799999000204"
+REGION = "5799999000001"
+MAILBOX = {
+    OUH: "edi@ouh.example",
+    SLB: "edi@slb.example",
+    ODENSE: "edi@odense.example",
+    ASSENS: "edi@assens.example",
+    KOLDING: "edi@kolding.example",
+    VEJEN: "edi@vejen.example",
+}
+HOSPITALS = {MAILBOX[OUH], MAILBOX[SLB]}
+MUNICIPALITIES = {MAILBOX[ODENSE], MAILBOX[ASSENS], MAILBOX[KOLDING], MAILBOX[VEJEN]}
+EDI_SUPPORT = "edi-support@rsyd.example"
+ON_CALL = "driftsvagt@rsyd.example"
+TOKENS = {"odense": "tok-odense-eoj", "region": "tok-regional-it", "admin": "tok-admin"}
+CONTACT = {"name": "Hanne Hansen", "phone": "+45 65 51 10 00", "email": "hanne@odense.example"}
+WEBHOOK_SECRET_ENV = "EDIGATE_TEST_WEBHOOK_SECRET"
+WEBHOOK_SECRET = "hemmelig-nøgle"
+
+
+def sha(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def partner(ean: str, name: str, kind: str, cluster: Any, outdir: Path, mailbox: str | None) -> str:
+    mailbox_line = f'mailbox = "{mailbox}"' if mailbox else ""
+    return f"""
+[[partners]]
+ean = "{ean}"
+name = "{name}"
+kind = "{kind}"
+cluster = {json.dumps(cluster)}
+tokens_sha256 = ["{sha("partner-" + ean)}"]
+{mailbox_line}
+delivery = {{ kind = "directory", path = "{outdir / ean}" }}
+"""
+
+
+def config_text(
+    storage_url: str, smtp_port: int, workdir: Path, *, webhooks: list[str] = (), **notify: Any
+) -> str:
+    extra = "\n".join(f"{k} = {json.dumps(v)}" for k, v in notify.items())
+    hooks = "".join(
+        f'\n[[notify.webhooks]]\nurl = "{u}"\nsecret_env = "{WEBHOOK_SECRET_ENV}"\n' for u in webhooks
+    )
+    out = workdir / "out"
+    return f"""
+[server]
+listen = "127.0.0.1:{{port}}"
+[storage]
+url = "{storage_url}"
+
+[[admins]]
+name = "EDI-support admin"
+tokens_sha256 = ["{sha(TOKENS["admin"])}"]
+{partner(OUH, "Odense Universitetshospital", "hospital", "Fyn", out, MAILBOX[OUH])}
+{partner(SLB, "Sygehus Lillebælt", "hospital", "Lillebælt", out, MAILBOX[SLB])}
+{partner(ODENSE, "Odense Kommune", "municipality", "Fyn", out, MAILBOX[ODENSE])}
+{partner(ASSENS, "Assens Kommune", "municipality", "Fyn", out, MAILBOX[ASSENS])}
+{partner(KOLDING, "Kolding Kommune", "municipality", "Lillebælt", out, MAILBOX[KOLDING])}
+{partner(VEJEN, "Vejen Kommune", "municipality", ["Lillebælt", "Sydvestjylland"], out, MAILBOX[VEJEN])}
+{partner(REGION, "Regional IT", "region", [], out, None)}
+
+[notify]
+public_url = "http://127.0.0.1:{{port}}"
+edi_support_email = "{EDI_SUPPORT}"
+on_call_email = "{ON_CALL}"
+scheduler_max_sleep_seconds = 0.3
+outbox_poll_seconds = 0.2
+outbox_max_backoff_seconds = 1.0
+{extra}
+
+[notify.mail]
+kind = "smtp"
+host = "127.0.0.1"
+port = {smtp_port}
+from = "EDI-support Region Syddanmark <{EDI_SUPPORT}>"
+timeout_seconds = 3
+
+[[notify.reporters]]
+name = "EOJ Odense"
+organisation = "{ODENSE}"
+role = "eoj"
+tokens_sha256 = ["{sha(TOKENS["odense"])}"]
+
+[[notify.reporters]]
+name = "Regional IT"
+organisation = "{REGION}"
+role = "regional-it"
+tokens_sha256 = ["{sha(TOKENS["region"])}"]
+
+[notify.contacts]
+edi_support_phone = "24 90 87 31"
+on_call_phone = "76 73 10 10"
+duty_phones = {{ "Odense" = "65 51 10 00", "Assens" = "64 74 74 74" }}
+{hooks}
+"""
+
+
+@dataclass
+class NotifyWorld:
+    service: Service
+    smtp: SmtpServer
+    clock_file: Path
+    incidents_filed: list[int] = field(default_factory=list)
+
+    # ---- time
+    def set_clock(self, iso: str) -> None:
+        datetime.fromisoformat(iso)  # fail early on a typo
+        tmp = self.clock_file.with_suffix(".tmp")
+        tmp.write_text(iso, encoding="utf-8")
+        tmp.replace(self.clock_file)
+
+    # ---- HTTP
+    def call(
+        self, method: str, path: str, body: Any = None, token: str | None = "odense", raw: bytes | None = None
+    ) -> tuple[int, Any]:
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(self.service.base_url + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        if token:
+            req.add_header("Authorization", f"Bearer {TOKENS[token]}")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                status, text = resp.status, resp.read().decode()
+        except urllib.error.HTTPError as exc:
+            status, text = exc.code, exc.read().decode()
+        try:
+            return status, json.loads(text)
+        except ValueError:
+            return status, text
+
+    def file(self, token: str = "odense", **fields: Any) -> dict[str, Any]:
+        body = {
+            "kind": "acute",
+            "cause": "EOJ-systemet er nede",
+            "affected_messages": ["XDIS17"],
+            "contact": CONTACT,
+            **fields,
+        }
+        status, reply = self.call("POST", "/api/v1/incidents", body, token=token)
+        assert status == 201, reply
+        return reply
+
+    def incident(self, incident_id: int) -> dict[str, Any]:
+        status, reply = self.call("GET", f"/api/v1/incidents/{incident_id}", token="admin")
+        assert status == 200, reply
+        return reply
+
+    def count_incidents(self) -> int:
+        status, reply = self.call("GET", "/api/v1/incidents", token="admin")
+        assert status == 200, reply
+        return len(reply["incidents"])
+
+    # ---- mail
+    def mails(self) -> list[ReceivedMail]:
+        with self.smtp.catcher.lock:
+            return list(self.smtp.catcher.mails)
+
+    def wait_mails(self, count: int, timeout: float = 20.0) -> list[ReceivedMail]:
+        return self.smtp.catcher.wait_for(count, timeout)
+
+    def notices(self, prefix: str) -> list[ReceivedMail]:
+        return [m for m in self.mails() if m.subject.startswith(prefix)]
+
+    def wait_until(self, predicate: Any, timeout: float = 20.0, what: str = "condition") -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}; mails: {[m.subject for m in self.mails()]}")
+
+
+def recipients(mails: list[ReceivedMail]) -> list[str]:
+    return sorted(r for m in mails for r in m.rcpt_tos)
+
+
+def build_world(
+    tmp_path: Path,
+    smtp: SmtpServer,
+    storage_url: str | None = None,
+    *,
+    clock: str,
+    smtp_port: int | None = None,
+    env: dict[str, str] | None = None,
+    **kw: Any,
+) -> NotifyWorld:
+    clock_file = tmp_path / "clock.txt"
+    clock_file.write_text(clock, encoding="utf-8")
+    url = storage_url or f"sqlite:///{tmp_path / 'edigate.db'}"
+    text = config_text(url, smtp_port or smtp.port, tmp_path, **kw)
+    service = make_service(
+        text,
+        tmp_path,
+        env={"EDIGATE_CLOCK_FILE": str(clock_file), WEBHOOK_SECRET_ENV: WEBHOOK_SECRET, **(env or {})},
+    )
+    return NotifyWorld(service=service, smtp=smtp, clock_file=clock_file)
+
+
+@pytest.fixture
+def world_factory(tmp_path: Path) -> Iterator[Any]:
+    worlds: list[NotifyWorld] = []
+
+    def make(smtp: SmtpServer, **kw: Any) -> NotifyWorld:
+        world = build_world(tmp_path, smtp, **kw)
+        worlds.append(world)
+        return world
+
+    yield make
+    for w in worlds:
+        w.service.stop()

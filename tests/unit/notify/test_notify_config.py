@@ -1,0 +1,41 @@
+"""`[notify]` parsing: defaults, and errors that name the full key."""
+
+from __future__ import annotations
+
+import pytest
+
+from notify.config import NotifyConfigError, parse_notify_config
+
+
+def test_defaults() -> None:
+    s = parse_notify_config(None)
+    assert s.mail.kind == "directory" and s.on_call_email == "driftsvagt@rsyd.example"
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ({"mail": {"port": "25"}}, "notify.mail.port: must be an integer"),
+        ({"mail": {"kind": "pigeon"}}, "notify.mail.kind:"),
+        ({"mail": {"starttls": "maybe"}}, "notify.mail.starttls:"),
+        ({"edi_support_email": "nope"}, "notify.edi_support_email:"),
+        ({"rules": {"notice_threshold_minutes": 0}}, "notify.rules.notice_threshold_minutes:"),
+        ({"reporters": [{"name": "x", "organisation": "1", "role": "boss"}]}, "notify.reporters[0].role:"),
+        (
+            {"reporters": [{"name": "x", "organisation": "1", "role": "eoj", "tokens_sha256": ["abc"]}]},
+            "notify.reporters[0].tokens_sha256:",
+        ),
+        ({"webhooks": [{"url": "ftp://x"}]}, "notify.webhooks[0].url:"),
+        ({"contacts": {"duty_phones": {"Odense": 1}}}, "notify.contacts.duty_phones.Odense:"),
+        ({"colour": "blue"}, "notify.colour: unknown key"),
+    ],
+)
+def test_errors_name_the_key(raw: dict, key: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(NotifyConfigError) as err:
+        parse_notify_config(raw)
+    assert str(err.value).startswith(key)
+
+
+def test_rule_overrides() -> None:
+    s = parse_notify_config({"rules": {"notice_threshold_minutes": 90, "next_status_minutes": 60}})
+    assert s.rules.notice_threshold_minutes == 90 and s.rules.next_status_minutes == 60

@@ -1,0 +1,44 @@
+"""The SQL storage on a real SQLite file: a notice is stored once per dedupe key, with all its outbox rows
+in the same transaction, so two scheduler instances (or a restart) never record it twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edigate.store.db import Database
+from edigate.store.notify_store import SqlNotifyStorage
+from notify.model import AuditEntry, NewIncident, NewOutboxRow
+from tests.unit.notify.test_notify_world import T0, incident
+
+
+async def test_record_notice_is_idempotent_and_atomic(tmp_path: Path) -> None:
+    db = Database.open(f"sqlite:///{tmp_path / 'n.db'}")
+    await db.migrate()
+    store = SqlNotifyStorage(db)
+    try:
+        i = incident()
+        new = NewIncident(**{f: getattr(i, f) for f in NewIncident.__dataclass_fields__})
+        stored = await store.create_incident(new, [AuditEntry(T0, "x", "indberettet")])
+        rows = [NewOutboxRow("mail", f"m{n}@x.example", "liste", "emne", "tekst") for n in range(3)]
+        kw = dict(
+            incident_id=stored.id,
+            kind="first",
+            dedupe_key="incident:1:opening",
+            created_at=T0,
+            subject="emne",
+            next_status_at=T0,
+            audit=[],
+            not_before=T0,
+        )
+        first = await store.record_notice(rows=rows, **kw)  # type: ignore[arg-type]
+        again = await store.record_notice(rows=rows, **kw)  # type: ignore[arg-type]
+        assert first is not None and again is None
+        outbox = await store.outbox_for(stored.id)
+        assert len(outbox) == 3 and len({r.message_id for r in outbox}) == 3
+        assert all(r.status == "pending" and r.notice_kind == "first" for r in outbox)
+        await store.mark_sent(outbox[0].id, T0)
+        due = await store.due_outbox(T0, channel="mail")
+        assert [r.id for r in due] == [r.id for r in outbox[1:]]
+        assert [a.action for a in await store.audit_for(incident_id=stored.id)] == ["indberettet"]
+    finally:
+        await db.close()
