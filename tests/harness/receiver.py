@@ -1,7 +1,8 @@
 """A real HTTP receiver (a municipality's or hospital's inbox) running in a thread.
 
 `mode` switches behaviour while the test runs: "ok" answers 200, "fail" answers 500, "hang" never
-answers, "close" drops the connection.
+answers, "close" drops the connection. `fail_marker`, when set, makes "ok" answer 500 to bodies that
+contain it, so one message can be refused while the ones queued behind it are taken.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Received:
 class Receiver:
     port: int = field(default_factory=free_port)
     mode: str = "ok"
+    fail_marker: bytes | None = None
     received: list[Received] = field(default_factory=list)
     attempts: int = 0
     _loop: asyncio.AbstractEventLoop | None = None
@@ -43,7 +45,8 @@ class Receiver:
         with self._lock:
             self.attempts += 1
             mode = self.mode
-        if mode == "fail":
+            marker = self.fail_marker
+        if mode == "fail" or (marker is not None and marker in body):
             return web.Response(status=500, text="receiver down")
         if mode == "hang":
             await asyncio.sleep(3600)

@@ -117,7 +117,7 @@ def test_two_instances_share_delivery_without_duplicates(gateway_factory: Any, s
 
 def test_dead_letter_then_retry(gateway_factory: Any) -> None:
     gw = gateway_factory(max_attempts=2, circuit_failure_threshold=10)
-    gw.municipality_rx.mode = "fail"
+    gw.municipality_rx.fail_marker = b"ENVDEAD1"  # only the first is refused; the one behind it is taken
     first = gw.post(xdis91_message(envelope_id="ENVDEAD1", letter_id="LETDEAD1"))
     second = gw.post(xdis91_message(envelope_id="ENVDEAD2", letter_id="LETDEAD2"))
     assert first.status == second.status == 202, (first, second, gw.service.log_text()[-3000:])
@@ -133,8 +133,8 @@ def test_dead_letter_then_retry(gateway_factory: Any) -> None:
     assert "gave up after 2 attempts" in shown["last_error"] and "HTTP 500" in shown["last_error"]
     assert [e["event"] for e in shown["history"]][-1] == "failed"
 
-    gw.municipality_rx.mode = "ok"
     assert envelope_ids(gw.municipality_rx.wait_for(1)) == ["ENVDEAD2"]  # the queue moved on
+    gw.municipality_rx.fail_marker = None
     retry = call(gw.url, "POST", f"/api/v1/messages/{mid}/retry", token=TOKENS["hospital"])
     assert retry.status == 200
     assert envelope_ids(gw.municipality_rx.wait_for(2)) == ["ENVDEAD2", "ENVDEAD1"]
