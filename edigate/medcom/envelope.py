@@ -154,7 +154,8 @@ _SENT: dict[tuple[str, str], datetime | None] = {}  # messages sent in the same 
 _SENT_MAX = 1024
 
 
-def _sent_values(date: str | None, time: str | None) -> datetime | None:
+def sent_value(date: str | None, time: str | None) -> datetime | None:
+    """Envelope Sent from its Date and Time texts (minute precision, naive local time)."""
     if not date or not time or len(date) != 10 or len(time) != 5:
         return None  # only YYYY-MM-DD and hh:mm are read (and remembered)
     key = (date, time)
@@ -201,6 +202,14 @@ def _party(el: etree._Element | None) -> Party:
                 _PARTIES.clear()
             _PARTIES[key] = party
     return party
+
+
+def party_of(letter_root: etree._Element, name: str) -> Party:
+    """The Sender or Receiver (`name`) of a letter root: its first child of that local name."""
+    for child in letter_root:
+        if _local(child.tag) == name:
+            return _party(child)
+    return _NO_PARTY
 
 
 def scan(root: etree._Element) -> tuple[etree._Element | None, list[etree._Element]]:
@@ -356,7 +365,7 @@ def _envelope_head(el: etree._Element) -> tuple[str | None, str | None, datetime
         else:
             text = child.text
             texts[slot] = (text.strip() or None) if text is not None else None
-    sent = None if sent_el is None else _sent_values(*_values(sent_el, _SENT_SLOTS))
+    sent = None if sent_el is None else sent_value(*_values(sent_el, _SENT_SLOTS))
     return texts[0], texts[1], sent
 
 

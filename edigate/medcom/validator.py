@@ -11,9 +11,10 @@ from pathlib import Path
 
 from edigate.medcom import catalogue, safe_xml
 from edigate.medcom.envelope import letter_version_code, local_name, read, scan, tag_local_name
+from edigate.medcom.envelope_bytes import read_valid
 from edigate.medcom.errors import XmlRefused
 from edigate.medcom.explain import Explainer
-from edigate.medcom.model import ValidationError, ValidationResult
+from edigate.medcom.model import ValidationError, ValidationResult, frozen
 from edigate.medcom.schemas import SchemaSet
 
 SYNTAKSFEJL = "syntaksfejl"
@@ -85,7 +86,11 @@ class Validator:
         # Validate before reading: libxml2's validator is measurably slower on a tree Python has walked.
         schema = self.schemas.get(mtype.schema_file)
         schema_valid = bool(schema.validate(tree))
-        envelope = read(root, envelope_el, letters, mtype)
+        envelope = None
+        if schema_valid and len(letters) == 1 and not mtype.is_receipt:
+            envelope = read_valid(data, first, mtype.type_code, root_ns or "")
+        if envelope is None:
+            envelope = read(root, envelope_el, letters, mtype)
         first_vc = envelope.letters[0].version_code
         for element, letter in zip(letters, envelope.letters, strict=True):
             if element.tag != first_tag:
@@ -113,7 +118,18 @@ class Validator:
                     version_code=vc[:20],
                 )
         if schema_valid:
-            return ValidationResult(True, None, (), envelope, root_ns, mtype.type_code, first_vc)
+            return frozen(
+                ValidationResult,
+                {
+                    "valid": True,
+                    "refuse_code": None,
+                    "errors": (),
+                    "envelope": envelope,
+                    "namespace": root_ns,
+                    "message_type": mtype.type_code,
+                    "version_code": first_vc,
+                },
+            )
         errors = self._explainer.explain(tree, self.schemas.path(mtype.schema_file), schema.error_log, len(data))
         return ValidationResult(False, SYNTAKSFEJL, errors, envelope, root_ns, mtype.type_code, first_vc)
 
