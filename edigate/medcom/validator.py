@@ -86,11 +86,24 @@ class Validator:
         # Validate before reading: libxml2's validator is measurably slower on a tree Python has walked.
         schema = self.schemas.get(mtype.schema_file)
         schema_valid = bool(schema.validate(tree))
-        envelope = None
-        if schema_valid and len(letters) == 1 and not mtype.is_receipt:
+        if schema_valid and len(letters) == 1 and not mtype.is_receipt:  # the usual case, read from the bytes
             envelope = read_valid(data, first, mtype.type_code, root_ns or "")
-        if envelope is None:
-            envelope = read(root, envelope_el, letters, mtype)
+            if envelope is not None:
+                vc = envelope.letters[0].version_code
+                if vc is None or vc in mtype.version_codes:
+                    return frozen(
+                        ValidationResult,
+                        {
+                            "valid": True,
+                            "refuse_code": None,
+                            "errors": (),
+                            "envelope": envelope,
+                            "namespace": root_ns,
+                            "message_type": mtype.type_code,
+                            "version_code": vc,
+                        },
+                    )
+        envelope = read(root, envelope_el, letters, mtype)
         first_vc = envelope.letters[0].version_code
         for element, letter in zip(letters, envelope.letters, strict=True):
             if element.tag != first_tag:
@@ -118,18 +131,7 @@ class Validator:
                     version_code=vc[:20],
                 )
         if schema_valid:
-            return frozen(
-                ValidationResult,
-                {
-                    "valid": True,
-                    "refuse_code": None,
-                    "errors": (),
-                    "envelope": envelope,
-                    "namespace": root_ns,
-                    "message_type": mtype.type_code,
-                    "version_code": first_vc,
-                },
-            )
+            return ValidationResult(True, None, (), envelope, root_ns, mtype.type_code, first_vc)
         errors = self._explainer.explain(tree, self.schemas.path(mtype.schema_file), schema.error_log, len(data))
         return ValidationResult(False, SYNTAKSFEJL, errors, envelope, root_ns, mtype.type_code, first_vc)
 
