@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from html import escape
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from edigate.medcom import Validator, envelope_bytes
 from edigate.medcom import validator as validator_module
@@ -163,3 +166,30 @@ def test_party_cache_is_bounded() -> None:
     for i in range(envelope_bytes._PARTIES_MAX + 10):
         assert_same(samples.xdis20_message(receiver_ean=f"57900001{i:05d}"))
     assert len(envelope_bytes._PARTIES) <= envelope_bytes._PARTIES_MAX
+
+
+_NAME_CHARS = "abcæøåÆØÅ &<>\"'-.,/()0123456789é"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    envelope_id=st.text("ABCDEFGHJK0123456789", min_size=1, max_size=14),
+    letter_id=st.text("ABCDEFGHJK0123456789", min_size=1, max_size=14),
+    cpr=st.text("0123456789", min_size=10, max_size=10),
+    status=st.sampled_from(["nytbrev", "rettetbrev"]),
+    organisation=st.text(_NAME_CHARS, min_size=1, max_size=30),
+    encoding=st.sampled_from(["windows-1252", "ISO-8859-1", "UTF-8"]),
+    pretty=st.booleans(),
+)
+def test_generated_messages_read_the_same(
+    envelope_id: str, letter_id: str, cpr: str, status: str, organisation: str, encoding: str, pretty: bool
+) -> None:
+    text = samples.xdis91_message(envelope_id=envelope_id, letter_id=letter_id, cpr=cpr, status=status).decode("cp1252")
+    text = text.replace("Testkommune", escape(organisation), 1).replace("windows-1252", encoding, 1)
+    if pretty:
+        text = text.replace("><", ">\n  <")
+    codec = {"windows-1252": "cp1252", "ISO-8859-1": "latin-1", "UTF-8": "utf-8"}[encoding]
+    data = text.encode(codec, "replace")
+    result = assert_same(data)
+    if result.valid and result.envelope is not None:
+        assert result.envelope.id == envelope_id and result.envelope.letters[0].patient_cpr == cpr
