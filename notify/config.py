@@ -70,6 +70,8 @@ class NotifySettings:
     outbox_poll_seconds: float = 1.0
     outbox_max_backoff_seconds: float = 300.0
     webhook_timeout_seconds: float = 5.0
+    login_max_failures: int = 5  # wrong access keys from one address before it is locked out …
+    login_window_minutes: int = 15  # … counted within, and locked out for, this many minutes
 
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
@@ -145,6 +147,8 @@ def parse_notify_config(raw: dict[str, Any] | None, *, key_prefix: str = "notify
             "outbox_poll_seconds",
             "outbox_max_backoff_seconds",
             "webhook_timeout_seconds",
+            "login_max_failures",
+            "login_window_minutes",
         },
         k,
     )
@@ -152,6 +156,12 @@ def parse_notify_config(raw: dict[str, Any] | None, *, key_prefix: str = "notify
     if not public_url.startswith(("http://", "https://")):
         raise NotifyConfigError(f"{k}.public_url: must start with http:// or https://")
     defaults = NotifySettings()
+    login_max_failures = _number(t, "login_max_failures", k, defaults.login_max_failures, integer=True)
+    if login_max_failures > 100:
+        raise NotifyConfigError(f"{k}.login_max_failures: must be at most 100")
+    login_window_minutes = _number(t, "login_window_minutes", k, defaults.login_window_minutes, integer=True)
+    if login_window_minutes > 24 * 60:
+        raise NotifyConfigError(f"{k}.login_window_minutes: must be at most 1440 (one day)")
     return NotifySettings(
         public_url=public_url.rstrip("/"),
         edi_support_email=_email(t, "edi_support_email", k, defaults.edi_support_email),
@@ -166,6 +176,8 @@ def parse_notify_config(raw: dict[str, Any] | None, *, key_prefix: str = "notify
         outbox_poll_seconds=float(_number(t, "outbox_poll_seconds", k, 1.0)),
         outbox_max_backoff_seconds=float(_number(t, "outbox_max_backoff_seconds", k, 300.0)),
         webhook_timeout_seconds=float(_number(t, "webhook_timeout_seconds", k, 5.0)),
+        login_max_failures=login_max_failures,
+        login_window_minutes=login_window_minutes,
     )
 
 

@@ -13,12 +13,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import structlog
 from aiohttp import web
 
 from notify import session as sess
 from notify.feeds import atom_updated, planned_ics
 from notify.incidents import Actor, InvalidInput, InvalidTransition
 from notify.lists import distribution_lists
+from notify.login_throttle import LoginThrottle, wait_text
 from notify.model import Incident
 from notify.service import Forbidden, NotFound, NotifyService
 
@@ -54,11 +56,18 @@ FIELD_LABELS = {
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+log = structlog.get_logger(logger_name="notify.web")  # shown as "logger", like the stdlib loggers
+
 
 class Web:
     def __init__(self, service: NotifyService) -> None:
         self.s = service
         self.secure_cookie = service.settings.public_url.startswith("https://")
+        self.login_throttle = LoginThrottle(
+            max_failures=service.settings.login_max_failures,
+            window=timedelta(minutes=service.settings.login_window_minutes),
+            clock=service.clock,
+        )
 
     # ---- sessions
     def session(self, request: web.Request) -> sess.Session | None:
@@ -150,15 +159,33 @@ class Web:
 
     async def login_post(self, request: web.Request) -> web.Response:
         data, _ = await self.form_data(request)
-        actor = self.s.actor_for_token(str(data.get("token", "")).strip())
         next_url = _safe_next(data.get("next"))
+        # The TCP peer only: X-Forwarded-For is written by the client and would give a fresh count per try.
+        client = request.remote or "unknown"
+        retry_after = self.login_throttle.retry_after(client)
+        if retry_after is not None:  # locked out: the key is not even looked at
+            log.warning("notify_login_throttled", client=client, retry_after_seconds=retry_after)
+            response = self.page(
+                request, "web/login.html", {"error": wait_text(retry_after), "next": next_url}, status=429
+            )
+            response.headers["Retry-After"] = str(retry_after)
+            return response
+        actor = self.s.actor_for_token(str(data.get("token", "")).strip())
         if actor is None:
+            if self.login_throttle.failed(client):
+                log.warning(
+                    "notify_login_locked_out",
+                    client=client,
+                    failures=self.login_throttle.max_failures,
+                    window_minutes=self.s.settings.login_window_minutes,
+                )
             return self.page(
                 request,
                 "web/login.html",
                 {"error": "Ukendt adgangsnøgle. Kontakt EDI-support, hvis du mangler en.", "next": next_url},
                 status=401,
             )
+        self.login_throttle.succeeded(client)
         response = self.redirect(next_url)
         self.set_session(
             response,
