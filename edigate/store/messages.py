@@ -402,7 +402,8 @@ class MessageStore:
     # ------------------------------------------------------------------------------ receipts overdue
 
     async def ack_sweep(self, timeout: timedelta, alert_after: timedelta) -> tuple[list[int], list[AckAlert]]:
-        """pluspositivkvitt without a receipt: ack_overdue after `timeout`, one alert after `alert_after`."""
+        """pluspositivkvitt without a receipt: ack_overdue `timeout` after delivery, one alert `alert_after` after
+        delivery. (A message stuck in the queue is the delivery alerts' business, not a missing receipt.)"""
         now = self.clock()
         async with self.write() as conn:
             overdue = list(
@@ -413,7 +414,8 @@ class MessageStore:
                             m.ack_requested.is_(True),
                             m.state == DELIVERED,
                             m.receipt_id.is_(None),
-                            m.created_at < now - timeout,
+                            # counted from delivery: a receiver cannot answer what it has not received yet
+                            m.delivered_at < now - timeout,
                         )
                         .values(state=ACK_OVERDUE, updated_at=now)
                         .returning(m.id)
@@ -440,7 +442,7 @@ class MessageStore:
                         m.ack_requested.is_(True),
                         m.state == ACK_OVERDUE,
                         m.ack_alerted_at.is_(None),
-                        m.created_at < now - alert_after,
+                        m.delivered_at < now - alert_after,
                     )
                     .values(ack_alerted_at=now)
                     .returning(m.id, m.envelope_id, m.sender_ean, m.receiver_ean, m.type, m.created_at)

@@ -111,6 +111,15 @@ async def post_message(request: web.Request) -> web.Response:
     if not result.valid:
         refuse_code = result.refuse_code or "syntaksfejl"
         refuse_text = "; ".join(e.message for e in result.errors[:5]) or refuse_code
+    elif len(receivers := {lt.receiver.ean for lt in env.letters}) > 1:
+        # One Emessage is one delivery: routing it by its first letter would hand the others to the wrong
+        # organisation. (EANs are location numbers, not personal data.)
+        refuse_code = "ikke_specificeret"
+        refuse_text = (
+            f"the letters of this Emessage go to {len(receivers)} different receivers "
+            f"({', '.join(sorted(r or '?' for r in receivers))}): send one Emessage per receiver"
+        )
+        errors = [{"message": refuse_text, "line": None, "path": None}]
     else:
         verdict = directory.route(
             env.receiver.ean, result.message_type, result.version_code, is_receipt=env.is_receipt
