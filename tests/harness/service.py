@@ -96,3 +96,19 @@ def make_service(
     config_path = workdir / "edigate.toml"
     config_path.write_text(config_text.replace("{port}", str(port)), encoding="utf-8")
     return Service(config_path=config_path, port=port, workdir=workdir, env=env or {})
+
+
+@dataclass
+class Fleet:
+    """The services one fixture starts; `stop` at teardown stops each of them."""
+
+    services: list[Service] = field(default_factory=list)
+
+    def start(self, service: Service) -> Service:
+        """Keep `service` for teardown (even if starting fails), then start it."""
+        self.services.append(service)
+        return service.start()
+
+    def stop(self) -> None:
+        for service in self.services:
+            service.stop()

@@ -8,10 +8,6 @@ Partners of the test world (fictitious EANs):
 
 from __future__ import annotations
 
-import hashlib
-import json
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,13 +15,13 @@ from typing import Any
 
 import pytest
 
+from tests.harness import config as cfg
+from tests.harness.eans import HOSPITAL, HOSPITAL2, MUNICIPALITY
+from tests.harness.eans import MUNICIPALITY2 as MAILBOX_MUNI
+from tests.harness.http import Reply, request
 from tests.harness.receiver import Receiver
-from tests.harness.service import Service, make_service
+from tests.harness.service import Fleet, Service, make_service
 
-HOSPITAL = "5790001382445"  # = samples.HOSPITAL_EAN
-HOSPITAL2 = "5790001382452"
-MUNICIPALITY = "5790000198765"  # = samples.MUNICIPALITY_EAN
-MAILBOX_MUNI = "5790000198772"
 DIRECTORY_MUNI = "5790000198789"
 PICKY_MUNI = "5790000198796"
 UNKNOWN = "5790000000000"
@@ -38,101 +34,52 @@ TOKENS = {
     "engine": "tok-engine",
     "admin": "tok-admin",
 }
-
-
-def sha(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+FAST_DELIVERY = {  # second-scale retries, so failures show within a test
+    "backoff_base_seconds": 0.1,
+    "backoff_max_seconds": 0.5,
+    "circuit_failure_threshold": 3,
+    "circuit_open_seconds": 0.5,
+    "poll_interval_seconds": 0.2,
+    "worker_lease_seconds": 3.0,
+    "mailbox_lease_seconds": 2.0,
+    "http_timeout_seconds": 3.0,
+}
 
 
 def config_text(
     storage_url: str, hospital_url: str, municipality_url: str, outdir: Path, **delivery: Any
 ) -> str:
-    d = {
-        "backoff_base_seconds": 0.1,
-        "backoff_max_seconds": 0.5,
-        "circuit_failure_threshold": 3,
-        "circuit_open_seconds": 0.5,
-        "poll_interval_seconds": 0.2,
-        "worker_lease_seconds": 3.0,
-        "mailbox_lease_seconds": 2.0,
-        "http_timeout_seconds": 3.0,
-        **delivery,
-    }
-    delivery_toml = "\n".join(f"{k} = {json.dumps(v)}" for k, v in d.items())
-    return f"""
-[server]
-listen = "127.0.0.1:{{port}}"
-max_body_bytes = 200000
-[storage]
-url = "{storage_url}"
-[delivery]
-{delivery_toml}
-
-[[admins]]
-name = "test admin"
-tokens_sha256 = ["{sha(TOKENS["admin"])}"]
-
-[[clients]]
-name = "integration engine"
-tokens_sha256 = ["{sha(TOKENS["engine"])}"]
-eans = ["{HOSPITAL}", "{HOSPITAL2}"]
-
-[[partners]]
-ean = "{HOSPITAL}"
-name = "Testsygehus Syd"
-kind = "hospital"
-cluster = "Fyn"
-tokens_sha256 = ["{sha(TOKENS["hospital"])}"]
-delivery = {{ kind = "http", url = "{hospital_url}" }}
-
-[[partners]]
-ean = "{HOSPITAL2}"
-name = "Testsygehus Nord"
-kind = "hospital"
-cluster = "Fyn"
-delivery = {{ kind = "directory", path = "{outdir / "hospital2"}" }}
-
-[[partners]]
-ean = "{MUNICIPALITY}"
-name = "Testkommune"
-kind = "municipality"
-cluster = ["Lillebælt", "Sydvestjylland"]
-tokens_sha256 = ["{sha(TOKENS["municipality"])}"]
-delivery = {{ kind = "http", url = "{municipality_url}" }}
-
-[[partners]]
-ean = "{MAILBOX_MUNI}"
-name = "Postkassekommune"
-kind = "municipality"
-cluster = "Fyn"
-tokens_sha256 = ["{sha(TOKENS["mailbox"])}"]
-delivery = {{ kind = "mailbox" }}
-
-[[partners]]
-ean = "{DIRECTORY_MUNI}"
-name = "Mappekommune"
-kind = "municipality"
-cluster = "Fyn"
-tokens_sha256 = ["{sha(TOKENS["directory"])}"]
-delivery = {{ kind = "directory", path = "{outdir / "directory-muni"}" }}
-
-[[partners]]
-ean = "{PICKY_MUNI}"
-name = "Kræsen Kommune"
-kind = "municipality"
-cluster = "Fyn"
-accepts = ["XDIS20"]
-delivery = {{ kind = "mailbox" }}
-"""
-
-
-@dataclass
-class Reply:
-    status: int
-    body: Any
-
-    def __repr__(self) -> str:
-        return f"Reply({self.status}, {self.body!r:.400})"
+    """The gateway world; `delivery` overrides or adds [delivery] settings."""
+    fyn, mailbox = "Fyn", cfg.MAILBOX_DELIVERY
+    return "".join(
+        [
+            cfg.base(storage_url, "test admin", TOKENS["admin"], max_body_bytes=200000),
+            cfg.table("delivery", {**FAST_DELIVERY, **delivery}),
+            cfg.client("integration engine", TOKENS["engine"], [HOSPITAL, HOSPITAL2]),
+            cfg.partner(
+                HOSPITAL, "Testsygehus Syd", "hospital", fyn, cfg.http_delivery(hospital_url), token=TOKENS["hospital"]
+            ),
+            cfg.partner(HOSPITAL2, "Testsygehus Nord", "hospital", fyn, cfg.directory_delivery(outdir / "hospital2")),
+            cfg.partner(
+                MUNICIPALITY,
+                "Testkommune",
+                "municipality",
+                ["Lillebælt", "Sydvestjylland"],
+                cfg.http_delivery(municipality_url),
+                token=TOKENS["municipality"],
+            ),
+            cfg.partner(MAILBOX_MUNI, "Postkassekommune", "municipality", fyn, mailbox, token=TOKENS["mailbox"]),
+            cfg.partner(
+                DIRECTORY_MUNI,
+                "Mappekommune",
+                "municipality",
+                fyn,
+                cfg.directory_delivery(outdir / "directory-muni"),
+                token=TOKENS["directory"],
+            ),
+            cfg.partner(PICKY_MUNI, "Kræsen Kommune", "municipality", fyn, mailbox, accepts=["XDIS20"]),
+        ]
+    )
 
 
 def call(
@@ -145,21 +92,8 @@ def call(
     content_type: str = "application/xml",
     timeout: float = 15.0,
 ) -> Reply:
-    headers = {"Content-Type": content_type}
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    req = urllib.request.Request(base + path, data=body, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            raw = resp.read()
-            status = resp.status
-    except urllib.error.HTTPError as exc:
-        raw = exc.read()
-        status = exc.code
-    try:
-        return Reply(status, json.loads(raw))
-    except ValueError:
-        return Reply(status, raw)
+    """One request; non-JSON bodies come back as bytes."""
+    return request(base + path, method, body, token=token, headers={"Content-Type": content_type}, timeout=timeout)
 
 
 @dataclass
@@ -183,13 +117,13 @@ class Gateway:
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'edigate.db'}"
+        return cfg.sqlite_url(tmp_path / "edigate.db")
     return str(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture
 def gateway_factory(storage_url: str, tmp_path: Path) -> Iterator[Any]:
-    started: list[Gateway] = []
+    fleet = Fleet()
     receivers: list[Receiver] = []
 
     def make(
@@ -202,18 +136,15 @@ def gateway_factory(storage_url: str, tmp_path: Path) -> Iterator[Any]:
             municipality_rx = Receiver().start()
             receivers.append(municipality_rx)
         outdir = tmp_path / "out"
-        workdir = tmp_path / f"svc{len(started)}"
+        workdir = tmp_path / f"svc{len(fleet.services)}"
         workdir.mkdir()
         text = config_text(storage_url, hospital_rx.url, municipality_rx.url, outdir, **delivery)
-        svc = make_service(text, workdir)
-        gw = Gateway(svc, hospital_rx, municipality_rx, outdir)
-        started.append(gw)
-        svc.start()
+        gw = Gateway(make_service(text, workdir), hospital_rx, municipality_rx, outdir)
+        fleet.start(gw.service)
         return gw
 
     yield make
-    for gw in started:
-        gw.service.stop()
+    fleet.stop()
     for rx in receivers:
         rx.stop()
 

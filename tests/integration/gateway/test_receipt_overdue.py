@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tests.harness.receiver import Receiver
 from tests.harness.service import make_service
+from tests.harness.wait import wait_until
 from tests.integration.gateway.conftest import TOKENS, call, config_text
 from tests.unit.medcom.samples import xdis91_message
 
@@ -18,13 +19,7 @@ T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 def wait_for(predicate, timeout: float = 15.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not reached")
+    return wait_until(predicate, timeout, lambda: "condition not reached")
 
 
 def test_missing_receipt_becomes_overdue_then_alerts(tmp_path: Path, storage_url: str) -> None:

@@ -19,6 +19,7 @@ import pytest
 
 from tests.harness.service import Service, make_service
 from tests.harness.smtp import SmtpServer
+from tests.harness.wait import wait_until
 from tests.integration.notify.conftest import (
     HOSPITALS,
     MAILBOX,
@@ -45,13 +46,7 @@ def is_leader(svc: Service) -> bool | None:
 
 
 def wait_for(predicate, what: str, timeout: float = 20.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_until(predicate, timeout, lambda: f"timed out waiting for {what}")
 
 
 def call(svc: Service, method: str, path: str, body: object, token: str) -> tuple[int, object]:

@@ -7,17 +7,15 @@ mailbox delivery), a notify reporter (the municipality's EOJ system owner), an a
 
 from __future__ import annotations
 
-import hashlib
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.harness import config as cfg
+from tests.harness.http import Reply, request
 from tests.harness.service import Service, make_service
 from tests.unit.medcom.samples import HOSPITAL_EAN, MUNICIPALITY_EAN, xdis91_message
 
@@ -36,97 +34,44 @@ TOKENS: dict[str, str | None] = {
 ROLES = tuple(TOKENS)
 
 
-def sha(token: str | None) -> str:
-    return hashlib.sha256((token or "").encode()).hexdigest()
-
-
 def config_text(storage_url: str, workdir: Path) -> str:
-    timeout_line = f"body_read_timeout_seconds = {BODY_TIMEOUT}" if body_timeout_config_supported() else ""
-    return f"""
-[server]
-listen = "127.0.0.1:{{port}}"
-max_body_bytes = {MAX_BODY}
-{timeout_line}
-[storage]
-url = "{storage_url}"
-[delivery]
-poll_interval_seconds = 0.2
-mailbox_lease_seconds = 2.0
-
-[[admins]]
-name = "hardening admin"
-tokens_sha256 = ["{sha(TOKENS["admin"])}"]
-
-[[partners]]
-ean = "{HOSPITAL}"
-name = "Testsygehus Syd"
-kind = "hospital"
-cluster = "Fyn"
-tokens_sha256 = ["{sha(TOKENS["sender"])}"]
-mailbox = "edi@sygehus.example"
-delivery = {{ kind = "directory", path = "{workdir / "out" / "hospital"}" }}
-
-[[partners]]
-ean = "{MUNICIPALITY}"
-name = "Testkommune"
-kind = "municipality"
-cluster = "Fyn"
-tokens_sha256 = ["{sha(TOKENS["receiver"])}"]
-mailbox = "edi@kommune.example"
-delivery = {{ kind = "mailbox" }}
-
-[notify]
-public_url = "http://127.0.0.1:{{port}}"
-
-[notify.mail]
-kind = "directory"
-directory = "{workdir / "mail"}"
-
-[[notify.reporters]]
-name = "EOJ Testkommune"
-organisation = "{MUNICIPALITY}"
-role = "eoj"
-tokens_sha256 = ["{sha(TOKENS["reporter"])}"]
-"""
-
-
-@dataclass
-class Reply:
-    status: int
-    body: Any
-    headers: dict[str, str]
-
-    def __repr__(self) -> str:
-        return f"Reply({self.status}, {self.body!r:.300})"
+    """The hardened world on `storage_url`; files (deliveries, mail) go below `workdir`."""
+    body_timeout = {"body_read_timeout_seconds": BODY_TIMEOUT} if body_timeout_config_supported() else {}
+    return "".join(
+        [
+            cfg.base(storage_url, "hardening admin", TOKENS["admin"], max_body_bytes=MAX_BODY, **body_timeout),
+            cfg.table("delivery", {"poll_interval_seconds": 0.2, "mailbox_lease_seconds": 2.0}),
+            cfg.partner(
+                HOSPITAL,
+                "Testsygehus Syd",
+                "hospital",
+                "Fyn",
+                cfg.directory_delivery(workdir / "out" / "hospital"),
+                token=TOKENS["sender"],
+                mailbox="edi@sygehus.example",
+            ),
+            cfg.partner(
+                MUNICIPALITY,
+                "Testkommune",
+                "municipality",
+                "Fyn",
+                cfg.MAILBOX_DELIVERY,
+                token=TOKENS["receiver"],
+                mailbox="edi@kommune.example",
+            ),
+            cfg.notify(cfg.directory_mail(workdir / "mail")),
+            cfg.reporter("EOJ Testkommune", MUNICIPALITY, "eoj", TOKENS["reporter"]),
+        ]
+    )
 
 
 def call(
-    base: str,
-    method: str,
-    path: str,
-    body: bytes | None = None,
-    *,
-    role: str = "admin",
-    content_type: str | None = None,
-    headers: dict[str, str] | None = None,
-    timeout: float = 20.0,
+    base: str, method: str, path: str, body: bytes | None = None, *, role: str = "admin", timeout: float = 20.0,
+    content_type: str | None = None, headers: dict[str, str] | None = None,
 ) -> Reply:
-    h = dict(headers or {})
-    token = TOKENS[role]
-    if token is not None:
-        h["Authorization"] = f"Bearer {token}"
-    if content_type:
-        h["Content-Type"] = content_type
-    req = urllib.request.Request(base + path, data=body, method=method, headers=h)
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            raw, status, rh = resp.read(), resp.status, dict(resp.headers)
-    except urllib.error.HTTPError as exc:
-        raw, status, rh = exc.read(), exc.code, dict(exc.headers)
-    try:
-        return Reply(status, json.loads(raw), rh)
-    except ValueError:
-        return Reply(status, raw, rh)
+    """One request as `role` (see TOKENS); `content_type` overrides a Content-Type in `headers`."""
+    sent = {**(headers or {}), **({"Content-Type": content_type} if content_type else {})}
+    return request(base + path, method, body, token=TOKENS[role], headers=sent, timeout=timeout)
 
 
 class World:
@@ -167,34 +112,24 @@ class World:
     def new_incident(self) -> int:
         body = self.incident_body()
         body["affected_messages"] = ["XDIS91"]
-        r = self.call(
-            "POST",
-            "/api/v1/incidents",
-            json.dumps(body).encode(),
-            role="reporter",
-            content_type="application/json",
-        )
+        r = self.post_json("/api/v1/incidents", body, role="reporter")
         assert r.status == 201, r
         return int(r.body["id"])
 
     def new_subscription(self) -> int:
-        body = {"email": f"{self.unique('abonnent')}@kommune.example"}
-        r = self.call(
-            "POST",
-            "/api/v1/subscriptions",
-            json.dumps(body).encode(),
-            role="admin",
-            content_type="application/json",
-        )
+        r = self.post_json("/api/v1/subscriptions", {"email": f"{self.unique('abonnent')}@kommune.example"})
         assert r.status in (201, 202), r
         return int(r.body["id"])
+
+    def post_json(self, path: str, body: Any, role: str = "admin") -> Reply:
+        return self.call("POST", path, json.dumps(body).encode(), role=role, content_type="application/json")
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """One service (SQLite) for a test module: starting one per test would cost seconds each."""
     workdir = tmp_path_factory.mktemp("hardened")
-    svc = make_service(config_text(f"sqlite:///{workdir / 'edigate.db'}", workdir), workdir)
+    svc = make_service(config_text(cfg.sqlite_url(workdir / "edigate.db"), workdir), workdir)
     svc.start()
     try:
         yield World(svc)

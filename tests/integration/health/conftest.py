@@ -8,13 +8,10 @@ Test world (fictitious EANs, = tests/unit/medcom/samples): HOSPITAL sends to MUN
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -23,14 +20,14 @@ from typing import Any
 
 import pytest
 
+from tests.harness import config as cfg
+from tests.harness.eans import HOSPITAL, HOSPITAL2, MUNICIPALITY, MUNICIPALITY2
+from tests.harness.http import Reply, request
 from tests.harness.receiver import Receiver
-from tests.harness.service import Service, make_service
+from tests.harness.service import Fleet, Service, make_service
 from tests.harness.smtp import ReceivedMail, SmtpServer
+from tests.harness.wait import wait_until
 
-HOSPITAL = "5790001382445"  # = samples.HOSPITAL_EAN
-HOSPITAL2 = "5790001382452"
-MUNICIPALITY = "5790000198765"  # = samples.MUNICIPALITY_EAN
-MUNICIPALITY2 = "5790000198772"
 EDI_SUPPORT = "edi-support@rsyd.example"
 ON_CALL = "driftsvagt@rsyd.example"
 MAILBOX = {
@@ -47,10 +44,29 @@ TOKENS = {
 }
 # Tuesday 24 November 2026, 10:00 in Copenhagen: inside the 08-22 window and EDI support hours
 TUESDAY_10 = datetime.fromisoformat("2026-11-24T10:00:00+01:00")
+FAST_DELIVERY = {  # second-scale retries, so a receiver outage shows within a test
+    "backoff_base_seconds": 0.2,
+    "backoff_max_seconds": 0.5,
+    "circuit_failure_threshold": 3,
+    "circuit_open_seconds": 0.5,
+    "poll_interval_seconds": 0.2,
+    "worker_lease_seconds": 3.0,
+    "http_timeout_seconds": 3.0,
+}
+FAST_HEALTH = {  # thresholds in seconds rather than minutes
+    "interval_seconds": 0.3,
+    "down_unreachable_minutes": 5 / 60,  # down after 5 s unreachable
+    "degraded_unreachable_minutes": 2 / 60,
+    "down_oldest_pending_minutes": 30 / 60,
+    "degraded_oldest_pending_minutes": 10 / 60,
+    "recovery_hold_minutes": 2 / 60,
+}
 
 
-def sha(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def partner(ean: str, name: str, kind: str, delivery: dict[str, Any], token_name: str | None = None) -> str:
+    """A partner in the Fyn cluster with its MAILBOX address and, when named, its token."""
+    token = TOKENS[token_name] if token_name else None
+    return cfg.partner(ean, name, kind, "Fyn", delivery, token=token, mailbox=MAILBOX[ean])
 
 
 def config_text(
@@ -63,93 +79,23 @@ def config_text(
     metrics: bool = True,
     log_level: str = "info",
 ) -> str:
-    h = {
-        "interval_seconds": 0.3,
-        "down_unreachable_minutes": 5 / 60,  # down after 5 s unreachable
-        "degraded_unreachable_minutes": 2 / 60,
-        "down_oldest_pending_minutes": 30 / 60,
-        "degraded_oldest_pending_minutes": 10 / 60,
-        "recovery_hold_minutes": 2 / 60,
-        **(health or {}),
-    }
-    health_toml = "\n".join(f"{k} = {json.dumps(v)}" for k, v in h.items())
-    return f"""
-[server]
-listen = "127.0.0.1:{{port}}"
-[storage]
-url = "{storage_url}"
-[logging]
-level = "{log_level}"
-[metrics]
-enabled = {json.dumps(metrics)}
-[delivery]
-backoff_base_seconds = 0.2
-backoff_max_seconds = 0.5
-circuit_failure_threshold = 3
-circuit_open_seconds = 0.5
-poll_interval_seconds = 0.2
-worker_lease_seconds = 3.0
-http_timeout_seconds = 3.0
-[health]
-{health_toml}
-[alerts]
-repeat_interval_minutes = 60
-max_reminders = 1
-
-[[admins]]
-name = "EDI-support admin"
-tokens_sha256 = ["{sha(TOKENS["admin"])}"]
-
-[[partners]]
-ean = "{HOSPITAL}"
-name = "Testsygehus Syd"
-kind = "hospital"
-cluster = "Fyn"
-mailbox = "{MAILBOX[HOSPITAL]}"
-tokens_sha256 = ["{sha(TOKENS["hospital"])}"]
-delivery = {{ kind = "directory", path = "{outdir / "hospital"}" }}
-
-[[partners]]
-ean = "{HOSPITAL2}"
-name = "Testsygehus Nord"
-kind = "hospital"
-cluster = "Fyn"
-mailbox = "{MAILBOX[HOSPITAL2]}"
-tokens_sha256 = ["{sha(TOKENS["hospital2"])}"]
-delivery = {{ kind = "directory", path = "{outdir / "hospital2"}" }}
-
-[[partners]]
-ean = "{MUNICIPALITY}"
-name = "Testkommune"
-kind = "municipality"
-cluster = "Fyn"
-mailbox = "{MAILBOX[MUNICIPALITY]}"
-tokens_sha256 = ["{sha(TOKENS["municipality"])}"]
-delivery = {{ kind = "http", url = "{receiver_url}" }}
-
-[[partners]]
-ean = "{MUNICIPALITY2}"
-name = "Postkassekommune"
-kind = "municipality"
-cluster = "Fyn"
-mailbox = "{MAILBOX[MUNICIPALITY2]}"
-delivery = {{ kind = "mailbox" }}
-
-[notify]
-public_url = "http://127.0.0.1:{{port}}"
-edi_support_email = "{EDI_SUPPORT}"
-on_call_email = "{ON_CALL}"
-scheduler_max_sleep_seconds = 0.3
-outbox_poll_seconds = 0.2
-outbox_max_backoff_seconds = 1.0
-
-[notify.mail]
-kind = "smtp"
-host = "127.0.0.1"
-port = {smtp_port}
-from = "EDI-support Region Syddanmark <{EDI_SUPPORT}>"
-timeout_seconds = 3
-"""
+    """The health world; `health` overrides or adds [health] settings."""
+    in_dir = cfg.directory_delivery
+    return "".join(
+        [
+            cfg.base(storage_url, "EDI-support admin", TOKENS["admin"]),
+            cfg.table("logging", {"level": log_level}),
+            cfg.table("metrics", {"enabled": metrics}),
+            cfg.table("delivery", FAST_DELIVERY),
+            cfg.table("health", {**FAST_HEALTH, **(health or {})}),
+            cfg.table("alerts", {"repeat_interval_minutes": 60, "max_reminders": 1}),
+            partner(HOSPITAL, "Testsygehus Syd", "hospital", in_dir(outdir / "hospital"), "hospital"),
+            partner(HOSPITAL2, "Testsygehus Nord", "hospital", in_dir(outdir / "hospital2"), "hospital2"),
+            partner(MUNICIPALITY, "Testkommune", "municipality", cfg.http_delivery(receiver_url), "municipality"),
+            partner(MUNICIPALITY2, "Postkassekommune", "municipality", cfg.MAILBOX_DELIVERY),
+            cfg.outage_notify(EDI_SUPPORT, ON_CALL, smtp_port),
+        ]
+    )
 
 
 class RunningClock:
@@ -192,13 +138,6 @@ class HealthService(Service):
 
 
 @dataclass
-class Reply:
-    status: int
-    body: Any
-    raw: bytes = b""
-
-
-@dataclass
 class World:
     service: Service
     receiver: Receiver
@@ -215,21 +154,11 @@ class World:
         token: str | None = "admin",
         content_type: str = "application/json",
     ) -> Reply:
-        req = urllib.request.Request(self.service.base_url + path, data=body, method=method)
-        if body is not None:
-            req.add_header("Content-Type", content_type)
-        if token:
-            req.add_header("Authorization", f"Bearer {TOKENS.get(token, token)}")
-        try:
-            with urllib.request.urlopen(req, timeout=15) as resp:
-                raw, status = resp.read(), resp.status
-        except urllib.error.HTTPError as exc:
-            raw, status = exc.read(), exc.code
-        self.responses.append(raw)
-        try:
-            return Reply(status, json.loads(raw), raw)
-        except ValueError:
-            return Reply(status, raw.decode("utf-8", "replace"), raw)
+        headers = {"Content-Type": content_type} if body is not None else {}
+        bearer = TOKENS.get(token, token) if token else None
+        reply = request(self.service.base_url + path, method, body, token=bearer, headers=headers, text=True)
+        self.responses.append(reply.raw)
+        return reply
 
     def post_message(self, xml: bytes, token: str = "hospital") -> Reply:
         return self.call("POST", "/api/v1/messages", xml, token=token, content_type="application/xml")
@@ -253,16 +182,11 @@ class World:
             return list(self.smtp.catcher.mails)
 
     def wait_until(self, predicate: Any, timeout: float = 20.0, what: str = "condition") -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.1)
-        raise AssertionError(
-            f"timed out waiting for {what}; mails: {[(m.subject, m.rcpt_tos) for m in self.mails()]}\n"
-            f"log tail:\n{self.service.log_text()[-3000:]}"
-        )
+        def explain() -> str:
+            mails = [(m.subject, m.rcpt_tos) for m in self.mails()]
+            return f"timed out waiting for {what}; mails: {mails}\nlog tail:\n{self.service.log_text()[-3000:]}"
+
+        return wait_until(predicate, timeout, explain)
 
 
 def metric_value(text: str, name: str, **labels: str) -> float | None:
@@ -281,20 +205,20 @@ def metric_value(text: str, name: str, **labels: str) -> float | None:
 
 @pytest.fixture
 def world_factory(tmp_path: Path, smtp_server: SmtpServer, receiver: Receiver) -> Iterator[Any]:
-    started: list[World] = []
+    fleet = Fleet()
+    clocks: list[RunningClock] = []
 
     def make(*, start: datetime = TUESDAY_10, storage_url: str | None = None, **config: Any) -> World:
         clock = RunningClock(tmp_path / "clock.txt", start)
-        url = storage_url or f"sqlite:///{tmp_path / 'edigate.db'}"
+        clocks.append(clock)
+        url = storage_url or cfg.sqlite_url(tmp_path / "edigate.db")
         text = config_text(url, receiver.url, tmp_path / "out", smtp_server.port, **config)
         svc = make_service(text, tmp_path, env={"EDIGATE_CLOCK_FILE": str(clock.path)})
         svc = HealthService(svc.config_path, svc.port, svc.workdir, svc.env)
-        world = World(svc, receiver, smtp_server, clock)
-        started.append(world)
-        svc.start()
-        return world
+        fleet.start(svc)
+        return World(svc, receiver, smtp_server, clock)
 
     yield make
-    for w in started:
-        w.service.stop()
-        w.clock.stop()
+    fleet.stop()
+    for clock in clocks:
+        clock.stop()

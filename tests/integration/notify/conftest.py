@@ -7,12 +7,8 @@ Lillebælt (Vejen is in two), and Regional IT. Reporters: Odense's EOJ system ow
 
 from __future__ import annotations
 
-import hashlib
 import json
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,8 +16,11 @@ from typing import Any
 
 import pytest
 
+from tests.harness import config as cfg
+from tests.harness.http import request
 from tests.harness.service import Service, make_service
 from tests.harness.smtp import ReceivedMail, SmtpServer
+from tests.harness.wait import wait_until
 
 OUH = "5799999000101"
 SLB = "5799999000102"
@@ -46,85 +45,42 @@ TOKENS = {"odense": "tok-odense-eoj", "region": "tok-regional-it", "admin": "tok
 CONTACT = {"name": "Hanne Hansen", "phone": "+45 65 51 10 00", "email": "hanne@odense.example"}
 WEBHOOK_SECRET_ENV = "EDIGATE_TEST_WEBHOOK_SECRET"
 WEBHOOK_SECRET = "hemmelig-nøgle"
+CONTACTS = {
+    "edi_support_phone": "24 90 87 31",
+    "on_call_phone": "76 73 10 10",
+    "duty_phones": {"Odense": "65 51 10 00", "Assens": "64 74 74 74"},
+}
 
 
-def sha(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def partner(ean: str, name: str, kind: str, cluster: Any, outdir: Path, mailbox: str | None) -> str:
-    mailbox_line = f'mailbox = "{mailbox}"' if mailbox else ""
-    return f"""
-[[partners]]
-ean = "{ean}"
-name = "{name}"
-kind = "{kind}"
-cluster = {json.dumps(cluster)}
-tokens_sha256 = ["{sha("partner-" + ean)}"]
-{mailbox_line}
-delivery = {{ kind = "directory", path = "{outdir / ean}" }}
-"""
+def partner(ean: str, name: str, kind: str, cluster: str | list[str], outdir: Path) -> str:
+    """A partner that files into `outdir/<ean>`, with the token `partner-<ean>` and its MAILBOX address if any."""
+    delivery = cfg.directory_delivery(outdir / ean)
+    return cfg.partner(ean, name, kind, cluster, delivery, token=f"partner-{ean}", mailbox=MAILBOX.get(ean))
 
 
 def config_text(
-    storage_url: str, smtp_port: int, workdir: Path, *, webhooks: list[str] = (), **notify: Any
+    storage_url: str, smtp_port: int, workdir: Path, *, webhooks: Sequence[str] = (), **notify: Any
 ) -> str:
-    extra = "\n".join(f"{k} = {json.dumps(v)}" for k, v in notify.items())
-    hooks = "".join(
-        f'\n[[notify.webhooks]]\nurl = "{u}"\nsecret_env = "{WEBHOOK_SECRET_ENV}"\n' for u in webhooks
-    )
+    """The outage-procedure world; `notify` adds [notify] settings, each of `webhooks` gets the shared secret."""
     out = workdir / "out"
-    return f"""
-[server]
-listen = "127.0.0.1:{{port}}"
-[storage]
-url = "{storage_url}"
-
-[[admins]]
-name = "EDI-support admin"
-tokens_sha256 = ["{sha(TOKENS["admin"])}"]
-{partner(OUH, "Odense Universitetshospital", "hospital", "Fyn", out, MAILBOX[OUH])}
-{partner(SLB, "Sygehus Lillebælt", "hospital", "Lillebælt", out, MAILBOX[SLB])}
-{partner(ODENSE, "Odense Kommune", "municipality", "Fyn", out, MAILBOX[ODENSE])}
-{partner(ASSENS, "Assens Kommune", "municipality", "Fyn", out, MAILBOX[ASSENS])}
-{partner(KOLDING, "Kolding Kommune", "municipality", "Lillebælt", out, MAILBOX[KOLDING])}
-{partner(VEJEN, "Vejen Kommune", "municipality", ["Lillebælt", "Sydvestjylland"], out, MAILBOX[VEJEN])}
-{partner(REGION, "Regional IT", "region", [], out, None)}
-
-[notify]
-public_url = "http://127.0.0.1:{{port}}"
-edi_support_email = "{EDI_SUPPORT}"
-on_call_email = "{ON_CALL}"
-scheduler_max_sleep_seconds = 0.3
-outbox_poll_seconds = 0.2
-outbox_max_backoff_seconds = 1.0
-{extra}
-
-[notify.mail]
-kind = "smtp"
-host = "127.0.0.1"
-port = {smtp_port}
-from = "EDI-support Region Syddanmark <{EDI_SUPPORT}>"
-timeout_seconds = 3
-
-[[notify.reporters]]
-name = "EOJ Odense"
-organisation = "{ODENSE}"
-role = "eoj"
-tokens_sha256 = ["{sha(TOKENS["odense"])}"]
-
-[[notify.reporters]]
-name = "Regional IT"
-organisation = "{REGION}"
-role = "regional-it"
-tokens_sha256 = ["{sha(TOKENS["region"])}"]
-
-[notify.contacts]
-edi_support_phone = "24 90 87 31"
-on_call_phone = "76 73 10 10"
-duty_phones = {{ "Odense" = "65 51 10 00", "Assens" = "64 74 74 74" }}
-{hooks}
-"""
+    hooks = [cfg.table("notify.webhooks", {"url": u, "secret_env": WEBHOOK_SECRET_ENV}, array=True) for u in webhooks]
+    return "".join(
+        [
+            cfg.base(storage_url, "EDI-support admin", TOKENS["admin"]),
+            partner(OUH, "Odense Universitetshospital", "hospital", "Fyn", out),
+            partner(SLB, "Sygehus Lillebælt", "hospital", "Lillebælt", out),
+            partner(ODENSE, "Odense Kommune", "municipality", "Fyn", out),
+            partner(ASSENS, "Assens Kommune", "municipality", "Fyn", out),
+            partner(KOLDING, "Kolding Kommune", "municipality", "Lillebælt", out),
+            partner(VEJEN, "Vejen Kommune", "municipality", ["Lillebælt", "Sydvestjylland"], out),
+            partner(REGION, "Regional IT", "region", [], out),
+            cfg.outage_notify(EDI_SUPPORT, ON_CALL, smtp_port, **notify),
+            cfg.reporter("EOJ Odense", ODENSE, "eoj", TOKENS["odense"]),
+            cfg.reporter("Regional IT", REGION, "regional-it", TOKENS["region"]),
+            cfg.table("notify.contacts", CONTACTS),
+            *hooks,
+        ]
+    )
 
 
 @dataclass
@@ -146,20 +102,11 @@ class NotifyWorld:
         self, method: str, path: str, body: Any = None, token: str | None = "odense", raw: bytes | None = None
     ) -> tuple[int, Any]:
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        req = urllib.request.Request(self.service.base_url + path, data=data, method=method)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        if token:
-            req.add_header("Authorization", f"Bearer {TOKENS[token]}")
-        try:
-            with urllib.request.urlopen(req, timeout=10) as resp:
-                status, text = resp.status, resp.read().decode()
-        except urllib.error.HTTPError as exc:
-            status, text = exc.code, exc.read().decode()
-        try:
-            return status, json.loads(text)
-        except ValueError:
-            return status, text
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        bearer = TOKENS[token] if token else None
+        url = self.service.base_url + path
+        reply = request(url, method, data, token=bearer, headers=headers, timeout=10, text=True)
+        return reply.status, reply.body
 
     def file(self, token: str = "odense", **fields: Any) -> dict[str, Any]:
         body = {
@@ -195,13 +142,10 @@ class NotifyWorld:
         return [m for m in self.mails() if m.subject.startswith(prefix)]
 
     def wait_until(self, predicate: Any, timeout: float = 20.0, what: str = "condition") -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.1)
-        raise AssertionError(f"timed out waiting for {what}; mails: {[m.subject for m in self.mails()]}")
+        def explain() -> str:
+            return f"timed out waiting for {what}; mails: {[m.subject for m in self.mails()]}"
+
+        return wait_until(predicate, timeout, explain)
 
 
 def recipients(mails: list[ReceivedMail]) -> list[str]:
@@ -220,7 +164,7 @@ def build_world(
 ) -> NotifyWorld:
     clock_file = tmp_path / "clock.txt"
     clock_file.write_text(clock, encoding="utf-8")
-    url = storage_url or f"sqlite:///{tmp_path / 'edigate.db'}"
+    url = storage_url or cfg.sqlite_url(tmp_path / "edigate.db")
     text = config_text(url, smtp_port or smtp.port, tmp_path, **kw)
     service = make_service(
         text,
