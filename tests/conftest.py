@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.config import sqlite_url
 from tests.harness.receiver import Receiver
 from tests.harness.smtp import SmtpServer
 
@@ -73,6 +74,14 @@ def postgres_url() -> Iterator[str]:
         yield f"postgresql://postgres@127.0.0.1:5432/{name}"
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The storage URL of a test that runs twice: on SQLite (a file in tmp_path), then on PostgreSQL."""
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path / "edigate.db")
+    return str(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture

@@ -114,13 +114,6 @@ class Gateway:
         return call(self.url, "GET", path, token=TOKENS.get(token_name, token_name))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return cfg.sqlite_url(tmp_path / "edigate.db")
-    return str(request.getfixturevalue("postgres_url"))
-
-
 @pytest.fixture
 def gateway_factory(storage_url: str, tmp_path: Path) -> Iterator[Any]:
     fleet = Fleet()

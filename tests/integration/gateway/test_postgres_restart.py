@@ -19,8 +19,8 @@ import aiohttp
 import pytest
 
 from tests.conftest import postgres_reachable
+from tests.harness.delivered import wait_delivered
 from tests.integration.gateway.conftest import TOKENS, Gateway
-from tests.integration.gateway.test_transports import envelope_ids
 from tests.unit.medcom.samples import xdis91_message
 
 RATE_PER_S = 50
@@ -97,9 +97,6 @@ def test_postgres_restart_while_messages_flow(gateway_factory: object, storage_u
     accepted.add("ENVPGRAFTER")
 
     rx = gw.municipality_rx
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not accepted <= set(envelope_ids(rx.bodies())):
-        time.sleep(0.3)
-    missing = accepted - set(envelope_ids(rx.bodies()))
+    missing = accepted - set(wait_delivered(rx, accepted, timeout=60, poll=0.3))
     print(f"postgres restart: {len(accepted)} got 202, {len(missing)} missing at the receiver")
     assert not missing, f"{len(missing)} messages that got 202 never arrived: {sorted(missing)[:10]}"

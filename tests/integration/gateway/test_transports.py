@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.harness.delivered import envelope_ids
 from tests.integration.gateway.conftest import (
     DIRECTORY_MUNI,
     MAILBOX_MUNI,
@@ -17,14 +18,6 @@ from tests.integration.gateway.conftest import (
     call,
 )
 from tests.unit.medcom.samples import xdis91_message
-
-
-def envelope_ids(bodies: list[bytes]) -> list[str]:
-    out = []
-    for b in bodies:
-        start = b.index(b"<Identifier>") + len(b"<Identifier>")
-        out.append(b[start : b.index(b"</Identifier>", start)].decode())
-    return out
 
 
 def test_receiver_down_then_up_keeps_order(gateway: Gateway) -> None:

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.delivered import envelope_ids, wait_delivered
 from tests.harness.receiver import Receiver
 from tests.harness.service import make_service
 from tests.integration.gateway.conftest import TOKENS, Reply, call, config_text
-from tests.integration.gateway.test_transports import envelope_ids
 from tests.unit.medcom.samples import xdis91_message
 
 DISK_BYTES = 4 * 1024 * 1024
@@ -113,9 +113,7 @@ def test_disk_full_gives_503_then_resumes_without_corruption(
             time.sleep(0.2)
         assert resumed_after is not None, "ingest did not resume after space returned"
 
-        rx_deadline = time.monotonic() + 30
-        while time.monotonic() < rx_deadline and not set(accepted) <= set(envelope_ids(receiver.bodies())):
-            time.sleep(0.2)
+        wait_delivered(receiver, accepted, timeout=30)
         settled = len(receiver.bodies())
         time.sleep(1.0)
         assert len(receiver.bodies()) == settled, "re-sending did not stop after space returned"

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.delivered import envelope_ids
 from tests.harness.receiver import Receiver
 from tests.harness.service import Service, make_service
 from tests.integration.gateway.conftest import TOKENS, Reply, call, config_text
-from tests.integration.gateway.test_transports import envelope_ids
 from tests.unit.medcom.samples import xdis91_message
 
 HTTP_TIMEOUT = 1.0  # [delivery] http_timeout_seconds in this test world

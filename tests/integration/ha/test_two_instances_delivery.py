@@ -9,14 +9,13 @@ import collections
 import time
 from pathlib import Path
 
-import aiohttp
 import pytest
 
+from tests.harness.burst import post_and_kill
+from tests.harness.delivered import envelope_ids, wait_delivered
 from tests.harness.receiver import Receiver
 from tests.harness.service import Service, make_service
 from tests.integration.gateway.conftest import TOKENS, config_text
-from tests.integration.gateway.test_transports import envelope_ids
-from tests.unit.medcom.samples import xdis91_message
 
 pytestmark = pytest.mark.postgres
 
@@ -27,35 +26,6 @@ BATCH_SIZE = 20  # [delivery] batch_size: what one drain task reads and may POST
 
 def delivered_count(svc: Service) -> int:
     return svc.log_text().count("message_delivered")
-
-
-async def post_alternating(services: list[Service], kill: object) -> tuple[set[str], collections.Counter[str]]:
-    accepted: set[str] = set()
-    outcomes: collections.Counter[str] = collections.Counter()
-    killed = asyncio.Event()
-    headers = {"Authorization": f"Bearer {TOKENS['hospital']}", "Content-Type": "application/xml"}
-    timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=20), timeout=timeout) as session:
-
-        async def one(i: int) -> None:
-            env = f"ENVHA{i:05d}"
-            svc = services[i % 2]
-            body = xdis91_message(envelope_id=env, letter_id=f"LETHA{i:05d}")
-            try:
-                async with session.post(svc.base_url + "/api/v1/messages", data=body, headers=headers) as resp:
-                    await resp.read()
-                    outcomes[str(resp.status)] += 1
-                    if resp.status == 202:
-                        accepted.add(env)
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                outcomes[type(exc).__name__] += 1  # no 202: the sender sends it again later
-                return
-            if len(accepted) >= KILL_AFTER and not killed.is_set():
-                killed.set()
-                kill()  # type: ignore[operator]
-
-        await asyncio.gather(*(one(i) for i in range(TOTAL)))
-    return accepted, outcomes
 
 
 def test_two_instances_kill_9_one_mid_flight_the_other_delivers_everything(
@@ -81,7 +51,17 @@ def test_two_instances_kill_9_one_mid_flight_the_other_delivers_everything(
             victim.append(target)
             target.kill9()
 
-        accepted, outcomes = asyncio.run(post_alternating(services, kill))
+        accepted, outcomes = asyncio.run(
+            post_and_kill(
+                [svc.base_url for svc in services],  # alternating: message i goes to instance i % 2
+                TOKENS["hospital"],
+                TOTAL,
+                tag="HA",
+                connections=20,
+                kill_after=KILL_AFTER,
+                kill=kill,
+            )
+        )
         assert victim, f"the kill did not happen: {dict(outcomes)}"
         dead = victim[0]
         survivor = services[1] if dead is services[0] else services[0]
@@ -89,9 +69,7 @@ def test_two_instances_kill_9_one_mid_flight_the_other_delivers_everything(
         assert KILL_AFTER <= len(accepted) < TOTAL, f"{len(accepted)} accepted: the kill came too late"
         delivered_by_dead = delivered_count(dead)
 
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and not accepted <= set(envelope_ids(receiver.bodies())):
-            time.sleep(0.2)
+        wait_delivered(receiver, accepted, timeout=90)
         time.sleep(1.0)  # would a further copy still arrive?
         got = envelope_ids(receiver.bodies())
         missing = accepted - set(got)

@@ -92,11 +92,15 @@ class World:
         self._n += 1
         return f"{prefix[:4]}{self.service.port}{self._n:05d}"  # MedCom ids: at most 14 characters
 
-    def send_message(self) -> int:
-        xml = xdis91_message(envelope_id=self.unique("ENVH"), letter_id=self.unique("LETH"))
+    def send(self, tag: str = "H") -> tuple[bytes, int]:
+        """POST a new XDIS91 (ids `ENV<tag>…`/`LET<tag>…`, unique here) as the sender: its XML and its id."""
+        xml = xdis91_message(envelope_id=self.unique(f"ENV{tag}"), letter_id=self.unique(f"LET{tag}"))
         r = self.call("POST", "/api/v1/messages", xml, role="sender", content_type="application/xml")
         assert r.status == 202, r
-        return int(r.body["id"])
+        return xml, int(r.body["id"])
+
+    def send_message(self) -> int:
+        return self.send()[1]
 
     def incident_body(self) -> dict[str, Any]:
         return {

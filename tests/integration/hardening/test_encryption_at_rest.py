@@ -14,9 +14,10 @@ import pytest
 
 from edigate.store.crypto import ACTIVE_ENV, KEYS_ENV, key_id_of
 from edigate.store.messages import MessageStore
+from tests.harness.config import sqlite_url
 from tests.harness.service import make_service
 from tests.integration.hardening.conftest import World, config_text
-from tests.unit.medcom.samples import FICTITIOUS_CPR, xdis91_message
+from tests.unit.medcom.samples import FICTITIOUS_CPR
 
 
 def key() -> str:
@@ -28,23 +29,29 @@ def stored_bodies(db: Path) -> list[bytes]:
         return [bytes(r[0]) for r in conn.execute("SELECT body FROM gw_messages ORDER BY id")]
 
 
-def test_bodies_are_sealed_and_keys_rotate(tmp_path: Path) -> None:
+def require_keyring() -> None:
     if "keyring" not in inspect.signature(MessageStore).parameters:
         pytest.skip(
             "MessageStore takes no keyring yet: body encryption is not wired into the store "
             "(apply /tmp/h8-integration.patch)"
         )
-    k1, k2 = key(), key()
+
+
+def started_world(tmp_path: Path, body_keys: str) -> tuple[World, Path]:
+    """The hardened world on SQLite in tmp_path, started with EDIGATE_BODY_KEYS = `body_keys`; its database file."""
     db = tmp_path / "edigate.db"
-    svc = make_service(config_text(f"sqlite:///{db}", tmp_path), tmp_path, env={KEYS_ENV: f"k1:{k1}"})
+    svc = make_service(config_text(sqlite_url(db), tmp_path), tmp_path, env={KEYS_ENV: body_keys})
     svc.start()
-    w = World(svc)
+    return World(svc), db
+
+
+def test_bodies_are_sealed_and_keys_rotate(tmp_path: Path) -> None:
+    require_keyring()
+    k1, k2 = key(), key()
+    w, db = started_world(tmp_path, f"k1:{k1}")
+    svc = w.service
     try:
-        xml = xdis91_message(envelope_id=w.unique("ENVC"), letter_id=w.unique("LETC"))
-        assert (
-            w.call("POST", "/api/v1/messages", xml, role="sender", content_type="application/xml").status
-            == 202
-        )
+        xml, _ = w.send("C")
         first = w.call("GET", "/api/v1/mailbox?limit=5", role="receiver")
         assert first.status == 200 and base64.b64decode(first.body["messages"][0]["xml_base64"]) == xml
     finally:
@@ -59,11 +66,7 @@ def test_bodies_are_sealed_and_keys_rotate(tmp_path: Path) -> None:
     svc.env = {KEYS_ENV: f"k1:{k1},k2:{k2}", ACTIVE_ENV: "k2"}
     svc.start()
     try:
-        xml2 = xdis91_message(envelope_id=w.unique("ENVC"), letter_id=w.unique("LETC"))
-        assert (
-            w.call("POST", "/api/v1/messages", xml2, role="sender", content_type="application/xml").status
-            == 202
-        )
+        w.send("C")
         shown = w.call("GET", "/api/v1/messages/1", role="admin")
         assert shown.status == 200 and base64.b64decode(shown.body["body_base64"]) == xml
     finally:
@@ -72,18 +75,11 @@ def test_bodies_are_sealed_and_keys_rotate(tmp_path: Path) -> None:
 
 
 def test_missing_key_for_a_stored_body_is_a_clear_error_not_ciphertext(tmp_path: Path) -> None:
-    if "keyring" not in inspect.signature(MessageStore).parameters:
-        pytest.skip("MessageStore takes no keyring yet (apply /tmp/h8-integration.patch)")
-    db = tmp_path / "edigate.db"
-    svc = make_service(config_text(f"sqlite:///{db}", tmp_path), tmp_path, env={KEYS_ENV: f"old:{key()}"})
-    svc.start()
-    w = World(svc)
+    require_keyring()
+    w, _db = started_world(tmp_path, f"old:{key()}")
+    svc = w.service
     try:
-        xml = xdis91_message(envelope_id=w.unique("ENVM"), letter_id=w.unique("LETM"))
-        assert (
-            w.call("POST", "/api/v1/messages", xml, role="sender", content_type="application/xml").status
-            == 202
-        )
+        w.send("M")
     finally:
         svc.stop()
     svc.env = {KEYS_ENV: f"new:{key()}"}  # the operator dropped the old key too early

@@ -39,17 +39,10 @@ class FakeNow:
         return self.now
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'retention.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
 @pytest.fixture
-async def world(db_url: str) -> AsyncIterator[tuple[MessageStore, FakeNow, Database]]:
+async def world(storage_url: str) -> AsyncIterator[tuple[MessageStore, FakeNow, Database]]:
     clock = FakeNow(START)
-    db = Database.open(db_url)
+    db = Database.open(storage_url)
     store = MessageStore(db, clock)
     await store.start()
     yield store, clock, db
@@ -146,9 +139,9 @@ def test_body_days_from_config() -> None:
         body_days_from({"retention": {"days": 3}})
 
 
-def config(db_url: str, tmp_path: Path, extra: str = "") -> Path:
+def config(storage_url: str, tmp_path: Path, extra: str = "") -> Path:
     path = tmp_path / "purge.toml"
-    path.write_text(f'[storage]\nurl = "{db_url}"\n{extra}', encoding="utf-8")
+    path.write_text(f'[storage]\nurl = "{storage_url}"\n{extra}', encoding="utf-8")
     return path
 
 
@@ -164,12 +157,12 @@ def purge_cli(cfg: Path, clock_file: Path, *args: str) -> subprocess.CompletedPr
     )
 
 
-async def test_purge_command_prints_the_count(world, db_url: str, tmp_path: Path) -> None:
+async def test_purge_command_prints_the_count(world, storage_url: str, tmp_path: Path) -> None:
     store, clock, db = world
     ids = await build_history(store, clock)
     clock_file = tmp_path / "now.txt"
     clock_file.write_text(clock.now.isoformat())
-    cfg = config(db_url, tmp_path)
+    cfg = config(storage_url, tmp_path)
 
     dry = purge_cli(cfg, clock_file, "--dry-run")
     assert dry.returncode == 0, dry.stderr
@@ -187,7 +180,7 @@ async def test_purge_command_prints_the_count(world, db_url: str, tmp_path: Path
     assert bad.returncode == 2 and "at least 1" in bad.stderr
 
 
-async def test_purge_command_reads_retention_body_days(world, db_url: str, tmp_path: Path) -> None:
+async def test_purge_command_reads_retention_body_days(world, storage_url: str, tmp_path: Path) -> None:
     from edigate.config import ConfigError, parse_settings
 
     try:
@@ -198,7 +191,7 @@ async def test_purge_command_reads_retention_body_days(world, db_url: str, tmp_p
     await build_history(store, clock)
     clock_file = tmp_path / "now.txt"
     clock_file.write_text(clock.now.isoformat())
-    out = purge_cli(config(db_url, tmp_path, "[retention]\nbody_days = 1\n"), clock_file)
+    out = purge_cli(config(storage_url, tmp_path, "[retention]\nbody_days = 1\n"), clock_file)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("purged 6 message bodies") and "(1 days)" in out.stdout, out.stdout
 
@@ -239,7 +232,7 @@ async def test_rotate_seals_plain_and_old_key_bodies(world) -> None:
 
 
 async def test_bodykeys_command_new_and_rotate(
-    world, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    world, storage_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import argparse
 
@@ -259,7 +252,7 @@ async def test_bodykeys_command_new_and_rotate(
     assert line.startswith("2027a:") and len(base64.b64decode(line.split(":", 1)[1])) == 32
     assert run("bodykeys", "new", "bad id!") == 2
 
-    cfg = config(db_url, tmp_path)
+    cfg = config(storage_url, tmp_path)
     monkeypatch.delenv(KEYS_ENV, raising=False)
     assert run("bodykeys", "rotate", "--config", str(cfg)) == 2  # no keys: says so
     assert "EDIGATE_BODY_KEYS is not set" in capsys.readouterr().err

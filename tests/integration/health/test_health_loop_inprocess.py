@@ -11,15 +11,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from edigate.app import build_app
-from edigate.config import parse_settings
+from edigate.config import Settings, parse_settings
 from edigate.health import EventKind
 from edigate.medcom import Validator, build_positive_receipt
 from edigate.monitor import HEALTH_LOOP, HealthLoop
-from edigate.store.health_queries import read_route_signals
+from edigate.store.db import Database
+from edigate.store.health_queries import StoreSignals, read_route_signals
+from tests.harness.config import sqlite_url
 from tests.harness.receiver import Receiver
 from tests.harness.smtp import SmtpServer
 from tests.integration.health.conftest import (
@@ -47,11 +48,23 @@ class MovableClock:
         return self.now
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'edigate.db'}"
-    return str(request.getfixturevalue("postgres_url"))
+def world_settings(
+    tmp_path: Path, receiver: Receiver, smtp_server: SmtpServer, storage_url: str | None = None, **config: Any
+) -> Settings:
+    """The health world as the service would load it (SQLite in tmp_path unless `storage_url` is given)."""
+    url = storage_url or sqlite_url(tmp_path / "edigate.db")
+    text = config_text(url, receiver.url, tmp_path / "out", smtp_server.port, **config)
+    return parse_settings(tomllib.loads(text.replace("{port}", "8080")), base_dir=tmp_path)
+
+
+async def first_failure_committed(database: Database, clock: MovableClock) -> StoreSignals:
+    """MUNICIPALITY's route signals once a failed attempt is committed (just after the receiver answered)."""
+    for _ in range(100):
+        sig = await read_route_signals(database, [MUNICIPALITY], clock())
+        if sig.routes and sig.routes[0].consecutive_failures:
+            break
+        await asyncio.sleep(0.05)
+    return sig
 
 
 async def wait_for(predicate: Any, timeout: float = 15.0) -> Any:
@@ -68,8 +81,7 @@ async def test_receiver_down_matrix_and_recovery(
     storage_url: str, tmp_path: Path, receiver: Receiver, smtp_server: SmtpServer
 ) -> None:
     # the loop's own task ticks once at start and then sleeps: this test drives tick() itself
-    text = config_text(storage_url, receiver.url, tmp_path / "out", smtp_server.port, health={"interval_seconds": 3600})
-    settings = parse_settings(tomllib.loads(text.replace("{port}", "8080")), base_dir=tmp_path)
+    settings = world_settings(tmp_path, receiver, smtp_server, storage_url, health={"interval_seconds": 3600})
     clock = MovableClock(TUESDAY_10)
     app = build_app(settings, clock=clock)
     receiver.mode = "fail"
@@ -88,14 +100,7 @@ async def test_receiver_down_matrix_and_recovery(
             assert resp.status == 202, await resp.text()
         await wait_for(lambda: receiver.attempts >= 1)
 
-        database = loop.database
-        sig = None
-        for _ in range(100):  # the failed attempt is committed just after the receiver answered
-            sig = await read_route_signals(database, [MUNICIPALITY], clock())
-            if sig.routes and sig.routes[0].consecutive_failures:
-                break
-            await asyncio.sleep(0.05)
-        assert sig is not None
+        sig = await first_failure_committed(loop.database, clock)
         assert [(r.sender, r.receiver) for r in sig.routes] == [
             (HOSPITAL, MUNICIPALITY),
             (HOSPITAL2, MUNICIPALITY),
@@ -182,14 +187,7 @@ async def test_night_alert_goes_to_on_call_and_reminders_are_bounded(
 ) -> None:
     """Saturday 03:00 is outside EDI support hours and outside the notice window: the alert still goes out
     at once, to on-call; it is repeated once after the repeat interval (max_reminders = 1) and then never."""
-    text = config_text(
-        f"sqlite:///{tmp_path / 'edigate.db'}",
-        receiver.url,
-        tmp_path / "out",
-        smtp_server.port,
-        health={"interval_seconds": 3600},
-    )
-    settings = parse_settings(tomllib.loads(text.replace("{port}", "8080")), base_dir=tmp_path)
+    settings = world_settings(tmp_path, receiver, smtp_server, health={"interval_seconds": 3600})
     night = datetime.fromisoformat("2026-11-28T03:00:00+01:00")
     clock = MovableClock(night)
     app = build_app(settings, clock=clock)
@@ -200,11 +198,7 @@ async def test_night_alert_goes_to_on_call_and_reminders_are_bounded(
         headers = {"Authorization": f"Bearer {TOKENS['hospital']}", "Content-Type": "application/xml"}
         xml = xdis91_message(envelope_id="ENVNIGHT01", letter_id="LETNIGHT01")
         assert (await client.post("/api/v1/messages", data=xml, headers=headers)).status == 202
-        for _ in range(100):
-            sig = await read_route_signals(loop.database, [MUNICIPALITY], clock())
-            if sig.routes and sig.routes[0].consecutive_failures:
-                break
-            await asyncio.sleep(0.05)
+        await first_failure_committed(loop.database, clock)
         await loop.tick()
         clock.now = night + timedelta(seconds=10)
         assert [e.kind for e in await loop.tick()] == [EventKind.RECEIVER_DOWN]
@@ -241,14 +235,7 @@ async def test_night_alert_goes_to_on_call_and_reminders_are_bounded(
 
 async def test_metrics_off_keeps_route_health(tmp_path: Path, receiver: Receiver, smtp_server: SmtpServer) -> None:
     """`[metrics] enabled = false` (the benchmark's OFF side): no /metrics, but the matrix still works."""
-    text = config_text(
-        f"sqlite:///{tmp_path / 'edigate.db'}",
-        receiver.url,
-        tmp_path / "out",
-        smtp_server.port,
-        metrics=False,
-    )
-    settings = parse_settings(tomllib.loads(text.replace("{port}", "8080")), base_dir=tmp_path)
+    settings = world_settings(tmp_path, receiver, smtp_server, metrics=False)
     app = build_app(settings, clock=MovableClock(TUESDAY_10))
     async with TestClient(TestServer(app)) as client:
         assert (await client.get("/metrics")).status == 404
@@ -263,14 +250,7 @@ async def test_restart_during_an_outage_neither_mails_twice_nor_opens_a_second_i
 ) -> None:
     """The process that announced an outage stops; its successor (same database) sees the same outage: it
     keeps the one draft incident and the one alert mail, and still sends the recovered mail."""
-    text = config_text(
-        f"sqlite:///{tmp_path / 'edigate.db'}",
-        receiver.url,
-        tmp_path / "out",
-        smtp_server.port,
-        health={"interval_seconds": 3600},
-    )
-    settings = parse_settings(tomllib.loads(text.replace("{port}", "8080")), base_dir=tmp_path)
+    settings = world_settings(tmp_path, receiver, smtp_server, health={"interval_seconds": 3600})
     clock = MovableClock(TUESDAY_10)
     catcher = smtp_server.catcher
     admin = {"Authorization": f"Bearer {TOKENS['admin']}"}
@@ -278,11 +258,7 @@ async def test_restart_during_an_outage_neither_mails_twice_nor_opens_a_second_i
 
     async def down_once() -> HealthLoop:
         loop: HealthLoop = app[HEALTH_LOOP]
-        for _ in range(100):
-            sig = await read_route_signals(loop.database, [MUNICIPALITY], clock())
-            if sig.routes and sig.routes[0].consecutive_failures:
-                break
-            await asyncio.sleep(0.05)
+        await first_failure_committed(loop.database, clock)
         events = await loop.tick()
         clock.now += timedelta(seconds=10)
         events += await loop.tick()
