@@ -70,6 +70,8 @@ class NotifySettings:
     outbox_poll_seconds: float = 1.0
     outbox_max_backoff_seconds: float = 300.0
     webhook_timeout_seconds: float = 5.0
+    #: how long a sender's claim on an outbox row lasts; another sender may take the row only after it
+    outbox_lease_seconds: float = 60.0
     login_max_failures: int = 5  # wrong access keys from one address before it is locked out …
     login_window_minutes: int = 15  # … counted within, and locked out for, this many minutes
 
@@ -147,6 +149,7 @@ def parse_notify_config(raw: dict[str, Any] | None, *, key_prefix: str = "notify
             "outbox_poll_seconds",
             "outbox_max_backoff_seconds",
             "webhook_timeout_seconds",
+            "outbox_lease_seconds",
             "login_max_failures",
             "login_window_minutes",
         },
@@ -162,11 +165,13 @@ def parse_notify_config(raw: dict[str, Any] | None, *, key_prefix: str = "notify
     login_window_minutes = _number(t, "login_window_minutes", k, defaults.login_window_minutes, integer=True)
     if login_window_minutes > 24 * 60:
         raise NotifyConfigError(f"{k}.login_window_minutes: must be at most 1440 (one day)")
+    mail = _mail(t.get("mail"), f"{k}.mail")
+    webhook_timeout_seconds = float(_number(t, "webhook_timeout_seconds", k, 5.0))
     return NotifySettings(
         public_url=public_url.rstrip("/"),
         edi_support_email=_email(t, "edi_support_email", k, defaults.edi_support_email),
         on_call_email=_email(t, "on_call_email", k, defaults.on_call_email),
-        mail=_mail(t.get("mail"), f"{k}.mail"),
+        mail=mail,
         rules=_rules(t.get("rules"), f"{k}.rules"),
         reporters=_reporters(t.get("reporters"), f"{k}.reporters"),
         contacts=_contacts(t.get("contacts"), f"{k}.contacts"),
@@ -175,10 +180,29 @@ def parse_notify_config(raw: dict[str, Any] | None, *, key_prefix: str = "notify
         scheduler_max_sleep_seconds=float(_number(t, "scheduler_max_sleep_seconds", k, 30.0)),
         outbox_poll_seconds=float(_number(t, "outbox_poll_seconds", k, 1.0)),
         outbox_max_backoff_seconds=float(_number(t, "outbox_max_backoff_seconds", k, 300.0)),
-        webhook_timeout_seconds=float(_number(t, "webhook_timeout_seconds", k, 5.0)),
+        webhook_timeout_seconds=webhook_timeout_seconds,
+        outbox_lease_seconds=_lease_seconds(t, k, mail, webhook_timeout_seconds),
         login_max_failures=login_max_failures,
         login_window_minutes=login_window_minutes,
     )
+
+
+#: one SMTP send waits for up to four server replies (MAIL, RCPT, DATA, end of data), each within the timeout
+SMTP_REPLIES_PER_SEND = 4
+
+
+def _lease_seconds(t: Mapping[str, Any], k: str, mail: MailSettings, webhook_timeout: float) -> float:
+    """The outbox row lease must outlast one send, or a second sender could take a row still being sent."""
+    lease = float(_number(t, "outbox_lease_seconds", k, NotifySettings.outbox_lease_seconds))
+    smtp_send = SMTP_REPLIES_PER_SEND * mail.timeout_seconds
+    if lease <= smtp_send:
+        raise NotifyConfigError(
+            f"{k}.outbox_lease_seconds: must be more than {smtp_send:g} "
+            f"({SMTP_REPLIES_PER_SEND} × {k}.mail.timeout_seconds, the longest SMTP send)"
+        )
+    if lease <= webhook_timeout:
+        raise NotifyConfigError(f"{k}.outbox_lease_seconds: must be more than {k}.webhook_timeout_seconds")
+    return lease
 
 
 def _mail(raw: Any, k: str) -> MailSettings:

@@ -5,6 +5,11 @@ sender marks a row sent immediately after the SMTP server's 250, one row at a ti
 at most the one row that was in flight; its fixed Message-ID makes such a duplicate detectable.
 Failures are kept on the row (`last_error`) and shown on the incident; retries back off. Retry timing
 uses the system clock, not the procedure clock, because it is about the network, not the procedure.
+
+Each pass first claims its rows (a lease of `outbox_lease_seconds` in the row, `leased_by` this sender),
+renews the lease right before each send and marks the row only while it holds the lease. Only the leader
+sends, but for a moment after its lock connection is cut two leaders can exist; the lease is what keeps
+them from mailing one row twice. A sender that dies leaves its lease to run out; then the row is retried.
 """
 
 from __future__ import annotations
@@ -16,11 +21,14 @@ import hmac
 import logging
 import os
 import re
-from collections.abc import Callable
+import socket
+import uuid
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
+from typing import Protocol
 
 import aiohttp
 import aiosmtplib
@@ -61,6 +69,12 @@ def _system_now() -> datetime:
     return datetime.now(UTC)
 
 
+class _FinalMark(Protocol):
+    async def __call__(
+        self, row_id: int, error: str, audit: Sequence[AuditEntry], *, owner: str
+    ) -> bool: ...
+
+
 class OutboxSender:
     """Background task: sends due mail rows and webhook rows until stopped."""
 
@@ -78,14 +92,19 @@ class OutboxSender:
         self.clock = clock
         self.wake = asyncio.Event()
         self.on_change = on_change or (lambda: None)
-        #: with two instances on one database only the leader sends (a row is never sent twice)
+        #: with two instances on one database only the leader sends; the row leases cover two leaders at once
         self.is_leader = is_leader or (lambda: True)
+        #: who holds a row's lease: unique per sender, also across restarts and hosts
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._session: aiohttp.ClientSession | None = None
 
     def poke(self) -> None:
         self.wake.set()
 
     async def run(self) -> None:
+        with contextlib.suppress(Exception):  # best effort; the leases otherwise run out by themselves
+            if recovered := await self.storage.recover_outbox():
+                log.warning("freed %d outbox leases left by a stopped process", recovered)
         try:
             while True:
                 if not self.is_leader():
@@ -106,30 +125,54 @@ class OutboxSender:
                     await asyncio.wait_for(self.wake.wait(), self.settings.outbox_poll_seconds)
                 self.wake.clear()
         finally:
+            with contextlib.suppress(Exception):  # a clean stop hands its rows on without waiting
+                await self.storage.release_outbox(self.owner)
             if self._session is not None:
                 await self._session.close()
 
+    def _lease_until(self) -> datetime:
+        return _system_now() + timedelta(seconds=self.settings.outbox_lease_seconds)
+
+    async def _claim(self, channel: str, limit: int) -> list[OutboxRow]:
+        return await self.storage.claim_outbox(
+            _system_now(), channel=channel, owner=self.owner, lease_until=self._lease_until(), limit=limit
+        )
+
+    async def _still_ours(self, row: OutboxRow) -> bool:
+        """Renew the lease just before a send, so it outlasts the send; False: another sender has the row."""
+        if await self.storage.renew_outbox(row.id, owner=self.owner, lease_until=self._lease_until()):
+            return True
+        log.warning("outbox row %d: lease lost before sending, left to its holder", row.id)
+        return False
+
+    async def _sent(self, row: OutboxRow) -> None:
+        if not await self.storage.mark_sent(row.id, self.clock(), owner=self.owner):
+            log.warning("outbox row %d sent, but its lease was lost: it may be sent again (same Message-ID)", row.id)
+
     async def send_due(self) -> bool:
         """One pass; True if it sent something (so there may be more)."""
-        now = _system_now()
-        mails = await self.storage.due_outbox(now, channel="mail", limit=50)
-        hooks = await self.storage.due_outbox(now, channel="webhook", limit=20)
-        sent = False
-        if mails:
-            sent |= await (
-                self._send_directory(mails)
-                if self.settings.mail.kind == "directory"
-                else self._send_smtp(mails)
-            )
-        if hooks:
-            sent |= await self._send_webhooks(hooks)
-        return sent
+        try:
+            mails = await self._claim("mail", 50)
+            sent = False
+            if mails:
+                sent |= await (
+                    self._send_directory(mails)
+                    if self.settings.mail.kind == "directory"
+                    else self._send_smtp(mails)
+                )
+            hooks = await self._claim("webhook", 20)
+            if hooks:
+                sent |= await self._send_webhooks(hooks)
+            return sent
+        finally:
+            # rows a pass stopped before (SMTP gone) are due again at once, as before the leases
+            await self.storage.release_outbox(self.owner)
 
     # ---- failures
     async def _retry(self, row: OutboxRow, error: str) -> None:
-        await self.storage.mark_retry(
-            row.id, error, _system_now() + backoff(row.attempts, self.settings.outbox_max_backoff_seconds)
-        )
+        retry_at = _system_now() + backoff(row.attempts, self.settings.outbox_max_backoff_seconds)
+        if not await self.storage.mark_retry(row.id, error, retry_at, owner=self.owner):
+            return  # another sender holds the row now; its outcome counts
         if row.attempts == 0 and row.incident_id is not None:
             await self.storage.add_audit(
                 [
@@ -148,6 +191,8 @@ class OutboxSender:
     async def _send_directory(self, rows: list[OutboxRow]) -> bool:
         directory = Path(self.settings.mail.directory)
         for row in rows:
+            if not await self._still_ours(row):
+                continue
             msg = build_message(row, self.settings.mail, self.clock())
             safe = re.sub(r"[^A-Za-z0-9@._-]", "_", row.address)
             target = directory / f"{row.id:08d}-{safe}.eml"
@@ -156,7 +201,7 @@ class OutboxSender:
             except OSError as exc:
                 await self._retry(row, f"kan ikke skrive mail til {directory}: {exc.strerror or exc}")
                 return False
-            await self.storage.mark_sent(row.id, self.clock())
+            await self._sent(row)
         self.on_change()
         return True
 
@@ -184,6 +229,8 @@ class OutboxSender:
             return False
         try:
             for row in rows:
+                if not await self._still_ours(row):
+                    continue
                 msg = build_message(row, mail, self.clock())
                 try:
                     await smtp.send_message(msg, sender=sender, recipients=[row.address])
@@ -207,7 +254,7 @@ class OutboxSender:
                 except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
                     await self._retry(row, f"forbindelsen til SMTP-serveren blev afbrudt: {_describe(exc)}")
                     return False
-                await self.storage.mark_sent(row.id, self.clock())  # right after the server's 250
+                await self._sent(row)  # right after the server's 250
             self.on_change()
             return True
         finally:
@@ -215,35 +262,15 @@ class OutboxSender:
                 await smtp.quit()
 
     async def _refused(self, row: OutboxRow, error: str) -> None:
-        await self.storage.mark_refused(
-            row.id,
-            error,
-            [
-                AuditEntry(
-                    self.clock(),
-                    "edigate",
-                    "adresse-afvist",
-                    f"{row.address}: {error}",
-                    incident_id=row.incident_id,
-                )
-            ],
-        )
-        self.on_change()
+        await self._give_up(row, error, "adresse-afvist", self.storage.mark_refused)
 
     async def _failed(self, row: OutboxRow, error: str) -> None:
-        await self.storage.mark_failed(
-            row.id,
-            error,
-            [
-                AuditEntry(
-                    self.clock(),
-                    "edigate",
-                    "mail-fejlet",
-                    f"{row.address}: {error}",
-                    incident_id=row.incident_id,
-                )
-            ],
-        )
+        await self._give_up(row, error, "mail-fejlet", self.storage.mark_failed)
+
+    async def _give_up(self, row: OutboxRow, error: str, action: str, mark: _FinalMark) -> None:
+        """Record a final outcome with its audit entry (both only if this sender still holds the row)."""
+        entry = AuditEntry(self.clock(), "edigate", action, f"{row.address}: {error}", incident_id=row.incident_id)
+        await mark(row.id, error, [entry], owner=self.owner)
         self.on_change()
 
     # ---- webhooks
@@ -255,6 +282,8 @@ class OutboxSender:
         secrets = {w.url: w.secret_env for w in self.settings.webhooks}
         progressed = False
         for row in rows:
+            if not await self._still_ours(row):
+                continue
             env = secrets.get(row.address)
             secret = os.environ.get(env, "") if env else ""
             if env and not secret:
@@ -269,7 +298,7 @@ class OutboxSender:
             try:
                 async with self._session.post(row.address, data=body, headers=headers) as resp:
                     if 200 <= resp.status < 300:
-                        await self.storage.mark_sent(row.id, self.clock())
+                        await self._sent(row)
                         progressed = True
                         continue
                     error = f"webhook svarede HTTP {resp.status}"

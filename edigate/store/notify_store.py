@@ -2,7 +2,8 @@
 
 Times are stored as fixed-width UTC ISO strings so that they compare and sort the same on both databases.
 Multi-row writes run in one transaction (`engine.begin()`), so nothing is half-stored. A notice's
-`dedupe_key` is unique: two scheduler instances racing for the same notice store it once.
+`dedupe_key` is unique: two scheduler instances racing for the same notice store it once. Outbox rows are
+leased to one sender at a time (`claim_outbox`), so two senders racing for the same rows never both send one.
 """
 
 from __future__ import annotations
@@ -119,6 +120,9 @@ outbox = sa.Table(
     sa.Column("next_attempt_at", UtcTime, nullable=False),
     sa.Column("last_error", sa.Text),
     sa.Column("sent_at", UtcTime),
+    # the per-row claim of one sender (migration step 2): nobody else sends the row before lease_until
+    sa.Column("lease_until", UtcTime),
+    sa.Column("leased_by", sa.String(200)),
 )
 sa.Index("ix_notify_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
 
@@ -156,7 +160,18 @@ def _create_tables(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
-register_migrations("notify", [_create_tables])
+def _add_outbox_lease(conn: Connection) -> None:
+    """Step 2: the outbox lease columns, added in place to a database made before them.
+
+    Step 1 creates today's tables, so on a new database the columns exist already and are skipped."""
+    have = {c["name"] for c in sa.inspect(conn).get_columns(outbox.name)}
+    for column in (outbox.c.lease_until, outbox.c.leased_by):
+        if column.name not in have:
+            ddl = column.type.compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE {outbox.name} ADD COLUMN {column.name} {ddl}"))
+
+
+register_migrations("notify", [_create_tables, _add_outbox_lease])
 
 
 def _codes(text: str) -> tuple[str, ...]:
@@ -462,49 +477,103 @@ class SqlNotifyStorage:
         async with self.engine.connect() as conn:
             return [_outbox_row(r) for r in await conn.execute(q)]
 
-    async def due_outbox(self, now: datetime, *, channel: str, limit: int = 100) -> list[OutboxRow]:
-        q = (
-            self._outbox_select()
-            .where(outbox.c.status == "pending", outbox.c.channel == channel, outbox.c.next_attempt_at <= now)
-            .order_by(outbox.c.id)
-            .limit(limit)
+    def _claimable(self, now: datetime, channel: str) -> sa.ColumnElement[bool]:
+        """Due, still pending, and not leased by a live claim."""
+        o = outbox.c
+        return sa.and_(
+            o.status == "pending",
+            o.channel == channel,
+            o.next_attempt_at <= now,
+            sa.or_(o.lease_until.is_(None), o.lease_until < now),
         )
-        async with self.engine.connect() as conn:
+
+    async def claim_outbox(
+        self, now: datetime, *, channel: str, owner: str, lease_until: datetime, limit: int = 100
+    ) -> list[OutboxRow]:
+        # One UPDATE decides who wins: it re-checks the condition on the row it writes, so of two racing
+        # claimers only one changes a row. PostgreSQL skips rows another claim has locked instead of waiting.
+        # The candidates are a MATERIALIZED CTE: as a plain `IN (subquery)` PostgreSQL may run the LIMIT
+        # subquery again per row, see its own updates and so claim more than `limit` rows.
+        free = self._claimable(now, channel)
+        candidates = sa.select(outbox.c.id).where(free).order_by(outbox.c.id).limit(limit)
+        if self.db.dialect == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True)
+        chosen = candidates.cte("claimable").prefix_with("MATERIALIZED")
+        claim = (
+            sa.update(outbox)
+            .where(outbox.c.id.in_(sa.select(chosen.c.id)), free)
+            .values(lease_until=lease_until, leased_by=owner)
+            .returning(outbox.c.id)
+        )
+        async with self.engine.begin() as conn:
+            ids = list((await conn.execute(claim)).scalars())
+            if not ids:
+                return []
+            q = self._outbox_select().where(outbox.c.id.in_(ids)).order_by(outbox.c.id)
             return [_outbox_row(r) for r in await conn.execute(q)]
 
-    async def mark_sent(self, row_id: int, at: datetime) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                sa.update(outbox)
-                .where(outbox.c.id == row_id)
-                .values(status="sent", sent_at=at, attempts=outbox.c.attempts + 1, last_error=None)
-            )
+    def _held(self, row_id: int, owner: str) -> sa.ColumnElement[bool]:
+        return sa.and_(outbox.c.id == row_id, outbox.c.leased_by == owner, outbox.c.status == "pending")
 
-    async def mark_refused(self, row_id: int, error: str, audit: Sequence[AuditEntry]) -> None:
+    async def _mark(
+        self, row_id: int, owner: str, values: dict[str, Any], audit: Sequence[AuditEntry] = ()
+    ) -> bool:
+        """Change a row only if `owner` holds its lease, clear the lease; audit only what happened."""
         async with self.engine.begin() as conn:
-            await conn.execute(
+            result = await conn.execute(
                 sa.update(outbox)
-                .where(outbox.c.id == row_id)
-                .values(status="refused", last_error=error, attempts=outbox.c.attempts + 1)
+                .where(self._held(row_id, owner))
+                .values(**values, attempts=outbox.c.attempts + 1, lease_until=None, leased_by=None)
             )
+            if result.rowcount != 1:
+                return False
             await self._audit(conn, audit)
+            return True
 
-    async def mark_retry(self, row_id: int, error: str, next_attempt_at: datetime) -> None:
+    async def renew_outbox(self, row_id: int, *, owner: str, lease_until: datetime) -> bool:
         async with self.engine.begin() as conn:
-            await conn.execute(
-                sa.update(outbox)
-                .where(outbox.c.id == row_id)
-                .values(last_error=error, next_attempt_at=next_attempt_at, attempts=outbox.c.attempts + 1)
+            result = await conn.execute(
+                sa.update(outbox).where(self._held(row_id, owner)).values(lease_until=lease_until)
             )
+            return bool(result.rowcount == 1)
 
-    async def mark_failed(self, row_id: int, error: str, audit: Sequence[AuditEntry]) -> None:
+    async def release_outbox(self, owner: str) -> int:
         async with self.engine.begin() as conn:
-            await conn.execute(
+            result = await conn.execute(
                 sa.update(outbox)
-                .where(outbox.c.id == row_id)
-                .values(status="failed", last_error=error, attempts=outbox.c.attempts + 1)
+                .where(outbox.c.leased_by == owner, outbox.c.status == "pending")
+                .values(lease_until=None, leased_by=None)
             )
-            await self._audit(conn, audit)
+            return int(result.rowcount or 0)
+
+    async def recover_outbox(self) -> int:
+        """On SQLite one process owns the file, so every lease is a dead process's: free them at once.
+        PostgreSQL waits for the leases to run out, because another live instance may hold them."""
+        if self.db.dialect != "sqlite":
+            return 0
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                sa.update(outbox)
+                .where(outbox.c.leased_by.is_not(None))
+                .values(lease_until=None, leased_by=None)
+            )
+            return int(result.rowcount or 0)
+
+    async def mark_sent(self, row_id: int, at: datetime, *, owner: str) -> bool:
+        return await self._mark(row_id, owner, {"status": "sent", "sent_at": at, "last_error": None})
+
+    async def mark_refused(
+        self, row_id: int, error: str, audit: Sequence[AuditEntry], *, owner: str
+    ) -> bool:
+        return await self._mark(row_id, owner, {"status": "refused", "last_error": error}, audit)
+
+    async def mark_retry(self, row_id: int, error: str, next_attempt_at: datetime, *, owner: str) -> bool:
+        return await self._mark(row_id, owner, {"last_error": error, "next_attempt_at": next_attempt_at})
+
+    async def mark_failed(
+        self, row_id: int, error: str, audit: Sequence[AuditEntry], *, owner: str
+    ) -> bool:
+        return await self._mark(row_id, owner, {"status": "failed", "last_error": error}, audit)
 
     # ---- subscriptions
     async def create_subscription(

@@ -10,6 +10,8 @@ from notify.config import NotifyConfigError, parse_notify_config
 def test_defaults() -> None:
     s = parse_notify_config(None)
     assert s.mail.kind == "directory" and s.on_call_email == "driftsvagt@rsyd.example"
+    assert s.outbox_lease_seconds == 60.0
+    assert parse_notify_config({"outbox_lease_seconds": 90}).outbox_lease_seconds == 90.0
 
 
 @pytest.mark.parametrize(
@@ -28,6 +30,11 @@ def test_defaults() -> None:
         ({"webhooks": [{"url": "ftp://x"}]}, "notify.webhooks[0].url:"),
         ({"contacts": {"duty_phones": {"Odense": 1}}}, "notify.contacts.duty_phones.Odense:"),
         ({"colour": "blue"}, "notify.colour: unknown key"),
+        ({"outbox_lease_seconds": 0}, "notify.outbox_lease_seconds: must be positive"),
+        ({"outbox_lease_seconds": "60"}, "notify.outbox_lease_seconds: must be a number"),
+        ({"outbox_lease_seconds": 40}, "notify.outbox_lease_seconds: must be more than 40"),  # 4 × 10 s
+        ({"outbox_lease_seconds": 50, "mail": {"timeout_seconds": 15}}, "notify.outbox_lease_seconds:"),
+        ({"outbox_lease_seconds": 45, "webhook_timeout_seconds": 45}, "notify.outbox_lease_seconds:"),
     ],
 )
 def test_errors_name_the_key(raw: dict, key: str) -> None:  # type: ignore[type-arg]

@@ -3,6 +3,7 @@ in the same transaction, so two scheduler instances (or a restart) never record 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from edigate.store.db import Database
@@ -36,8 +37,11 @@ async def test_record_notice_is_idempotent_and_atomic(tmp_path: Path) -> None:
         outbox = await store.outbox_for(stored.id)
         assert len(outbox) == 3 and len({r.message_id for r in outbox}) == 3
         assert all(r.status == "pending" and r.notice_kind == "first" for r in outbox)
-        await store.mark_sent(outbox[0].id, T0)
-        due = await store.due_outbox(T0, channel="mail")
+        claimed = await store.claim_outbox(T0, channel="mail", owner="a", lease_until=T0 + timedelta(minutes=1))
+        assert [r.id for r in claimed] == [r.id for r in outbox]
+        assert await store.mark_sent(outbox[0].id, T0, owner="a")
+        assert await store.release_outbox("a") == 2
+        due = await store.claim_outbox(T0, channel="mail", owner="b", lease_until=T0 + timedelta(minutes=1))
         assert [r.id for r in due] == [r.id for r in outbox[1:]]
         assert [a.action for a in await store.audit_for(incident_id=stored.id)] == ["indberettet"]
     finally:
