@@ -14,13 +14,12 @@ Method (the machine is usually shared, so the method is built for noise):
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,9 +30,9 @@ import lxml  # noqa: E402
 from lxml import etree  # noqa: E402
 
 from edigate.medcom import Validator  # noqa: E402
-from edigate.medcom import validator as validator_module  # noqa: E402
 from edigate.medcom.schemas import default_schema_dir  # noqa: E402
 from tests.unit.medcom import samples  # noqa: E402
+from tests.unit.medcom.readers import tree_reader_only  # noqa: E402
 
 
 def _latin1(make: Callable[[], bytes]) -> Callable[[], bytes]:
@@ -53,17 +52,6 @@ CASES = (
     ("GGOP", samples.ggop_message, "1.0.4/EMessage.xsd", True),
     ("XDIS20-l1", _latin1(samples.xdis20_message), "2005/08/07/EMessage.xsd", False),
 )
-
-
-@contextlib.contextmanager
-def tree_reader_only() -> Iterator[None]:
-    """Switch off envelope_bytes so the tree reader of envelope.py reads every envelope (for the A/B row)."""
-    real = validator_module.read_valid
-    validator_module.read_valid = lambda *args, **kwargs: None
-    try:
-        yield
-    finally:
-        validator_module.read_valid = real
 
 
 def pin_to_one_cpu() -> str:

@@ -9,8 +9,6 @@ pretty-printing, the same party bytes in two encodings).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from html import escape
 from typing import Any
 
@@ -23,19 +21,10 @@ from edigate.medcom import validator as validator_module
 from edigate.medcom.model import ValidationResult
 from tests.conftest import EXAMPLES, require_shared
 from tests.unit.medcom import samples
+from tests.unit.medcom.readers import tree_reader_only
 from tests.unit.schemas import corpus
 
 VALIDATOR = Validator()
-
-
-@contextmanager
-def tree_reader_only() -> Iterator[None]:
-    real = validator_module.read_valid
-    validator_module.read_valid = lambda *args, **kwargs: None
-    try:
-        yield
-    finally:
-        validator_module.read_valid = real
 
 
 def both(data: bytes) -> tuple[ValidationResult, ValidationResult]:

@@ -1,0 +1,19 @@
+"""Switching the envelope byte reader off, for the tests and the benchmark that compare it with the tree."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from edigate.medcom import validator as validator_module
+
+
+@contextmanager
+def tree_reader_only() -> Iterator[None]:
+    """Within the block every envelope is read by the tree reader of envelope.py (envelope_bytes is off)."""
+    real = validator_module.read_valid
+    validator_module.read_valid = lambda *args, **kwargs: None
+    try:
+        yield
+    finally:
+        validator_module.read_valid = real
