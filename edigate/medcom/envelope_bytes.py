@@ -55,85 +55,61 @@ def _head(prefix: bytes) -> re.Pattern[bytes]:
         tag = re.escape(prefix + name)
         return start(name) + b"(?P<" + group + b">[^<]*(?:<(?![!?]|/?" + tag + b"[\\s>/])[^<]*)*)" + end(name)
 
-    patient = re.escape(prefix + b"Patient")
-    return re.compile(
-        b"".join(
-            (
-                rb"(?:\xef\xbb\xbf)?(?:<\?xml[^<>]*\?>)?\s*<(?:[A-Za-z_][\w.-]*:)?Emessage(?:\s[^<>]*)?>\s*",
-                # Envelope: Sent (Date, Time), Identifier, AcknowledgementCode
-                start(b"Envelope"),
-                _WS,
-                start(b"Sent"),
-                _WS,
-                leaf(b"Date", b"date"),
-                _WS,
-                leaf(b"Time", b"time"),
-                _WS,
-                end(b"Sent"),
-                _WS,
-                leaf(b"Identifier", b"envelope_id"),
-                _WS,
-                leaf(b"AcknowledgementCode", b"ack"),
-                _WS,
-                end(b"Envelope"),
-                _WS,
-                # the letter root; its Letter: Identifier, VersionCode, StatisticalCode, Authorisation?,
-                # TypeCode?, StatusCode, EpisodeOfCareIdentifier?, then flat fields only
-                b"<",
-                _NAME,
-                b">",
-                _WS,
-                start(b"Letter"),
-                _WS,
-                leaf(b"Identifier", b"letter_id"),
-                _WS,
-                leaf(b"VersionCode", b"version"),
-                _WS,
-                leaf(b"StatisticalCode", b"statistical"),
-                _WS,
-                b"(?:",
-                start(b"Authorisation"),
-                b"(?:",
-                _WS,
-                _ANY_LEAF,
-                b")*",
-                _WS,
-                end(b"Authorisation"),
-                _WS,
-                b")?",
-                b"(?:",
-                leaf(b"TypeCode"),
-                _WS,
-                b")?",
-                leaf(b"StatusCode", b"status"),
-                _WS,
-                b"(?:",
-                leaf(b"EpisodeOfCareIdentifier", b"episode"),
-                _WS,
-                b")?",
-                b"(?P<letter_tail>(?:",
-                _ANY_LEAF,
-                _WS,
-                b")*)",
-                end(b"Letter"),
-                _WS,
-                block(b"Sender", b"sender"),
-                _WS,
-                block(b"Receiver", b"receiver"),
-                # whatever comes before Patient (CCReceiver blocks and the like), then Patient, CPR first
-                b"[^<]*(?:<(?![!?]|",
-                patient,
-                rb"[\s>/])[^<]*)*",
-                start(b"Patient"),
-                _WS,
-                leaf(b"CivilRegistrationNumber", b"cpr"),
-                b"(?P<patient_tail>[^<]*(?:<(?![!?]|/?",
-                patient,
-                rb"[\s>/])[^<]*)*)",
-                end(b"Patient"),
-            )
+    def optional(part: bytes) -> bytes:
+        return b"(?:" + part + _WS + b")?"
+
+    envelope = _WS.join(
+        (
+            start(b"Envelope"),
+            start(b"Sent"),
+            leaf(b"Date", b"date"),
+            leaf(b"Time", b"time"),
+            end(b"Sent"),
+            leaf(b"Identifier", b"envelope_id"),
+            leaf(b"AcknowledgementCode", b"ack"),
+            end(b"Envelope"),
         )
     )
+    # Letter: Identifier, VersionCode, StatisticalCode, Authorisation?, TypeCode?, StatusCode,
+    # EpisodeOfCareIdentifier?, then flat fields only
+    authorisation = start(b"Authorisation") + b"(?:" + _WS + _ANY_LEAF + b")*" + _WS + end(b"Authorisation")
+    first_fields = (
+        leaf(b"Identifier", b"letter_id"),
+        leaf(b"VersionCode", b"version"),
+        leaf(b"StatisticalCode", b"statistical"),
+    )
+    letter = (
+        _WS.join((start(b"Letter"), *first_fields))
+        + _WS
+        + optional(authorisation)
+        + optional(leaf(b"TypeCode"))
+        + leaf(b"StatusCode", b"status")
+        + _WS
+        + optional(leaf(b"EpisodeOfCareIdentifier", b"episode"))
+        + b"(?P<letter_tail>(?:"
+        + _ANY_LEAF
+        + _WS
+        + b")*)"
+        + end(b"Letter")
+    )
+    patient = re.escape(prefix + b"Patient")
+    # whatever comes before Patient (CCReceiver blocks and the like), then Patient, CPR first
+    before_patient = b"[^<]*(?:<(?![!?]|" + patient + rb"[\s>/])[^<]*)*"
+    patient_element = (
+        start(b"Patient")
+        + _WS
+        + leaf(b"CivilRegistrationNumber", b"cpr")
+        + b"(?P<patient_tail>[^<]*(?:<(?![!?]|/?"
+        + patient
+        + rb"[\s>/])[^<]*)*)"
+        + end(b"Patient")
+    )
+    document_start = rb"(?:\xef\xbb\xbf)?(?:<\?xml[^<>]*\?>)?\s*<(?:[A-Za-z_][\w.-]*:)?Emessage(?:\s[^<>]*)?>"
+    letter_root = b"<" + _NAME + b">"
+    head = _WS.join(
+        (document_start, envelope, letter_root, letter, block(b"Sender", b"sender"), block(b"Receiver", b"receiver"))
+    )
+    return re.compile(head + before_patient + patient_element)
 
 
 def _head_for(data: bytes) -> re.Pattern[bytes] | None:
