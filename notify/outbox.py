@@ -151,8 +151,10 @@ class OutboxSender:
 
     async def send_due(self) -> bool:
         """One pass; True if it sent something (so there may be more)."""
+        claimed = False
         try:
             mails = await self._claim("mail", 50)
+            claimed = bool(mails)
             sent = False
             if mails:
                 sent |= await (
@@ -161,12 +163,13 @@ class OutboxSender:
                     else self._send_smtp(mails)
                 )
             hooks = await self._claim("webhook", 20)
+            claimed = claimed or bool(hooks)
             if hooks:
                 sent |= await self._send_webhooks(hooks)
             return sent
         finally:
-            # rows a pass stopped before (SMTP gone) are due again at once, as before the leases
-            await self.storage.release_outbox(self.owner)
+            if claimed:  # rows a pass stopped before (SMTP gone) are due again at once, as before the leases
+                await self.storage.release_outbox(self.owner)
 
     # ---- failures
     async def _retry(self, row: OutboxRow, error: str) -> None:

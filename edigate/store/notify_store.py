@@ -505,6 +505,11 @@ class SqlNotifyStorage:
             .values(lease_until=lease_until, leased_by=owner)
             .returning(outbox.c.id)
         )
+        # The outbox is polled every second and is nearly always empty: look before taking a write lock
+        # (on SQLite the file is shared with the gateway's writer thread).
+        async with self.engine.connect() as conn:
+            if (await conn.execute(sa.select(outbox.c.id).where(free).limit(1))).first() is None:
+                return []
         async with self.engine.begin() as conn:
             ids = list((await conn.execute(claim)).scalars())
             if not ids:
