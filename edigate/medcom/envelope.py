@@ -231,11 +231,6 @@ def scan(root: etree._Element) -> tuple[etree._Element | None, list[etree._Eleme
     return envelope, letters
 
 
-def letter_roots(root: etree._Element) -> list[etree._Element]:
-    """The letter root elements of an Emessage (everything but Envelope and Local_Elements)."""
-    return scan(root)[1]
-
-
 _LETTER = frozenset({"Letter"})
 _VERSION = frozenset({"VersionCode"})
 

@@ -142,12 +142,14 @@ def _sniff_general(data: bytes, max_bytes: int) -> int:
 
 def _declaration(head: bytes, at_start: bool) -> int:
     """Check the declared encoding of `head` (which starts with '<?xml') and return the sniff flags."""
-    decl = _DECLARATION.match(head)
-    if decl is None:
-        return 0  # no declaration we can read: libxml2 decides, and nothing is assumed about the bytes
-    text = decl.group(0)
+    # The declaration ends at the first "?>" (the pattern is lazy); finding that is cheaper than matching,
+    # and the pattern itself runs once per distinct declaration.
+    end = head.find(b"?>", 5, 208)
+    text = head[: end + 2] if end >= 0 else b""
     verdict = _DECL_VERDICT.get(text)
     if verdict is None:
+        if _DECLARATION.fullmatch(text) is None:
+            return 0  # no declaration we can read: libxml2 decides, and nothing is assumed about the bytes
         verdict = _declaration_verdict(text)
         if len(_DECL_VERDICT) >= _DECL_CACHE_MAX:
             _DECL_VERDICT.clear()
@@ -195,25 +197,6 @@ def _depth_probe(max_depth: int) -> etree.XPath:
     return probe
 
 
-def _fast_cp1252(data: bytes) -> etree._Element | None:
-    """Parse windows-1252 bytes with libxml2's built-in decoders, or None to take the ordinary way.
-
-    windows-1252 and ISO-8859-1 agree on every byte outside 0x80-0x9F, so without such bytes the message is
-    parsed as ISO-8859-1. Otherwise a small message is decoded by Python's cp1252 codec (which refuses the
-    same five undefined bytes as iconv) and parsed as UTF-8. Either way the tree holds the same characters
-    on the same lines; only its docinfo names another encoding. Any error is left to the ordinary parse,
-    so refusals read exactly as before."""
-    _, latin1, utf8 = _parsers()
-    try:
-        if data.isascii() or data.translate(_C1_MARK).find(1) < 0:
-            return etree.fromstring(data, latin1)
-        if len(data) <= _TRANSCODE_MAX_BYTES:
-            return etree.fromstring(data.decode("cp1252").encode("utf-8"), utf8)
-    except (etree.LxmlError, ValueError, LookupError, MemoryError):
-        pass  # the ordinary parse below reports it exactly as before
-    return None
-
-
 def parse(
     data: bytes,
     *,
@@ -223,14 +206,36 @@ def parse(
 ) -> etree._ElementTree:
     """Parse bytes into an lxml tree or raise XmlRefused with a clear message (and line where known).
 
-    With `reencode`, windows-1252 input may be decoded by a faster route (see `_fast_cp1252`); the tree has
+    With `reencode`, windows-1252 input may be decoded by a faster route (see `parse_root`); the tree has
     the same content, but its docinfo.encoding is then not the declared one. The validator uses this."""
+    return parse_root(data, max_bytes, max_depth, reencode).getroottree()
+
+
+def parse_root(
+    data: bytes, max_bytes: int = DEFAULT_MAX_BYTES, max_depth: int = DEFAULT_MAX_DEPTH, reencode: bool = False
+) -> etree._Element:
+    """`parse`, giving the root element: the validator's hot path, written out in one function because
+    every Python call on it counts."""
     if type(data) is not bytes:
         if not isinstance(data, bytes | bytearray | memoryview):
             raise XmlRefused("internal: message must be bytes")
         data = bytes(data)
     flags = _sniff(data, max_bytes)
-    root = _fast_cp1252(data) if reencode and flags & _CP1252 else None
+    root = None
+    if reencode and flags & _CP1252:
+        # windows-1252 (which libxml2 decodes through iconv, slowly) agrees with ISO-8859-1 on every byte
+        # outside 0x80-0x9F, so without such bytes the message is parsed as ISO-8859-1. Otherwise a small
+        # message is decoded by Python's cp1252 codec (which refuses the same five undefined bytes as iconv)
+        # and parsed as UTF-8. Either way the tree holds the same characters on the same lines; only its
+        # docinfo names another encoding. Any error is left to the ordinary parse, so refusals read the same.
+        _, latin1, utf8 = _parsers()
+        try:
+            if data.isascii() or data.translate(_C1_MARK).find(1) < 0:
+                root = etree.fromstring(data, latin1)
+            elif len(data) <= _TRANSCODE_MAX_BYTES:
+                root = etree.fromstring(data.decode("cp1252").encode("utf-8"), utf8)
+        except (etree.LxmlError, ValueError, LookupError, MemoryError):
+            root = None  # the ordinary parse below reports it exactly as before
     if root is None:
         try:
             root = etree.fromstring(data, _parser())
@@ -240,24 +245,15 @@ def parse(
             raise XmlRefused(f"not well-formed: {type(exc).__name__}") from None
         if root is None:
             raise XmlRefused("not XML: no root element")
-    tree = root.getroottree()
-    if not flags & _CHECKED and tree.docinfo.doctype:
+    if not flags & _CHECKED and root.getroottree().docinfo.doctype:
         raise XmlRefused("DOCTYPE/DTD is not allowed in MedCom messages")
+    # An element at depth max_depth+1 has max_depth ancestors, each with a start and an end tag, so the
+    # message holds at least 2*max_depth+1 '<' (in an ASCII-compatible encoding, with no DTD to make
+    # elements from entities). Counting proves a small message shallow more cheaply than the tree walk.
     if (
         max_depth < LIBXML_DEPTH_LIMIT
-        and _may_be_deeper(data, flags, max_depth)
-        and bool(_depth_probe(max_depth)(tree))
+        and (not flags & _CHECKED or len(data) > _COUNT_DEPTH_MAX_BYTES or data.count(b"<") > 2 * max_depth)
+        and bool(_depth_probe(max_depth)(root))
     ):
         raise XmlRefused(f"element nesting deeper than {max_depth} levels")
-    return tree
-
-
-def _may_be_deeper(data: bytes, flags: int, max_depth: int) -> bool:
-    """False when the bytes alone prove that no element is nested deeper than max_depth.
-
-    An element at depth max_depth+1 has max_depth ancestors, each with a start tag and an end tag, so the
-    message holds at least 2*max_depth+1 '<' (in an ASCII-compatible encoding, and with no DTD to create
-    elements from entities). Counting is cheaper than the tree walk only for small messages."""
-    if not flags & _CHECKED or len(data) > _COUNT_DEPTH_MAX_BYTES:
-        return True
-    return data.count(b"<") > 2 * max_depth
+    return root

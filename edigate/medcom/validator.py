@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lxml import etree
+
 from edigate.medcom import catalogue, safe_xml
+from edigate.medcom.catalogue import MessageType
 from edigate.medcom.envelope import letter_version_code, local_name, read, scan, tag_local_name
-from edigate.medcom.envelope_bytes import read_valid
+from edigate.medcom.envelope_bytes import Head, read_head
 from edigate.medcom.errors import XmlRefused
 from edigate.medcom.explain import Explainer
 from edigate.medcom.model import ValidationError, ValidationResult, frozen
@@ -48,10 +51,35 @@ class Validator:
         """Never raises for bad input; raises SchemaUnavailable only when the operator's schema dir lacks
         the entry file the message needs."""
         try:
-            tree = safe_xml.parse(data, max_bytes=self.max_bytes, max_depth=self.max_depth, reencode=True)
+            root = safe_xml.parse_root(data, self.max_bytes, self.max_depth, True)
         except XmlRefused as exc:
             return ValidationResult(False, SYNTAKSFEJL, (ValidationError(exc.message, exc.line),), None)
-        root = tree.getroot()
+        head = read_head(data)
+        schema_valid: bool | None = None
+        if head is not None:  # the usual case: a plain single-letter message, read from its bytes
+            kind = _KINDS.get(head.kind) or _kind(head, root)
+            mtype = kind[1]
+            if mtype is not None and not mtype.is_receipt and len(root) == 2:
+                vc = head.version_code
+                if vc is None or vc in mtype.version_codes:
+                    schema_valid = bool(self.schemas.get(mtype.schema_file).validate(root))
+                    if schema_valid:
+                        return frozen(
+                            ValidationResult,
+                            {
+                                "valid": True,
+                                "refuse_code": None,
+                                "errors": (),
+                                "envelope": head.envelope(data, root, mtype.type_code, kind[2], kind[0] or ""),
+                                "namespace": kind[0],
+                                "message_type": mtype.type_code,
+                                "version_code": vc,
+                            },
+                        )
+        return self._read_tree(data, root, schema_valid)
+
+    def _read_tree(self, data: bytes, root: etree._Element, schema_valid: bool | None) -> ValidationResult:
+        """The verdict from the tree: every message the byte reader does not take, invalid ones included."""
         root_tag = root.tag
         root_ns = _namespace(root_tag)
         if tag_local_name(root_tag) != "Emessage":
@@ -69,40 +97,19 @@ class Validator:
             )
         first = letters[0]
         first_tag = first.tag
-        first_ns = _namespace(first_tag)
-        first_root = tag_local_name(first_tag)  # a letter root is an element: its name is never empty
-        mtype = catalogue.lookup(first_ns, first_root)
-        if mtype is None:  # municipality types with an unverified root are found by VersionCode
-            mtype = catalogue.lookup(first_ns, first_root, letter_version_code(first))
+        mtype = _letter_type(first)
         if mtype is None:
             return _refused(
                 PROBLEM_MED_VERSION,
-                catalogue.unsupported_message(first_ns, local_name(first)),
+                catalogue.unsupported_message(_namespace(first_tag), local_name(first)),
                 root_ns,
                 read(root, envelope_el, letters),
                 line=first.sourceline,
                 version_code=letter_version_code(first),
             )
-        # Validate before reading: libxml2's validator is measurably slower on a tree Python has walked.
         schema = self.schemas.get(mtype.schema_file)
-        schema_valid = bool(schema.validate(tree))
-        if schema_valid and len(letters) == 1 and not mtype.is_receipt:  # the usual case, read from the bytes
-            envelope = read_valid(data, first, mtype.type_code, root_ns or "")
-            if envelope is not None:
-                vc = envelope.letters[0].version_code
-                if vc is None or vc in mtype.version_codes:
-                    return frozen(
-                        ValidationResult,
-                        {
-                            "valid": True,
-                            "refuse_code": None,
-                            "errors": (),
-                            "envelope": envelope,
-                            "namespace": root_ns,
-                            "message_type": mtype.type_code,
-                            "version_code": vc,
-                        },
-                    )
+        if schema_valid is None:
+            schema_valid = bool(schema.validate(root))
         envelope = read(root, envelope_el, letters, mtype)
         first_vc = envelope.letters[0].version_code
         for element, letter in zip(letters, envelope.letters, strict=True):
@@ -132,8 +139,34 @@ class Validator:
                 )
         if schema_valid:
             return ValidationResult(True, None, (), envelope, root_ns, mtype.type_code, first_vc)
-        errors = self._explainer.explain(tree, self.schemas.path(mtype.schema_file), schema.error_log, len(data))
+        errors = self._explainer.explain(
+            root.getroottree(), self.schemas.path(mtype.schema_file), schema.error_log, len(data)
+        )
         return ValidationResult(False, SYNTAKSFEJL, errors, envelope, root_ns, mtype.type_code, first_vc)
+
+
+# Head.kind -> (Emessage namespace, letter type, letter root name), learnt from the tree once per kind.
+_KINDS: dict[tuple[str, str, str], tuple[str | None, MessageType | None, str]] = {}
+_KINDS_MAX = 256
+
+
+def _kind(head: Head, root: etree._Element) -> tuple[str | None, MessageType | None, str]:
+    """What a head's kind means, read from the tree the first time it is seen."""
+    kind: tuple[str | None, MessageType | None, str] = (None, None, "")
+    if tag_local_name(root.tag) == "Emessage":
+        letters = scan(root)[1]
+        if letters:
+            kind = (_namespace(root.tag), _letter_type(letters[0]), tag_local_name(letters[0].tag))
+    if len(_KINDS) >= _KINDS_MAX:
+        _KINDS.clear()
+    _KINDS[head.kind] = kind
+    return kind
+
+
+def _letter_type(letter_root: etree._Element) -> MessageType | None:
+    """The catalogue type of a letter root; municipality types with an unverified root by VersionCode."""
+    ns, name = _namespace(letter_root.tag), tag_local_name(letter_root.tag)
+    return catalogue.lookup(ns, name) or catalogue.lookup(ns, name, letter_version_code(letter_root))
 
 
 def _namespace(tag: object) -> str | None:

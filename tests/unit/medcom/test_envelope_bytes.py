@@ -47,18 +47,18 @@ def assert_same(data: bytes) -> ValidationResult:
 def byte_reader_answers(data: bytes) -> bool:
     """Whether the byte reader itself reads this message (rather than handing it to the tree)."""
     calls: list[Any] = []
-    real = validator_module.read_valid
+    real = validator_module.read_head
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         result = real(*args, **kwargs)
         calls.append(result)
         return result
 
-    validator_module.read_valid = spy
+    validator_module.read_head = spy
     try:
         VALIDATOR.validate(data)
     finally:
-        validator_module.read_valid = real
+        validator_module.read_head = real
     return any(result is not None for result in calls)
 
 
@@ -126,7 +126,19 @@ LAYOUTS = {
     ),
     "xmlns on an inner element": lambda t: t.replace("<Sender>", '<Sender xmlns="' + samples.NS_2005 + '">', 1),
     "empty CPR": lambda t: t.replace("<CivilRegistrationNumber>0101709996", "<CivilRegistrationNumber>", 1),
+    "two letters": lambda t: _second_letter(t),
+    "comment after the letter": lambda t: t.replace("</Emessage>", "<!-- end --></Emessage>", 1),
+    "xmlns on the letter root": lambda t: t.replace(
+        "<NotificationOfAdmission>", '<NotificationOfAdmission xmlns="' + samples.NS_2005 + '">', 1
+    ),
 }
+
+
+def _second_letter(text: str) -> str:
+    """The same letter twice in one Emessage."""
+    start = text.index("<NotificationOfAdmission>")
+    end = text.index("</NotificationOfAdmission>") + len("</NotificationOfAdmission>")
+    return text[:end] + text[start:end] + text[end:]
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
@@ -137,6 +149,16 @@ def test_unusual_layouts_read_the_same(layout: str) -> None:
         assert byte_reader_answers(data), "an ordinary layout should stay on the byte path"
     if layout not in ("empty CPR",):
         assert result.envelope is not None and result.envelope.id.startswith("ENV")
+
+
+def test_message_type_is_never_taken_from_a_look_alike_head() -> None:
+    """The type learnt from one head is not reused for a message whose Emessage names another namespace."""
+    valid = samples.xdis20_message()
+    assert VALIDATOR.validate(valid).valid
+    foreign = valid.replace(samples.NS_2005.encode(), b"urn:example:not-medcom", 1)
+    result = assert_same(foreign)
+    assert not result.valid and result.refuse_code == "problem_med_version"
+    assert "unsupported message type" in result.errors[0].message
 
 
 def test_same_party_bytes_in_two_encodings_are_two_parties() -> None:
