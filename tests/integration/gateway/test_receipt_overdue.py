@@ -35,6 +35,21 @@ class World:
     def set_time(self, after: timedelta) -> None:
         self.clock.write_text((T0 + after).isoformat())
 
+    def run_clock_until(self, start: timedelta, predicate: Any, timeout: float = 20.0) -> timedelta:
+        """Let the service clock run from `start` (1 s per 0.2 s) until `predicate` holds; the time it held.
+
+        A failed attempt's retry is due at the file clock's "now" plus the backoff. If that failure is
+        recorded just after one fixed jump, the retry stays due after the frozen clock forever."""
+        deadline = time.monotonic() + timeout
+        after = start
+        while time.monotonic() < deadline:
+            self.set_time(after)
+            if predicate():
+                return after
+            time.sleep(0.2)
+            after += timedelta(seconds=1)
+        raise AssertionError(f"condition not reached by T0 + {after}")
+
     def post(self, xml: bytes) -> int:
         return int(call(self.svc.base_url, "POST", "/api/v1/messages", xml, token=TOKENS["hospital"]).body["id"])
 
@@ -98,14 +113,13 @@ def test_overdue_is_counted_from_delivery_not_acceptance(tmp_path: Path, storage
         assert w.show(mid)["state"] == "accepted"  # still queued: the receiver is down
 
         w.municipality.mode = "ok"
-        # the next retry (and any open circuit) is due by the service clock, which stands still in the file
-        w.set_time(timedelta(minutes=42))
-        w.municipality.wait_for(1)
-        wait_for(lambda: w.show(mid)["state"] == "delivered")
+        # the next retry (and any open circuit) is due by the service clock, which runs on from 42 min
+        delivered = w.run_clock_until(timedelta(minutes=42), lambda: w.show(mid)["state"] == "delivered")
+        assert len(w.municipality.received) == 1
 
-        w.set_time(timedelta(minutes=43))  # 43 min after acceptance, 1 after delivery
+        w.set_time(delivered + timedelta(minutes=1))  # 43 min after acceptance, 1 after delivery
         time.sleep(0.6)
         assert w.show(mid)["state"] == "delivered"
 
-        w.set_time(timedelta(minutes=73))  # 31 min after delivery
+        w.set_time(delivered + timedelta(minutes=31))  # 31 min after delivery
         wait_for(lambda: w.show(mid)["state"] == "ack_overdue")

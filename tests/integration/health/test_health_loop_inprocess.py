@@ -77,6 +77,22 @@ async def wait_for(predicate: Any, timeout: float = 15.0) -> Any:
     raise AssertionError("timed out")
 
 
+async def wait_as_time_passes(clock: MovableClock, predicate: Any, timeout: float = 20.0) -> Any:
+    """Wait for `predicate` while the test clock moves on as a real one would (0.5 s per 0.1 s).
+
+    A retry's due time is read from the clock when the worker records the failure. The receiver answers
+    from its own thread, so that can happen just after the test moved the clock: one fixed jump could
+    then leave the retry due forever after the frozen "now"."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        clock.now += timedelta(seconds=0.5)
+        await asyncio.sleep(0.1)
+    raise AssertionError("timed out")
+
+
 async def test_receiver_down_matrix_and_recovery(
     storage_url: str, tmp_path: Path, receiver: Receiver, smtp_server: SmtpServer
 ) -> None:
@@ -154,8 +170,7 @@ async def test_receiver_down_matrix_and_recovery(
 
         # the receiver comes back: delivered, then ok only after the recovery hold (2 s)
         receiver.mode = "ok"
-        clock.now += timedelta(seconds=2)  # past the backoff
-        await wait_for(lambda: len(receiver.received) == 3, timeout=20)
+        await wait_as_time_passes(clock, lambda: len(receiver.received) == 3)  # past the backoff
         await asyncio.sleep(0.3)  # the delivered mark is committed right after the POST
         assert await loop.tick() == []  # better, but not yet for the hold
         clock.now += timedelta(seconds=3)
@@ -296,8 +311,7 @@ async def test_restart_during_an_outage_neither_mails_twice_nor_opens_a_second_i
         assert len(incidents) == 1 and incidents[0]["state"] == "draft"
 
         receiver.mode = "ok"
-        clock.now += timedelta(seconds=2)
-        await wait_for(lambda: len(receiver.received) == 1, timeout=20)
+        await wait_as_time_passes(clock, lambda: len(receiver.received) == 1)
         await asyncio.sleep(0.3)
         loop: HealthLoop = app[HEALTH_LOOP]
         await loop.tick()
