@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edigate.medcom.schemas import project_schema_dir
+
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_SCHEMA_DIR = REPO / "schemas" / "medcom"
+DEFAULT_SCHEMA_DIR = project_schema_dir()
 ENV_PREFIX = "EDIGATE_"
 PARTNER_KINDS = ("hospital", "municipality", "gp", "region")
 DELIVERY_KINDS = ("http", "mailbox", "directory")

@@ -1,14 +1,16 @@
 """Locating and compiling the MedCom XSDs.
 
 Schemas live in MedCom's own layout under one directory (`2005/08/07/EMessage.xsd`, `1.0.4/EMessage.xsd` …):
-the project's own in `<repo>/schemas/medcom`, or MedCom's official bundle given by `--schema-dir`, the
-config or `EDIGATE_SCHEMA_DIR`. Compiled lxml schemas are cached per thread, because an lxml XMLSchema
-keeps its error log on the instance and must not validate in two threads at once.
+the project's own in `<repo>/schemas/medcom` (in `<prefix>/share/edigate/schemas/medcom` when installed from
+a wheel), or MedCom's official bundle given by `--schema-dir`, the config or `EDIGATE_SCHEMA_DIR`. Compiled
+lxml schemas are cached per thread, because an lxml XMLSchema keeps its error log on the instance and must
+not validate in two threads at once.
 """
 
 from __future__ import annotations
 
 import os
+import sysconfig
 import threading
 from pathlib import Path
 
@@ -20,13 +22,30 @@ SCHEMA_DIR_ENV = "EDIGATE_SCHEMA_DIR"
 
 
 def default_schema_dir() -> Path:
-    """`EDIGATE_SCHEMA_DIR` if set, else the project's own schemas beside the package."""
+    """`EDIGATE_SCHEMA_DIR` if set, else the project's own schemas."""
     env = os.environ.get(SCHEMA_DIR_ENV)
     if env:
         return Path(env)
+    return project_schema_dir()
+
+
+def project_schema_dir() -> Path:
+    """The project's own schemas: beside the package in a checkout, or where a wheel install put them."""
     import edigate
 
-    return Path(edigate.__file__).resolve().parents[1] / "schemas" / "medcom"
+    package = Path(edigate.__file__).resolve().parent
+    return shipped_schema_dir(package, Path(sysconfig.get_paths()["data"]))
+
+
+def shipped_schema_dir(package: Path, data_prefix: Path) -> Path:
+    """The first of the checkout's `schemas/medcom` and the installed data files that exists; the checkout's
+    when neither does, so that an error names the path a developer expects."""
+    checkout = package.parent / "schemas" / "medcom"
+    installed = data_prefix / "share" / "edigate" / "schemas" / "medcom"
+    for candidate in (checkout, installed):
+        if (candidate / "2005" / "08" / "07" / "EMessage.xsd").is_file():
+            return candidate
+    return checkout
 
 
 # libxml2 breaks (every later compile fails) when a process's first schema compiles run in several threads

@@ -1,0 +1,63 @@
+"""A wheel built from this tree carries the shipped MedCom schemas: installed into a fresh virtualenv,
+`edigate validate` finds them on its own (no --schema-dir, no EDIGATE_SCHEMA_DIR, run outside the checkout).
+
+The wheel is built and installed without dependencies; the fresh venv reaches this environment's lxml & co
+through a path entry placed after its own site-packages, so the `edigate` it imports is the installed one."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+from tests.unit.medcom.samples import ggop_message, xdis20_message, xdis91_message
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode in (0, 1), f"{args} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def test_wheel_install_validates_with_its_own_schemas(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    _run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", wheels, REPO, cwd=tmp_path)
+    (wheel,) = wheels.glob("edigate-*.whl")
+
+    venv = tmp_path / "venv"
+    _run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=tmp_path)
+    python = venv / "bin" / "python"
+    _run(sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", wheel, cwd=tmp_path)
+    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site = Path(_run(python, "-c", purelib, cwd=tmp_path).stdout.strip())
+    (site / "zz_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EDIGATE_", "PYTHON", "VIRTUAL_ENV"))}
+    where = _run(
+        python, "-c", "import edigate, edigate.medcom as m; print(edigate.__file__); print(m.default_schema_dir())",
+        cwd=tmp_path, env=env,
+    ).stdout.split()
+    assert where[0].startswith(str(site)), where  # the installed package, not the checkout
+    assert where[1] == str(venv / "share" / "edigate" / "schemas" / "medcom"), where
+
+    messages = tmp_path / "in"
+    messages.mkdir()
+    (messages / "xdis91.xml").write_bytes(xdis91_message())
+    (messages / "xdis20.xml").write_bytes(xdis20_message())
+    (messages / "ggop.xml").write_bytes(ggop_message())
+    (messages / "broken.xml").write_bytes(xdis20_message().replace(b"<Letter>", b"<Letter><Extra/>", 1))
+    proc = _run(venv / "bin" / "edigate", "validate", "--json", messages, cwd=tmp_path, env=env)
+    results = {Path(r["file"]).name: r for r in json.loads(proc.stdout)}
+    assert proc.returncode == 1  # one invalid file
+    assert {n: (r["valid"], r["type"]) for n, r in results.items()} == {
+        "xdis91.xml": (True, "XDIS91"),
+        "xdis20.xml": (True, "XDIS20"),
+        "ggop.xml": (True, "GGOP"),
+        "broken.xml": (False, "XDIS20"),
+    }
+    assert results["broken.xml"]["refuse_code"] == "syntaksfejl"
