@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import tomllib
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -67,30 +68,29 @@ async def first_failure_committed(database: Database, clock: MovableClock) -> St
     return sig
 
 
-async def wait_for(predicate: Any, timeout: float = 15.0) -> Any:
+async def wait_for(predicate: Any, timeout: float = 15.0, between: Callable[[], None] | None = None) -> Any:
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
         value = predicate()
         if value:
             return value
+        if between is not None:
+            between()
         await asyncio.sleep(0.05)
     raise AssertionError("timed out")
 
 
 async def wait_as_time_passes(clock: MovableClock, predicate: Any, timeout: float = 20.0) -> Any:
-    """Wait for `predicate` while the test clock moves on as a real one would (0.5 s per 0.1 s).
+    """Wait for `predicate` while the test clock moves on as a real one would (0.25 s per 0.05 s).
 
     A retry's due time is read from the clock when the worker records the failure. The receiver answers
     from its own thread, so that can happen just after the test moved the clock: one fixed jump could
     then leave the retry due forever after the frozen "now"."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        clock.now += timedelta(seconds=0.5)
-        await asyncio.sleep(0.1)
-    raise AssertionError("timed out")
+
+    def tick() -> None:
+        clock.now += timedelta(seconds=0.25)
+
+    return await wait_for(predicate, timeout, between=tick)
 
 
 async def test_receiver_down_matrix_and_recovery(
