@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -47,7 +48,7 @@ from edigate.web.keys import (
     WORKER,
 )
 from edigate.web.limits import setup_request_limits
-from edigate.web.metrics_api import setup_metrics
+from edigate.web.metrics_api import record_login_event, setup_metrics
 from edigate.web.openapi import setup_openapi
 from edigate.web.routes_api import setup_routes_api
 
@@ -227,4 +228,5 @@ def _wire_notify(app: web.Application, settings: Settings, database: Database, c
         admin_token_hashes=admin_hashes,
         message_types=all_types,  # the catalogue: the form's "Berørte meddelelser"
         is_leader=app[LEADER].is_leader,
+        login_observer=functools.partial(record_login_event, app),  # metrics are set up after notify
     )

@@ -74,6 +74,8 @@ DELIVERY_OUTCOMES = ("delivered", "failed", "timeout", "refused", "dead_letter")
 #: mails/notices from the outage procedure and the on-call alerts
 NOTICE_KINDS = ("notice", "update", "resolved", "reminder", "receipt", "alert", "recovered")
 INCIDENT_KINDS = ("acute", "planned")
+# the outage procedure's login throttle: a wrong access key, a lock-out begun, an attempt refused while locked
+LOGIN_EVENTS = ("wrong_key", "lockout", "throttled")
 ROUTE_STATES = ("ok", "degraded", "down")
 
 _DELIVERY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -195,6 +197,13 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self.login_events = Counter(
+            "edigate_login_events",
+            "The outage procedure's login form: wrong access keys, lock-outs begun, attempts refused while "
+            "locked out (per process; never the address or the key).",
+            ["event"],
+            registry=r,
+        )
         self.up = Gauge("edigate_up", "1 while the gateway is serving.", registry=r)
         self.up.set(1)
         if version is None:
@@ -212,6 +221,8 @@ class Metrics:
             self.dead_letters.labels(ean)
         for kind in NOTICE_KINDS:
             self.notices_sent.labels(kind)
+        for event in LOGIN_EVENTS:
+            self.login_events.labels(event)
         for ean, name in (organisation_names or {}).items():
             if ean in self.org:
                 partner.labels(ean, name).set(1)
@@ -278,6 +289,10 @@ class Metrics:
 
     def notice_sent(self, kind: str, count: int = 1) -> None:
         self.notices_sent.labels(self.notice_kind(kind)).inc(count)
+
+    def login_event(self, event: str) -> None:
+        if event in LOGIN_EVENTS:
+            self.login_events.labels(event).inc()
 
     # ------------------------------------------------------------------------------------------ state
 
@@ -449,4 +464,7 @@ class NullMetrics(Metrics):
         pass
 
     def notice_sent(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def login_event(self, *args: Any, **kwargs: Any) -> None:
         pass

@@ -11,11 +11,13 @@ number of tracked addresses is capped; past the cap the least recently seen addr
 flood of addresses costs bounded memory.
 
 Time comes from the service clock (the same one as the rest of notify), so tests can move it with
-EDIGATE_CLOCK_FILE.
+EDIGATE_CLOCK_FILE. An optional observer hears each event (`wrong_key`, `lockout`, `throttled`), never the
+address or the key: edigate counts them in its metrics, so guessing shows up in Prometheus.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -49,6 +51,7 @@ class LoginThrottle:
         window: timedelta = DEFAULT_WINDOW,
         max_clients: int = DEFAULT_MAX_CLIENTS,
         clock: Callable[[], datetime] = _system_now,
+        observer: Callable[[str], None] | None = None,
     ) -> None:
         if max_failures < 1:
             raise ValueError("max_failures must be at least 1")
@@ -60,6 +63,7 @@ class LoginThrottle:
         self.window = window
         self.max_clients = max_clients
         self._clock = clock
+        self._observer = observer
         self._clients: OrderedDict[str, _Client] = OrderedDict()  # least recently seen first
 
     def __len__(self) -> int:
@@ -78,6 +82,13 @@ class LoginThrottle:
         # A clock moved backwards must not lock anyone out for longer than one window.
         return max(1, math.ceil(min(remaining, self.window).total_seconds()))
 
+    def refuse_if_locked(self, address: str) -> int | None:
+        """`retry_after` for a login attempt: a locked-out attempt is counted as `throttled`."""
+        seconds = self.retry_after(address)
+        if seconds is not None:
+            self._emit("throttled")
+        return seconds
+
     def failed(self, address: str) -> bool:
         """Record a wrong key from `address`; True if this failure starts its lock-out."""
         now = self._clock()
@@ -88,6 +99,7 @@ class LoginThrottle:
         self._clients.move_to_end(address)
         if client.locked_until is not None:
             return False  # already locked (callers check first); a refused try does not extend it
+        self._emit("wrong_key")
         while client.failures and now - client.failures[0] >= self.window:
             client.failures.popleft()
         client.failures.append(now)
@@ -96,11 +108,17 @@ class LoginThrottle:
             return False
         client.failures.clear()
         client.locked_until = now + self.window
+        self._emit("lockout")
         return True
 
     def succeeded(self, address: str) -> None:
         """A correct key from `address`: forget its failures."""
         self._clients.pop(address, None)
+
+    def _emit(self, event: str) -> None:
+        if self._observer is not None:
+            with contextlib.suppress(Exception):  # counting must never decide a login
+                self._observer(event)
 
     def _evict(self) -> None:
         while len(self._clients) > self.max_clients:

@@ -121,6 +121,7 @@ class NotifyService:
         admin_token_hashes: frozenset[str] = frozenset(),
         message_types: Sequence[tuple[str, str]] | Callable[[], Sequence[tuple[str, str]]] | None = None,
         is_leader: Callable[[], bool] | None = None,
+        login_observer: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.storage = storage
@@ -135,6 +136,8 @@ class NotifyService:
         self.mail_context = MailContext(settings.public_url, self.organisations, self.catalogue)
         #: two instances on one database: the scheduler and the outbox sender run only where this is True
         self.is_leader = is_leader or (lambda: True)
+        #: hears the login throttle's events (`wrong_key`, `lockout`, `throttled`); edigate counts them
+        self.login_observer = login_observer
         self.outbox = OutboxSender(storage, settings, clock, is_leader=self.is_leader)
         self.scheduler = Scheduler(
             is_leader=self.is_leader,
@@ -492,6 +495,7 @@ def setup_notify(
     admin_token_hashes: frozenset[str],
     message_types: Sequence[tuple[str, str]] | Callable[[], Sequence[tuple[str, str]]] | None = None,
     is_leader: Callable[[], bool] | None = None,
+    login_observer: Callable[[str], None] | None = None,
 ) -> NotifyService:
     """Register the procedure's routes and background tasks on `app`; returns the service."""
     from notify.web import add_routes
@@ -504,6 +508,7 @@ def setup_notify(
         admin_token_hashes=admin_token_hashes,
         message_types=message_types,
         is_leader=is_leader,
+        login_observer=login_observer,
     )
     app[NOTIFY_SERVICE] = service
     add_routes(app, service)

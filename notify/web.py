@@ -67,6 +67,7 @@ class Web:
             max_failures=service.settings.login_max_failures,
             window=timedelta(minutes=service.settings.login_window_minutes),
             clock=service.clock,
+            observer=service.login_observer,
         )
 
     # ---- sessions
@@ -162,7 +163,7 @@ class Web:
         next_url = _safe_next(data.get("next"))
         # The TCP peer only: X-Forwarded-For is written by the client and would give a fresh count per try.
         client = request.remote or "unknown"
-        retry_after = self.login_throttle.retry_after(client)
+        retry_after = self.login_throttle.refuse_if_locked(client)
         if retry_after is not None:  # locked out: the key is not even looked at
             log.warning("notify_login_throttled", client=client, retry_after_seconds=retry_after)
             response = self.page(

@@ -11,7 +11,10 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from edigate.metrics import LOGIN_EVENTS
+from tests.harness.http import request
 from tests.harness.smtp import SmtpServer
+from tests.integration.health.conftest import metric_value
 from tests.integration.notify.conftest import TOKENS
 from tests.integration.notify.test_notify_input import Browser, _NoRedirect
 
@@ -93,6 +96,12 @@ def test_wrong_keys_lock_the_address_out_until_the_window_has_passed(
     log = world.service.log_text()
     assert "notify_login_locked_out" in log and "notify_login_throttled" in log
     assert "gæt-nummer" not in log and TOKENS["odense"] not in log
+
+    # Prometheus sees the guessing: 9 wrong keys, 1 lock-out, 3 attempts refused during it; no address.
+    metrics = request(world.service.base_url + "/metrics", "GET", text=True).body
+    counts = {e: metric_value(metrics, "edigate_login_events_total", event=e) for e in LOGIN_EVENTS}
+    assert counts == {"wrong_key": 9, "lockout": 1, "throttled": 3}, counts
+    assert "127.0.0.1" not in metrics and "gæt-nummer" not in metrics
 
 
 def test_limits_come_from_the_config(world_factory: Any, smtp_server: SmtpServer) -> None:

@@ -50,6 +50,28 @@ def test_locks_after_max_failures_for_the_window() -> None:
     assert len(t) == 1
 
 
+def test_the_observer_hears_events_but_never_an_address() -> None:
+    clock = FakeClock()
+    heard: list[str] = []
+    t = make(clock, max_failures=2, observer=heard.append)
+    assert t.refuse_if_locked(A) is None
+    fail(t, A, 2)
+    assert t.refuse_if_locked(A) == 15 * 60
+    assert t.failed(A) is False  # a wrong key while locked is refused before it is looked at
+    t.succeeded(B)
+    assert heard == ["wrong_key", "wrong_key", "lockout", "throttled"]
+    assert t.retry_after(A) == 15 * 60 and heard[-1] == "throttled" and len(heard) == 4  # a query counts nothing
+
+
+def test_a_failing_observer_does_not_decide_the_login() -> None:
+    def broken(_event: str) -> None:
+        raise RuntimeError("metrics away")
+
+    t = make(FakeClock(), max_failures=1, observer=broken)
+    assert t.failed(A) is True
+    assert t.refuse_if_locked(A) == 15 * 60
+
+
 def test_failures_older_than_the_window_do_not_count() -> None:
     clock = FakeClock()
     t = make(clock, max_failures=3, window=timedelta(minutes=10))
