@@ -4,9 +4,9 @@ Why: on small messages the tree walk of envelope.py (an lxml proxy object per vi
 much as parsing and validating together. Once libxml2 has found a message well-formed and valid, and when
 it holds no comment, CDATA section or processing instruction, every '<' in its bytes starts a tag. The
 fixed element order of the MedCom head (Envelope; then Letter, Sender, Receiver, Patient in the letter
-root) can then be read with one compiled regular expression anchored at the start of the document (the
-Envelope and Letter, up to the Sender start tag) and bytes.find for the larger blocks after it, which runs
-at memchr speed where the regex engine steps through every character.
+root) can then be read with one compiled regular expression anchored at the start of the document, from
+the XML declaration to the end of Patient. Its quantifiers are possessive and its tags literal, which keeps
+the regex engine on its fast paths.
 
 The head is read before validation, so the validator also learns the message type from it (see
 Head.kind) and never has to visit the tree of a plain message. What the head says holds only once libxml2
