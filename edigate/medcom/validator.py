@@ -57,8 +57,7 @@ class Validator:
         head = read_head(data)
         schema_valid: bool | None = None
         if head is not None:  # the usual case: a plain single-letter message, read from its bytes
-            kind = _KINDS.get(head.kind) or _kind(head, root)
-            mtype = kind[1]
+            namespace, mtype, letter_root = _KINDS.get(head.kind) or _kind(head, root)
             if mtype is not None and not mtype.is_receipt and len(root) == 2:
                 vc = head.version_code
                 if vc is None or vc in mtype.version_codes:
@@ -70,8 +69,8 @@ class Validator:
                                 "valid": True,
                                 "refuse_code": None,
                                 "errors": (),
-                                "envelope": head.envelope(data, root, mtype.type_code, kind[2], kind[0] or ""),
-                                "namespace": kind[0],
+                                "envelope": head.envelope(data, root, mtype.type_code, letter_root, namespace or ""),
+                                "namespace": namespace,
                                 "message_type": mtype.type_code,
                                 "version_code": vc,
                             },
