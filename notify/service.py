@@ -26,6 +26,7 @@ from notify.compose import MailContext, confirm_row, receipt_rows
 from notify.config import NotifySettings
 from notify.incidents import (
     EMAIL,
+    SUBSCRIPTION_FIELDS,
     SYSTEM,
     Actor,
     InvalidInput,
@@ -36,6 +37,7 @@ from notify.incidents import (
     parse_incident,
     parse_resolve,
     parse_update,
+    refuse_cpr,
 )
 from notify.model import (
     AuditEntry,
@@ -384,6 +386,7 @@ class NotifyService:
 
     # ---- subscriptions
     def _subscription_input(self, data: Mapping[str, Any]) -> tuple[str, list[str], list[str], list[str]]:
+        refuse_cpr(data, SUBSCRIPTION_FIELDS)
         errors: dict[str, str] = {}
         email = data.get("email")
         email = email.strip() if isinstance(email, str) else ""
