@@ -55,6 +55,7 @@ from edigate.web.limits import setup_request_limits
 from edigate.web.metrics_api import record_login_event, record_received, record_validation, setup_metrics
 from edigate.web.openapi import setup_openapi
 from edigate.web.routes_api import setup_routes_api
+from edigate.web.security_headers import setup_security_headers
 
 log = structlog.get_logger()
 
@@ -70,6 +71,7 @@ def ensure_sqlite_dir(url: str) -> None:
 def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     clock = clock or clock_from_environment()
     app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=[json_errors])
+    setup_security_headers(app)  # CSP, frame-ancestors, nosniff, Referrer-Policy on every answer
     ensure_sqlite_dir(settings.storage.url)
     database = Database.open(settings.storage.url)
     app[SETTINGS] = settings
@@ -234,6 +236,7 @@ def _wire_notify(app: web.Application, settings: Settings, database: Database, c
             log.warning("notify_not_available", reason="the notify package could not be imported")
         return
     try:
+        from edigate.store.login_sessions import SqlLoginSessions
         from edigate.store.notify_store import SqlNotifyStorage
         from notify.model import Organisation
         from notify.service import setup_notify
@@ -255,4 +258,5 @@ def _wire_notify(app: web.Application, settings: Settings, database: Database, c
         message_types=all_types,  # the catalogue: the form's "Berørte meddelelser"
         is_leader=app[LEADER].is_leader,
         login_observer=functools.partial(record_login_event, app),  # metrics are set up after notify
+        login_sessions=SqlLoginSessions(database),
     )

@@ -1,10 +1,12 @@
-"""Stage: the caller must own every sender of the message (403); an admin token never sends."""
+"""Stages: the caller must own every sender of the message (403), an admin token never sends, and a receipt
+must come from the receiver of the message it answers."""
 
 from __future__ import annotations
 
 from edigate.ingest.answers import error
-from edigate.ingest.model import RECEIVED_UNAUTHORIZED, Answer, IngestContext
+from edigate.ingest.model import RECEIVED_REFUSED, RECEIVED_UNAUTHORIZED, Answer, IngestContext
 from edigate.ingest.services import IngestServices
+from edigate.store.correlation import receipt_sender_refusal
 
 
 async def authorise_sender(s: IngestServices, ctx: IngestContext) -> Answer | None:
@@ -19,3 +21,18 @@ async def authorise_sender(s: IngestServices, ctx: IngestContext) -> Answer | No
     if caller.is_admin:
         return error(403, "an admin token cannot send messages", kind="rejected")
     return None
+
+
+async def authorise_receipt(s: IngestServices, ctx: IngestContext) -> Answer | None:
+    """A receipt that names another receiver than its own sender is refused and nothing is stored: a
+    receipt from anyone but the original's receiver must change nothing (the store checks it again against
+    the stored original)."""
+    parsed = ctx.parsed
+    assert parsed is not None and parsed.envelope is not None
+    if ctx.refusal is not None and ctx.refusal.invalid:
+        return None
+    forged = receipt_sender_refusal(parsed.envelope)
+    if forged is None:
+        return None
+    ctx.received = RECEIVED_REFUSED
+    return error(422, forged, kind="rejected", refuse_code="ikke_specificeret")

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from edigate.ingest.accept import answer, build_item, durable_accept
 from edigate.ingest.authenticate import authenticate
-from edigate.ingest.authorise import authorise_sender
+from edigate.ingest.authorise import authorise_receipt, authorise_sender
 from edigate.ingest.body import read_body
 from edigate.ingest.identify import identify_format
 from edigate.ingest.model import Answer, IngestContext, IngestRequest
@@ -27,6 +27,7 @@ STAGES: tuple[Stage, ...] = (
     identify_format,  # the content -> its format adapter (OIOXML | FHIR)            415
     parse_and_validate,  # the adapter: envelope, standard, verdict                  422, 503
     authorise_sender,  # the caller owns the sender                                  403
+    authorise_receipt,  # a receipt comes from the receiver of what it answers       422
     convert_for_receiver,  # seam: a converter between generations (none yet)
     resolve_receiver,  # a known receiver that takes this standard, else a refusal
     build_item,  # what the store keeps; a refusal gets the adapter's negative answer
