@@ -51,6 +51,7 @@ from edigate.web.limits import setup_request_limits
 from edigate.web.metrics_api import record_login_event, setup_metrics
 from edigate.web.openapi import setup_openapi
 from edigate.web.routes_api import setup_routes_api
+from edigate.web.security_headers import setup_security_headers
 
 log = structlog.get_logger()
 
@@ -66,6 +67,7 @@ def ensure_sqlite_dir(url: str) -> None:
 def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     clock = clock or clock_from_environment()
     app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=[json_errors])
+    setup_security_headers(app)  # CSP, frame-ancestors, nosniff, Referrer-Policy on every answer
     ensure_sqlite_dir(settings.storage.url)
     database = Database.open(settings.storage.url)
     app[SETTINGS] = settings
@@ -206,6 +208,7 @@ def _wire_notify(app: web.Application, settings: Settings, database: Database, c
     if settings.notify is None:
         return
     try:
+        from edigate.store.login_sessions import SqlLoginSessions
         from edigate.store.notify_store import SqlNotifyStorage
         from notify.model import Organisation
         from notify.service import setup_notify
@@ -227,4 +230,5 @@ def _wire_notify(app: web.Application, settings: Settings, database: Database, c
         message_types=all_types,  # the catalogue: the form's "Berørte meddelelser"
         is_leader=app[LEADER].is_leader,
         login_observer=functools.partial(record_login_event, app),  # metrics are set up after notify
+        login_sessions=SqlLoginSessions(database),
     )
