@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from edigate.settings import parse_settings
 from edigate.demo.config import BROKEN, HOSPITALS, MUNICIPALITIES, DemoTimings, demo_settings, dumps
 from edigate.demo.messages import BUILDERS, Outgoing, build
 from edigate.demo.service import demo_start
 from edigate.medcom import Validator, build_positive_receipt, default_schema_dir, extract_envelope, parse
+from edigate.settings import parse_settings
 
 
 @pytest.fixture(scope="module")
