@@ -108,6 +108,8 @@ class RouteSignals:
     circuit: str = CircuitState.CLOSED
     last_error: str | None = None
     by_type: Mapping[str, TypeSignals] = field(default_factory=dict)
+    dead_letters: int = 0  # messages given up (delivery failed for good) in the recent window
+    last_dead_letter: str | None = None  # the newest one's reason, scrubbed
 
     @property
     def route(self) -> Route:
@@ -274,6 +276,8 @@ class HealthMatrix:
                     "receipts_overdue": r.signals.receipts_overdue,
                     "circuit": str(r.signals.circuit),
                     "last_error": r.signals.last_error,
+                    "dead_letters": r.signals.dead_letters,
+                    "last_dead_letter": r.signals.last_dead_letter,
                     "types": {
                         t: {
                             "state": str(th.state),
@@ -366,6 +370,10 @@ def assess(
     reasons.extend(_receipt_reasons(signals.receipts_overdue, signals.receipts, signals.refusals, th))
     if signals.circuit != CircuitState.CLOSED:
         reasons.append(Reason("circuit", degraded, f"afbryder {signals.circuit}"))
+    if signals.dead_letters > 0:  # the queue moves on, but a message never arrived: someone must look
+        n = signals.dead_letters
+        text = f"{n} {'meddelelse' if n == 1 else 'meddelelser'} opgivet (kan ikke leveres)"
+        reasons.append(Reason("dead_letters", degraded, text))
     state = max((r.state for r in reasons), key=lambda s: s.rank, default=HealthState.OK)
     return state, tuple(sorted(reasons, key=lambda r: -r.state.rank))
 
