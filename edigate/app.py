@@ -33,6 +33,7 @@ from edigate.store.leader import LEADER, LeaderElection
 from edigate.store.messages import MessageStore
 from edigate.store.retention import retention_ctx
 from edigate.web import health_api, mailbox, messages_api
+from edigate.web.edge_input import setup_edge_input
 from edigate.web.errors import json_errors
 from edigate.web.ingest import post_message
 from edigate.web.keys import (
@@ -92,6 +93,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     health_api.add_routes(app)
     setup_openapi(app)
     setup_request_limits(app, settings.server.body_read_timeout_seconds)
+    setup_edge_input(app)  # NUL bytes etc. in path, query, form fields, JSON: 404/400/422, never a 500
 
     app.cleanup_ctx.append(_validation_pool)
     app.cleanup_ctx.append(_store_ctx)
