@@ -22,7 +22,6 @@ import structlog
 from aiohttp import web
 
 from edigate.clock import Clock, clock_from_environment
-from edigate.config import Settings
 from edigate.delivery.worker import DeliveryWorker
 from edigate.ingest.oioxml import OioxmlAdapter
 from edigate.ingest.pipeline import IngestPipeline
@@ -30,12 +29,14 @@ from edigate.ingest.services import IngestServices
 from edigate.medcom import Validator, all_types
 from edigate.monitor import setup_health_monitor
 from edigate.routing import PartnerDirectory
+from edigate.settings import Settings
 from edigate.store.crypto import BodyKeyring
 from edigate.store.db import Database
 from edigate.store.leader import LEADER, LeaderElection
 from edigate.store.messages import MessageStore
 from edigate.store.retention import retention_ctx
 from edigate.web import health_api, mailbox, messages_api
+from edigate.web.edge_input import setup_edge_input
 from edigate.web.errors import json_errors
 from edigate.web.ingest import post_message
 from edigate.web.keys import (
@@ -97,6 +98,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     health_api.add_routes(app)
     setup_openapi(app)
     setup_request_limits(app, settings.server.body_read_timeout_seconds)
+    setup_edge_input(app)  # NUL bytes etc. in path, query, form fields, JSON: 404/400/422, never a 500
 
     app.cleanup_ctx.append(_validation_pool)
     app.cleanup_ctx.append(_store_ctx)
@@ -232,8 +234,6 @@ async def _close_database(app: web.Application) -> None:
 def _wire_notify(app: web.Application, settings: Settings, database: Database, clock: Clock) -> None:
     """Hand notify its storage, clock, organisations and admin tokens (guarded: notify may be absent)."""
     if settings.notify is None:
-        if "notify" in settings.raw:
-            log.warning("notify_not_available", reason="the notify package could not be imported")
         return
     try:
         from edigate.store.login_sessions import SqlLoginSessions
