@@ -61,7 +61,7 @@ class SearchFilter:
 
 # What a transport needs of a queued message (see MessageStore._queued).
 _QUEUE_COLUMNS = (m.id, m.envelope_id, m.receiver_ean, m.sender_ean, m.type, m.body, m.attempts, m.created_at,
-                  m.next_attempt_at)
+                  m.next_attempt_at, m.format)
 
 class MessageStore:
     def __init__(
@@ -244,6 +244,7 @@ class MessageStore:
             r.attempts,
             r.created_at,
             r.next_attempt_at,
+            r.format,
         )
 
     async def mark_delivered(self, ids: Sequence[int], detail: str) -> None:
