@@ -140,8 +140,8 @@ class FhirAdapter:
                 "tager imod (CareCommunication, HospitalNotification, Acknowledgement)"
             )
             problem = Problem(text, path=f"{_HEADER}.event", code="not-supported", expressions=(f"{_HEADER}.event",))
-            refusal = Refusal(FATAL_ERROR, text, (problem,), True)
-            return Parsed(env, "FHIR", None, (problem,), refusal, format=_format(msg), extra=msg)
+            unknown = Refusal(FATAL_ERROR, text, (problem,), True)
+            return Parsed(env, "FHIR", None, (problem,), unknown, format=_format(msg), extra=msg)
         started = time.perf_counter()
         try:
             result = await self._validator().validate(msg.standard, body, msg.media_type)
@@ -158,7 +158,7 @@ class FhirAdapter:
             )
             for i in result.errors
         )
-        refusal = None
+        refusal: Refusal | None = None
         if problems:
             text = "; ".join(p.message for p in problems[:5])[:2000]
             refusal = Refusal(FATAL_ERROR, text, problems, invalid=True)

@@ -50,7 +50,8 @@ META_COLUMNS = [c for c in messages.c if c.name not in ("body",)]
 
 @dataclass(frozen=True)
 class SearchFilter:
-    envelope_id: str | None = None
+    envelope_id: str | None = None  # the Bundle.id of a FHIR message
+    letter_id: str | None = None  # the MessageHeader.id of a FHIR message
     sender: str | None = None
     receiver: str | None = None
     state: str | None = None
@@ -517,6 +518,8 @@ class MessageStore:
         conds: list[Any] = []
         if f.envelope_id:
             conds.append(m.envelope_id == f.envelope_id)
+        if f.letter_id:
+            conds.append(m.id.in_(sa.select(letters.c.message_id).where(letters.c.letter_id == f.letter_id)))
         if f.sender:
             conds.append(m.sender_ean == f.sender)
         if f.receiver:

@@ -82,7 +82,8 @@ async def list_messages(request: web.Request) -> web.Response:
     if state is not None and state not in STATES:
         return error(400, f"state must be one of {', '.join(STATES)}")
     f = SearchFilter(
-        envelope_id=q.get("envelope_id") or None,
+        envelope_id=q.get("envelope_id") or q.get("bundle_id") or None,
+        letter_id=q.get("message_header_id") or None,
         sender=q.get("sender") or None,
         receiver=q.get("receiver") or None,
         state=state,

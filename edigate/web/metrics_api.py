@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from edigate.fhir.standards import STANDARDS as FHIR_STANDARDS
 from edigate.metrics import CONTENT_TYPE, Metrics
 from edigate.web.keys import CLOCK, SETTINGS, WORKER
 
@@ -44,7 +45,7 @@ def build_metrics(app: web.Application) -> Metrics:
     clock = app[CLOCK]
     return Metrics(
         known_eans=[p.ean for p in settings.partners],
-        known_types=[t.type_code for t in CATALOGUE],
+        known_types=[t.type_code for t in CATALOGUE] + [s.name for s in FHIR_STANDARDS],  # metrics by standard
         organisation_names={p.ean: p.name for p in settings.partners},
         clock=clock,
     )

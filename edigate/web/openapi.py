@@ -88,13 +88,18 @@ SCHEMAS: dict[str, Any] = {
     },
     "MessageAccepted": {
         "type": "object",
-        "required": ["id", "status", "envelope_id", "letters"],
+        "required": ["id", "status"],
+        "description": "OIOXML answers carry envelope_id and letters; FHIR answers format, bundle_id and "
+        "message_header_id.",
         "properties": {
             "id": {"type": "integer"},
             "status": {"const": "accepted"},
-            "type": {"type": "string", "description": "MedCom type code, e.g. XDIS91"},
+            "type": {"type": "string", "description": "MedCom type code (XDIS91) or FHIR standard (CareCommunication)"},
             "envelope_id": {"type": "string"},
             "letters": {"type": "array", "items": {"type": "string"}},
+            "format": {"const": "fhir"},
+            "bundle_id": {"type": "string"},
+            "message_header_id": {"type": "string"},
         },
     },
     "MessageDuplicate": {
@@ -109,6 +114,10 @@ SCHEMAS: dict[str, Any] = {
             "receipt_resent": {"type": "boolean"},
             "envelope_id": {"type": "string"},
             "letters": {"type": "array", "items": {"type": "string"}},
+            "format": {"const": "fhir"},
+            "acknowledgement_resent": {"type": "boolean"},
+            "bundle_id": _STR_OR_NULL,
+            "message_header_id": _STR_OR_NULL,
         },
     },
     "MessageRejected": {
@@ -202,6 +211,7 @@ SCHEMAS: dict[str, Any] = {
                         "type": {"type": "string"},
                         "xml": {"type": "string"},
                         "xml_base64": {"type": "string"},
+                        "content_type": {"type": "string"},
                     },
                 },
             },
@@ -376,6 +386,8 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
                 "content": {
                     "application/xml": {"schema": {"type": "string"}},
                     "text/xml": {"schema": {"type": "string"}},
+                    "application/fhir+json": {"schema": {"type": "object"}},
+                    "application/fhir+xml": {"schema": {"type": "string"}},
                 },
             },
             "responses": {
@@ -406,6 +418,8 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
                 ),
                 _query("state", {"type": "string", "enum": _STATES}, "life state"),
                 _query("envelope_id", {"type": "string"}, "envelope id"),
+                _query("bundle_id", {"type": "string"}, "FHIR Bundle.id (the envelope id of a FHIR message)"),
+                _query("message_header_id", {"type": "string"}, "FHIR MessageHeader.id (or an OIOXML letter id)"),
                 _query("sender", {"type": "string"}, "sender EAN"),
                 _query("receiver", {"type": "string"}, "receiver EAN"),
             ],
