@@ -340,9 +340,11 @@ def read_message(body: bytes, *, max_bytes: int = safe_xml.DEFAULT_MAX_BYTES) ->
     header = header_entry.resource if header_entry else None
     event = one(header, "eventCoding")
     profiles = tuple(p for p in many(one(bundle, "meta"), "profile") if isinstance(p, str))
-    standard = standard_for_event(text(event, "system"), text(event, "code"))
+    # The Bundle profile the sender declares decides which closure validates it (so a wrong event code is
+    # the validator's finding against that profile); without a known profile, the event code decides.
+    standard = next((BY_PROFILE[p] for p in profiles if p in BY_PROFILE), None)
     if standard is None:
-        standard = next((BY_PROFILE[p] for p in profiles if p in BY_PROFILE), None)
+        standard = standard_for_event(text(event, "system"), text(event, "code"))
     destinations = _destinations(header)
     primary = next((d for use, d in destinations if use == "primary"), destinations[0][1] if destinations else None)
     sender = _resolve(entries, text(header, "sender", "reference"))

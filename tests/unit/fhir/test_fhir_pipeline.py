@@ -42,7 +42,7 @@ from tests.unit.fhir.examples import (
     with_gln,
 )
 
-GLN_C = "5790000198765"  # a third partner
+GLN_C = "5790000198764"  # a third partner (valid GS1 check digit)
 
 
 @dataclass
