@@ -25,6 +25,7 @@ from edigate.clock import Clock, clock_from_environment
 from edigate.config import Settings
 from edigate.delivery.worker import DeliveryWorker
 from edigate.medcom import Validator, all_types
+from edigate.medcom.explain_pool import ExplainPool
 from edigate.monitor import setup_health_monitor
 from edigate.routing import PartnerDirectory
 from edigate.store.crypto import BodyKeyring
@@ -40,6 +41,7 @@ from edigate.web.keys import (
     CLOCK,
     DATABASE,
     DIRECTORY,
+    EXPLAIN_POOL,
     NOTIFY,
     SETTINGS,
     STORE,
@@ -73,6 +75,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app[DATABASE] = database
     app[DIRECTORY] = PartnerDirectory(settings)
     app[VALIDATOR] = Validator(settings.medcom.schema_dir, max_bytes=settings.server.max_body_bytes)
+    app[EXPLAIN_POOL] = ExplainPool(app[VALIDATOR].schema_dir, max_bytes=settings.server.max_body_bytes)
     app[STORE] = MessageStore(
         database,
         clock,
@@ -92,6 +95,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     setup_request_limits(app, settings.server.body_read_timeout_seconds)
 
     app.cleanup_ctx.append(_validation_pool)
+    app.cleanup_ctx.append(_explain_pool)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_delivery_ctx)
     app.cleanup_ctx.append(_leader_ctx)
@@ -133,6 +137,13 @@ async def _validation_pool(app: web.Application) -> AsyncIterator[None]:
     app[VALIDATION_POOL] = pool
     yield
     pool.shutdown(wait=True)
+
+
+async def _explain_pool(app: web.Application) -> AsyncIterator[None]:
+    """The worker process that writes readable reports for invalid messages (edigate.medcom.explain_pool)."""
+    app[EXPLAIN_POOL].start()
+    yield
+    app[EXPLAIN_POOL].close()
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -7,6 +7,7 @@ commit the answer is 503, never a false 202.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import time
 from typing import Any
@@ -22,7 +23,16 @@ from edigate.store.group_commit import StorageUnavailable
 from edigate.store.model import GeneratedReceipt, IngestItem, IngestOutcome
 from edigate.web.auth import caller_of, unauthorized
 from edigate.web.errors import error
-from edigate.web.keys import CLOCK, DIRECTORY, SETTINGS, STORE, VALIDATION_POOL, VALIDATOR, WORKER
+from edigate.web.keys import (
+    CLOCK,
+    DIRECTORY,
+    EXPLAIN_POOL,
+    SETTINGS,
+    STORE,
+    VALIDATION_POOL,
+    VALIDATOR,
+    WORKER,
+)
 from edigate.web.metrics_api import record_received, record_validation
 
 log = structlog.get_logger()
@@ -67,17 +77,20 @@ async def post_message(request: web.Request) -> web.Response:
 
     started = time.perf_counter()
     try:
+        validator = app[VALIDATOR]
         if len(body) <= INLINE_VALIDATION_MAX_BYTES:
-            result: ValidationResult = app[VALIDATOR].validate(body)
+            result: ValidationResult = validator.validate(body, explain=False)
         else:
             result = await asyncio.get_running_loop().run_in_executor(
-                app[VALIDATION_POOL], app[VALIDATOR].validate, body
+                app[VALIDATION_POOL], functools.partial(validator.validate, body, explain=False)
             )
     except SchemaUnavailable as exc:
         log.error("schema_unavailable", error=str(exc)[:300])
         record_received(app, None, None, None, "error")
         return error(503, "the schema for this message type is not installed on the gateway")
     record_validation(app, result.message_type, time.perf_counter() - started)
+    if result.explain_schema is not None:  # invalid: the readable report, bounded and off the loop
+        result = await app[EXPLAIN_POOL].explained(body, result)
 
     env = result.envelope
     errors = [{"message": e.message, "line": e.line, "path": e.path} for e in result.errors]
