@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from edigate.health import EventKind, HealthEvent, HealthState
 from edigate.logging import scrub_text
+from edigate.mailaddr import config_address
 
 __all__ = [
     "HANDLER_NAMES",
@@ -71,11 +72,12 @@ class AlertSettings:
             if value is None:
                 raise ValueError(f"{prefix}.{key}: is required (a mail address or a list of them)")
             items = [value] if isinstance(value, str) else value
-            if not isinstance(items, list) or not items or not all(
-                isinstance(a, str) and "@" in a for a in items
-            ):
+            if not isinstance(items, list) or not items:
                 raise ValueError(f"{prefix}.{key}: must be a mail address or a list of mail addresses")
-            return tuple(a.strip() for a in items)
+            return tuple(
+                config_address(a, f"{prefix}.{key}" if isinstance(value, str) else f"{prefix}.{key}[{n}]")
+                for n, a in enumerate(items)
+            )
 
         minutes = raw.get("repeat_interval_minutes", 60)
         if isinstance(minutes, bool) or not isinstance(minutes, int | float) or minutes <= 0:

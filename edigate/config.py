@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edigate.mailaddr import config_address
 from edigate.medcom.schemas import project_schema_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -393,8 +394,11 @@ def _partner(raw: Any, i: int) -> Partner:
             kind=dkind, path=path if path.is_absolute() else Path.cwd() / path
         )  # like storage.url
     mailbox = ps.text("mailbox", None)
-    if mailbox is not None and "@" not in mailbox:
-        raise ConfigError(f"partners[{i}].mailbox: must be a mail address")
+    if mailbox is not None:
+        try:
+            mailbox = config_address(mailbox, f"partners[{i}].mailbox")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     return Partner(
         ean=ean,
         name=ps.text("name", required=True),

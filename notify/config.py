@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from typing import Any
+
+from notify.addresses import InvalidAddress, normalise_address
 
 
 class NotifyConfigError(ValueError):
@@ -74,9 +77,14 @@ class NotifySettings:
     outbox_lease_seconds: float = 60.0
     login_max_failures: int = 5  # wrong access keys from one address before it is locked out …
     login_window_minutes: int = 15  # … counted within, and locked out for, this many minutes
+    #: unauthenticated subscription requests per client address within the window; more get 429
+    subscribe_max_per_client: int = 10
+    subscribe_client_window_minutes: int = 10
+    #: confirmation mails per target address within the window (a pending one blocks new ones as long)
+    subscribe_max_per_address: int = 3
+    subscribe_address_window_hours: int = 24
 
 
-_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -102,9 +110,26 @@ def _str(
 
 
 def _email(t: Mapping[str, Any], name: str, key: str, default: str) -> str:
+    """A mail address, normalised; a bad one is a config error naming the key (never the raw value)."""
     value = _str(t, name, key, default)
-    if not _EMAIL.match(value):
-        raise NotifyConfigError(f"{key}.{name}: must be an e-mail address, got {value!r}")
+    if not value and not default:
+        return ""
+    try:
+        return normalise_address(value)
+    except InvalidAddress as exc:
+        raise NotifyConfigError(f"{key}.{name}: must be an e-mail address ({exc})") from None
+
+
+def _from_address(t: Mapping[str, Any], key: str, default: str) -> str:
+    """`From:` may carry a display name ("EDI-support <edi@x.dk>"); its address part must be valid."""
+    value = _str(t, "from", key, default)
+    _name, addr = parseaddr(value)
+    if any(ch in value for ch in "\r\n\0") or not addr:
+        raise NotifyConfigError(f"{key}.from: must be an e-mail address, optionally with a name")
+    try:
+        normalise_address(addr)
+    except InvalidAddress as exc:
+        raise NotifyConfigError(f"{key}.from: must be an e-mail address ({exc})") from None
     return str(value)
 
 
@@ -152,6 +177,10 @@ def parse_notify_config(raw: dict[str, Any] | None, *, key_prefix: str = "notify
             "outbox_lease_seconds",
             "login_max_failures",
             "login_window_minutes",
+            "subscribe_max_per_client",
+            "subscribe_client_window_minutes",
+            "subscribe_max_per_address",
+            "subscribe_address_window_hours",
         },
         k,
     )
@@ -184,7 +213,25 @@ def parse_notify_config(raw: dict[str, Any] | None, *, key_prefix: str = "notify
         outbox_lease_seconds=_lease_seconds(t, k, mail, webhook_timeout_seconds),
         login_max_failures=login_max_failures,
         login_window_minutes=login_window_minutes,
+        **_subscribe_limits(t, k, defaults),
     )
+
+
+def _subscribe_limits(t: Mapping[str, Any], k: str, d: NotifySettings) -> dict[str, int]:
+    """The subscription flood limits (see notify.subscribe_guard); each a positive integer, bounded."""
+    bounds = {
+        "subscribe_max_per_client": 10_000,
+        "subscribe_client_window_minutes": 24 * 60,
+        "subscribe_max_per_address": 100,
+        "subscribe_address_window_hours": 24 * 30,
+    }
+    out = {}
+    for name, most in bounds.items():
+        value = int(_number(t, name, k, getattr(d, name), integer=True))
+        if value > most:
+            raise NotifyConfigError(f"{k}.{name}: must be at most {most}")
+        out[name] = value
+    return out
 
 
 #: one SMTP send waits for up to four server replies (MAIL, RCPT, DATA, end of data), each within the timeout
@@ -235,7 +282,7 @@ def _mail(raw: Any, k: str) -> MailSettings:
     return MailSettings(
         kind=kind,
         directory=_str(t, "directory", k, d.directory),
-        from_addr=_str(t, "from", k, d.from_addr),
+        from_addr=_from_address(t, k, d.from_addr),
         host=_str(t, "host", k, d.host),
         port=port,
         starttls=starttls,
@@ -296,7 +343,7 @@ def _contacts(raw: Any, k: str) -> Contacts:
     return Contacts(
         edi_support_phone=_str(t, "edi_support_phone", k, ""),
         on_call_phone=_str(t, "on_call_phone", k, ""),
-        edi_support_email=_str(t, "edi_support_email", k, ""),
+        edi_support_email=_email(t, "edi_support_email", k, ""),
         duty_phones=dict(duty),
     )
 
