@@ -7,16 +7,18 @@ from __future__ import annotations
 from email_validator import EmailNotValidError, validate_email
 
 
-def config_address(value: object, key: str) -> str:
-    """The normalised address, or ValueError `"<key>: must be a mail address (<why>)"`."""
+def mail_address(value: object) -> str:
+    """The normalised address, or ValueError `"must be a mail address (<why>)"` (the caller adds the key).
+
+    The reason names a bad character by its code point (U+0001), never echoes the value."""
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{key}: must be a mail address")
+        raise ValueError("must be a mail address")
     text = value.strip()
     if len(text) > 254:
-        raise ValueError(f"{key}: must be a mail address (longer than 254 characters)")
+        raise ValueError("must be a mail address (longer than 254 characters)")
     try:
         return str(validate_email(text, check_deliverability=False).normalized)
     except EmailNotValidError as exc:
-        raise ValueError(f"{key}: must be a mail address ({exc})") from None
+        raise ValueError(f"must be a mail address ({exc})") from None
     except (UnicodeError, ValueError) as exc:
-        raise ValueError(f"{key}: must be a mail address ({type(exc).__name__})") from None
+        raise ValueError(f"must be a mail address ({type(exc).__name__})") from None

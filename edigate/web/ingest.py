@@ -18,6 +18,7 @@ from aiohttp import web
 from edigate.medcom import build_negative_receipt, new_identifier
 from edigate.medcom.errors import SchemaUnavailable
 from edigate.medcom.model import Envelope, ValidationResult
+from edigate.store.correlation import receipt_sender_refusal
 from edigate.store.group_commit import StorageUnavailable
 from edigate.store.model import GeneratedReceipt, IngestItem, IngestOutcome
 from edigate.web.auth import caller_of, unauthorized
@@ -104,6 +105,11 @@ async def post_message(request: web.Request) -> web.Response:
         )
     if caller.is_admin:
         return error(403, "an admin token cannot send messages", kind="rejected")
+
+    if result.valid and (forged := receipt_sender_refusal(env)) is not None:
+        # nothing is stored: a receipt from anyone but the original's receiver must change nothing
+        record_received(app, result.message_type, env.sender.ean, env.receiver.ean, "refused")
+        return error(422, forged, kind="rejected", refuse_code="ikke_specificeret")
 
     directory = app[DIRECTORY]
     refuse_code: str | None = None

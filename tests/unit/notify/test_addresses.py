@@ -11,10 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from edigate.alerts import AlertSettings
-from edigate.config import ConfigError, parse_settings
+from edigate.settings import ConfigError, parse_settings
 from notify.addresses import InvalidAddress, danish_error, normalise_address, printable, smtp_recipient
-from notify.config import NotifyConfigError, parse_notify_config
+from notify.config import NotifySettings
 from notify.subscribe_guard import GuardSettings, SlidingWindow, SubscribeGuard, TooManyRequests
 
 REFUSED = [
@@ -70,6 +69,12 @@ def test_printable_escapes_what_a_database_or_log_must_not_get() -> None:
     assert len(printable("x" * 1000, 50)) == 50
 
 
+def parse_notify_config(raw: dict) -> NotifySettings:  # type: ignore[type-arg]
+    settings = parse_settings({"notify": raw})
+    assert settings.notify is not None
+    return settings.notify
+
+
 @pytest.mark.parametrize(
     ("raw", "key"),
     [
@@ -83,7 +88,7 @@ def test_printable_escapes_what_a_database_or_log_must_not_get() -> None:
     ],
 )
 def test_notify_config_addresses_are_checked_naming_the_key(raw: dict, key: str) -> None:  # type: ignore[type-arg]
-    with pytest.raises(NotifyConfigError) as err:
+    with pytest.raises(ConfigError) as err:
         parse_notify_config(raw)
     assert str(err.value).startswith(key) and "\x01" not in str(err.value)
 
@@ -102,8 +107,10 @@ def test_partner_mailbox_and_alert_lists_are_checked_naming_the_key() -> None:
         parse_settings({"partners": [{**partner, "mailbox": "edi@test\x01kommune.dk"}]})
     s = parse_settings({"partners": [{**partner, "mailbox": "EDI@TestKommune.DK"}]})
     assert s.partners[0].mailbox == "EDI@testkommune.dk"
-    with pytest.raises(ValueError, match=r"^alerts\.on_call\[1\]: must be a mail address"):
-        AlertSettings.from_config({"edi_support": "s@x.dk", "on_call": ["v@x.dk", "v\n@x.dk"]})
+    with pytest.raises(ConfigError, match=r"^alerts\.on_call\[1\]: must be a mail address"):
+        parse_settings({"alerts": {"edi_support": "s@x.dk", "on_call": ["v@x.dk", "v\n@x.dk"]}})
+    alerts = parse_settings({"alerts": {"edi_support": " S@X.DK", "on_call": "v@x.dk"}}).alerts
+    assert alerts.edi_support == ("S@x.dk",)
 
 
 class Clock:
