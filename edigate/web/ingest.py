@@ -25,6 +25,7 @@ from edigate.web.auth import caller_of, unauthorized
 from edigate.web.errors import error
 from edigate.web.keys import CLOCK, DIRECTORY, SETTINGS, STORE, VALIDATION_POOL, VALIDATOR, WORKER
 from edigate.web.metrics_api import record_received, record_validation
+from edigate.web.storage_trouble import STORAGE_TROUBLE
 
 log = structlog.get_logger()
 
@@ -147,8 +148,10 @@ async def post_message(request: web.Request) -> web.Response:
 
     try:
         outcome = await app[STORE].accept(item)
-    except StorageUnavailable:
+    except StorageUnavailable as exc:
         record_received(app, result.message_type, env.sender.ean, env.receiver.ean, "error")
+        if STORAGE_TROUBLE in app:
+            app[STORAGE_TROUBLE].record(str(exc)[:100])  # /readyz: not ready for a while
         return error(503, "storage unavailable: the message was NOT accepted, send it again later")
     received = {"accepted": "accepted", "duplicate": "duplicate", "conflict": "refused"}.get(outcome.kind)
     if received is None:  # rejected: a schema/syntax error or a routing refusal
