@@ -22,11 +22,11 @@ import structlog
 from aiohttp import web
 
 from edigate.clock import Clock, clock_from_environment
-from edigate.config import Settings
 from edigate.delivery.worker import DeliveryWorker
 from edigate.medcom import Validator, all_types
 from edigate.monitor import setup_health_monitor
 from edigate.routing import PartnerDirectory
+from edigate.settings import Settings
 from edigate.store.crypto import BodyKeyring
 from edigate.store.db import Database
 from edigate.store.leader import LEADER, LeaderElection
@@ -210,8 +210,6 @@ async def _close_database(app: web.Application) -> None:
 def _wire_notify(app: web.Application, settings: Settings, database: Database, clock: Clock) -> None:
     """Hand notify its storage, clock, organisations and admin tokens (guarded: notify may be absent)."""
     if settings.notify is None:
-        if "notify" in settings.raw:
-            log.warning("notify_not_available", reason="the notify package could not be imported")
         return
     try:
         from edigate.store.login_sessions import SqlLoginSessions

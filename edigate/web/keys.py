@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from edigate.clock import Clock
-from edigate.config import Settings
+from edigate.config import GatewaySettings
 from edigate.delivery.worker import DeliveryWorker
 from edigate.medcom import Validator
 from edigate.routing import PartnerDirectory
@@ -19,7 +19,7 @@ from edigate.store.model import AckAlert
 
 AckAlertHook = Callable[[AckAlert], Awaitable[None]]
 
-SETTINGS = web.AppKey("edigate.settings", Settings)
+SETTINGS = web.AppKey("edigate.settings", GatewaySettings)
 CLOCK: web.AppKey[Clock] = web.AppKey("edigate.clock")
 DATABASE = web.AppKey("edigate.database", Database)
 STORE = web.AppKey("edigate.store", MessageStore)
