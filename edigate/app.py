@@ -23,6 +23,9 @@ from aiohttp import web
 
 from edigate.clock import Clock, clock_from_environment
 from edigate.delivery.worker import DeliveryWorker
+from edigate.ingest.oioxml import OioxmlAdapter
+from edigate.ingest.pipeline import IngestPipeline
+from edigate.ingest.services import IngestServices
 from edigate.medcom import Validator, all_types
 from edigate.monitor import setup_health_monitor
 from edigate.routing import PartnerDirectory
@@ -41,6 +44,7 @@ from edigate.web.keys import (
     CLOCK,
     DATABASE,
     DIRECTORY,
+    INGEST,
     NOTIFY,
     SETTINGS,
     STORE,
@@ -49,10 +53,11 @@ from edigate.web.keys import (
     WORKER,
 )
 from edigate.web.limits import setup_request_limits
-from edigate.web.metrics_api import record_login_event, setup_metrics
+from edigate.web.metrics_api import record_login_event, record_received, record_validation, setup_metrics
 from edigate.web.openapi import setup_openapi
 from edigate.web.routes_api import setup_routes_api
 from edigate.web.security_headers import setup_security_headers
+from edigate.web.storage_trouble import setup_storage_trouble
 
 log = structlog.get_logger()
 
@@ -69,6 +74,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     clock = clock or clock_from_environment()
     app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=[json_errors])
     setup_security_headers(app)  # CSP, frame-ancestors, nosniff, Referrer-Policy on every answer
+    setup_storage_trouble(app)  # a full disk or a lost database: 503 with a reason, and /readyz sees it
     ensure_sqlite_dir(settings.storage.url)
     database = Database.open(settings.storage.url)
     app[SETTINGS] = settings
@@ -86,6 +92,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app[WORKER] = DeliveryWorker(app[STORE], settings.partners, settings.delivery, clock)
     app[ACK_ALERT_HOOKS] = []
     app[LEADER] = LeaderElection(settings.storage.url, database.dialect)  # time-based jobs: one instance
+    app[INGEST] = _ingest_pipeline(app, settings, clock)
 
     app.router.add_post("/api/v1/messages", post_message)
     messages_api.add_routes(app)
@@ -107,6 +114,27 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     setup_routes_api(app)  # GET /api/v1/routes, GET /routes
     app.on_cleanup.append(_close_database)  # after notify's own cleanup
     return app
+
+
+def _ingest_pipeline(app: web.Application, settings: Settings, clock: Clock) -> IngestPipeline:
+    """POST /api/v1/messages: the shared stages and one adapter per message format."""
+    oioxml = OioxmlAdapter(
+        app[VALIDATOR],
+        lambda: app[VALIDATION_POOL],  # the threads start with the app
+        gateway_ean=settings.medcom.gateway_ean,
+        observe_validation=functools.partial(record_validation, app),
+    )
+    return IngestPipeline(
+        IngestServices(
+            directory=app[DIRECTORY],
+            store=app[STORE],
+            clock=clock,
+            adapters=(oioxml,),
+            max_body_bytes=settings.server.max_body_bytes,
+            wake=app[WORKER].wake,
+            observe_received=functools.partial(record_received, app),  # a no-op while metrics are off
+        )
+    )
 
 
 VALIDATION_THREADS = 4

@@ -11,6 +11,7 @@ from aiohttp import web
 from edigate.clock import Clock
 from edigate.config import GatewaySettings
 from edigate.delivery.worker import DeliveryWorker
+from edigate.ingest.pipeline import IngestPipeline
 from edigate.medcom import Validator
 from edigate.routing import PartnerDirectory
 from edigate.store.db import Database
@@ -27,5 +28,6 @@ DIRECTORY = web.AppKey("edigate.directory", PartnerDirectory)
 VALIDATOR = web.AppKey("edigate.validator", Validator)
 VALIDATION_POOL = web.AppKey("edigate.validation_pool", ThreadPoolExecutor)
 WORKER = web.AppKey("edigate.delivery_worker", DeliveryWorker)
+INGEST = web.AppKey("edigate.ingest", IngestPipeline)
 ACK_ALERT_HOOKS: web.AppKey[list[AckAlertHook]] = web.AppKey("edigate.ack_alert_hooks")
 NOTIFY: web.AppKey[Any] = web.AppKey("edigate.notify")  # notify.service.NotifyService when wired
