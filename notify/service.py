@@ -26,6 +26,7 @@ from notify.compose import MailContext, confirm_row, receipt_rows, reporter_reso
 from notify.config import NotifySettings
 from notify.incidents import (
     EMAIL,
+    SUBSCRIPTION_FIELDS,
     SYSTEM,
     Actor,
     InvalidInput,
@@ -37,6 +38,7 @@ from notify.incidents import (
     parse_incident,
     parse_resolve,
     parse_update,
+    refuse_cpr,
 )
 from notify.lists import choose_recipients
 from notify.model import (
@@ -54,6 +56,7 @@ from notify.model import (
 from notify.outbox import OutboxSender
 from notify.render import HANDLER_DA, KIND_DA, Renderer
 from notify.scheduler import Scheduler, facts_of, rules_from
+from notify.session import LoginSessions, MemoryLoginSessions
 from notify.storage import NotifyStorage
 
 log = logging.getLogger("notify")
@@ -134,8 +137,11 @@ class NotifyService:
         message_types: Sequence[tuple[str, str]] | Callable[[], Sequence[tuple[str, str]]] | None = None,
         is_leader: Callable[[], bool] | None = None,
         login_observer: Callable[[str], None] | None = None,
+        login_sessions: LoginSessions | None = None,
     ) -> None:
         self.settings = settings
+        #: open logged-in sessions (server-side), so a logout ends a session even for a copied cookie
+        self.login_sessions: LoginSessions = login_sessions or MemoryLoginSessions()
         self.storage = storage
         self.clock = clock
         self.rules = rules_from(settings)
@@ -533,6 +539,7 @@ class NotifyService:
 
     # ---- subscriptions
     def _subscription_input(self, data: Mapping[str, Any]) -> tuple[str, list[str], list[str], list[str]]:
+        refuse_cpr(data, SUBSCRIPTION_FIELDS)
         errors: dict[str, str] = {}
         email = data.get("email")
         email = email.strip() if isinstance(email, str) else ""
@@ -649,6 +656,7 @@ def setup_notify(
     message_types: Sequence[tuple[str, str]] | Callable[[], Sequence[tuple[str, str]]] | None = None,
     is_leader: Callable[[], bool] | None = None,
     login_observer: Callable[[str], None] | None = None,
+    login_sessions: LoginSessions | None = None,
 ) -> NotifyService:
     """Register the procedure's routes and background tasks on `app`; returns the service."""
     from notify.web import add_routes
@@ -662,6 +670,7 @@ def setup_notify(
         message_types=message_types,
         is_leader=is_leader,
         login_observer=login_observer,
+        login_sessions=login_sessions,
     )
     app[NOTIFY_SERVICE] = service
     add_routes(app, service)

@@ -8,6 +8,7 @@ gets a Danish message per field and stores nothing; a bad request is always 4xx,
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -58,6 +59,7 @@ FIELD_LABELS = {
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 log = structlog.get_logger(logger_name="notify.web")  # shown as "logger", like the stdlib loggers
+_SESSION_OPEN = "notify.session_open"  # request key: the cookie's logged-in session is open server-side
 
 
 class Web:
@@ -73,7 +75,19 @@ class Web:
 
     # ---- sessions
     def session(self, request: web.Request) -> sess.Session | None:
-        return sess.decode(self.s.session_secret, request.cookies.get(sess.COOKIE))
+        """The cookie's session; a logged-in one only while it is open server-side (see `live_session`)."""
+        session = sess.decode(self.s.session_secret, request.cookies.get(sess.COOKIE))
+        if session is not None and session.logged_in and not request.get(_SESSION_OPEN, False):
+            return None  # logged out (or never opened here): the cookie is worth nothing
+        return session
+
+    @web.middleware
+    async def live_session(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Look up a logged-in cookie's session server-side once per request, before the handler runs."""
+        session = sess.decode(self.s.session_secret, request.cookies.get(sess.COOKIE))
+        if session is not None and session.logged_in:
+            request[_SESSION_OPEN] = await self.s.login_sessions.is_open(session.sid)
+        return await handler(request)
 
     def set_session(self, response: web.StreamResponse, session: sess.Session) -> None:
         response.set_cookie(
@@ -189,17 +203,19 @@ class Web:
             )
         self.login_throttle.succeeded(client)
         response = self.redirect(next_url)
-        self.set_session(
-            response,
-            sess.new_session(
-                name=actor.name, is_admin=actor.is_admin, organisation=actor.organisation, role=actor.role
-            ),
+        session = sess.new_session(
+            name=actor.name, is_admin=actor.is_admin, organisation=actor.organisation, role=actor.role
         )
+        await self.s.login_sessions.open(session.sid, sess.expires_at(session))
+        self.set_session(response, session)
         return response
 
     async def logout(self, request: web.Request) -> web.Response:
         if request.method == "POST":
             await self.form_data(request)
+        session = sess.decode(self.s.session_secret, request.cookies.get(sess.COOKIE))
+        if session is not None and session.logged_in:
+            await self.s.login_sessions.close(session.sid)  # this cookie, and every copy of it, is dead now
         response = self.redirect("/login")
         self.set_session(response, sess.new_session())
         return response
@@ -688,19 +704,30 @@ def _iso(t: datetime | None) -> str | None:
     return None if t is None else t.astimezone(UTC).isoformat()
 
 
+MAX_ID = 2**31 - 1  # ids are INTEGER columns (32 bits on PostgreSQL): a larger one exists nowhere
+
+
 def _int(text: str, *, api: bool = False) -> int:
-    if text.isdigit() and len(text) < 12:
+    """An id from the path or a form: plain ASCII digits up to MAX_ID, else 404 (never a database error)."""
+    if text.isascii() and text.isdigit() and len(text) <= 10 and int(text) <= MAX_ID:
         return int(text)
     if api:
         raise _json_error(404, "Hændelsen findes ikke.")
     raise web.HTTPNotFound(text="Findes ikke.", headers=SECURITY_HEADERS)
 
 
+#: where a login may send the browser on: a path of plain segments on this site, optionally with a plain
+#: query (what `require_login` writes). No scheme, no host, no `//`, no backslash, no percent-escape or
+#: control character in the path (browsers drop tabs and newlines, so `/\t/evil.example/` is `//evil…`).
+SAFE_NEXT = re.compile(r"/(?:[A-Za-z0-9_.~-]+(?:/[A-Za-z0-9_.~-]+)*/?)?(?:\?[A-Za-z0-9_.~=&%+-]*)?")
+DEFAULT_NEXT = "/incidents/new"
+
+
 def _safe_next(value: Any) -> str:
-    """Only local paths: a login must never redirect to another site."""
-    if isinstance(value, str) and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+    """Only same-site paths of the allow-listed shape: a login must never redirect to another site."""
+    if isinstance(value, str) and len(value) <= 500 and SAFE_NEXT.fullmatch(value):
         return value
-    return "/incidents/new"
+    return DEFAULT_NEXT
 
 
 def _json_error(
@@ -726,6 +753,7 @@ def _json_error(
 
 def add_routes(app: web.Application, service: NotifyService) -> Web:
     w = Web(service)
+    app.middlewares.append(w.live_session)
     app.router.add_get("/login", w.login_get)
     app.router.add_post("/login", w.login_post)
     app.router.add_route("*", "/logout", w.logout)

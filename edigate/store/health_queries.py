@@ -7,7 +7,8 @@ rides an index of ``gw_messages``:
 * the failure streak: the head of each receiver's queue (FIFO: while it fails nothing behind it moves), and
   its first ``attempt_failed`` event (index ``gw_events_message``);
 * the last success: per receiver, the newest delivered row (``gw_messages_queue`` backwards);
-* receipts overdue and the recent refusal rate: ``state IN (…) AND created_at >= …`` (``gw_messages_state``).
+* receipts overdue, the recent refusal rate and the dead letters: ``state IN (…) AND created_at >= …``
+  (``gw_messages_state``).
 
 Nothing here reads ``body`` (which holds the CPR) and no error text leaves unscrubbed.
 """
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from edigate.health import CircuitState, RouteSignals, TypeSignals
 from edigate.logging import scrub_text
 from edigate.store.db import Database
-from edigate.store.model import ACK_OVERDUE, ACKNOWLEDGED, REFUSED
+from edigate.store.model import ACK_OVERDUE, ACKNOWLEDGED, FAILED, REFUSED
 from edigate.store.schema import events, messages
 
 __all__ = [
@@ -118,6 +119,7 @@ async def read_route_signals(
     routes: dict[Route, RouteCounts] = {}
     heads: dict[str, _Head] = {}
     last_success: dict[str, datetime] = {}
+    dead: dict[Route, tuple[int, str | None]] = {}
     if not receivers:
         return StoreSignals((), {}, {})
     receivers = list(receivers)
@@ -204,6 +206,18 @@ async def read_route_signals(
             if state == REFUSED:
                 acc.refusals += int(count)
 
+        dead_rows = (
+            await conn.execute(
+                sa.select(m.sender_ean, m.receiver_ean, sa.func.count(), sa.func.max(m.id))
+                .where(m.state == FAILED, m.created_at >= now - overdue_window, m.receiver_ean.in_(receivers))
+                .group_by(m.sender_ean, m.receiver_ean)
+            )
+        ).all()
+        for sender, receiver, count, newest in dead_rows:  # rare: one more read per such route
+            reason = (await conn.execute(sa.select(m.last_error).where(m.id == newest))).scalar()
+            dead[(sender, receiver)] = (int(count), scrub_text(reason)[:300] if reason else None)
+            routes.setdefault((sender, receiver), RouteCounts())
+
     out: list[RouteSignals] = []
     queues: dict[str, tuple[int, datetime | None]] = {r: (0, None) for r in receivers}
     overdue_by_receiver: dict[str, int] = {}
@@ -229,6 +243,8 @@ async def read_route_signals(
                 circuit=_CIRCUIT.get(circuits.get(receiver, "closed"), CircuitState.CLOSED),
                 last_error=error,
                 by_type=types,
+                dead_letters=dead.get((sender, receiver), (0, None))[0],
+                last_dead_letter=dead.get((sender, receiver), (0, None))[1],
             )
         )
         if counts.pending:

@@ -321,6 +321,8 @@ SCHEMAS: dict[str, Any] = {
             "receiver": {"type": "string"},
             "state": {"type": "string", "enum": ["ok", "degraded", "down"]},
             "reasons": {"type": "array", "items": {"type": "object"}},
+            "dead_letters": {"type": "integer", "description": "messages given up on this route lately"},
+            "last_dead_letter": _STR_OR_NULL,
         },
     },
     "RouteMatrix": {
