@@ -57,6 +57,7 @@ from edigate.web.metrics_api import record_login_event, record_received, record_
 from edigate.web.openapi import setup_openapi
 from edigate.web.routes_api import setup_routes_api
 from edigate.web.security_headers import setup_security_headers
+from edigate.web.storage_trouble import setup_storage_trouble
 
 log = structlog.get_logger()
 
@@ -73,6 +74,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     clock = clock or clock_from_environment()
     app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=[json_errors])
     setup_security_headers(app)  # CSP, frame-ancestors, nosniff, Referrer-Policy on every answer
+    setup_storage_trouble(app)  # a full disk or a lost database: 503 with a reason, and /readyz sees it
     ensure_sqlite_dir(settings.storage.url)
     database = Database.open(settings.storage.url)
     app[SETTINGS] = settings
