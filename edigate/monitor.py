@@ -454,6 +454,7 @@ class HealthLoop:
                 incidents_open=dict(counts.incidents_open),
                 mail_outbox_pending=counts.pending,
                 mail_outbox_failed=counts.failed,
+                outbox_failed=dict(counts.failed_by_kind),
             )
         fields = {**_snapshot_fields(self.metrics), **changes}
         self.metrics.set_snapshot(GaugeSnapshot(**fields, taken_at=now))
@@ -472,6 +473,7 @@ def _snapshot_fields(metrics: Metrics) -> dict[str, Any]:
         "incidents_open": snap.incidents_open,
         "mail_outbox_pending": snap.mail_outbox_pending,
         "mail_outbox_failed": snap.mail_outbox_failed,
+        "outbox_failed": snap.outbox_failed,
     }
 
 

@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from notify.addresses import InvalidAddress, danish_error, normalise_address
 from notify.cpr import contains_cpr
 from notify.model import KINDS, ROLES, ContactPerson, Incident, NewIncident, Organisation
 
-EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 PHONE = re.compile(r"^\+?[0-9 ()-]{8,20}$")
 MAX_TEXT = 2000
 INCIDENT_FIELDS = (
@@ -224,8 +224,10 @@ def parse_incident(
         errors["contact_name"] = "Navnet er for langt."
     if not PHONE.match(phone):
         errors["contact_phone"] = "Skriv kontaktpersonens telefonnummer (mindst 8 cifre)."
-    if not EMAIL.match(email) or len(email) > 254:
-        errors["contact_email"] = "Skriv en gyldig e-mailadresse til kontaktpersonen."
+    try:
+        email = normalise_address(email)
+    except InvalidAddress as exc:
+        errors["contact_email"] = danish_error("Kontaktpersonens e-mail", exc)
 
     if errors:
         raise InvalidInput(errors)

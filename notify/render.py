@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
+from notify.addresses import printable
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MONTHS = (
     "januar",
@@ -67,6 +69,7 @@ class Renderer:
         self.env.filters["dk"] = self.dk_datetime
         self.env.filters["dk_short"] = self.dk_short
         self.env.filters["local_input"] = self.local_input
+        self.env.filters["printable"] = printable  # a stored address may hold control characters
         self.env.globals.update(
             KIND_DA=KIND_DA,
             ROLE_DA=ROLE_DA,

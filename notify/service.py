@@ -15,17 +15,17 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from notify import policy
+from notify.addresses import InvalidAddress, danish_error, normalise_address
 from notify.compose import MailContext, confirm_row, receipt_rows, reporter_resolved_rows
 from notify.config import NotifySettings
 from notify.incidents import (
-    EMAIL,
     SUBSCRIPTION_FIELDS,
     SYSTEM,
     Actor,
@@ -58,6 +58,7 @@ from notify.render import HANDLER_DA, KIND_DA, Renderer
 from notify.scheduler import Scheduler, facts_of, rules_from
 from notify.session import LoginSessions, MemoryLoginSessions
 from notify.storage import NotifyStorage
+from notify.subscribe_guard import GuardSettings, SubscribeGuard
 
 log = logging.getLogger("notify")
 
@@ -125,6 +126,16 @@ def _threshold_text(rules: policy.ProcedureRules) -> str:
     return f"{minutes // 60} timer" if minutes % 60 == 0 else f"{minutes} minutter"
 
 
+@dataclass(frozen=True)
+class SubscribeResult:
+    """What a subscription request answers: the same for a new pending subscription and an ignored repeat
+    (`subscription` None), so the answer never tells whether the address was known."""
+
+    email: str
+    state: str
+    subscription: Subscription | None
+
+
 class NotifyService:
     def __init__(
         self,
@@ -157,6 +168,15 @@ class NotifyService:
         #: hears the login throttle's events (`wrong_key`, `lockout`, `throttled`); edigate counts them
         self.login_observer = login_observer
         self.outbox = OutboxSender(storage, settings, clock, is_leader=self.is_leader)
+        self.subscribe_guard = SubscribeGuard(
+            GuardSettings(
+                max_per_client=settings.subscribe_max_per_client,
+                client_window=timedelta(minutes=settings.subscribe_client_window_minutes),
+                max_per_address=settings.subscribe_max_per_address,
+                address_window=timedelta(hours=settings.subscribe_address_window_hours),
+            ),
+            clock,
+        )
         self.scheduler = Scheduler(
             is_leader=self.is_leader,
             storage=storage,
@@ -541,10 +561,11 @@ class NotifyService:
     def _subscription_input(self, data: Mapping[str, Any]) -> tuple[str, list[str], list[str], list[str]]:
         refuse_cpr(data, SUBSCRIPTION_FIELDS)
         errors: dict[str, str] = {}
-        email = data.get("email")
-        email = email.strip() if isinstance(email, str) else ""
-        if not EMAIL.match(email) or len(email) > 254:
-            errors["email"] = "Skriv en gyldig e-mailadresse."
+        try:
+            email = normalise_address(data.get("email"))
+        except InvalidAddress as exc:
+            email = ""
+            errors["email"] = danish_error("E-mail", exc)
         orgs = parse_codes(data, "organisations")
         clusters = parse_codes(data, "clusters")
         types = parse_codes(data, "message_types")
@@ -569,9 +590,41 @@ class NotifyService:
             parts.append("meddelelser: " + ", ".join(self.catalogue.get(t, t) for t in sub.message_types))
         return "; ".join(parts) or "alle EDI-nedbrud og planlagte nedlukninger"
 
-    async def subscribe(self, data: Mapping[str, Any], *, actor: Actor | None = None) -> Subscription:
-        """Double opt-in: a pending subscription and a confirm mail. An admin adds it confirmed at once."""
+    async def subscribe(
+        self,
+        data: Mapping[str, Any],
+        *,
+        actor: Actor | None = None,
+        client: str = "unknown",
+        counted: bool = False,
+    ) -> SubscribeResult:
+        """Double opt-in: a pending subscription and a confirm mail. An admin adds it confirmed at once.
+
+        Anyone may ask, so the flood limits of `notify.subscribe_guard` apply: TooManyRequests for a
+        client over its limit (unauthenticated only; `counted`: the web edge counted it already); a
+        repeat for an address with a pending confirmation, or one over its mail limit, sends nothing and
+        gets the same answer as a new one."""
+        if actor is None and not counted:
+            self.subscribe_guard.count_client(client)
         email, orgs, clusters, types = self._subscription_input(data)
+        if actor is not None and actor.is_admin:
+            sub = await self._create_subscription(email, orgs, clusters, types, actor)
+            return SubscribeResult(email, sub.state, sub)
+        async with self.subscribe_guard.lock:  # check and create as one step: no two requests pass together
+            since = self.clock() - self.subscribe_guard.settings.address_window
+            if await self.storage.pending_subscription(email, since=since) is not None:
+                log.info("subscription_repeat_ignored: a confirmation is already pending for the address")
+                return SubscribeResult(email, "pending", None)
+            if not self.subscribe_guard.may_mail(email):
+                log.warning("subscription_address_limited: confirmation mails to one address over the limit")
+                return SubscribeResult(email, "pending", None)
+            sub = await self._create_subscription(email, orgs, clusters, types, actor)
+            self.subscribe_guard.mailed(email)
+        return SubscribeResult(email, sub.state, sub)
+
+    async def _create_subscription(
+        self, email: str, orgs: list[str], clusters: list[str], types: list[str], actor: Actor | None
+    ) -> Subscription:
         now = self.clock()
         confirmed = actor is not None and actor.is_admin
         who = actor.name if actor else email

@@ -25,6 +25,7 @@ from notify.lists import distribution_lists
 from notify.login_throttle import LoginThrottle, wait_text
 from notify.model import Incident
 from notify.service import Forbidden, NotFound, NotifyService, PublicFacts
+from notify.subscribe_guard import TooManyRequests
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -55,6 +56,12 @@ FIELD_LABELS = {
     "clusters": "Sundhedsklynger",
     "message_types": "Meddelelsestyper",
 }
+
+#: the answer to every unconfirmed request, new or repeated (one pending link per address at a time)
+PENDING_TEXT = (
+    "Adressen får en mail med et bekræftelseslink, medmindre den allerede har fået et link, "
+    "som endnu ikke er brugt. Abonnementet er først aktivt, når du har bekræftet."
+)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -471,27 +478,35 @@ class Web:
 
     # ---- subscriptions
     async def api_subscribe(self, request: web.Request) -> web.Response:
-        body = await self.api_body(request)
         header = request.headers.get("Authorization", "")
         actor = self.api_actor(request) if header else None
         try:
-            sub = await self.s.subscribe(body, actor=actor)
+            if actor is None:  # counted before the body is even read: a flood costs little
+                self.s.subscribe_guard.count_client(_client(request))
+            body = await self.api_body(request)
+            result = await self.s.subscribe(body, actor=actor, counted=True)
+        except TooManyRequests as exc:
+            raise _json_error(
+                429, _too_many_text(exc.retry_after), headers={"Retry-After": str(exc.retry_after)}
+            ) from None
         except InvalidInput as exc:
             raise _json_error(
                 422, "Abonnementet er ikke oprettet: " + " ".join(exc.errors.values()), fields=exc.errors
             ) from None
+        if result.state == "confirmed" and result.subscription is not None:
+            return web.json_response(
+                {
+                    "id": result.subscription.id,
+                    "email": result.email,
+                    "state": result.state,
+                    "besked": "Abonnementet er oprettet.",
+                },
+                status=201,
+                headers=JSON_HEADERS,
+            )
+        # The same answer for a new request and an ignored repeat: it must not tell which it was.
         return web.json_response(
-            {
-                "id": sub.id,
-                "email": sub.email,
-                "state": sub.state,
-                "besked": "Abonnementet er oprettet."
-                if sub.state == "confirmed"
-                else "Vi har sendt en mail med et bekræftelseslink. "
-                "Abonnementet er først aktivt, når du har bekræftet.",
-            },
-            status=201 if sub.state == "confirmed" else 202,
-            headers=JSON_HEADERS,
+            {"email": result.email, "state": "pending", "besked": PENDING_TEXT}, status=202, headers=JSON_HEADERS
         )
 
     async def api_subscriptions(self, request: web.Request) -> web.Response:
@@ -542,16 +557,21 @@ class Web:
         }
 
     async def subscribe_post(self, request: web.Request) -> web.Response:
-        data, session = await self.form_data(request)
+        data, session = await self.form_data(request)  # 403 without a valid CSRF token
         actor = self.actor(session)
         try:
-            sub = await self.s.subscribe(data, actor=actor)
+            result = await self.s.subscribe(data, actor=actor, client=_client(request))
+        except TooManyRequests as exc:
+            ctx = self.subscribe_context({}, {"email": _too_many_text(exc.retry_after)})
+            response = self.page(request, "web/subscribe.html", ctx, status=429)
+            response.headers["Retry-After"] = str(exc.retry_after)
+            return response
         except InvalidInput as exc:
             return self.page(
                 request, "web/subscribe.html", self.subscribe_context(data, exc.errors), status=422
             )
         ctx = self.subscribe_context({}, {})
-        ctx["done"] = sub
+        ctx["done"] = result
         return self.page(request, "web/subscribe.html", ctx)
 
     async def confirm_subscription(self, request: web.Request) -> web.Response:
@@ -616,6 +636,14 @@ class Web:
                 "audit": [a for a in audit if a.subscription_id is not None][-100:],
             },
         )
+
+    async def admin_outbox(self, request: web.Request) -> web.Response:
+        """The EDI support desk's list of mails and webhooks that will not go out (a bad address, a refusal)."""
+        actor = self.require_login(request)
+        if not actor.is_admin:
+            raise web.HTTPForbidden(text="Kun for administratorer.", headers=SECURITY_HEADERS)
+        rows = await self.s.storage.failed_outbox(limit=200)
+        return self.page(request, "web/admin_outbox.html", {"rows": rows})
 
     # ---- publishing
     async def status_lists(self) -> StatusLists:
@@ -716,6 +744,19 @@ def _int(text: str, *, api: bool = False) -> int:
     raise web.HTTPNotFound(text="Findes ikke.", headers=SECURITY_HEADERS)
 
 
+def _client(request: web.Request) -> str:
+    """The TCP peer only, as for the login throttle: X-Forwarded-For is the client's own choice."""
+    return request.remote or "unknown"
+
+
+def _too_many_text(seconds: int) -> str:
+    minutes = max(1, -(-seconds // 60))
+    return (
+        "For mange anmodninger om abonnement fra din adresse. "
+        f"Prøv igen om {minutes} {'minut' if minutes == 1 else 'minutter'}."
+    )
+
+
 #: where a login may send the browser on: a path of plain segments on this site, optionally with a plain
 #: query (what `require_login` writes). No scheme, no host, no `//`, no backslash, no percent-escape or
 #: control character in the path (browsers drop tabs and newlines, so `/\t/evil.example/` is `//evil…`).
@@ -743,6 +784,7 @@ def _json_error(
         404: web.HTTPNotFound,
         409: web.HTTPConflict,
         422: web.HTTPUnprocessableEntity,
+        429: web.HTTPTooManyRequests,
     }[status]
     return exc_class(
         text=json.dumps(body, ensure_ascii=False),
@@ -775,6 +817,7 @@ def add_routes(app: web.Application, service: NotifyService) -> Web:
     app.router.add_route("GET", "/subscriptions/unsubscribe/{token}", w.unsubscribe)
     app.router.add_route("POST", "/subscriptions/unsubscribe/{token}", w.unsubscribe)
     app.router.add_route("*", "/admin/subscriptions", w.admin_subscriptions)
+    app.router.add_get("/admin/outbox", w.admin_outbox)
     app.router.add_get("/status", w.status)
     app.router.add_get("/status.atom", w.status_atom)
     app.router.add_get("/status/planned.ics", w.status_ics)

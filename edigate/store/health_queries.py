@@ -319,12 +319,14 @@ class OutboxCounts:
     pending: int
     failed: int
     incidents_open: Mapping[str, int]
+    #: (channel, notice kind) -> rows failed or refused, mail and webhooks (for the support desk's gauge)
+    failed_by_kind: Mapping[tuple[str, str], int] = field(default_factory=dict)
 
 
 async def read_outbox_counts(db: Database) -> OutboxCounts | None:
     """Mail outbox pending/failed and open incidents by kind; None when notify's tables are absent."""
     try:
-        from edigate.store.notify_store import incidents, outbox
+        from edigate.store.notify_store import incidents, notices, outbox
     except ImportError:
         return None
     try:
@@ -334,6 +336,14 @@ async def read_outbox_counts(db: Database) -> OutboxCounts | None:
                     sa.select(outbox.c.status, sa.func.count())
                     .where(outbox.c.channel == "mail", outbox.c.status.in_(("pending", "failed", "refused")))
                     .group_by(outbox.c.status)
+                )
+            ).all()
+            failed_rows = (
+                await conn.execute(
+                    sa.select(outbox.c.channel, notices.c.kind, sa.func.count())
+                    .join(notices, notices.c.id == outbox.c.notice_id)
+                    .where(outbox.c.status.in_(("failed", "refused")))
+                    .group_by(outbox.c.channel, notices.c.kind)
                 )
             ).all()
             open_rows = (
@@ -350,6 +360,7 @@ async def read_outbox_counts(db: Database) -> OutboxCounts | None:
         pending=by_status.get("pending", 0),
         failed=by_status.get("failed", 0) + by_status.get("refused", 0),
         incidents_open={k: int(c) for k, c in open_rows},
+        failed_by_kind={(ch, kind): int(c) for ch, kind, c in failed_rows},
     )
 
 

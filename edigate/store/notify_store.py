@@ -497,6 +497,16 @@ class SqlNotifyStorage:
         async with self.engine.connect() as conn:
             return [_outbox_row(r) for r in await conn.execute(q)]
 
+    async def failed_outbox(self, *, limit: int = 200) -> list[OutboxRow]:
+        q = (
+            self._outbox_select()
+            .where(outbox.c.status.in_(("failed", "refused")))
+            .order_by(outbox.c.id.desc())
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return [_outbox_row(r) for r in await conn.execute(q)]
+
     def _claimable(self, now: datetime, channel: str) -> sa.ColumnElement[bool]:
         """Due, still pending, and not leased by a live claim."""
         o = outbox.c
@@ -691,6 +701,21 @@ class SqlNotifyStorage:
             q = q.where(subscriptions.c.state != "removed")
         async with self.engine.connect() as conn:
             return [_subscription(r) for r in await conn.execute(q)]
+
+    async def pending_subscription(self, email: str, *, since: datetime) -> Subscription | None:
+        q = (
+            sa.select(subscriptions)
+            .where(
+                sa.func.lower(subscriptions.c.email) == email.lower(),
+                subscriptions.c.state == "pending",
+                subscriptions.c.created_at >= since,
+            )
+            .order_by(subscriptions.c.id.desc())
+            .limit(1)
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(q)).first()
+            return _subscription(row) if row else None
 
     # ---- audit
     async def add_audit(self, audit: Sequence[AuditEntry]) -> None:
