@@ -289,18 +289,30 @@ def parse_resolve(data: Mapping[str, Any]) -> str:
 
 
 def check_can_update(incident: Incident) -> None:
+    if incident.state == "closed":
+        raise InvalidTransition("Kladden er lukket uden at være bekræftet og kan ikke opdateres.")
     if incident.state == "resolved":
         raise InvalidTransition("Hændelsen er allerede løst og kan ikke opdateres.")
 
 
 def check_can_resolve(incident: Incident) -> None:
+    if incident.state == "closed":
+        raise InvalidTransition("Kladden er allerede lukket.")
     if incident.state == "resolved":
         raise InvalidTransition("Hændelsen er allerede løst.")
 
 
 def check_can_confirm(incident: Incident) -> None:
+    if incident.state == "closed":
+        raise InvalidTransition("Kladden er lukket, fordi forbindelsen virker igen; den kan ikke bekræftes.")
     if incident.state != "draft":
         raise InvalidTransition("Kun en kladde (automatisk registreret hændelse) kan bekræftes.")
+
+
+def is_desk(actor: Actor) -> bool:
+    """The people who run the procedure (EDI support / on-call as admins, and Regional IT): they see drafts,
+    which stay internal until a person confirms them."""
+    return actor.is_admin or actor.role == "regional-it"
 
 
 def may_act_on(actor: Actor, incident: Incident) -> bool:

@@ -35,7 +35,12 @@ MONTHS = (
 WEEKDAYS = ("mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag")
 KIND_DA = {"acute": "Akut nedbrud", "planned": "Planlagt nedlukning"}
 ROLE_DA = {"eoj": "Kommunens EOJ-systemansvarlige", "regional-it": "Regional IT"}
-STATE_DA = {"draft": "Kladde (ikke bekræftet)", "open": "Igangværende", "resolved": "Løst"}
+STATE_DA = {
+    "draft": "Kladde (ikke bekræftet)",
+    "open": "Igangværende",
+    "resolved": "Løst",
+    "closed": "Lukket før bekræftelse (intet udsendt)",
+}
 HANDLER_DA = {"edi-support": "EDI-supporten", "on-call": "drifts- og ledelsesvagten"}
 NOTICE_DA = {
     "first": "Første meddelelse",
@@ -44,6 +49,7 @@ NOTICE_DA = {
     "combined": "Samlet meddelelse (opstået og løst)",
     "reminder": "Påmindelse til vagten",
     "receipt": "Kvittering til indberetter",
+    "reporter-resolved": "Løst-besked til indberetter",
     "confirm": "Bekræftelse af abonnement",
 }
 STATUS_DA = {"pending": "afventer", "sent": "sendt", "refused": "afvist", "failed": "fejlet"}

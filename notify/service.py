@@ -15,7 +15,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,7 +23,7 @@ from aiohttp import web
 
 from notify import policy
 from notify.addresses import InvalidAddress, danish_error, normalise_address
-from notify.compose import MailContext, confirm_row, receipt_rows
+from notify.compose import MailContext, confirm_row, receipt_rows, reporter_resolved_rows
 from notify.config import NotifySettings
 from notify.incidents import (
     SUBSCRIPTION_FIELDS,
@@ -33,13 +33,16 @@ from notify.incidents import (
     check_can_confirm,
     check_can_resolve,
     check_can_update,
+    is_desk,
     parse_codes,
     parse_incident,
     parse_resolve,
     parse_update,
     refuse_cpr,
 )
+from notify.lists import choose_recipients
 from notify.model import (
+    LIST_NOTICE_KINDS,
     AuditEntry,
     ContactPerson,
     Incident,
@@ -52,7 +55,7 @@ from notify.model import (
 )
 from notify.outbox import OutboxSender
 from notify.render import HANDLER_DA, KIND_DA, Renderer
-from notify.scheduler import Scheduler, rules_from
+from notify.scheduler import Scheduler, facts_of, rules_from
 from notify.session import LoginSessions, MemoryLoginSessions
 from notify.storage import NotifyStorage
 from notify.subscribe_guard import GuardSettings, SubscribeGuard
@@ -103,6 +106,15 @@ class IncidentView:
             for r in self.outbox
             if r.status in ("refused", "failed") or (r.status == "pending" and r.last_error)
         ]
+
+
+@dataclass(frozen=True)
+class PublicFacts:
+    """The procedure's promises as the public sees them: "oplysning om, hvornår næste status udsendes"."""
+
+    next_status_at: datetime | None  # None once resolved
+    awaiting_confirmation: bool  # a planned shutdown past its planned end, not yet confirmed finished
+    estimate_passed: bool  # an acute outage past its expected end: the end is unknown until re-estimated
 
 
 def _sha256(token: str) -> str:
@@ -292,6 +304,41 @@ class NotifyService:
             not_before=datetime.now().astimezone(),
         )
 
+    async def public_facts(self, incident: Incident) -> PublicFacts | None:
+        """What the status page, the Atom feed and the public incident page show, or None if the incident
+        is not public (see `is_public`)."""
+        if not await self.is_public(incident):
+            return None
+        now = self.clock()
+        notices = [n for n in await self.storage.notices_for(incident.id) if n.kind in LIST_NOTICE_KINDS]
+        next_status = None
+        if incident.resolved_at is None:
+            promised = [n.next_status_at for n in notices if n.next_status_at is not None]
+            first_due = policy.first_notice_due(facts_of(incident, []), self.rules)
+            next_status = promised[-1] if promised else first_due
+        open_ = incident.resolved_at is None
+        return PublicFacts(
+            next_status_at=next_status,
+            awaiting_confirmation=open_ and incident.kind == "planned" and incident.expected_end <= now,
+            estimate_passed=open_ and incident.kind == "acute" and incident.expected_end <= now,
+        )
+
+    async def is_public(self, incident: Incident) -> bool:
+        """May the status page, the Atom feed and the public incident page show it? Only what the procedure
+        informs about: confirmed by a person, and either warranting a notice ("Ved nedetid >2 timer
+        udsender EDI-supporten information") or already announced to the lists. A draft, a draft closed
+        before confirmation and an incident under the 2-hour rule stay with the desk."""
+        if not incident.confirmed:
+            return False
+        notices = await self.storage.notices_for(incident.id)
+        if any(n.kind in LIST_NOTICE_KINDS for n in notices):
+            return True
+        if incident.resolved_at is not None:
+            return False  # ended without a notice: the lists were never told, so the public is not either
+        facts = facts_of(incident, notices)
+        warranted = policy.first_notice_due(facts, self.rules)
+        return warranted is not None and warranted.astimezone(UTC) <= self.clock().astimezone(UTC)
+
     def plan_for(self, incident: Incident) -> policy.Plan:
         return policy.plan(
             incident.kind, incident.reported_at, incident.expected_end, incident.start, self.rules
@@ -328,6 +375,112 @@ class NotifyService:
         incident = await self.storage.resolve_incident(
             incident_id, now, actor.name, text, [AuditEntry(now, actor.name, "løst", text)]
         )
+        await self._tell_reporter_resolved(incident, text)
+        self.changed()
+        return incident
+
+    async def _tell_reporter_resolved(self, incident: Incident, closing_text: str) -> None:
+        """ "…melder forventet nedetid tilbage til den, der har meldt fejlen ind. Dette gentages, når
+        problemet er løst": the contact person and the reporting organisation's functional mailbox get a
+        resolved notice at once, also under the 2-hour rule. Nobody reported an automatic incident (edigate
+        did) and a draft closed before confirmation was never reported: no mail then. An address that got
+        the lists' notices gets the lists' resolved notice instead (never two mails)."""
+        if not incident.confirmed or incident.source == "monitor":
+            return
+        listed = {
+            r.address.lower()
+            for r in await self.storage.outbox_for(incident.id)
+            if r.channel == "mail" and r.notice_kind in LIST_NOTICE_KINDS
+        }
+        decision = policy.decide(
+            facts_of(incident, await self.storage.notices_for(incident.id)), self.clock(), self.rules
+        )
+        if not listed and (decision.notice is not None or decision.wake_at is not None):
+            # resolved after > 2 h before any notice: one combined notice goes to the lists (perhaps at
+            # 08:00), and the reporter's own mailbox is on them
+            subs = await self.storage.list_subscriptions()
+            chosen = choose_recipients(incident, list(self.organisations.values()), subs)
+            listed = {r.address.lower() for r in chosen.recipients}
+        org = self.organisations.get(incident.reporting_organisation)
+        candidates = [(incident.contact.email, "indberetter")]
+        if org is not None and org.mailbox:
+            candidates.append((org.mailbox, f"indberetter-organisation:{org.ean}"))
+        addresses = list({a.lower(): (a, s) for a, s in reversed(candidates) if a.lower() not in listed}.values())
+        addresses.reverse()
+        if not addresses:
+            return
+        subject, rows = reporter_resolved_rows(
+            self.renderer,
+            incident,
+            self.mail_context,
+            addresses,
+            closing_text=closing_text,
+            lists_told=bool(listed),  # told already, or about to be
+            threshold_text=_threshold_text(self.rules),
+        )
+        now = self.clock()
+        await self.storage.record_notice(
+            incident_id=incident.id,
+            kind="reporter-resolved",
+            dedupe_key=f"incident:{incident.id}:reporter-resolved",
+            created_at=now,
+            subject=subject,
+            next_status_at=None,
+            rows=rows,
+            audit=[
+                AuditEntry(
+                    now,
+                    "edigate",
+                    "løst-til-indberetter",
+                    f"Løst-besked til indberetteren: {', '.join(a for a, _ in addresses)}",
+                    incident_id=incident.id,
+                )
+            ],
+            not_before=datetime.now().astimezone(),
+        )
+
+    async def change_scope(self, actor: Actor, incident_id: int, data: Mapping[str, Any]) -> Incident:
+        """The desk widens or narrows who an incident concerns ("Vurdering af problemets omfang"). Audited
+        with before/after; on a confirmed incident it is also a status update, so the next notice goes out
+        to the new scope (and no longer to organisations taken out of it)."""
+        if not is_desk(actor):
+            raise Forbidden("Kun EDI-supporten, vagten og Regional IT kan ændre en hændelses omfang.")
+        incident = await self._incident(incident_id)
+        check_can_update(incident)
+        orgs = parse_codes(data, "affected_organisations")
+        if orgs is None:
+            raise InvalidInput({"affected_organisations": "Berørte organisationer skal være en liste af EAN-numre."})
+        unknown = [o for o in orgs if o not in self.organisations]
+        if unknown:
+            raise InvalidInput({"affected_organisations": "Ukendt organisation (EAN): " + ", ".join(unknown[:5])})
+        before = list(incident.affected_organisations)
+        added = [o for o in orgs if o not in before]
+        removed = [o for o in before if o not in orgs]
+        # kept ones first, in their order: an automatic incident's failed receiver stays first
+        orgs = [o for o in before if o in orgs] + added
+        if not added and not removed:
+            return incident
+        now = self.clock()
+        names = self.org_name
+        detail = "; ".join(
+            part
+            for part in (
+                ("tilføjet: " + ", ".join(names(o) for o in added)) if added else "",
+                ("fjernet: " + ", ".join(names(o) for o in removed)) if removed else "",
+            )
+            if part
+        )
+        audit = AuditEntry(
+            now,
+            actor.name,
+            "omfang-ændret",
+            f"Berørte organisationer {detail} (før: {', '.join(before) or '–'}; efter: {', '.join(orgs) or '–'})",
+        )
+        incident = await self.storage.set_scope(incident_id, orgs, [audit])
+        if incident.confirmed:
+            incident = await self.storage.add_update(
+                incident_id, now, actor.name, f"Omfanget er ændret: {detail}.", None, []
+            )
         self.changed()
         return incident
 
@@ -389,7 +542,7 @@ class NotifyService:
         self, incident_id: int, text: str = "Forbindelsen virker igen."
     ) -> Incident | None:
         incident = await self.storage.get_incident(incident_id)
-        if incident is None or incident.state == "resolved":
+        if incident is None or incident.ended:
             return incident
         return await self.resolve_incident(SYSTEM, incident_id, {"text": text})
 

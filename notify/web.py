@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -19,11 +20,11 @@ from aiohttp import web
 
 from notify import session as sess
 from notify.feeds import atom_updated, planned_ics
-from notify.incidents import Actor, InvalidInput, InvalidTransition
+from notify.incidents import Actor, InvalidInput, InvalidTransition, is_desk
 from notify.lists import distribution_lists
 from notify.login_throttle import LoginThrottle, wait_text
 from notify.model import Incident
-from notify.service import Forbidden, NotFound, NotifyService
+from notify.service import Forbidden, NotFound, NotifyService, PublicFacts
 from notify.subscribe_guard import TooManyRequests
 
 SECURITY_HEADERS = {
@@ -269,6 +270,8 @@ class Web:
             view = await self.s.view(incident_id)
         except NotFound:
             raise web.HTTPNotFound(text="Hændelsen findes ikke.", headers=SECURITY_HEADERS) from None
+        if not (view.incident.confirmed or is_desk(actor)):
+            raise web.HTTPNotFound(text="Hændelsen findes ikke.", headers=SECURITY_HEADERS)
         return self.page(
             request,
             "web/incident.html",
@@ -278,6 +281,8 @@ class Web:
                 "catalogue": self.s.catalogue,
                 "errors": {},
                 "may_act": actor.is_admin or actor.organisation == view.incident.reporting_organisation,
+                "desk": is_desk(actor),
+                "organisations": sorted(self.s.organisations.values(), key=lambda o: (o.kind, o.name)),
                 "flash": request.query.get("ok"),
             },
         )
@@ -294,6 +299,9 @@ class Web:
                 await self.s.resolve_incident(actor, incident_id, data)
             elif action == "confirm":
                 await self.s.confirm_incident(actor, incident_id)
+            elif action == "scope":
+                data.setdefault("affected_organisations", [])  # every box unticked: nobody named
+                await self.s.change_scope(actor, incident_id, data)
             else:
                 raise web.HTTPNotFound()
         except NotFound:
@@ -312,6 +320,8 @@ class Web:
                     "catalogue": self.s.catalogue,
                     "errors": errors,
                     "may_act": True,
+                    "desk": is_desk(actor),
+                    "organisations": sorted(self.s.organisations.values(), key=lambda o: (o.kind, o.name)),
                     "flash": None,
                 },
                 status=422,
@@ -398,19 +408,23 @@ class Web:
         return await self.api_call(request, lambda: self.s.file_incident(actor, body, source="api"), 201)
 
     async def api_list(self, request: web.Request) -> web.Response:
-        self.api_actor(request)
-        incidents = await self.s.storage.list_incidents(limit=500)
+        actor = self.api_actor(request)
+        incidents = [
+            i for i in await self.s.storage.list_incidents(limit=500) if i.confirmed or is_desk(actor)
+        ]
         return web.json_response(
             {"incidents": [self.incident_json(i) for i in incidents]}, headers=JSON_HEADERS
         )
 
     async def api_get(self, request: web.Request) -> web.Response:
-        self.api_actor(request)
+        actor = self.api_actor(request)
         incident_id = _int(request.match_info["id"], api=True)
         try:
             view = await self.s.view(incident_id)
         except NotFound:
             raise _json_error(404, "Hændelsen findes ikke.") from None
+        if not (view.incident.confirmed or is_desk(actor)):
+            raise _json_error(404, "Hændelsen findes ikke.")
         body = self.incident_json(view.incident)
         body["updates"] = [
             {"at": _iso(u.at), "author": u.author, "text": u.text, "expected_end": _iso(u.expected_end)}
@@ -458,6 +472,8 @@ class Web:
         body = await self.api_body(request)
         if action == "updates":
             return await self.api_call(request, lambda: self.s.update_incident(actor, incident_id, body))
+        if action == "scope":
+            return await self.api_call(request, lambda: self.s.change_scope(actor, incident_id, body))
         return await self.api_call(request, lambda: self.s.resolve_incident(actor, incident_id, body))
 
     # ---- subscriptions
@@ -632,34 +648,46 @@ class Web:
         return self.page(request, "web/admin_outbox.html", {"rows": rows})
 
     # ---- publishing
-    async def status_lists(self) -> tuple[list[Incident], list[Incident], list[Incident], datetime]:
+    async def status_lists(self) -> StatusLists:
+        """The public incidents of the last 30 days (only what the procedure informs about)."""
         now = self.s.clock()
-        incidents = [
-            i for i in await self.s.storage.list_incidents(since=now - timedelta(days=30)) if i.confirmed
-        ]
+        facts: dict[int, PublicFacts] = {}
+        incidents = []
+        for i in await self.s.storage.list_incidents(since=now - timedelta(days=30)):
+            public = await self.s.public_facts(i)
+            if public is not None:
+                facts[i.id] = public
+                incidents.append(i)
         ongoing = [
             i for i in incidents if i.resolved_at is None and not (i.kind == "planned" and i.start > now)
         ]
         planned = [i for i in incidents if i.resolved_at is None and i.kind == "planned" and i.start > now]
         recent = [i for i in incidents if i.resolved_at is not None]
-        return ongoing, planned, recent, now
+        return StatusLists(ongoing, planned, recent, now, facts)
 
     async def status(self, request: web.Request) -> web.Response:
-        ongoing, planned, recent, _ = await self.status_lists()
+        lists = await self.status_lists()
         return self.page(
             request,
             "web/status.html",
-            {"ongoing": ongoing, "planned": planned, "recent": recent, "catalogue": self.s.catalogue},
+            {
+                "ongoing": lists.ongoing,
+                "planned": lists.planned,
+                "recent": lists.recent,
+                "facts": lists.facts,
+                "catalogue": self.s.catalogue,
+            },
         )
 
     async def status_atom(self, request: web.Request) -> web.Response:
-        ongoing, planned, recent, now = await self.status_lists()
-        entries = sorted([*ongoing, *planned, *recent], key=atom_updated, reverse=True)
+        lists = await self.status_lists()
+        entries = sorted([*lists.ongoing, *lists.planned, *lists.recent], key=atom_updated, reverse=True)
         text = self.s.renderer.render(
             "web/status.atom",
             {
                 "entries": entries,
-                "updated": max((atom_updated(e) for e in entries), default=now),
+                "facts": lists.facts,
+                "updated": max((atom_updated(e) for e in entries), default=lists.now),
                 "base": self.s.settings.public_url,
                 "catalogue": self.s.catalogue,
                 "org_name": self.s.org_name,
@@ -673,7 +701,11 @@ class Web:
 
     async def status_ics(self, request: web.Request) -> web.Response:
         now = self.s.clock()
-        incidents = await self.s.storage.list_incidents(since=now - timedelta(days=30))
+        incidents = [
+            i
+            for i in await self.s.storage.list_incidents(since=now - timedelta(days=30))
+            if await self.s.is_public(i)
+        ]
         host = urlsplit(self.s.settings.public_url).hostname or "edigate"
         text = planned_ics(incidents, now=now, host=host, base_url=self.s.settings.public_url)
         return web.Response(
@@ -687,6 +719,15 @@ class Web:
         return self.page(
             request, "web/contacts.html", {"contacts": self.s.settings.contacts, "settings": self.s.settings}
         )
+
+
+@dataclass(frozen=True)
+class StatusLists:
+    ongoing: list[Incident]
+    planned: list[Incident]
+    recent: list[Incident]
+    now: datetime
+    facts: dict[int, PublicFacts]
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -763,11 +804,11 @@ def add_routes(app: web.Application, service: NotifyService) -> Web:
     app.router.add_get("/incidents/new", w.form_get)
     app.router.add_post("/incidents/new", w.form_post)
     app.router.add_get(r"/incidents/{id}", w.incident_get)
-    app.router.add_post(r"/incidents/{id}/{action:update|resolve|confirm}", w.incident_action)
+    app.router.add_post(r"/incidents/{id}/{action:update|resolve|confirm|scope}", w.incident_action)
     app.router.add_post("/api/v1/incidents", w.api_create)
     app.router.add_get("/api/v1/incidents", w.api_list)
     app.router.add_get(r"/api/v1/incidents/{id}", w.api_get)
-    app.router.add_post(r"/api/v1/incidents/{id}/{action:updates|resolve|confirm}", w.api_action)
+    app.router.add_post(r"/api/v1/incidents/{id}/{action:updates|resolve|confirm|scope}", w.api_action)
     app.router.add_post("/api/v1/subscriptions", w.api_subscribe)
     app.router.add_get("/api/v1/subscriptions", w.api_subscriptions)
     app.router.add_delete(r"/api/v1/subscriptions/{id}", w.api_unsubscribe_admin)

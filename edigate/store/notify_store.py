@@ -329,7 +329,9 @@ class SqlNotifyStorage:
             return int((await conn.execute(sa.select(sa.func.count()).select_from(incidents))).scalar_one())
 
     async def active_incidents(self) -> list[Incident]:
-        q = sa.select(incidents).where(incidents.c.state != "draft", incidents.c.settled.is_(False))
+        q = sa.select(incidents).where(
+            incidents.c.state.notin_(("draft", "closed")), incidents.c.settled.is_(False)
+        )
         async with self.engine.connect() as conn:
             return [_incident(r) for r in await conn.execute(q.order_by(incidents.c.id))]
 
@@ -377,7 +379,25 @@ class SqlNotifyStorage:
             await conn.execute(
                 sa.update(incidents)
                 .where(incidents.c.id == incident_id, incidents.c.resolved_at.is_(None))
-                .values(state="resolved", resolved_at=at, last_update_at=at)
+                # a draft nobody confirmed is closed quietly: recorded, never published
+                .values(
+                    state=sa.case((incidents.c.state == "draft", "closed"), else_="resolved"),
+                    resolved_at=at,
+                    last_update_at=at,
+                )
+            )
+            await self._audit(conn, audit, incident_id=incident_id)
+            return await self._get(conn, incident_id)
+
+    async def set_scope(
+        self, incident_id: int, affected_organisations: Sequence[str], audit: Sequence[AuditEntry]
+    ) -> Incident:
+        async with self.engine.begin() as conn:
+            await self._get(conn, incident_id)
+            await conn.execute(
+                sa.update(incidents)
+                .where(incidents.c.id == incident_id)
+                .values(affected_organisations=json.dumps(list(affected_organisations)))
             )
             await self._audit(conn, audit, incident_id=incident_id)
             return await self._get(conn, incident_id)
