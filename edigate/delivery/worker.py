@@ -27,7 +27,13 @@ import structlog
 from edigate.clock import Clock
 from edigate.config import DeliverySettings, Partner
 from edigate.delivery.policy import Circuit, backoff_delay, dead_letter_reason
-from edigate.delivery.transports import DeliveryError, DirectoryTransport, HttpTransport, Transport
+from edigate.delivery.transports import (
+    DeliveryError,
+    DirectoryTransport,
+    HttpTransport,
+    PermanentDeliveryError,
+    Transport,
+)
 from edigate.store.messages import MessageStore
 from edigate.store.model import QueuedMessage
 
@@ -203,10 +209,17 @@ class DeliveryWorker:
                     attempt_started = time.perf_counter()
                     try:
                         note = await transport.deliver(msg)
-                    except DeliveryError as exc:
+                    except PermanentDeliveryError as exc:
+                        # cannot be sent by construction: a dead letter now, and FIFO goes on behind it
+                        await marks.flush()
+                        await self._dead_letter(msg, receiver, str(exc))
+                        continue
+                    except Exception as exc:
+                        # DeliveryError, or anything unexpected: one failed attempt, never a dead drain task
+                        error = str(exc) if isinstance(exc, DeliveryError) else f"{type(exc).__name__}"
                         self._observe(receiver, "failed", time.perf_counter() - attempt_started)
                         await marks.flush()
-                        await self._failed(msg, receiver, circuit, str(exc))
+                        await self._failed(msg, receiver, circuit, error)
                         break
                     self._observe(receiver, "delivered", time.perf_counter() - attempt_started)
                     circuit.success()
@@ -232,6 +245,19 @@ class DeliveryWorker:
                 await asyncio.sleep(mark_pause)
             else:
                 mark_pause = 0.0
+
+    async def _dead_letter(self, msg: QueuedMessage, receiver: str, error: str) -> None:
+        """Not the receiver's fault: its circuit and health stay as they are; the route lists the letter."""
+        await self.store.record_failure(msg.id, error, None, dead=True)
+        self._observe(receiver, "dead_letter", None)
+        log.warning(
+            "message_failed",
+            message_id=msg.id,
+            envelope_id=msg.envelope_id,
+            route=receiver,
+            reason=error,
+            permanent=True,
+        )
 
     async def _failed(self, msg: QueuedMessage, receiver: str, circuit: Circuit, error: str) -> None:
         attempts = msg.attempts + 1

@@ -17,6 +17,7 @@ from edigate.medcom.envelope import letter_version_code, local_name, read, scan,
 from edigate.medcom.envelope_bytes import Head, read_head
 from edigate.medcom.errors import XmlRefused
 from edigate.medcom.explain import Explainer, from_lxml_log
+from edigate.medcom.ids import identifier_problem
 from edigate.medcom.model import ValidationError, ValidationResult, frozen
 from edigate.medcom.schemas import SchemaSet
 
@@ -67,13 +68,19 @@ class Validator:
                 if vc is None or vc in mtype.version_codes:
                     schema_valid = bool(self.schemas.get(mtype.schema_file).validate(root))
                     if schema_valid:
+                        envelope = head.envelope(data, root, mtype.type_code, letter_root, namespace or "")
+                        if (problem := identifier_problem(envelope)) is not None:
+                            return _refused(
+                                SYNTAKSFEJL, problem, namespace, envelope, message_type=mtype.type_code,
+                                version_code=vc,
+                            )
                         return frozen(
                             ValidationResult,
                             {
                                 "valid": True,
                                 "refuse_code": None,
                                 "errors": (),
-                                "envelope": head.envelope(data, root, mtype.type_code, letter_root, namespace or ""),
+                                "envelope": envelope,
                                 "namespace": namespace,
                                 "message_type": mtype.type_code,
                                 "version_code": vc,
@@ -144,6 +151,11 @@ class Validator:
                     version_code=vc[:20],
                 )
         if schema_valid:
+            if (problem := identifier_problem(envelope)) is not None:
+                # Text14 allows line breaks and control characters; such an id cannot travel (issue 10)
+                return _refused(
+                    SYNTAKSFEJL, problem, root_ns, envelope, message_type=mtype.type_code, version_code=first_vc
+                )
             return ValidationResult(True, None, (), envelope, root_ns, mtype.type_code, first_vc)
         if not explain:
             errors = from_lxml_log(schema.error_log)

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from edigate.medcom.model import Envelope
+from edigate.store.correlation import receipt_may_change
 from edigate.store.crypto import BodyKeyring, seal_rows
 from edigate.store.model import (
     ACCEPTED,
@@ -89,6 +90,7 @@ def apply_batch(
 ) -> list[IngestOutcome]:
     """Classify and insert a batch; returns one outcome per item, in order."""
     known = _load_known(conn, items)
+    originals = _load_originals(conn, items)
     outcomes: list[IngestOutcome | None] = [None] * len(items)
     new_rows: list[dict[str, Any]] = []
     new_index: list[int] = []
@@ -136,6 +138,17 @@ def apply_batch(
                 refuse_text="some letter ids of this envelope were already sent in another envelope",
             )
             continue
+        if not item.rejected and env.receipt is not None:
+            original = originals.get(_original_key(env))
+            if original is not None and not receipt_may_change(original, sender):
+                outcomes[i] = IngestOutcome(
+                    "conflict",
+                    None,
+                    refuse_code="ikke_specificeret",
+                    refuse_text=f"the receipt's Sender {sender} is not the receiver of the message it "
+                    "answers: only that message's receiver may acknowledge or refuse it",
+                )
+                continue
         batch_envelopes[key] = (i, letter_ids)
         for lid in letter_ids:
             batch_letters[(sender, lid)] = i
@@ -471,6 +484,27 @@ def _load_known(conn: Connection, items: Sequence[IngestItem]) -> _KnownSet:
     return _KnownSet(by_env, by_letter)
 
 
+def _original_key(env: Envelope) -> tuple[str, str]:
+    """(sender EAN, envelope id) of the message a receipt answers; envelope ids are unique per sender."""
+    rc = env.receipt
+    assert rc is not None
+    return (rc.original_sender_ean or env.receiver.ean or "", rc.original_envelope_id)
+
+
+def _load_originals(conn: Connection, items: Sequence[IngestItem]) -> dict[tuple[str, str], Any]:
+    """The stored originals the batch's receipts name, by (sender EAN, envelope id)."""
+    wanted = {_original_key(it.envelope) for it in items if it.envelope.receipt is not None and not it.rejected}
+    if not wanted:
+        return {}
+    m = messages.c
+    rows = conn.execute(
+        sa.select(m.id, m.state, m.envelope_id, m.sender_ean, m.receiver_ean).where(
+            m.envelope_id.in_({e for _, e in wanted}), m.resend_of_id.is_(None)
+        )
+    ).all()
+    return {(r.sender_ean, r.envelope_id): r for r in rows if (r.sender_ean, r.envelope_id) in wanted}
+
+
 def _receiver_of(conn: Connection, mid: int) -> str:
     return str((conn.execute(sa.select(messages.c.receiver_ean).where(messages.c.id == mid))).scalar_one())
 
@@ -507,26 +541,26 @@ def _correlate(
     assert rc is not None
     m = messages.c
     # The receipt comes from the original receiver and goes to the original sender.
-    orig_sender = rc.original_sender_ean or env.receiver.ean
-    orig_receiver = rc.original_receiver_ean or env.sender.ean
+    orig_sender, _ = _original_key(env)
     row = (
         conn.execute(
-            sa.select(m.id, m.state).where(
+            sa.select(m.id, m.state, m.receiver_ean)
+            .where(
                 m.envelope_id == rc.original_envelope_id,
                 m.sender_ean == orig_sender,
-                m.receiver_ean == orig_receiver,
                 m.resend_of_id.is_(None),
             )
+            .order_by(m.id)
         )
     ).first()
-    if row is None:
+    if row is None or not receipt_may_change(row, env.sender.ean):
         event_rows.append(
             {
                 "message_id": receipt_msg_id,
                 "at": now,
                 "event": "receipt_uncorrelated",
                 "detail": f"no message with envelope {rc.original_envelope_id} "
-                f"from {orig_sender} to {orig_receiver}",
+                f"from {orig_sender} to {env.sender.ean}",
             }
         )
         return
