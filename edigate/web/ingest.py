@@ -11,6 +11,7 @@ from aiohttp import web
 from edigate.ingest.model import Answer, IngestRequest
 from edigate.ingest.oioxml import xml_text
 from edigate.web.keys import INGEST
+from edigate.web.storage_trouble import STORAGE_TROUBLE
 
 __all__ = ["post_message", "to_response", "xml_text"]
 
@@ -21,6 +22,9 @@ async def post_message(request: web.Request) -> web.Response:
     answer = await request.app[INGEST].run(
         IngestRequest(bearer or None, request.content_type, request.content_length, request.read)
     )
+    storage_failed = answer.status == 503 and str((answer.json or {}).get("reason", "")).startswith("storage")
+    if storage_failed and STORAGE_TROUBLE in request.app:  # the store could not commit
+        request.app[STORAGE_TROUBLE].record("store_commit_failed")  # /readyz: not ready for a while
     return to_response(answer)
 
 
