@@ -8,8 +8,10 @@ verdict, never the verdict itself.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -24,8 +26,10 @@ from edigate.ingest.services import IngestServices
 from edigate.medcom import Validator
 from edigate.routing import PartnerDirectory, token_sha256
 from edigate.settings import parse_settings
+from edigate.store.crypto import BodyKeyring
 from edigate.store.db import Database
 from edigate.store.messages import MessageStore
+from edigate.store.schema import messages
 from tests.unit.fhir.examples import (
     ACK_FATAL,
     ACK_OK,
@@ -98,10 +102,12 @@ def partners(accepts_b: Iterable[str] | None = None) -> list[dict[str, Any]]:
     ]
 
 
-async def make_world(storage_url: str, accepts_b: Iterable[str] | None = None) -> tuple[World, Database]:
+async def make_world(
+    storage_url: str, accepts_b: Iterable[str] | None = None, keyring: BodyKeyring | None = None
+) -> tuple[World, Database]:
     settings = parse_settings({"partners": partners(accepts_b)})
     db = Database.open(storage_url)
-    store = MessageStore(db, system_clock)
+    store = MessageStore(db, system_clock, keyring=keyring)
     await store.start()
     validator = StandInValidator()
     fhir = FhirAdapter(lambda: validator, system_clock, max_bytes=5 * 1024 * 1024, observe_validation=lambda *_: None)
@@ -336,3 +342,32 @@ async def test_entity_tricks_in_fhir_xml_are_refused(world: World) -> None:
     a = await world.post(body, content_type="application/fhir+xml")
     assert a.status == 400 and a.content_type == "application/fhir+xml" and a.body is not None
     assert b"DOCTYPE" in a.body and world.validator.calls == []
+
+
+async def test_no_acknowledgement_after_delivery_is_overdue_like_a_missing_receipt(world: World) -> None:
+    mid = (await world.post(dump(example(CARE)))).json["id"]  # type: ignore[index]
+    await world.store.mark_delivered([mid], "test")
+    overdue, alerts = await world.store.ack_sweep(timedelta(seconds=-1), timedelta(seconds=-1))
+    assert overdue == [mid] and [a.id for a in alerts] == [mid]
+    assert (await world.message(mid))["state"] == "ack_overdue"
+
+
+async def test_encrypted_at_rest_and_a_negative_duplicate_still_identical(storage_url: str) -> None:
+    keyring = BodyKeyring({"k1": os.urandom(32)}, "k1")
+    w, db = await make_world(storage_url, keyring=keyring)
+    try:
+        doc = example(CARE)
+        accepted = await w.post(dump(doc))
+        assert accepted.status == 202
+        async with db.engine.connect() as conn:
+            stored = (await conn.execute(messages.select().with_only_columns(messages.c.body))).scalars().all()
+        assert all(b"Bruno" not in b and b"2509479989" not in b for b in stored)  # sealed
+        assert await w.sent_to(GLN_B) == [dump(doc)]  # opened for delivery
+        bad = new_message(doc)
+        w.validator.issues[header(bad)["id"]] = INVALID
+        first = await w.post(dump(bad))
+        again = await w.post(dump(resend(bad)))
+        assert first.status == again.status == 422 and again.body == first.body
+    finally:
+        await w.store.stop()
+        await db.close()
