@@ -20,6 +20,7 @@ from typing import Any
 from lxml import etree
 
 from edigate.fhir.standards import BY_PROFILE, CPR_SYSTEM, GLN_SYSTEM, standard_for_event
+from edigate.fhir.validation import scrub_cpr
 from edigate.medcom import safe_xml
 from edigate.medcom.errors import XmlRefused
 
@@ -383,7 +384,8 @@ def read_message(body: bytes, *, max_bytes: int = safe_xml.DEFAULT_MAX_BYTES) ->
     if details is not None and details.resource_type == "OperationOutcome":
         said = _outcome_text(details.resource)
         if said:
-            message = replace(message, response_text=message.scrub(said))
+            # an Acknowledgement has no Patient of its own, but its text may quote the original's CPR
+            message = replace(message, response_text=scrub_cpr(message.scrub(said)))
     return message
 
 

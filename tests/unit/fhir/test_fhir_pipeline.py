@@ -252,6 +252,20 @@ async def test_negative_acknowledgement_refuses_the_original_keeping_its_text(wo
     assert "MSG_VALUESET_VALUE_UNKNOWN" in shown["refuse_text"]
 
 
+async def test_a_cpr_quoted_in_a_receivers_acknowledgement_is_not_kept(world: World) -> None:
+    doc = example(CARE)
+    (cpr,) = cprs(doc)
+    mid = (await world.post(dump(doc))).json["id"]  # type: ignore[index]
+    ack = answering(example(ACK_FATAL), doc)
+    for e in ack["entry"]:
+        if e["resource"]["resourceType"] == "OperationOutcome":
+            e["resource"]["issue"][0]["diagnostics"] = f"patient {cpr[:6]}-{cpr[6:]} is unknown here"
+    await world.post(dump(ack), token="b")
+    shown = await world.message(mid)
+    assert shown["state"] == "refused" and "is unknown here" in shown["refuse_text"]
+    assert cpr[:6] not in json.dumps(shown, default=str)
+
+
 async def test_acknowledgement_from_another_party_changes_nothing(world: World) -> None:
     doc = example(CARE)
     mid = (await world.post(dump(doc))).json["id"]  # type: ignore[index]
