@@ -24,6 +24,7 @@ from aiohttp import web
 from edigate.clock import Clock, clock_from_environment
 from edigate.config import Settings
 from edigate.delivery.worker import DeliveryWorker
+from edigate.fhir.factory import build_fhir_validator
 from edigate.medcom import Validator, all_types
 from edigate.monitor import setup_health_monitor
 from edigate.routing import PartnerDirectory
@@ -40,6 +41,7 @@ from edigate.web.keys import (
     CLOCK,
     DATABASE,
     DIRECTORY,
+    FHIR_VALIDATOR,
     NOTIFY,
     SETTINGS,
     STORE,
@@ -81,6 +83,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
         keyring=BodyKeyring.from_environment(),  # None unless EDIGATE_BODY_KEYS is set
     )
     app[WORKER] = DeliveryWorker(app[STORE], settings.partners, settings.delivery, clock)
+    app[FHIR_VALIDATOR] = build_fhir_validator(settings.fhir)
     app[ACK_ALERT_HOOKS] = []
     app[LEADER] = LeaderElection(settings.storage.url, database.dialect)  # time-based jobs: one instance
 
@@ -92,6 +95,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     setup_request_limits(app, settings.server.body_read_timeout_seconds)
 
     app.cleanup_ctx.append(_validation_pool)
+    app.cleanup_ctx.append(_fhir_validator_ctx)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_delivery_ctx)
     app.cleanup_ctx.append(_leader_ctx)
@@ -133,6 +137,16 @@ async def _validation_pool(app: web.Application) -> AsyncIterator[None]:
     app[VALIDATION_POOL] = pool
     yield
     pool.shutdown(wait=True)
+
+
+async def _fhir_validator_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Start the FHIR validator in the background: the JVM warms up while OIOXML already flows."""
+    validator = app[FHIR_VALIDATOR]
+    await validator.start()
+    available, reason = validator.status()
+    log.info("fhir_validation", available=available, reason=reason)
+    yield
+    await validator.stop()
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -117,6 +117,7 @@ class Settings:
     raw: Mapping[str, Any] = field(repr=False)
     source: Path | None = None
     notify: Any = None  # notify.config.NotifySettings when the notify package is present
+    fhir: Any = None  # edigate.fhir.config.FhirSettings ([fhir]: packages and the FHIR validator)
 
 
 # ---------------------------------------------------------------------------------------------- loading
@@ -272,6 +273,7 @@ def parse_settings(raw: dict[str, Any], *, base_dir: Path | None = None) -> Sett
         "metrics",
         "routes",
         "retention",
+        "fhir",
     }
     for key in raw:
         if key not in known_top:
@@ -351,6 +353,10 @@ def parse_settings(raw: dict[str, Any], *, base_dir: Path | None = None) -> Sett
     if "notify" in raw:
         notify = _parse_notify(raw.get("notify"))
 
+    from edigate.fhir.config import parse_fhir_settings  # its owner parses [fhir]
+
+    fhir = parse_fhir_settings(raw.get("fhir"), base_dir)
+
     return Settings(
         server=server,
         storage=storage,
@@ -361,6 +367,7 @@ def parse_settings(raw: dict[str, Any], *, base_dir: Path | None = None) -> Sett
         admins=tuple(admins),
         raw=raw,
         notify=notify,
+        fhir=fhir,
     )
 
 

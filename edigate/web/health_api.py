@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from edigate.store.leader import LEADER
-from edigate.web.keys import SETTINGS, STORE, WORKER
+from edigate.web.keys import FHIR_VALIDATOR, SETTINGS, STORE, WORKER
 
 SMTP_PROBE_SECONDS = 1.0
 
@@ -44,6 +44,14 @@ def receiver_reachability(worker: Any) -> dict[str, str]:
     return {ean: worker.circuit_state(ean) for ean in worker.partners}
 
 
+def fhir_validation(validator: Any) -> dict[str, Any]:
+    """{"available": bool, "reason": str}: can FHIR messages be validated now, and if not, why."""
+    if validator is None:
+        return {"available": False, "reason": "FHIR validation is not set up"}
+    available, reason = validator.status()
+    return {"available": available, "reason": reason}
+
+
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -57,7 +65,9 @@ async def readyz(request: web.Request) -> web.Response:
         "writer": "ok" if store.writer.running else "stopped",
         "delivery": "ok" if worker is not None and worker.running else "stopped",
     }
-    ready = storage_ok and store.writer.running
+    ready = storage_ok and store.writer.running  # FHIR validation is reported, not required (OIOXML flows)
+    fhir = fhir_validation(request.app.get(FHIR_VALIDATOR))
+    components["fhir_validation"] = "ok" if fhir["available"] else "unavailable"
     leader = request.app.get(LEADER)
     return web.json_response(
         {
@@ -66,6 +76,7 @@ async def readyz(request: web.Request) -> web.Response:
             "leader": leader is not None and leader.is_leader(),  # runs the time-based jobs (one instance)
             "smtp": await smtp_reachability(request.app.get(SETTINGS)),
             "receivers": receiver_reachability(worker),
+            "fhir_validation": fhir,
         },
         status=200 if ready else 503,
     )

@@ -28,4 +28,6 @@ VALIDATOR = web.AppKey("edigate.validator", Validator)
 VALIDATION_POOL = web.AppKey("edigate.validation_pool", ThreadPoolExecutor)
 WORKER = web.AppKey("edigate.delivery_worker", DeliveryWorker)
 ACK_ALERT_HOOKS: web.AppKey[list[AckAlertHook]] = web.AppKey("edigate.ack_alert_hooks")
-NOTIFY: web.AppKey[Any] = web.AppKey("edigate.notify")  # notify.service.NotifyService when wired
+NOTIFY: web.AppKey[Any] = web.AppKey("edigate.notify")
+# edigate.fhir.factory.AnyFhirValidator: a FhirValidator (edigate.fhir.validation) with start()/stop()
+FHIR_VALIDATOR: web.AppKey[Any] = web.AppKey("edigate.fhir_validator")  # notify.service.NotifyService when wired
