@@ -158,3 +158,33 @@ async def test_unconfirmed_draft_stays_internal_and_closes_quietly(
         assert "Testkommune" not in await public() and "<entry>" not in await public()
         resp = await client.post(f"/api/v1/incidents/{incident['id']}/confirm", json={}, headers=ADMIN)
         assert resp.status == 409  # a closed draft cannot be confirmed after the fact
+
+
+async def test_a_retried_dead_letter_gets_a_fresh_age(
+    tmp_path: Path, receiver: Receiver, smtp_server: SmtpServer
+) -> None:
+    """Item 6: a message dead-lettered for its age, retried from the API once the receiver is back, is
+    delivered; it is not dead-lettered again at once for the age it had before the retry."""
+    settings = world_settings(
+        tmp_path,
+        receiver,
+        smtp_server,
+        health={"interval_seconds": 3600},
+        delivery={"max_age_minutes": 0.1},  # 6 s in the queue
+    )
+    clock = MovableClock(TUESDAY_10)
+    app = build_app(settings, clock=clock)
+    receiver.mode = "fail"
+    async with TestClient(TestServer(app)) as client:
+        loop: HealthLoop = app[HEALTH_LOOP]
+        xml = xdis91_message(envelope_id="ENVAGED001", letter_id="LETAGED001")
+        reply = await client.post("/api/v1/messages", data=xml, headers=HOSPITAL_XML)
+        assert reply.status == 202
+        message_id = (await reply.json())["id"]
+        await wait_states(loop, clock, ["failed"])  # aged out
+        receiver.mode = "ok"
+        clock.now += timedelta(minutes=30)
+        resp = await client.post(f"/api/v1/messages/{message_id}/retry", headers=ADMIN)
+        assert resp.status in (200, 202), await resp.text()
+        await wait_for(lambda: len(receiver.received) == 1)
+        await wait_states(loop, clock, ["delivered"])
