@@ -199,7 +199,7 @@ class OutboxSender:
         Never raises: a row whose mark fails too is logged and left (its lease keeps it out of this
         pass), so one row can never stop the rows behind it."""
         reason = f"{stage}: {type(exc).__name__}: {_describe(exc)}"
-        log.warning("outbox row %d (%s) failed for good: %s", row.id, row.channel, printable(reason, 300))
+        log.warning("outbox_row_failed row=%d channel=%s reason=%s", row.id, row.channel, printable(reason, 300))
         try:
             await self._failed(row, reason)
         except Exception:

@@ -613,10 +613,10 @@ class NotifyService:
         async with self.subscribe_guard.lock:  # check and create as one step: no two requests pass together
             since = self.clock() - self.subscribe_guard.settings.address_window
             if await self.storage.pending_subscription(email, since=since) is not None:
-                log.info("subscription_repeat_ignored: a confirmation is already pending for the address")
+                log.info("subscription_repeat_ignored (a confirmation is already pending for the address)")
                 return SubscribeResult(email, "pending", None)
             if not self.subscribe_guard.may_mail(email):
-                log.warning("subscription_address_limited: confirmation mails to one address over the limit")
+                log.warning("subscription_address_limited (confirmation mails to one address over the limit)")
                 return SubscribeResult(email, "pending", None)
             sub = await self._create_subscription(email, orgs, clusters, types, actor)
             self.subscribe_guard.mailed(email)

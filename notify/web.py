@@ -486,6 +486,7 @@ class Web:
             body = await self.api_body(request)
             result = await self.s.subscribe(body, actor=actor, counted=True)
         except TooManyRequests as exc:
+            log.warning("notify_subscribe_throttled", client=_client(request), retry_after_seconds=exc.retry_after)
             raise _json_error(
                 429, _too_many_text(exc.retry_after), headers={"Retry-After": str(exc.retry_after)}
             ) from None
@@ -562,6 +563,7 @@ class Web:
         try:
             result = await self.s.subscribe(data, actor=actor, client=_client(request))
         except TooManyRequests as exc:
+            log.warning("notify_subscribe_throttled", client=_client(request), retry_after_seconds=exc.retry_after)
             ctx = self.subscribe_context({}, {"email": _too_many_text(exc.retry_after)})
             response = self.page(request, "web/subscribe.html", ctx, status=429)
             response.headers["Retry-After"] = str(exc.retry_after)

@@ -73,6 +73,22 @@ def test_bad_addresses_are_refused_where_they_enter_and_good_ones_stored_normali
         base, "/api/v1/incidents", {**INCIDENT, "contact": {**INCIDENT["contact"], "email": POISON}}, "odense"
     )
     assert status == 422 and reply["felter"]["contact_email"].startswith("Kontaktpersonens e-mail"), reply
+    # The outage form's contact e-mail: the same check, the Danish message on the page.
+    reporter = Browser(base)
+    reporter.login(TOKENS["odense"])
+    _, page, _ = reporter.get("/incidents/new")
+    form = [
+        ("csrf", reporter.csrf(page)),
+        ("kind", "acute"),
+        ("cause", "EOJ-systemet er nede"),
+        ("affected_messages", "XDIS17"),
+        ("expected_end", "2026-11-23T15:00"),
+        ("contact_name", "Hanne Hansen"),
+        ("contact_phone", "+45 65 51 10 00"),
+        ("contact_email", "hanne@odense.example\r\nBcc: offer@example.org"),
+    ]
+    status, page, _ = reporter.post("/incidents/new", form)
+    assert status == 422 and "Kontaktpersonens e-mail: adressen" in page
     assert world.count_incidents() == 0
 
     # The form: the Danish message next to the field, nothing stored.
