@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edigate.medcom.ean import INVALID_EAN, is_valid_ean
 from edigate.medcom.schemas import project_schema_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,12 +24,11 @@ DEFAULT_SCHEMA_DIR = project_schema_dir()
 ENV_PREFIX = "EDIGATE_"
 PARTNER_KINDS = ("hospital", "municipality", "gp", "region")
 DELIVERY_KINDS = ("http", "mailbox", "directory")
-_EAN = re.compile(r"^\d{13}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class ConfigError(ValueError):
-    """A bad configuration; the message starts with the key, e.g. `partners[3].ean: must be 13 digits`."""
+    """A bad configuration; the message starts with the key, e.g. `partners[3].ean: not a valid EAN/GLN …`."""
 
 
 @dataclass(frozen=True)
@@ -234,8 +234,8 @@ def _tokens(section: _Section) -> tuple[str, ...]:
 
 def _ean(section: _Section, name: str, value: str | None = None) -> str:
     value = section.text(name, required=True) if value is None else value
-    if not _EAN.match(value):
-        raise ConfigError(f"{section.key(name)}: must be 13 digits (a GLN/EAN location number)")
+    if not is_valid_ean(value):  # never quote it: a CPR typed into the field must not reach a log
+        raise ConfigError(f"{section.key(name)}: {INVALID_EAN}")
     return value
 
 
@@ -334,8 +334,8 @@ def parse_settings(raw: dict[str, Any], *, base_dir: Path | None = None) -> Sett
         cs = _Section(c, f"clients[{i}]", {"name", "tokens_sha256", "eans"})
         eans = cs.texts("eans", required=True) or ()
         for j, e in enumerate(eans):
-            if not _EAN.match(e):
-                raise ConfigError(f"clients[{i}].eans[{j}]: must be 13 digits (a GLN/EAN location number)")
+            if not is_valid_ean(e):
+                raise ConfigError(f"clients[{i}].eans[{j}]: {INVALID_EAN}")
             if e not in seen:
                 raise ConfigError(f"clients[{i}].eans[{j}]: {e} is not a configured partner EAN")
         clients.append(Client(name=cs.text("name", required=True), tokens_sha256=_tokens(cs), eans=eans))

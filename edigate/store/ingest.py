@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from edigate.medcom.model import Envelope
-from edigate.store.correlation import receipt_may_change
+from edigate.store.correlation import partner_text, receipt_may_change
 from edigate.store.crypto import BodyKeyring, seal_rows
 from edigate.store.model import (
     ACCEPTED,
@@ -567,7 +567,9 @@ def _correlate(
     orig_id = row.id
     conn.execute(sa.update(messages).where(m.id == receipt_msg_id).values(receipt_for_id=orig_id))
     named = {ref.letter_id for ref in rc.original_letters}
-    per_letter = {lid: (code, text) for lid, code, text in rc.letter_refusals}
+    # RefuseText is the receiver's free text: scrubbed (CPR …) before it is stored, listed or mailed
+    refuse_text = partner_text(rc.refuse_text)
+    per_letter = {lid: (code, partner_text(text)) for lid, code, text in rc.letter_refusals}
     lt = letters.c
     orig_letters = (conn.execute(sa.select(lt.id, lt.letter_id).where(lt.message_id == orig_id))).all()
     refused_any = False
@@ -577,11 +579,11 @@ def _correlate(
         if rc.kind == "positive":
             values: dict[str, Any] = {"receipt_state": ACKNOWLEDGED, "refuse_code": None, "refuse_text": None}
         else:
-            code, text = per_letter.get(lrow.letter_id, (rc.refuse_code, rc.refuse_text))
+            code, text = per_letter.get(lrow.letter_id, (rc.refuse_code, refuse_text))
             values = {
                 "receipt_state": REFUSED,
                 "refuse_code": code or rc.refuse_code,
-                "refuse_text": text or rc.refuse_text,
+                "refuse_text": text or refuse_text,
             }
             refused_any = True
         conn.execute(sa.update(letters).where(lt.id == lrow.id).values(receipt_at=now, **values))
@@ -597,7 +599,7 @@ def _correlate(
         values["state"] = new_state
     if new_state == REFUSED:
         values["refuse_code"] = rc.refuse_code or next((c for _, c, _ in rc.letter_refusals if c), None)
-        values["refuse_text"] = rc.refuse_text or next((t for _, _, t in rc.letter_refusals if t), None)
+        values["refuse_text"] = refuse_text or next((t for _, t in per_letter.values() if t), None)
     conn.execute(sa.update(messages).where(m.id == orig_id).values(**values))
     event_rows.append(
         {

@@ -16,6 +16,7 @@ import structlog
 from aiohttp import web
 
 from edigate.medcom import build_negative_receipt, new_identifier
+from edigate.medcom.ean import envelope_ean_problem
 from edigate.medcom.errors import SchemaUnavailable
 from edigate.medcom.model import Envelope, ValidationResult
 from edigate.store.correlation import receipt_sender_refusal
@@ -91,6 +92,20 @@ async def post_message(request: web.Request) -> web.Response:
                 "errors": errors,
                 "receipt": None,
                 "reason": "the message could not be read far enough to answer it with a receipt",
+            },
+            status=422,
+        )
+
+    if (bad_ean := envelope_ean_problem(env)) is not None:
+        # before anything else: a CPR typed into an EAN field is never echoed, counted or stored
+        record_received(app, result.message_type, None, None, "refused")
+        return web.json_response(
+            {
+                "status": "rejected",
+                "refuse_code": "ukendt_lokationsnummer",
+                "errors": [{"message": bad_ean, "line": None, "path": None}],
+                "receipt": None,
+                "reason": bad_ean,
             },
             status=422,
         )
