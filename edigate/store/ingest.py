@@ -8,6 +8,7 @@ PostgreSQL through `AsyncConnection.run_sync`.
 Duplicate matrix (DOMAIN.md §2.3), keyed on the sender EAN:
 - envelope id and letter ids both seen      -> duplicate; not delivered again; its receipt is re-sent
 - letter ids seen under a new envelope id   -> a resend because the receipt was lost: same as above
+  ("seen" includes an envelope earlier in the same batch: the answer never depends on the timing)
 - envelope id seen with other letter ids    -> conflict (422 ikke_specificeret); envelope ids are never reused
 """
 
@@ -127,8 +128,16 @@ def apply_batch(
                 )
             continue
         seen = [known.by_letter.get((sender, lid)) for lid in letter_ids]
-        if letter_ids and all(s is not None for s in seen):
-            resends.append((i, seen[0]))  # type: ignore[arg-type]
+        # Letters re-sent under a new envelope id count as seen whether their first envelope is stored or
+        # in this very batch: the answer is the same whatever the timing of the posts (issue 10 #14).
+        in_batch = [batch_letters.get((sender, lid)) for lid in letter_ids]
+        if letter_ids and all(s is not None or b is not None for s, b in zip(seen, in_batch, strict=True)):
+            stored = next((s for s in seen if s is not None), None)
+            if stored is not None:
+                resends.append((i, stored))
+            else:
+                j = min(b for b in in_batch if b is not None)
+                outcomes[i] = IngestOutcome("duplicate", -(j + 1))  # fixed up after insert
             continue
         if any(s is not None for s in seen) or any((sender, lid) in batch_letters for lid in letter_ids):
             outcomes[i] = IngestOutcome(
@@ -150,8 +159,9 @@ def apply_batch(
                 )
                 continue
         batch_envelopes[key] = (i, letter_ids)
-        for lid in letter_ids:
-            batch_letters[(sender, lid)] = i
+        if not item.rejected:  # like a stored one: a corrected resend of a rejected letter is new
+            for lid in letter_ids:
+                batch_letters[(sender, lid)] = i
         if item.rejected:
             row = _message_row(
                 env,
@@ -337,6 +347,9 @@ def apply_batch(
                 refuse_code=first.refuse_code,
                 refuse_text=first.refuse_text,
             )
+            if first.id is not None:  # the original's history shows it, as for a later duplicate
+                detail = f"envelope {items[i].envelope.id}"
+                event_rows.append({"message_id": first.id, "at": now, "event": "duplicate", "detail": detail})
     if event_rows:
         _bulk_insert(conn, events, event_rows)
     woken_t = tuple(sorted(woken))
