@@ -31,7 +31,7 @@ from aiohttp import web
 
 from edigate.alerts import AlertMail, AlertSettings, AlertThrottle, compose_alert
 from edigate.clock import Clock
-from edigate.config import ConfigError
+from edigate.config import HealthSettings
 from edigate.health import EventKind, HealthEvent, HealthMatrix, HealthMonitor, HealthThresholds, route_key
 from edigate.metrics import GaugeSnapshot, Metrics, QueueGauge
 from edigate.store.db import Database
@@ -49,7 +49,6 @@ __all__ = ["HEALTH_LOOP", "HealthLoop", "HealthLoopSettings", "setup_health_moni
 
 log = structlog.get_logger("edigate.monitor")
 
-HEALTH_LOOP_KEYS = frozenset({"interval_seconds", "auto_confirm", "receipt_window_minutes"})
 #: notify's notice kinds -> the notices-sent counter's kinds (edigate.metrics.NOTICE_KINDS)
 SENT_KIND = {
     "first": "notice",
@@ -83,29 +82,8 @@ class HealthLoopSettings:
     alerts: AlertSettings | None = None
 
     @classmethod
-    def from_raw(cls, raw: Mapping[str, Any], notify_settings: Any = None) -> HealthLoopSettings:
-        """Raises ValueError naming the key (``health.interval_seconds: …``)."""
-        health = raw.get("health") or {}
-        if not isinstance(health, dict):
-            raise ValueError("health: must be a table")
-        interval = health.get("interval_seconds", 5.0)
-        if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
-            raise ValueError("health.interval_seconds: must be a number > 0")
-        auto_confirm = health.get("auto_confirm", False)
-        if not isinstance(auto_confirm, bool):
-            raise ValueError("health.auto_confirm: must be true or false")
-        window = health.get("receipt_window_minutes", 60)
-        if isinstance(window, bool) or not isinstance(window, int | float) or window <= 0:
-            raise ValueError("health.receipt_window_minutes: must be a number > 0")
-        thresholds = HealthThresholds.from_config({k: v for k, v in health.items() if k not in HEALTH_LOOP_KEYS})
-        alerts_raw = dict(raw.get("alerts") or {})
-        if notify_settings is not None:
-            alerts_raw.setdefault("edi_support", notify_settings.edi_support_email)
-            alerts_raw.setdefault("on_call", notify_settings.on_call_email)
-        alerts = None
-        if "edi_support" in alerts_raw and "on_call" in alerts_raw:
-            alerts = AlertSettings.from_config(alerts_raw)
-        return cls(thresholds, float(interval), auto_confirm, timedelta(minutes=float(window)), alerts)
+    def from_sections(cls, health: HealthSettings, alerts: AlertSettings | None) -> HealthLoopSettings:
+        return cls(health.thresholds(), health.interval_seconds, health.auto_confirm, health.receipt_window, alerts)
 
 
 class HealthLoop:
@@ -494,10 +472,13 @@ def setup_health_monitor(app: web.Application) -> HealthLoop:
     settings = app[SETTINGS]
     notify = app.get(NOTIFY)
     leader = app.get(LEADER)
-    try:
-        loop_settings = HealthLoopSettings.from_raw(settings.raw, getattr(notify, "settings", None))
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    notify_settings = getattr(notify, "settings", None)
+    alerts = AlertSettings.from_section(
+        settings.alerts,
+        edi_support=getattr(notify_settings, "edi_support_email", None),
+        on_call=getattr(notify_settings, "on_call_email", None),
+    )
+    loop_settings = HealthLoopSettings.from_sections(settings.health, alerts)
     if loop_settings.alerts is None:
         log.warning("alerts_disabled", reason="no [notify] and no [alerts] edi_support/on_call addresses")
     try:

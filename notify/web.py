@@ -663,8 +663,12 @@ def _iso(t: datetime | None) -> str | None:
     return None if t is None else t.astimezone(UTC).isoformat()
 
 
+MAX_ID = 2**31 - 1  # ids are INTEGER columns (32 bits on PostgreSQL): a larger one exists nowhere
+
+
 def _int(text: str, *, api: bool = False) -> int:
-    if text.isdigit() and len(text) < 12:
+    """An id from the path or a form: plain ASCII digits up to MAX_ID, else 404 (never a database error)."""
+    if text.isascii() and text.isdigit() and len(text) <= 10 and int(text) <= MAX_ID:
         return int(text)
     if api:
         raise _json_error(404, "Hændelsen findes ikke.")

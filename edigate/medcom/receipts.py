@@ -17,7 +17,6 @@ from lxml import etree
 from edigate.medcom.catalogue import RECEIPT_NAMESPACE
 from edigate.medcom.ids import MAX_ID_LENGTH
 from edigate.medcom.model import REFUSE_CODES, Envelope, OriginalLetterRef
-from notify.cpr import redact_cpr
 
 DANISH_TIME = ZoneInfo("Europe/Copenhagen")
 # BreakableText has no maxLength in the XSD; receivers that convert to EDIFACT CTL keep about 5×70 chars.
@@ -25,6 +24,7 @@ REFUSE_TEXT_MAX = 350
 MAX_ORIGINAL_LETTERS = 99  # OriginalLetter maxOccurs
 EAN_MAX = 35
 ORIGINAL_VERSION_CODE_MAX = 7
+_CPR = re.compile(r"(?<!\d)\d{6}-?\d{4}(?!\d)")
 _ILLEGAL = re.compile(r"[^\t\n\r\x20-\ud7ff\ue000-\ufffd]")
 
 
@@ -50,7 +50,7 @@ class OriginalMessage:
 def clean_refuse_text(text: str) -> str:
     """RefuseText safe for the schema and for privacy: no CPR, no control chars, at most 350 chars."""
     value = _ILLEGAL.sub(" ", text or "")
-    value = redact_cpr(value, "(cpr fjernet)")  # every written form: 010170-9996, 010170 9996, 01.01.70 …
+    value = _CPR.sub("(cpr fjernet)", value)
     value = re.sub(r"[ \t]+", " ", value).strip()
     if len(value) > REFUSE_TEXT_MAX:
         value = value[: REFUSE_TEXT_MAX - 1].rstrip() + "…"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from edigate.config import ConfigError, parse_settings
 from edigate.medcom.ean import INVALID_EAN, is_valid_ean, with_check_digit
+from edigate.settings import ConfigError, parse_settings
 from tests.integration.gateway.conftest import HOSPITAL, MUNICIPALITY, Gateway, call
 from tests.unit.medcom.samples import xdis91_message
 

@@ -15,10 +15,10 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 
 from edigate.app import build_app
-from edigate.config import Settings, parse_settings
 from edigate.health import EventKind
 from edigate.medcom import Validator, build_positive_receipt
 from edigate.monitor import HEALTH_LOOP, HealthLoop
+from edigate.settings import Settings, parse_settings
 from edigate.store.db import Database
 from edigate.store.health_queries import StoreSignals, read_route_signals
 from tests.harness.config import sqlite_url

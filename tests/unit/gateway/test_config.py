@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from edigate.config import ConfigError, load_settings, parse_settings
+from edigate.settings import ConfigError, load_settings, parse_settings
 
 REPO = Path(__file__).resolve().parents[3]
 PARTNER = {"ean": "5790000198764", "name": "Testkommune", "kind": "municipality", "cluster": "Fyn"}
@@ -32,7 +32,7 @@ def test_defaults_and_partner_shapes() -> None:
     assert s.partners[0].delivery.kind == "mailbox" and s.partners[0].clusters == ("Fyn",)
     assert s.partners[1].clusters == ("Lillebælt", "Sydvestjylland")
     assert s.partners[1].accepts == ("XDIS91", "XD2030C")
-    assert s.raw["partners"][0]["ean"] == "5790000198764"
+    assert s.notify is None and s.health.thresholds().down_unreachable.total_seconds() == 600
 
 
 def test_environment_overrides_any_key(tmp_path: Path) -> None:
@@ -44,12 +44,13 @@ def test_environment_overrides_any_key(tmp_path: Path) -> None:
             "EDIGATE_SERVER__LISTEN": "0.0.0.0:9090",
             "EDIGATE_STORAGE__URL": "postgresql://u@h/db",
             "EDIGATE_DELIVERY__MAX_ATTEMPTS": "7",
-            "EDIGATE_HEALTH__WINDOW__MINUTES": "5",
+            "EDIGATE_HEALTH__RECEIPT_WINDOW_MINUTES": "5",
+            "EDIGATE_NOTIFY__MAIL__PORT": "2525",
         },
     )
     assert (s.server.host, s.server.port) == ("0.0.0.0", 9090)
     assert s.storage.url == "postgresql://u@h/db" and s.delivery.max_attempts == 7
-    assert s.raw["health"]["window"]["minutes"] == 5
+    assert s.health.receipt_window_minutes == 5 and s.notify is not None and s.notify.mail.port == 2525
 
 
 @pytest.mark.parametrize(

@@ -5,9 +5,10 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from edigate.config import DeliverySettings, parse_settings
+from edigate.config import DeliverySettings
 from edigate.delivery.policy import Circuit, backoff_delay, dead_letter_reason
 from edigate.routing import PartnerDirectory, token_sha256
+from edigate.settings import parse_settings
 
 H, M = "5790001382445", "5790000198764"
 
