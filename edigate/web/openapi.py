@@ -642,7 +642,11 @@ OPERATIONS.update(
                     _query("receiver", {"type": "string"}, "receiver EAN"),
                     _query("state", {"type": "string", "enum": ["ok", "degraded", "down"]}, "state"),
                 ],
-                "responses": {"200": _resp("The matrix.", "RouteMatrix"), "401": UNAUTHORIZED},
+                "responses": {
+                    "200": _resp("The matrix.", "RouteMatrix"),
+                    "400": _err("A sender or receiver that is not a valid EAN/GLN (never echoed)."),
+                    "401": UNAUTHORIZED,
+                },
             },
         ),
         ("get", "/api/v1/routes/{sender}/{receiver}"): (
