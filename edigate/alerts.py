@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from edigate.config import AlertsSettings
 from edigate.health import EventKind, HealthEvent, HealthState
 from edigate.logging import scrub_text
 
@@ -41,7 +42,7 @@ HANDLER_NAMES = {
 
 @dataclass(frozen=True)
 class AlertSettings:
-    """The ``[alerts]`` table: the two addresses and the repeat bound."""
+    """The alert mails' addresses and repeat bound, from ``[alerts]`` (and notify's addresses)."""
 
     edi_support: tuple[str, ...]
     on_call: tuple[str, ...]
@@ -55,47 +56,21 @@ class AlertSettings:
         return {"edi-support": self.edi_support, "on-call": self.on_call}
 
     @classmethod
-    def from_config(cls, raw: Mapping[str, Any] | None, prefix: str = "alerts") -> AlertSettings:
-        """Keys: ``edi_support``, ``on_call`` (address or list), ``repeat_interval_minutes``,
-        ``max_reminders`` (0 = no reminders), ``alert_on_degraded``, ``subject_prefix``.
-        Raises ValueError naming the key."""
-        raw = dict(raw or {})
-        known = {"edi_support", "on_call", "repeat_interval_minutes", "max_reminders", "alert_on_degraded",
-                 "subject_prefix"}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ValueError(f"{prefix}.{unknown[0]}: unknown key (known: {', '.join(sorted(known))})")
-
-        def addresses(key: str) -> tuple[str, ...]:
-            value = raw.get(key)
-            if value is None:
-                raise ValueError(f"{prefix}.{key}: is required (a mail address or a list of them)")
-            items = [value] if isinstance(value, str) else value
-            if not isinstance(items, list) or not items or not all(
-                isinstance(a, str) and "@" in a for a in items
-            ):
-                raise ValueError(f"{prefix}.{key}: must be a mail address or a list of mail addresses")
-            return tuple(a.strip() for a in items)
-
-        minutes = raw.get("repeat_interval_minutes", 60)
-        if isinstance(minutes, bool) or not isinstance(minutes, int | float) or minutes <= 0:
-            raise ValueError(f"{prefix}.repeat_interval_minutes: must be a number > 0")
-        reminders = raw.get("max_reminders", 3)
-        if isinstance(reminders, bool) or not isinstance(reminders, int) or reminders < 0:
-            raise ValueError(f"{prefix}.max_reminders: must be a whole number >= 0")
-        on_degraded = raw.get("alert_on_degraded", False)
-        if not isinstance(on_degraded, bool):
-            raise ValueError(f"{prefix}.alert_on_degraded: must be true or false")
-        subject_prefix = raw.get("subject_prefix", "[edigate]")
-        if not isinstance(subject_prefix, str):
-            raise ValueError(f"{prefix}.subject_prefix: must be a string")
+    def from_section(
+        cls, section: AlertsSettings, *, edi_support: str | None = None, on_call: str | None = None
+    ) -> AlertSettings | None:
+        """`[alerts]`, its two addresses defaulting to notify's; None (no alert mails) without both."""
+        edi = section.edi_support or ((edi_support,) if edi_support else None)
+        duty = section.on_call or ((on_call,) if on_call else None)
+        if not edi or not duty:
+            return None
         return cls(
-            edi_support=addresses("edi_support"),
-            on_call=addresses("on_call"),
-            repeat_interval=timedelta(minutes=float(minutes)),
-            max_reminders=reminders,
-            alert_on_degraded=on_degraded,
-            subject_prefix=subject_prefix,
+            edi_support=edi,
+            on_call=duty,
+            repeat_interval=timedelta(minutes=section.repeat_interval_minutes),
+            max_reminders=section.max_reminders,
+            alert_on_degraded=section.alert_on_degraded,
+            subject_prefix=section.subject_prefix,
         )
 
 

@@ -22,18 +22,23 @@ import structlog
 from aiohttp import web
 
 from edigate.clock import Clock, clock_from_environment
-from edigate.config import Settings
 from edigate.delivery.worker import DeliveryWorker
 from edigate.fhir.factory import build_fhir_validator
+from edigate.ingest.oioxml import OioxmlAdapter
+from edigate.ingest.pipeline import IngestPipeline
+from edigate.ingest.services import IngestServices
 from edigate.medcom import Validator, all_types
+from edigate.medcom.explain_pool import ExplainPool
 from edigate.monitor import setup_health_monitor
 from edigate.routing import PartnerDirectory
+from edigate.settings import Settings
 from edigate.store.crypto import BodyKeyring
 from edigate.store.db import Database
 from edigate.store.leader import LEADER, LeaderElection
 from edigate.store.messages import MessageStore
 from edigate.store.retention import retention_ctx
 from edigate.web import health_api, mailbox, messages_api
+from edigate.web.edge_input import setup_edge_input
 from edigate.web.errors import json_errors
 from edigate.web.ingest import post_message
 from edigate.web.keys import (
@@ -41,7 +46,9 @@ from edigate.web.keys import (
     CLOCK,
     DATABASE,
     DIRECTORY,
+    EXPLAIN_POOL,
     FHIR_VALIDATOR,
+    INGEST,
     NOTIFY,
     SETTINGS,
     STORE,
@@ -50,9 +57,11 @@ from edigate.web.keys import (
     WORKER,
 )
 from edigate.web.limits import setup_request_limits
-from edigate.web.metrics_api import record_login_event, setup_metrics
+from edigate.web.metrics_api import record_login_event, record_received, record_validation, setup_metrics
 from edigate.web.openapi import setup_openapi
 from edigate.web.routes_api import setup_routes_api
+from edigate.web.security_headers import setup_security_headers
+from edigate.web.storage_trouble import setup_storage_trouble
 
 log = structlog.get_logger()
 
@@ -68,6 +77,8 @@ def ensure_sqlite_dir(url: str) -> None:
 def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     clock = clock or clock_from_environment()
     app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=[json_errors])
+    setup_security_headers(app)  # CSP, frame-ancestors, nosniff, Referrer-Policy on every answer
+    setup_storage_trouble(app)  # a full disk or a lost database: 503 with a reason, and /readyz sees it
     ensure_sqlite_dir(settings.storage.url)
     database = Database.open(settings.storage.url)
     app[SETTINGS] = settings
@@ -75,6 +86,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app[DATABASE] = database
     app[DIRECTORY] = PartnerDirectory(settings)
     app[VALIDATOR] = Validator(settings.medcom.schema_dir, max_bytes=settings.server.max_body_bytes)
+    app[EXPLAIN_POOL] = ExplainPool(app[VALIDATOR].schema_dir, max_bytes=settings.server.max_body_bytes)
     app[STORE] = MessageStore(
         database,
         clock,
@@ -86,6 +98,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app[FHIR_VALIDATOR] = build_fhir_validator(settings.fhir)
     app[ACK_ALERT_HOOKS] = []
     app[LEADER] = LeaderElection(settings.storage.url, database.dialect)  # time-based jobs: one instance
+    app[INGEST] = _ingest_pipeline(app, settings, clock)
 
     app.router.add_post("/api/v1/messages", post_message)
     messages_api.add_routes(app)
@@ -93,9 +106,11 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     health_api.add_routes(app)
     setup_openapi(app)
     setup_request_limits(app, settings.server.body_read_timeout_seconds)
+    setup_edge_input(app)  # NUL bytes etc. in path, query, form fields, JSON: 404/400/422, never a 500
 
     app.cleanup_ctx.append(_validation_pool)
     app.cleanup_ctx.append(_fhir_validator_ctx)
+    app.cleanup_ctx.append(_explain_pool)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_delivery_ctx)
     app.cleanup_ctx.append(_leader_ctx)
@@ -107,6 +122,28 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     setup_routes_api(app)  # GET /api/v1/routes, GET /routes
     app.on_cleanup.append(_close_database)  # after notify's own cleanup
     return app
+
+
+def _ingest_pipeline(app: web.Application, settings: Settings, clock: Clock) -> IngestPipeline:
+    """POST /api/v1/messages: the shared stages and one adapter per message format."""
+    oioxml = OioxmlAdapter(
+        app[VALIDATOR],
+        lambda: app[VALIDATION_POOL],  # the threads start with the app
+        gateway_ean=settings.medcom.gateway_ean,
+        observe_validation=functools.partial(record_validation, app),
+        explain=app[EXPLAIN_POOL].explained,  # readable reports of invalid messages, off the loop
+    )
+    return IngestPipeline(
+        IngestServices(
+            directory=app[DIRECTORY],
+            store=app[STORE],
+            clock=clock,
+            adapters=(oioxml,),
+            max_body_bytes=settings.server.max_body_bytes,
+            wake=app[WORKER].wake,
+            observe_received=functools.partial(record_received, app),  # a no-op while metrics are off
+        )
+    )
 
 
 VALIDATION_THREADS = 4
@@ -147,6 +184,13 @@ async def _fhir_validator_ctx(app: web.Application) -> AsyncIterator[None]:
     log.info("fhir_validation", available=available, reason=reason)
     yield
     await validator.stop()
+
+
+async def _explain_pool(app: web.Application) -> AsyncIterator[None]:
+    """The worker process that writes readable reports for invalid messages (edigate.medcom.explain_pool)."""
+    app[EXPLAIN_POOL].start()
+    yield
+    app[EXPLAIN_POOL].close()
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -218,10 +262,9 @@ async def _close_database(app: web.Application) -> None:
 def _wire_notify(app: web.Application, settings: Settings, database: Database, clock: Clock) -> None:
     """Hand notify its storage, clock, organisations and admin tokens (guarded: notify may be absent)."""
     if settings.notify is None:
-        if "notify" in settings.raw:
-            log.warning("notify_not_available", reason="the notify package could not be imported")
         return
     try:
+        from edigate.store.login_sessions import SqlLoginSessions
         from edigate.store.notify_store import SqlNotifyStorage
         from notify.model import Organisation
         from notify.service import setup_notify
@@ -243,4 +286,5 @@ def _wire_notify(app: web.Application, settings: Settings, database: Database, c
         message_types=all_types,  # the catalogue: the form's "Berørte meddelelser"
         is_leader=app[LEADER].is_leader,
         login_observer=functools.partial(record_login_event, app),  # metrics are set up after notify
+        login_sessions=SqlLoginSessions(database),
     )

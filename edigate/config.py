@@ -1,21 +1,41 @@
-"""TOML + environment -> typed, frozen settings. Every error names the key it is about.
+"""The gateway's sections of the TOML config as typed, validated, frozen pydantic models.
+
+`edigate.settings` reads the file, applies the environment and validates everything at once (the gateway's
+sections here plus notify's `[notify]`); a bad value becomes one :class:`ConfigError` line naming the key.
+Each part of the gateway is handed its own section (`ServerSettings`, `HealthSettings`, …), never a dict.
 
 Any key can be overridden from the environment as `EDIGATE_<SECTION>__<KEY>` (nested tables add more
 `__` parts, e.g. `EDIGATE_NOTIFY__MAIL__PORT`). The value is read as a TOML value when it parses as one
-(`42`, `true`, `["a"]`), otherwise as a plain string. The raw merged dict stays on `Settings.raw` so the
-owners of `[notify]`, `[health]` and `[alerts]` parse their own sections.
+(`42`, `true`, `["a"]`), otherwise as a plain string.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
+
+from edigate.fhir.config import FhirSettings
+from edigate.health import HealthThresholds
+from edigate.logging import LOG_LEVELS
+from edigate.mailaddr import mail_address
+from edigate.medcom.ean import INVALID_EAN, is_valid_ean
 from edigate.medcom.schemas import project_schema_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,120 +43,349 @@ DEFAULT_SCHEMA_DIR = project_schema_dir()
 ENV_PREFIX = "EDIGATE_"
 PARTNER_KINDS = ("hospital", "municipality", "gp", "region")
 DELIVERY_KINDS = ("http", "mailbox", "directory")
-_EAN = re.compile(r"^\d{13}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class ConfigError(ValueError):
-    """A bad configuration; the message starts with the key, e.g. `partners[3].ean: must be 13 digits`."""
+    """A bad configuration; the message starts with the key, e.g. `partners[3].ean: not a valid EAN/GLN …`."""
 
 
-@dataclass(frozen=True)
-class ServerSettings:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    max_body_bytes: int = 5 * 1024 * 1024
-    shutdown_timeout_seconds: float = 10.0
-    body_read_timeout_seconds: float = 30.0  # a slow-drip body gets 408 after this (edigate.web.limits)
+# ---------------------------------------------------------------------------------------------- value types
 
 
-@dataclass(frozen=True)
-class StorageSettings:
-    url: str = "sqlite:///var/edigate.db"
-    group_commit_max: int = 256  # flush the ingest batch when this many callers wait …
-    group_commit_wait_ms: float = 2.0  # … or after this long
+class Table(BaseModel):
+    """A TOML table: no unknown keys, no silent coercion ("25" is not a port), immutable once read."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 
-@dataclass(frozen=True)
-class MedcomSettings:
-    schema_dir: Path = DEFAULT_SCHEMA_DIR
-    gateway_ean: str | None = None
+def _ean(value: str) -> str:
+    if not is_valid_ean(value):  # never quoted: a CPR typed into the field must not reach a log
+        raise ValueError(INVALID_EAN)
+    return value
 
 
-@dataclass(frozen=True)
-class DeliverySettings:
-    max_attempts: int = 50
-    max_age_minutes: float = 2 * 24 * 60
-    backoff_base_seconds: float = 1.0
-    backoff_max_seconds: float = 300.0
-    circuit_failure_threshold: int = 5
-    circuit_open_seconds: float = 30.0
-    http_timeout_seconds: float = 10.0
-    mailbox_lease_seconds: float = 300.0
-    worker_lease_seconds: float = 30.0
-    batch_size: int = 100
-    poll_interval_seconds: float = 1.0
-    ack_timeout_minutes: float = 30.0
-    ack_alert_minutes: float = 90.0
-    ack_sweep_interval_seconds: float = 30.0
+def _sha256(value: str) -> str:
+    if not _SHA256.match(value.lower()):
+        raise ValueError("must be 64 hex digits (sha256 of the token)")
+    return value.lower()
 
 
-@dataclass(frozen=True)
-class DeliveryTarget:
-    kind: str  # http | mailbox | directory
-    url: str | None = None
-    path: Path | None = None
+def _one_or_many(value: Any) -> Any:
+    """`"a"` or `["a", "b"]` -> a tuple; anything else is left for the type check to refuse."""
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list):
+        return tuple(value)
+    return value
 
 
-@dataclass(frozen=True)
-class Partner:
-    ean: str
-    name: str
-    kind: str
-    clusters: tuple[str, ...]
-    tokens_sha256: tuple[str, ...]
-    mailbox: str | None
-    delivery: DeliveryTarget
-    accepts: tuple[str, ...] | None = None  # type codes or VersionCodes; None = everything
+def _array_of_tables(value: Any) -> Any:
+    if not isinstance(value, list | tuple):
+        raise ValueError("must be an array of tables ([[…]])")
+    return tuple(value)
 
 
-@dataclass(frozen=True)
-class Client:
+
+
+def _text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must be a non-empty string")
+    return value.strip()
+
+
+Text = Annotated[str, AfterValidator(_text)]
+Ean = Annotated[str, AfterValidator(_ean)]
+Sha256 = Annotated[str, AfterValidator(_sha256)]
+Texts = Annotated[tuple[Text, ...], BeforeValidator(_one_or_many)]
+Tokens = Annotated[tuple[Sha256, ...], BeforeValidator(_one_or_many)]
+MailAddresses = Annotated[
+    tuple[Annotated[str, AfterValidator(mail_address)], ...],
+    BeforeValidator(_one_or_many),
+    Field(min_length=1),
+]
+NonNegative = Annotated[float, Field(ge=0)]
+Positive = Annotated[float, Field(gt=0)]
+Count = Annotated[int, Field(ge=0)]
+
+
+# ---------------------------------------------------------------------------------------------- sections
+
+
+class ServerSettings(Table):
+    listen: str = "127.0.0.1:8080"
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 5 * 1024 * 1024
+    shutdown_timeout_seconds: NonNegative = 10.0
+    body_read_timeout_seconds: Annotated[float, Field(ge=0.1)] = 30.0  # slow-drip body: 408 (edigate.web.limits)
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, text: str) -> str:
+        _host, sep, port = text.rpartition(":")
+        if not sep or not port.isdigit() or not (0 < int(port) < 65536):
+            raise ValueError(f"must be host:port, got {text!r}")
+        return text
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]") or "0.0.0.0"
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
+class StorageSettings(Table):
+    url: Text = "sqlite:///var/edigate.db"
+    group_commit_max: Annotated[int, Field(ge=1)] = 256  # flush the ingest batch when this many callers wait …
+    group_commit_wait_ms: NonNegative = 2.0  # … or after this long
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, url: str) -> str:
+        schemes = ("sqlite:///", "postgresql://", "postgres://", "sqlite+aiosqlite://", "postgresql+asyncpg://")
+        if not url.startswith(schemes):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return url
+
+
+class MedcomSettings(Table):
+    schema_dir: Annotated[Path, Field(strict=False)] = DEFAULT_SCHEMA_DIR
+    gateway_ean: Ean | None = None
+
+    @field_validator("schema_dir")
+    @classmethod
+    def _beside_the_config(cls, path: Path, info: ValidationInfo) -> Path:
+        """A relative path is read beside the config file, else in the checkout."""
+        if path.is_absolute():
+            return path
+        base = Path((info.context or {}).get("base_dir") or Path.cwd())
+        return (base / path) if (base / path).exists() else (REPO / path)
+
+
+Minutes = NonNegative
+DeliveryCount = Annotated[int, Field(ge=1)]
+
+
+class DeliverySettings(Table):
+    max_attempts: DeliveryCount = 50
+    max_age_minutes: NonNegative = 2 * 24 * 60
+    backoff_base_seconds: NonNegative = 1.0
+    backoff_max_seconds: NonNegative = 300.0
+    circuit_failure_threshold: DeliveryCount = 5
+    circuit_open_seconds: NonNegative = 30.0
+    http_timeout_seconds: NonNegative = 10.0
+    mailbox_lease_seconds: NonNegative = 300.0
+    worker_lease_seconds: NonNegative = 30.0
+    batch_size: DeliveryCount = 100
+    poll_interval_seconds: NonNegative = 1.0
+    ack_timeout_minutes: NonNegative = 30.0
+    ack_alert_minutes: NonNegative = 90.0
+    ack_sweep_interval_seconds: NonNegative = 30.0
+
+    @model_validator(mode="after")
+    def _alert_after_timeout(self) -> DeliverySettings:
+        if self.ack_alert_minutes < self.ack_timeout_minutes:
+            raise ValueError("ack_alert_minutes: must not be less than delivery.ack_timeout_minutes")
+        return self
+
+
+class DeliveryTarget(Table):
+    kind: Literal["http", "mailbox", "directory"]
+    url: Text | None = None
+    path: Annotated[Path, Field(strict=False)] | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, path: Path) -> Path:
+        return path if path.is_absolute() else Path.cwd() / path  # like storage.url: from the working directory
+
+    @model_validator(mode="after")
+    def _what_the_kind_needs(self) -> DeliveryTarget:
+        if self.kind == "http":
+            if self.url is None:
+                raise ValueError("url: is required")
+            if not self.url.startswith(("http://", "https://")):
+                raise ValueError("url: must be an http:// or https:// URL")
+        elif self.kind == "directory" and self.path is None:
+            raise ValueError("path: is required")
+        return self
+
+
+class Partner(Table):
+    ean: Ean
+    name: Text
+    kind: Literal["hospital", "municipality", "gp", "region"]
+    clusters: Texts = ()  # written `cluster` or `clusters`, one name or a list
+    tokens_sha256: Tokens = ()
+    mailbox: Annotated[Text, AfterValidator(mail_address)] | None = None
+    delivery: DeliveryTarget = DeliveryTarget(kind="mailbox")
+    accepts: Texts | None = None  # type codes or VersionCodes; None = everything
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cluster_is_clusters(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "cluster" in data:
+            rest = {k: v for k, v in data.items() if k != "cluster"}
+            if data["cluster"] or "clusters" not in rest:
+                rest["clusters"] = data["cluster"]
+            return rest
+        return data
+
+
+class Client(Table):
     """A sending system (e.g. the region's integration engine) that speaks for several EANs."""
 
-    name: str
-    tokens_sha256: tuple[str, ...]
-    eans: tuple[str, ...]
+    name: Text
+    tokens_sha256: Tokens = ()
+    eans: Annotated[tuple[Ean, ...], BeforeValidator(_one_or_many)]
 
 
-@dataclass(frozen=True)
-class Admin:
-    name: str
-    tokens_sha256: tuple[str, ...]
+class Admin(Table):
+    name: Text
+    tokens_sha256: Tokens = ()
 
 
-@dataclass(frozen=True)
-class Settings:
-    server: ServerSettings
-    storage: StorageSettings
-    medcom: MedcomSettings
-    delivery: DeliverySettings
-    partners: tuple[Partner, ...]
-    clients: tuple[Client, ...]
-    admins: tuple[Admin, ...]
-    raw: Mapping[str, Any] = field(repr=False)
-    source: Path | None = None
-    notify: Any = None  # notify.config.NotifySettings when the notify package is present
-    fhir: Any = None  # edigate.fhir.config.FhirSettings ([fhir]: packages and the FHIR validator)
+_TH = HealthThresholds()
 
 
-# ---------------------------------------------------------------------------------------------- loading
+def _minutes(d: timedelta) -> float:
+    return d.total_seconds() / 60
 
 
-def load_settings(path: str | Path | None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Read the TOML file, apply `EDIGATE_…` overrides and parse; raises ConfigError naming the key."""
-    raw: dict[str, Any] = {}
-    if path is not None:
-        p = Path(path)
-        try:
-            raw = tomllib.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"--config: file not found: {p}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{p}: not valid TOML: {exc}") from None
-    apply_environment(raw, os.environ if environ is None else environ)
-    settings = parse_settings(raw, base_dir=Path(path).resolve().parent if path else Path.cwd())
-    return Settings(**{**settings.__dict__, "source": Path(path) if path else None})
+class HealthSettings(Table):
+    """`[health]`: the loop's own keys and the :class:`HealthThresholds` (durations in minutes)."""
+
+    interval_seconds: Positive = 5.0
+    auto_confirm: bool = False
+    receipt_window_minutes: Positive = 60.0
+    down_unreachable_minutes: Minutes = _minutes(_TH.down_unreachable)
+    down_oldest_pending_minutes: Minutes = _minutes(_TH.down_oldest_pending)
+    down_receipts_overdue: Count | None = _TH.down_receipts_overdue  # 0 or absent: never down for this alone
+    degraded_unreachable_minutes: Minutes = _minutes(_TH.degraded_unreachable)
+    degraded_oldest_pending_minutes: Minutes = _minutes(_TH.degraded_oldest_pending)
+    degraded_consecutive_failures: Count = _TH.degraded_consecutive_failures
+    degraded_receipts_overdue: Count = _TH.degraded_receipts_overdue
+    degraded_refusal_rate: Annotated[float, Field(ge=0, le=1)] = _TH.degraded_refusal_rate
+    refusal_min_receipts: Count = _TH.refusal_min_receipts
+    recovery_hold_minutes: Minutes = _minutes(_TH.recovery_hold)
+    receiver_min_routes: Count = _TH.receiver_min_routes
+
+    @model_validator(mode="after")
+    def _degraded_before_down(self) -> HealthSettings:
+        if self.degraded_unreachable_minutes > self.down_unreachable_minutes:
+            raise ValueError("degraded_unreachable_minutes: must not exceed down_unreachable_minutes")
+        if self.degraded_oldest_pending_minutes > self.down_oldest_pending_minutes:
+            raise ValueError("degraded_oldest_pending_minutes: must not exceed down_oldest_pending_minutes")
+        return self
+
+    @property
+    def receipt_window(self) -> timedelta:
+        return timedelta(minutes=self.receipt_window_minutes)
+
+    def thresholds(self) -> HealthThresholds:
+        return HealthThresholds(
+            down_unreachable=timedelta(minutes=self.down_unreachable_minutes),
+            down_oldest_pending=timedelta(minutes=self.down_oldest_pending_minutes),
+            down_receipts_overdue=self.down_receipts_overdue or None,
+            degraded_unreachable=timedelta(minutes=self.degraded_unreachable_minutes),
+            degraded_oldest_pending=timedelta(minutes=self.degraded_oldest_pending_minutes),
+            degraded_consecutive_failures=self.degraded_consecutive_failures,
+            degraded_receipts_overdue=self.degraded_receipts_overdue,
+            degraded_refusal_rate=self.degraded_refusal_rate,
+            refusal_min_receipts=self.refusal_min_receipts,
+            recovery_hold=timedelta(minutes=self.recovery_hold_minutes),
+            receiver_min_routes=self.receiver_min_routes,
+        )
+
+
+class AlertsSettings(Table):
+    """`[alerts]`: the on-call alert mails. Without `edi_support`/`on_call` here, notify's
+    `edi_support_email`/`on_call_email` are used; with neither, no alert mails."""
+
+    edi_support: MailAddresses | None = None
+    on_call: MailAddresses | None = None
+    repeat_interval_minutes: Positive = 60.0
+    max_reminders: Count = 3  # 0 = no reminders
+    alert_on_degraded: bool = False
+    subject_prefix: str = "[edigate]"
+
+
+class LoggingSettings(Table):
+    level: str = "info"
+
+    @field_validator("level")
+    @classmethod
+    def _known_level(cls, level: str) -> str:
+        if level.lower() not in LOG_LEVELS:
+            raise ValueError(f"unknown level {level!r}; use one of {sorted(LOG_LEVELS)}")
+        return level.lower()
+
+
+class MetricsSettings(Table):
+    enabled: bool = True  # false: no recording, /metrics answers 404
+
+
+class RetentionSettings(Table):
+    body_days: Annotated[int, Field(ge=1)] = 30  # a final message's body is purged this many days after
+    interval_minutes: Positive = 60.0  # how often the running service purges
+
+
+class GatewaySettings(Table):
+    """Every section of the gateway; `edigate.settings.Settings` adds notify's."""
+
+    server: ServerSettings = ServerSettings()
+    storage: StorageSettings = StorageSettings()
+    medcom: MedcomSettings = MedcomSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    partners: Annotated[tuple[Partner, ...], BeforeValidator(_array_of_tables)] = ()
+    clients: Annotated[tuple[Client, ...], BeforeValidator(_array_of_tables)] = ()
+    admins: Annotated[tuple[Admin, ...], BeforeValidator(_array_of_tables)] = ()
+    health: HealthSettings = HealthSettings()
+    alerts: AlertsSettings = AlertsSettings()
+    logging: LoggingSettings = LoggingSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    retention: RetentionSettings = RetentionSettings()
+    fhir: FhirSettings = FhirSettings.model_construct()  # [fhir] absent: not configured (edigate.fhir.config)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> GatewaySettings:
+        seen: dict[str, int] = {}
+        for i, p in enumerate(self.partners):
+            if p.ean in seen:
+                raise ValueError(f"partners[{i}].ean: {p.ean} is already used by partners[{seen[p.ean]}]")
+            seen[p.ean] = i
+        for i, c in enumerate(self.clients):
+            for j, e in enumerate(c.eans):
+                if e not in seen:
+                    raise ValueError(f"clients[{i}].eans[{j}]: {e} is not a configured partner EAN")
+        owners: dict[str, str] = {}
+        groups: list[tuple[str, tuple[str, ...]]] = (
+            [(f"partners[{i}]", p.tokens_sha256) for i, p in enumerate(self.partners)]
+            + [(f"clients[{i}]", c.tokens_sha256) for i, c in enumerate(self.clients)]
+            + [(f"admins[{i}]", a.tokens_sha256) for i, a in enumerate(self.admins)]
+        )
+        for where, tokens in groups:
+            for t in tokens:
+                if t in owners and owners[t] != where:
+                    raise ValueError(f"{where}.tokens_sha256: a token is shared with {owners[t]}")
+                owners[t] = where
+        return self
+
+
+# ---------------------------------------------------------------------------------------------- reading
+
+
+def read_toml(path: str | Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    p = Path(path)
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"--config: file not found: {p}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
 
 
 def apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
@@ -163,278 +412,74 @@ def _env_value(text: str) -> Any:
         return text
 
 
-# ---------------------------------------------------------------------------------------------- parsing
+# ---------------------------------------------------------------------------------------------- errors
+
+_KEY_HEAD = re.compile(r"^([A-Za-z_][\w.\[\]]*): (.*)$", re.S)
 
 
-class _Section:
-    """Typed reads from one table, each failure naming `prefix.key`."""
-
-    def __init__(self, raw: Any, prefix: str, known: set[str] | None = None) -> None:
-        if raw is None:
-            raw = {}
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{prefix}: must be a table")
-        self.raw = raw
-        self.prefix = prefix
-        if known is not None:
-            unknown = sorted(set(raw) - known)
-            if unknown:
-                raise ConfigError(f"{self.key(unknown[0])}: unknown key (known: {', '.join(sorted(known))})")
-
-    def key(self, name: str) -> str:
-        return f"{self.prefix}.{name}" if self.prefix else name
-
-    def text(self, name: str, default: Any = ..., *, required: bool = False) -> Any:
-        if name not in self.raw:
-            if required or default is ...:
-                raise ConfigError(f"{self.key(name)}: is required")
-            return default
-        value = self.raw[name]
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigError(f"{self.key(name)}: must be a non-empty string")
-        return value.strip()
-
-    def integer(self, name: str, default: int, *, minimum: int = 0) -> int:
-        value = self.raw.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{self.key(name)}: must be an integer")
-        if value < minimum:
-            raise ConfigError(f"{self.key(name)}: must be at least {minimum}")
-        return value
-
-    def number(self, name: str, default: float, *, minimum: float = 0.0) -> float:
-        value = self.raw.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{self.key(name)}: must be a number")
-        if value < minimum:
-            raise ConfigError(f"{self.key(name)}: must be at least {minimum}")
-        return float(value)
-
-    def texts(self, name: str, *, required: bool = False) -> tuple[str, ...] | None:
-        if name not in self.raw:
-            if required:
-                raise ConfigError(f"{self.key(name)}: is required")
-            return None
-        value = self.raw[name]
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-            raise ConfigError(f"{self.key(name)}: must be a string or a list of strings")
-        return tuple(v.strip() for v in value)
+def config_error(exc: ValidationError, sections: Mapping[str, object] | None = None) -> ConfigError:
+    """The first problem of a validation error as one line: `<key>: <what is wrong>`."""
+    err = exc.errors(include_url=False)[0]
+    key = _key(err["loc"])
+    what = _explain(err)
+    head = _KEY_HEAD.match(what) if err["type"] == "value_error" else None
+    if head:  # a check across keys names its key first: `ack_alert_minutes: must …`
+        key = f"{key}.{head.group(1)}" if key else head.group(1)
+        what = head.group(2)
+    if err["type"] == "extra_forbidden" and len(err["loc"]) == 1 and sections is not None:
+        what = f"unknown section (known: {', '.join(sorted(sections))})"
+    return ConfigError(f"{key}: {what}" if key else what)
 
 
-def _tokens(section: _Section) -> tuple[str, ...]:
-    tokens = section.texts("tokens_sha256") or ()
-    for i, t in enumerate(tokens):
-        if not _SHA256.match(t.lower()):
-            raise ConfigError(
-                f"{section.key('tokens_sha256')}[{i}]: must be 64 hex digits (sha256 of the token)"
-            )
-    return tuple(t.lower() for t in tokens)
+def _key(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part.startswith(("function-", "tuple[", "frozenset[", "list[")):
+            continue  # pydantic's names for validator steps, not keys
+        else:
+            out += f".{part}" if out else part
+    return out
 
 
-def _ean(section: _Section, name: str, value: str | None = None) -> str:
-    value = section.text(name, required=True) if value is None else value
-    if not _EAN.match(value):
-        raise ConfigError(f"{section.key(name)}: must be 13 digits (a GLN/EAN location number)")
-    return value
+def _explain(err: ErrorDetails) -> str:
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return "must be an integer"
+    if kind in ("float_type", "float_parsing"):
+        return "must be a number"
+    if kind in ("bool_type", "bool_parsing"):
+        return "must be true or false"
+    if kind in ("string_type", "path_type"):
+        return "must be a string"
+    if kind == "string_too_short":
+        return "must be a non-empty string"
+    if kind in ("tuple_type", "list_type", "frozen_set_type", "set_type"):
+        return "must be a list"
+    if kind == "too_short":
+        return "must not be empty"
+    if kind in ("model_type", "model_attributes_type", "dict_type", "mapping_type"):
+        return "must be a table"
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "literal_error":
+        return f"must be {ctx.get('expected')}, got {err.get('input')!r}"
+    if kind == "greater_than":
+        return "must be positive" if ctx.get("gt") == 0 else f"must be more than {_n(ctx.get('gt'))}"
+    if kind == "greater_than_equal":
+        return f"must be at least {_n(ctx.get('ge'))}"
+    if kind == "less_than_equal":
+        return f"must be at most {_n(ctx.get('le'))}"
+    if kind == "less_than":
+        return f"must be less than {_n(ctx.get('lt'))}"
+    return str(err["msg"])
 
 
-def _table_list(raw: Mapping[str, Any], name: str) -> list[Any]:
-    value = raw.get(name, [])
-    if isinstance(value, dict):  # a single [name] table written by mistake
-        raise ConfigError(f"{name}: must be an array of tables ([[{name}]])")
-    if not isinstance(value, list):
-        raise ConfigError(f"{name}: must be an array of tables ([[{name}]])")
-    return value
-
-
-def _listen(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not (0 < int(port) < 65536):
-        raise ConfigError(f"server.listen: must be host:port, got {text!r}")
-    return (host.strip("[]") or "0.0.0.0"), int(port)
-
-
-def parse_settings(raw: dict[str, Any], *, base_dir: Path | None = None) -> Settings:
-    base_dir = base_dir or Path.cwd()
-    known_top = {
-        "server",
-        "storage",
-        "medcom",
-        "delivery",
-        "partners",
-        "clients",
-        "admins",
-        "notify",
-        "health",
-        "alerts",
-        "logging",
-        "metrics",
-        "routes",
-        "retention",
-        "fhir",
-    }
-    for key in raw:
-        if key not in known_top:
-            raise ConfigError(f"{key}: unknown section (known: {', '.join(sorted(known_top))})")
-
-    s = _Section(
-        raw.get("server"),
-        "server",
-        {"listen", "max_body_bytes", "shutdown_timeout_seconds", "body_read_timeout_seconds"},
-    )
-    host, port = _listen(s.text("listen", "127.0.0.1:8080"))
-    server = ServerSettings(
-        host=host,
-        port=port,
-        max_body_bytes=s.integer("max_body_bytes", 5 * 1024 * 1024, minimum=1024),
-        shutdown_timeout_seconds=s.number("shutdown_timeout_seconds", 10.0),
-        body_read_timeout_seconds=s.number("body_read_timeout_seconds", 30.0, minimum=0.1),
-    )
-
-    st = _Section(raw.get("storage"), "storage", {"url", "group_commit_max", "group_commit_wait_ms"})
-    url = st.text("url", "sqlite:///var/edigate.db")
-    if not url.startswith(
-        ("sqlite:///", "postgresql://", "postgres://", "sqlite+aiosqlite://", "postgresql+asyncpg://")
-    ):
-        raise ConfigError("storage.url: must start with sqlite:/// or postgresql://")
-    storage = StorageSettings(
-        url=url,
-        group_commit_max=st.integer("group_commit_max", 256, minimum=1),
-        group_commit_wait_ms=st.number("group_commit_wait_ms", 2.0),
-    )
-
-    m = _Section(raw.get("medcom"), "medcom", {"schema_dir", "gateway_ean"})
-    schema_dir = Path(m.text("schema_dir", str(DEFAULT_SCHEMA_DIR)))
-    if not schema_dir.is_absolute():
-        schema_dir = (base_dir / schema_dir) if (base_dir / schema_dir).exists() else (REPO / schema_dir)
-    gateway_ean = _ean(m, "gateway_ean") if "gateway_ean" in m.raw else None
-    medcom = MedcomSettings(schema_dir=schema_dir, gateway_ean=gateway_ean)
-
-    d_defaults = DeliverySettings()
-    d = _Section(raw.get("delivery"), "delivery", set(DeliverySettings.__dataclass_fields__))
-    delivery_values: dict[str, Any] = {}
-    for name, f in DeliverySettings.__dataclass_fields__.items():
-        default = getattr(d_defaults, name)
-        delivery_values[name] = (
-            d.integer(name, default, minimum=1) if f.type in ("int", int) else d.number(name, default)
-        )
-    delivery = DeliverySettings(**delivery_values)
-    if delivery.ack_alert_minutes < delivery.ack_timeout_minutes:
-        raise ConfigError("delivery.ack_alert_minutes: must not be less than delivery.ack_timeout_minutes")
-
-    partners = tuple(_partner(p, i) for i, p in enumerate(_table_list(raw, "partners")))
-    seen: dict[str, int] = {}
-    for i, p in enumerate(partners):
-        if p.ean in seen:
-            raise ConfigError(f"partners[{i}].ean: {p.ean} is already used by partners[{seen[p.ean]}]")
-        seen[p.ean] = i
-
-    clients = []
-    for i, c in enumerate(_table_list(raw, "clients")):
-        cs = _Section(c, f"clients[{i}]", {"name", "tokens_sha256", "eans"})
-        eans = cs.texts("eans", required=True) or ()
-        for j, e in enumerate(eans):
-            if not _EAN.match(e):
-                raise ConfigError(f"clients[{i}].eans[{j}]: must be 13 digits (a GLN/EAN location number)")
-            if e not in seen:
-                raise ConfigError(f"clients[{i}].eans[{j}]: {e} is not a configured partner EAN")
-        clients.append(Client(name=cs.text("name", required=True), tokens_sha256=_tokens(cs), eans=eans))
-
-    admins = []
-    for i, a in enumerate(_table_list(raw, "admins")):
-        ads = _Section(a, f"admins[{i}]", {"name", "tokens_sha256"})
-        admins.append(Admin(name=ads.text("name", required=True), tokens_sha256=_tokens(ads)))
-
-    _check_tokens_unique(partners, clients, admins)
-
-    notify = None
-    if "notify" in raw:
-        notify = _parse_notify(raw.get("notify"))
-
-    from edigate.fhir.config import parse_fhir_settings  # its owner parses [fhir]
-
-    fhir = parse_fhir_settings(raw.get("fhir"), base_dir)
-
-    return Settings(
-        server=server,
-        storage=storage,
-        medcom=medcom,
-        delivery=delivery,
-        partners=partners,
-        clients=tuple(clients),
-        admins=tuple(admins),
-        raw=raw,
-        notify=notify,
-        fhir=fhir,
-    )
-
-
-def _partner(raw: Any, i: int) -> Partner:
-    ps = _Section(
-        raw,
-        f"partners[{i}]",
-        {"ean", "name", "kind", "cluster", "clusters", "tokens_sha256", "mailbox", "delivery", "accepts"},
-    )
-    ean = _ean(ps, "ean")
-    kind = ps.text("kind", required=True)
-    if kind not in PARTNER_KINDS:
-        raise ConfigError(f"partners[{i}].kind: must be one of {', '.join(PARTNER_KINDS)}")
-    clusters = ps.texts("cluster") or ps.texts("clusters") or ()
-    ds = _Section(
-        ps.raw.get("delivery", {"kind": "mailbox"}), f"partners[{i}].delivery", {"kind", "url", "path"}
-    )
-    dkind = ds.text("kind", required=True)
-    if dkind not in DELIVERY_KINDS:
-        raise ConfigError(f"partners[{i}].delivery.kind: must be one of {', '.join(DELIVERY_KINDS)}")
-    target = DeliveryTarget(kind=dkind)
-    if dkind == "http":
-        url = ds.text("url", required=True)
-        if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"partners[{i}].delivery.url: must be an http:// or https:// URL")
-        target = DeliveryTarget(kind=dkind, url=url)
-    elif dkind == "directory":
-        path = Path(ds.text("path", required=True))
-        target = DeliveryTarget(
-            kind=dkind, path=path if path.is_absolute() else Path.cwd() / path
-        )  # like storage.url
-    mailbox = ps.text("mailbox", None)
-    if mailbox is not None and "@" not in mailbox:
-        raise ConfigError(f"partners[{i}].mailbox: must be a mail address")
-    return Partner(
-        ean=ean,
-        name=ps.text("name", required=True),
-        kind=kind,
-        clusters=clusters,
-        tokens_sha256=_tokens(ps),
-        mailbox=mailbox,
-        delivery=target,
-        accepts=ps.texts("accepts"),
-    )
-
-
-def _check_tokens_unique(partners: tuple[Partner, ...], clients: list[Client], admins: list[Admin]) -> None:
-    owners: dict[str, str] = {}
-    groups: list[tuple[str, tuple[str, ...]]] = (
-        [(f"partners[{i}]", p.tokens_sha256) for i, p in enumerate(partners)]
-        + [(f"clients[{i}]", c.tokens_sha256) for i, c in enumerate(clients)]
-        + [(f"admins[{i}]", a.tokens_sha256) for i, a in enumerate(admins)]
-    )
-    for where, tokens in groups:
-        for t in tokens:
-            if t in owners and owners[t] != where:
-                raise ConfigError(f"{where}.tokens_sha256: a token is shared with {owners[t]}")
-            owners[t] = where
-
-
-def _parse_notify(raw: Any) -> Any:
-    """Delegate `[notify]` to its owner; without the notify package the section is kept raw only."""
-    try:
-        from notify.config import parse_notify_config
-    except ImportError:
-        return None
-    try:
-        return parse_notify_config(raw, key_prefix="notify")
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+def _n(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)

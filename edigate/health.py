@@ -17,7 +17,7 @@ listing the routes, and recovers as one ``receiver_recovered`` event.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -108,6 +108,8 @@ class RouteSignals:
     circuit: str = CircuitState.CLOSED
     last_error: str | None = None
     by_type: Mapping[str, TypeSignals] = field(default_factory=dict)
+    dead_letters: int = 0  # messages given up (delivery failed for good) in the recent window
+    last_dead_letter: str | None = None  # the newest one's reason, scrubbed
 
     @property
     def route(self) -> Route:
@@ -120,7 +122,7 @@ class RouteSignals:
 
 @dataclass(frozen=True)
 class HealthThresholds:
-    """When a route is degraded or down. Configured in ``[health]`` (see :meth:`from_config`)."""
+    """When a route is degraded or down. Configured in ``[health]`` (``edigate.config.HealthSettings``)."""
 
     down_unreachable: timedelta = timedelta(minutes=10)
     down_oldest_pending: timedelta = timedelta(minutes=15)
@@ -133,58 +135,6 @@ class HealthThresholds:
     refusal_min_receipts: int = 5
     recovery_hold: timedelta = timedelta(minutes=2)
     receiver_min_routes: int = 2
-
-    @classmethod
-    def from_config(cls, raw: Mapping[str, Any] | None, prefix: str = "health") -> HealthThresholds:
-        """Parse the ``[health]`` table: durations as ``<name>_minutes``, counts and rates as is.
-
-        Raises ValueError naming the key, e.g. ``health.down_unreachable_minutes: must be a number``.
-        """
-        raw = dict(raw or {})
-        values: dict[str, Any] = {}
-        known: set[str] = set()
-        for f in fields(cls):
-            default = getattr(cls(), f.name)
-            if isinstance(default, timedelta):
-                key = f"{f.name}_minutes"
-                known.add(key)
-                if key in raw:
-                    values[f.name] = timedelta(minutes=_number(raw[key], f"{prefix}.{key}"))
-            else:
-                known.add(f.name)
-                if f.name not in raw:
-                    continue
-                value = raw[f.name]
-                if f.name == "down_receipts_overdue" and (value is None or value == 0):
-                    values[f.name] = None
-                elif f.name == "degraded_refusal_rate":
-                    rate = _number(value, f"{prefix}.{f.name}")
-                    if rate > 1:
-                        raise ValueError(f"{prefix}.{f.name}: must be a fraction between 0 and 1")
-                    values[f.name] = rate
-                else:
-                    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                        raise ValueError(f"{prefix}.{f.name}: must be a whole number >= 0")
-                    values[f.name] = value
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ValueError(f"{prefix}.{unknown[0]}: unknown key (known: {', '.join(sorted(known))})")
-        result = cls(**values)
-        if result.degraded_unreachable > result.down_unreachable:
-            raise ValueError(
-                f"{prefix}.degraded_unreachable_minutes: must not exceed down_unreachable_minutes"
-            )
-        if result.degraded_oldest_pending > result.down_oldest_pending:
-            raise ValueError(
-                f"{prefix}.degraded_oldest_pending_minutes: must not exceed down_oldest_pending_minutes"
-            )
-        return result
-
-
-def _number(value: Any, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValueError(f"{key}: must be a number >= 0")
-    return float(value)
 
 
 # ---------------------------------------------------------------------------------------------- outputs
@@ -274,6 +224,8 @@ class HealthMatrix:
                     "receipts_overdue": r.signals.receipts_overdue,
                     "circuit": str(r.signals.circuit),
                     "last_error": r.signals.last_error,
+                    "dead_letters": r.signals.dead_letters,
+                    "last_dead_letter": r.signals.last_dead_letter,
                     "types": {
                         t: {
                             "state": str(th.state),
@@ -366,6 +318,10 @@ def assess(
     reasons.extend(_receipt_reasons(signals.receipts_overdue, signals.receipts, signals.refusals, th))
     if signals.circuit != CircuitState.CLOSED:
         reasons.append(Reason("circuit", degraded, f"afbryder {signals.circuit}"))
+    if signals.dead_letters > 0:  # the queue moves on, but a message never arrived: someone must look
+        n = signals.dead_letters
+        text = f"{n} {'meddelelse' if n == 1 else 'meddelelser'} opgivet (kan ikke leveres)"
+        reasons.append(Reason("dead_letters", degraded, text))
     state = max((r.state for r in reasons), key=lambda s: s.rank, default=HealthState.OK)
     return state, tuple(sorted(reasons, key=lambda r: -r.state.rank))
 

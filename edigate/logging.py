@@ -323,7 +323,7 @@ def _drop_formatter_leftovers(
     return event_dict
 
 
-_LEVELS = {
+LOG_LEVELS = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
     "warning": logging.WARNING,
@@ -340,9 +340,9 @@ def configure_logging(level: str = "info", json: bool = True) -> None:
     their lines are JSON and redacted too. Safe to call again (tests reconfigure).
     """
     try:
-        numeric = _LEVELS[level.lower()]
+        numeric = LOG_LEVELS[level.lower()]
     except KeyError:
-        raise ValueError(f"logging.level: unknown level {level!r}; use one of {sorted(_LEVELS)}") from None
+        raise ValueError(f"logging.level: unknown level {level!r}; use one of {sorted(LOG_LEVELS)}") from None
 
     timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
     renderer: Any = (

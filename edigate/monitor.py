@@ -31,7 +31,7 @@ from aiohttp import web
 
 from edigate.alerts import AlertMail, AlertSettings, AlertThrottle, compose_alert
 from edigate.clock import Clock
-from edigate.config import ConfigError
+from edigate.config import HealthSettings
 from edigate.health import EventKind, HealthEvent, HealthMatrix, HealthMonitor, HealthThresholds, route_key
 from edigate.metrics import GaugeSnapshot, Metrics, QueueGauge
 from edigate.store.db import Database
@@ -43,13 +43,13 @@ from edigate.store.health_queries import (
     read_route_signals,
     read_sent_mail_counts,
 )
-from edigate.web.keys import CLOCK, DATABASE, NOTIFY, SETTINGS, WORKER
+from edigate.store.model import AckAlert
+from edigate.web.keys import ACK_ALERT_HOOKS, CLOCK, DATABASE, NOTIFY, SETTINGS, WORKER
 
 __all__ = ["HEALTH_LOOP", "HealthLoop", "HealthLoopSettings", "setup_health_monitor"]
 
 log = structlog.get_logger("edigate.monitor")
 
-HEALTH_LOOP_KEYS = frozenset({"interval_seconds", "auto_confirm", "receipt_window_minutes"})
 #: notify's notice kinds -> the notices-sent counter's kinds (edigate.metrics.NOTICE_KINDS)
 SENT_KIND = {
     "first": "notice",
@@ -58,6 +58,7 @@ SENT_KIND = {
     "resolved": "resolved",
     "reminder": "reminder",
     "receipt": "receipt",
+    "reporter-resolved": "resolved",
     "alert": "alert",
     "alert-degraded": "alert",
     "alert-reminder": "reminder",
@@ -83,29 +84,8 @@ class HealthLoopSettings:
     alerts: AlertSettings | None = None
 
     @classmethod
-    def from_raw(cls, raw: Mapping[str, Any], notify_settings: Any = None) -> HealthLoopSettings:
-        """Raises ValueError naming the key (``health.interval_seconds: …``)."""
-        health = raw.get("health") or {}
-        if not isinstance(health, dict):
-            raise ValueError("health: must be a table")
-        interval = health.get("interval_seconds", 5.0)
-        if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
-            raise ValueError("health.interval_seconds: must be a number > 0")
-        auto_confirm = health.get("auto_confirm", False)
-        if not isinstance(auto_confirm, bool):
-            raise ValueError("health.auto_confirm: must be true or false")
-        window = health.get("receipt_window_minutes", 60)
-        if isinstance(window, bool) or not isinstance(window, int | float) or window <= 0:
-            raise ValueError("health.receipt_window_minutes: must be a number > 0")
-        thresholds = HealthThresholds.from_config({k: v for k, v in health.items() if k not in HEALTH_LOOP_KEYS})
-        alerts_raw = dict(raw.get("alerts") or {})
-        if notify_settings is not None:
-            alerts_raw.setdefault("edi_support", notify_settings.edi_support_email)
-            alerts_raw.setdefault("on_call", notify_settings.on_call_email)
-        alerts = None
-        if "edi_support" in alerts_raw and "on_call" in alerts_raw:
-            alerts = AlertSettings.from_config(alerts_raw)
-        return cls(thresholds, float(interval), auto_confirm, timedelta(minutes=float(window)), alerts)
+    def from_sections(cls, health: HealthSettings, alerts: AlertSettings | None) -> HealthLoopSettings:
+        return cls(health.thresholds(), health.interval_seconds, health.auto_confirm, health.receipt_window, alerts)
 
 
 class HealthLoop:
@@ -147,6 +127,7 @@ class HealthLoop:
         #: two instances on one database: only the leader mails alerts and opens/resolves incidents
         self.is_leader = is_leader or (lambda: True)
         self._acting = True
+        self._ack_alerts: list[AckAlert] = []  # receipts overdue past the alert time, mailed next tick
 
     # ------------------------------------------------------------------------------------------ the loop
 
@@ -184,6 +165,8 @@ class HealthLoop:
             for due in self.throttle.due_reminders(now):
                 fresh = self.monitor.current(due.key) or due
                 await self._alert(fresh, now, reminder=True)
+        if leading:
+            await self._guard("ack_alert_mail_failed", self._mail_ack_alerts(now))
         await self._refresh_gauges(signals, now)
         await self._observe_receipts(now)
         await self._count_sent_mails()
@@ -273,14 +256,16 @@ class HealthLoop:
     async def _open_incident(self, event: HealthEvent) -> int | None:
         if self.notify is None:
             return None
+        scope = self._scope(event)
         existing = await self._incident_for_receiver(event.receiver)
         if existing is not None:
             self.incidents[event.key] = existing
+            await self._widen(existing, scope)
             return existing
         cause = self._cause(event)
         incident = await self.notify.open_draft_incident(
             cause=cause,
-            affected_organisations=[event.receiver],
+            affected_organisations=scope,
             affected_messages=list(event.message_types),
             start=event.since,
         )
@@ -298,6 +283,23 @@ class HealthLoop:
             log.warning("incident_auto_confirmed", incident_id=incident.id)
         return int(incident.id)
 
+    def _scope(self, event: HealthEvent) -> list[str]:
+        """Who an automatic incident concerns: the failed receiver and every organisation with traffic on
+        the affected routes (the hospitals that send to a failed municipality must phone its duty phone at
+        discharge). The lists' rules then pick each organisation's functional mailbox."""
+        senders = [sender for sender, _ in event.routes if sender != event.receiver]
+        return list(dict.fromkeys([event.receiver, *senders]))
+
+    async def _widen(self, incident_id: int, scope: Sequence[str]) -> None:
+        """A further route into the same receiver went down: its sender joins the incident's scope."""
+        from notify.incidents import SYSTEM
+
+        incident = await self.notify.storage.get_incident(incident_id)
+        if incident is None or incident.ended or set(scope) <= set(incident.affected_organisations):
+            return
+        wider = list(dict.fromkeys([*incident.affected_organisations, *scope]))
+        await self.notify.change_scope(SYSTEM, incident_id, {"affected_organisations": wider})
+
     async def _incident_for_receiver(self, receiver: str) -> int | None:
         """An auto-opened incident still open for this receiver: this process's link, or (after a restart)
         one found in the procedure's storage, so a receiver never gets two incidents at once."""
@@ -307,8 +309,8 @@ class HealthLoop:
         for incident in await self.notify.storage.list_incidents(limit=200):
             if (
                 incident.source == "monitor"
-                and incident.state != "resolved"
-                and receiver in incident.affected_organisations
+                and not incident.ended
+                and incident.affected_organisations[:1] == (receiver,)  # the failed receiver comes first
             ):
                 return int(incident.id)
         return None
@@ -440,6 +442,54 @@ class HealthLoop:
             incident_id=incident_id,
         )
 
+    # ---- receipts overdue past the alert time
+
+    async def ack_alert(self, alert: AckAlert) -> None:
+        """The ack sweep's hook: a receipt (pluspositivkvitt) still missing after ``ack_alert_minutes``."""
+        self._ack_alerts.append(alert)
+
+    async def _mail_ack_alerts(self, now: datetime) -> None:
+        """One mail per route to EDI support (in its hours) or on-call, with the route and the count of
+        messages whose receipt is missing: never a CPR, a name or a body, only types and counts."""
+        alerts, self._ack_alerts = self._ack_alerts, []
+        if not alerts or self.settings.alerts is None or self.notify is None:
+            return
+        from notify.policy import handled_by
+
+        handler = str(handled_by(now, self.notify.rules))
+        to = self.settings.alerts.recipients.get(handler)
+        addresses = (to,) if isinstance(to, str) else tuple(to or ())
+        if not addresses:
+            return
+        by_route: dict[tuple[str, str], list[AckAlert]] = {}
+        for alert in alerts:
+            by_route.setdefault((alert.sender_ean, alert.receiver_ean), []).append(alert)
+        for (sender, receiver), group in sorted(by_route.items()):
+            s_name, r_name = self.names.get(sender, sender), self.names.get(receiver, receiver)
+            types = sorted({a.type for a in group})
+            count = len(group)
+            noun = "meddelelse" if count == 1 else "meddelelser"
+            subject = f"{self.settings.alerts.subject_prefix} KVITTERING MANGLER: {s_name} → {r_name} ({count} {noun})"
+            lines = [
+                f"{count} {noun} fra {s_name} ({sender}) til {r_name} ({receiver}) har ikke fået kvittering",
+                "inden for alarmgrænsen (MedCom: kvittering forventes inden for 30 minutter, gensendes højst 2",
+                "gange; mangler den stadig efter ca. 90 minutter, er det en reel alarm).",
+                "",
+                "Meddelelsestyper: " + ", ".join(f"{self.type_names.get(t, t)} ({t})" for t in types),
+                "Ældste afsendt: " + min(a.created_at for a in group).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            ]
+            if self.status_url:
+                lines += ["", f"Rutestatus: {self.status_url}"]
+            mail = AlertMail(
+                to=addresses,
+                subject=subject,
+                text="\n".join(lines) + "\n",
+                handled_by=handler,
+                key=f"receipts:{route_key(sender, receiver)}",
+                kind="alert",
+            )
+            await self._send(mail, now, None)
+
     # ---- gauges
 
     async def _refresh_gauges(self, signals: StoreSignals, now: datetime) -> None:
@@ -456,6 +506,7 @@ class HealthLoop:
                 incidents_open=dict(counts.incidents_open),
                 mail_outbox_pending=counts.pending,
                 mail_outbox_failed=counts.failed,
+                outbox_failed=dict(counts.failed_by_kind),
             )
         fields = {**_snapshot_fields(self.metrics), **changes}
         self.metrics.set_snapshot(GaugeSnapshot(**fields, taken_at=now))
@@ -474,6 +525,7 @@ def _snapshot_fields(metrics: Metrics) -> dict[str, Any]:
         "incidents_open": snap.incidents_open,
         "mail_outbox_pending": snap.mail_outbox_pending,
         "mail_outbox_failed": snap.mail_outbox_failed,
+        "outbox_failed": snap.outbox_failed,
     }
 
 
@@ -494,10 +546,13 @@ def setup_health_monitor(app: web.Application) -> HealthLoop:
     settings = app[SETTINGS]
     notify = app.get(NOTIFY)
     leader = app.get(LEADER)
-    try:
-        loop_settings = HealthLoopSettings.from_raw(settings.raw, getattr(notify, "settings", None))
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    notify_settings = getattr(notify, "settings", None)
+    alerts = AlertSettings.from_section(
+        settings.alerts,
+        edi_support=getattr(notify_settings, "edi_support_email", None),
+        on_call=getattr(notify_settings, "on_call_email", None),
+    )
+    loop_settings = HealthLoopSettings.from_sections(settings.health, alerts)
     if loop_settings.alerts is None:
         log.warning("alerts_disabled", reason="no [notify] and no [alerts] edi_support/on_call addresses")
     try:
@@ -521,6 +576,7 @@ def setup_health_monitor(app: web.Application) -> HealthLoop:
         is_leader=leader.is_leader if leader is not None else None,
     )
     app[HEALTH_LOOP] = loop
+    app[ACK_ALERT_HOOKS].append(loop.ack_alert)
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         task = asyncio.get_running_loop().create_task(loop.run(), name="route-health")

@@ -13,7 +13,7 @@ import hmac
 from dataclasses import dataclass
 from typing import Literal
 
-from edigate.config import Partner, Settings
+from edigate.config import GatewaySettings, Partner
 
 _SEEN_MAX = 1024  # bounded: only valid tokens enter, and there are only as many as configured
 
@@ -51,7 +51,7 @@ class RouteVerdict:
 
 
 class PartnerDirectory:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: GatewaySettings) -> None:
         self._partners = {p.ean: p for p in settings.partners}
         entries: list[tuple[str, Caller]] = []
         for p in settings.partners:

@@ -13,12 +13,26 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from notify.addresses import InvalidAddress, danish_error, normalise_address
+from notify.cpr import contains_cpr
 from notify.model import KINDS, ROLES, ContactPerson, Incident, NewIncident, Organisation
 
-CPR_LIKE = re.compile(r"(?<!\d)[0-3]\d[01]\d\d\d-?\d{4}(?!\d)")
-EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 PHONE = re.compile(r"^\+?[0-9 ()-]{8,20}$")
 MAX_TEXT = 2000
+INCIDENT_FIELDS = (
+    "kind",
+    "reporting_organisation",
+    "role",
+    "cause",
+    "affected_messages",
+    "affected_organisations",
+    "start",
+    "expected_end",
+    "contact_name",
+    "contact_phone",
+    "contact_email",
+)
+SUBSCRIPTION_FIELDS = ("email", "organisations", "clusters", "message_types")
 
 
 @dataclass(frozen=True)
@@ -76,9 +90,47 @@ def parse_codes(data: Mapping[str, Any], name: str) -> list[str] | None:
     return list(dict.fromkeys(v.strip() for v in value if v.strip()))
 
 
-def _no_cpr(errors: dict[str, str], name: str, text: str) -> None:
-    if CPR_LIKE.search(text):
-        errors[name] = "Skriv ikke CPR-numre i indberetningen."
+#: every field a person types into (form and API), with the label the form shows: none may hold a CPR
+FREE_TEXT_FIELDS = {
+    "kind": "Type",
+    "reporting_organisation": "Indberettende organisation",
+    "role": "Rolle",
+    "cause": "Årsag til fejl",
+    "affected_messages": "Berørte meddelelser",
+    "affected_organisations": "Berørte organisationer",
+    "start": "Start",
+    "expected_end": "Forventet afslutning",
+    "contact_name": "Kontaktperson, navn",
+    "contact_phone": "Kontaktperson, telefon",
+    "contact_email": "Kontaktperson, e-mail",
+    "text": "Status",
+    "email": "E-mail",
+    "organisations": "Organisationer",
+    "clusters": "Sundhedsklynger",
+    "message_types": "Meddelelsestyper",
+}
+
+
+def cpr_message(label: str) -> str:
+    return (
+        f"Feltet »{label}« ser ud til at indeholde et CPR-nummer. Skriv aldrig CPR-numre her: "
+        "indberetningen vises på statussiden, i feedet og i mails."
+    )
+
+
+def refuse_cpr(data: Mapping[str, Any], fields: Sequence[str]) -> None:
+    """InvalidInput naming every field of `fields` whose text (or any list item) holds a CPR number.
+
+    Checked before anything else, so a CPR is never stored and never echoed in another error message
+    (e.g. "unknown organisation …")."""
+    errors: dict[str, str] = {}
+    for name in fields:
+        value = data.get(name)
+        items = value if isinstance(value, list | tuple) else [value]
+        if any(isinstance(v, str) and contains_cpr(v) for v in items):
+            errors[name] = cpr_message(FREE_TEXT_FIELDS.get(name, name))
+    if errors:
+        raise InvalidInput(errors)
 
 
 def flatten_contact(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -103,6 +155,7 @@ def parse_incident(
 ) -> NewIncident:
     """Validate a report into a NewIncident, or raise InvalidInput with Danish messages per field."""
     data = flatten_contact(data)
+    refuse_cpr(data, INCIDENT_FIELDS)
     errors: dict[str, str] = {}
 
     kind = _text(data, "kind")
@@ -128,8 +181,6 @@ def parse_incident(
         errors["cause"] = "Skriv årsagen til fejlen."
     elif len(cause) > MAX_TEXT:
         errors["cause"] = f"Årsagen må højst være {MAX_TEXT} tegn."
-    else:
-        _no_cpr(errors, "cause", cause)
 
     messages = parse_codes(data, "affected_messages")
     if messages is None:
@@ -173,8 +224,10 @@ def parse_incident(
         errors["contact_name"] = "Navnet er for langt."
     if not PHONE.match(phone):
         errors["contact_phone"] = "Skriv kontaktpersonens telefonnummer (mindst 8 cifre)."
-    if not EMAIL.match(email) or len(email) > 254:
-        errors["contact_email"] = "Skriv en gyldig e-mailadresse til kontaktpersonen."
+    try:
+        email = normalise_address(email)
+    except InvalidAddress as exc:
+        errors["contact_email"] = danish_error("Kontaktpersonens e-mail", exc)
 
     if errors:
         raise InvalidInput(errors)
@@ -204,6 +257,7 @@ class UpdateInput:
 
 def parse_update(data: Mapping[str, Any], incident: Incident, zone: ZoneInfo) -> UpdateInput:
     """A status update and/or a revised estimate; Danish errors per field."""
+    refuse_cpr(data, ("text", "expected_end"))
     errors: dict[str, str] = {}
     text = _text(data, "text")
     end_raw = data.get("expected_end")
@@ -218,37 +272,47 @@ def parse_update(data: Mapping[str, Any], incident: Incident, zone: ZoneInfo) ->
         errors["text"] = "Skriv en status eller angiv et nyt forventet sluttidspunkt."
     elif len(text) > MAX_TEXT:
         errors["text"] = f"Status må højst være {MAX_TEXT} tegn."
-    else:
-        _no_cpr(errors, "text", text)
     if errors:
         raise InvalidInput(errors)
     return UpdateInput(text or "Nyt forventet sluttidspunkt.", expected_end)
 
 
 def parse_resolve(data: Mapping[str, Any]) -> str:
+    refuse_cpr(data, ("text",))
     text = _text(data, "text")
     errors: dict[str, str] = {}
     if len(text) > MAX_TEXT:
         errors["text"] = f"Teksten må højst være {MAX_TEXT} tegn."
-    _no_cpr(errors, "text", text)
     if errors:
         raise InvalidInput(errors)
     return text or "Problemet er løst."
 
 
 def check_can_update(incident: Incident) -> None:
+    if incident.state == "closed":
+        raise InvalidTransition("Kladden er lukket uden at være bekræftet og kan ikke opdateres.")
     if incident.state == "resolved":
         raise InvalidTransition("Hændelsen er allerede løst og kan ikke opdateres.")
 
 
 def check_can_resolve(incident: Incident) -> None:
+    if incident.state == "closed":
+        raise InvalidTransition("Kladden er allerede lukket.")
     if incident.state == "resolved":
         raise InvalidTransition("Hændelsen er allerede løst.")
 
 
 def check_can_confirm(incident: Incident) -> None:
+    if incident.state == "closed":
+        raise InvalidTransition("Kladden er lukket, fordi forbindelsen virker igen; den kan ikke bekræftes.")
     if incident.state != "draft":
         raise InvalidTransition("Kun en kladde (automatisk registreret hændelse) kan bekræftes.")
+
+
+def is_desk(actor: Actor) -> bool:
+    """The people who run the procedure (EDI support / on-call as admins, and Regional IT): they see drafts,
+    which stay internal until a person confirms them."""
+    return actor.is_admin or actor.role == "regional-it"
 
 
 def may_act_on(actor: Actor, incident: Incident) -> bool:

@@ -1,7 +1,9 @@
 """Signed session cookies and CSRF tokens for the procedure's server-rendered forms.
 
-The session is a small JSON payload signed with HMAC-SHA256 (no server-side state). Every visitor gets
-a session id, also before login, so the login form itself is CSRF-protected. The CSRF token is an HMAC
+The session is a small JSON payload signed with HMAC-SHA256. Every visitor gets a session id, also before
+login, so the login form itself is CSRF-protected. A logged-in session also has server-side state
+(`LoginSessions`): the cookie counts only while its session id is open there, so logging out ends the
+session for good, even for a copy of the cookie. The CSRF token is an HMAC
 of the session id: a form posted from another site, or with another session, does not verify. The cookie
 is HttpOnly and SameSite=Strict.
 """
@@ -16,7 +18,8 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 COOKIE = "edigate_notify_session"
 MAX_AGE_SECONDS = 12 * 3600
@@ -80,3 +83,34 @@ def csrf_ok(secret: bytes, session: Session | None, token: str | None) -> bool:
     if session is None or not token:
         return False
     return hmac.compare_digest(csrf_token(secret, session), token)
+
+
+def expires_at(session: Session) -> datetime:
+    return datetime.fromtimestamp(session.expires, UTC)
+
+
+class LoginSessions(Protocol):
+    """The server-side list of open logged-in sessions (by session id)."""
+
+    async def open(self, sid: str, expires_at: datetime) -> None: ...
+    async def is_open(self, sid: str) -> bool: ...
+    async def close(self, sid: str) -> None: ...
+
+
+class MemoryLoginSessions:
+    """`LoginSessions` in this process only: for one instance without a database (tests, tools)."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, datetime] = {}
+
+    async def open(self, sid: str, expires_at: datetime) -> None:
+        now = datetime.now(UTC)
+        self._open = {k: v for k, v in self._open.items() if v > now}
+        self._open[sid] = expires_at
+
+    async def is_open(self, sid: str) -> bool:
+        until = self._open.get(sid)
+        return until is not None and until > datetime.now(UTC)
+
+    async def close(self, sid: str) -> None:
+        self._open.pop(sid, None)

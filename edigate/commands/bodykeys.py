@@ -12,7 +12,7 @@ import asyncio
 import sys
 from typing import Any
 
-from edigate.config import ConfigError, load_settings
+from edigate.settings import ConfigError, load_settings
 
 
 def register(subparsers: Any) -> None:

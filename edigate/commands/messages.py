@@ -13,7 +13,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from edigate.config import ConfigError, load_settings
+from edigate.settings import ConfigError, load_settings
 
 
 def register(subparsers: Any) -> None:

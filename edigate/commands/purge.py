@@ -12,7 +12,10 @@ import asyncio
 import sys
 from typing import Any
 
-from edigate.config import ConfigError, load_settings
+from edigate.clock import clock_from_environment
+from edigate.settings import ConfigError, load_settings
+from edigate.store.db import Database
+from edigate.store.retention import FINAL_STATES, purge_bodies
 
 
 def register(subparsers: Any) -> None:
@@ -24,14 +27,12 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edigate.store.retention import RetentionConfigError, body_days_from
-
     try:
         settings = load_settings(args.config)
-        days = args.days if args.days is not None else body_days_from(settings.raw)
-    except (ConfigError, RetentionConfigError) as exc:
+    except ConfigError as exc:
         print(f"edigate: configuration error: {exc}", file=sys.stderr)
         return 2
+    days = args.days if args.days is not None else settings.retention.body_days
     if days < 1:
         print("edigate: --days must be at least 1", file=sys.stderr)
         return 2
@@ -39,10 +40,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(url: str, days: int, dry_run: bool) -> int:
-    from edigate.clock import clock_from_environment
-    from edigate.store.db import Database
-    from edigate.store.retention import FINAL_STATES, purge_bodies
-
     db = Database.open(url)
     try:
         await db.migrate()

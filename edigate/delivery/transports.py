@@ -1,6 +1,12 @@
 """How a message leaves edigate: POST to the receiver's inbox, or a file in its folder.
 
-`mailbox` receivers are not pushed to: they poll /api/v1/mailbox (see edigate/web/mailbox.py).
+`mailbox` receivers are not pushed to: they poll /api/v1/mailbox (see edigate/web/mailbox.py), which
+answers JSON (escaped), so nothing of a message reaches a header or a file name there.
+
+Values from a message that go into an HTTP header are refused when they are not plain visible ASCII
+(a line break would make every attempt fail, or smuggle a header); values that go into a file name are
+encoded. A refusal is a :class:`PermanentDeliveryError`: the message can never be sent, so the worker
+dead-letters it at once instead of blocking the receiver's FIFO queue with retries.
 """
 
 from __future__ import annotations
@@ -8,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Protocol
@@ -19,6 +26,25 @@ from edigate.store.model import QueuedMessage
 
 class DeliveryError(Exception):
     """One failed attempt; the text is kept as the message's last_error (never the body)."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """The message cannot be sent by construction (not the receiver's fault): no retry will help."""
+
+
+# visible ASCII, inner spaces allowed: survives every HTTP stack unchanged (no folding, no trimming)
+_HEADER_VALUE = re.compile(r"[!-~](?:[ -~]*[!-~])?")
+FILE_ID_MAX = 64
+
+
+def header_value(name: str, value: str) -> str:
+    """`value` as it may go into header `name`, or PermanentDeliveryError (never quoting the value)."""
+    if _HEADER_VALUE.fullmatch(value) is None or len(value) > 200:
+        raise PermanentDeliveryError(
+            f"cannot be sent over HTTP: the value for the {name} header is not 1–200 visible ASCII "
+            "characters (a line break or control character in the envelope id?)"
+        )
+    return value
 
 
 class Transport(Protocol):
@@ -41,7 +67,7 @@ class HttpTransport:
         headers = {
             "Content-Type": "application/xml",
             "X-Edigate-Message-Id": str(message.id),
-            "X-Edigate-Envelope-Id": message.envelope_id,
+            "X-Edigate-Envelope-Id": header_value("X-Edigate-Envelope-Id", message.envelope_id),
         }
         try:
             async with self._session.post(self.url, data=message.body, headers=headers) as resp:
@@ -67,8 +93,10 @@ class DirectoryTransport:
 
     @staticmethod
     def filename(message: QueuedMessage) -> str:
-        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in message.envelope_id)
-        return f"{message.id:012d}-{safe}.xml"
+        """ASCII letters, digits, '-' and '_' only, bounded: any envelope id gives a legal, unique name
+        (the message id makes it unique; the envelope id part is for people)."""
+        safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in message.envelope_id)
+        return f"{message.id:012d}-{safe[:FILE_ID_MAX]}.xml"
 
     async def deliver(self, message: QueuedMessage) -> str:
         try:

@@ -20,14 +20,20 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
 from edigate.clock import Clock
 from edigate.config import DeliverySettings, Partner
 from edigate.delivery.policy import Circuit, backoff_delay, dead_letter_reason
-from edigate.delivery.transports import DeliveryError, DirectoryTransport, HttpTransport, Transport
+from edigate.delivery.transports import (
+    DeliveryError,
+    DirectoryTransport,
+    HttpTransport,
+    PermanentDeliveryError,
+    Transport,
+)
 from edigate.store.messages import MessageStore
 from edigate.store.model import QueuedMessage
 
@@ -187,7 +193,7 @@ class DeliveryWorker:
                         await marks.flush()
                         await asyncio.sleep(min(poll, wait))
                         break
-                    reason = dead_letter_reason(msg.attempts, msg.created_at, now, self.settings)
+                    reason = await self._give_up_reason(msg, msg.attempts, now)
                     if reason is not None:
                         await marks.flush()
                         await self.store.record_failure(msg.id, reason, None, dead=True)
@@ -203,10 +209,17 @@ class DeliveryWorker:
                     attempt_started = time.perf_counter()
                     try:
                         note = await transport.deliver(msg)
-                    except DeliveryError as exc:
+                    except PermanentDeliveryError as exc:
+                        # cannot be sent by construction: a dead letter now, and FIFO goes on behind it
+                        await marks.flush()
+                        await self._dead_letter(msg, receiver, str(exc))
+                        continue
+                    except Exception as exc:
+                        # DeliveryError, or anything unexpected: one failed attempt, never a dead drain task
+                        error = str(exc) if isinstance(exc, DeliveryError) else f"{type(exc).__name__}"
                         self._observe(receiver, "failed", time.perf_counter() - attempt_started)
                         await marks.flush()
-                        await self._failed(msg, receiver, circuit, str(exc))
+                        await self._failed(msg, receiver, circuit, error)
                         break
                     self._observe(receiver, "delivered", time.perf_counter() - attempt_started)
                     circuit.success()
@@ -233,10 +246,23 @@ class DeliveryWorker:
             else:
                 mark_pause = 0.0
 
+    async def _dead_letter(self, msg: QueuedMessage, receiver: str, error: str) -> None:
+        """Not the receiver's fault: its circuit and health stay as they are; the route lists the letter."""
+        await self.store.record_failure(msg.id, error, None, dead=True)
+        self._observe(receiver, "dead_letter", None)
+        log.warning(
+            "message_failed",
+            message_id=msg.id,
+            envelope_id=msg.envelope_id,
+            route=receiver,
+            reason=error,
+            permanent=True,
+        )
+
     async def _failed(self, msg: QueuedMessage, receiver: str, circuit: Circuit, error: str) -> None:
         attempts = msg.attempts + 1
         now = self.clock()
-        reason = dead_letter_reason(attempts, msg.created_at, now, self.settings)
+        reason = await self._give_up_reason(msg, attempts, now)
         opened = circuit.failure(time.monotonic())
         delay = backoff_delay(attempts, self.settings)
         if opened:
@@ -261,6 +287,17 @@ class DeliveryWorker:
             retry_in_s=None if dead else round(delay, 2),
             circuit=circuit.state(time.monotonic()),
         )
+
+    async def _give_up_reason(self, msg: QueuedMessage, attempts: int, now: datetime) -> str | None:
+        """`dead_letter_reason`, with the age of a re-queued dead letter counted from its retry: a message
+        the desk retries gets a fresh age, instead of failing again within a minute."""
+        reason = dead_letter_reason(attempts, msg.created_at, now, self.settings)
+        if reason is None or attempts >= self.settings.max_attempts:
+            return reason
+        retried = await self.store.last_retry_at(msg.id)
+        if retried is None:
+            return reason
+        return dead_letter_reason(attempts, max(retried, msg.created_at), now, self.settings)
 
     def _observe(self, receiver: str, outcome: str, seconds: float | None) -> None:
         for observer in self.observers:

@@ -21,13 +21,12 @@ from pathlib import Path
 
 import structlog
 
+from edigate.fhir.config import DEFAULT_JAR
 from edigate.fhir.standards import STANDARDS, FhirStandard
 from edigate.fhir.validation import FhirValidationResult, FhirValidatorUnavailable, HttpFhirValidator
 
 log = structlog.get_logger()
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_JAR = REPO / "validator" / "target" / "edigate-fhir-validator.jar"
 _READY = re.compile(rb"^READY port=(\d+)")
 
 

@@ -1,4 +1,10 @@
-"""Envelope and letter identifiers: MedCom allows 1–14 characters (String_1_14)."""
+"""Envelope and letter identifiers: MedCom allows 1–14 characters (Text14).
+
+The schemas' Text14 is any xs:string of 1–14 characters, line breaks and control characters included.
+Such an id cannot travel: it ends up in HTTP headers, file names and EDIFACT control references of the
+receivers' systems. edigate therefore accepts the shape every MedCom example and every real system uses:
+1–14 visible ASCII characters (no space, no line break, no control character).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,12 @@ import re
 import secrets
 import time
 
+from edigate.medcom.model import Envelope
+
 MAX_ID_LENGTH = 14
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_VALID = re.compile(r"^[0-9A-Za-z._-]{1,14}$")
+_VALID = re.compile(r"[!-~]{1,14}")  # visible ASCII, checked with fullmatch
+IDENTIFIER_SHAPE = "1–14 visible ASCII characters (no space, line break or control character)"
 
 
 def _base36(n: int) -> str:
@@ -31,5 +40,21 @@ def new_identifier(prefix: str = "") -> str:
 
 
 def is_valid_identifier(value: str | None) -> bool:
-    """1–14 characters, letters, digits, '.', '_' or '-' (what the schemas accept and is safe to print)."""
-    return bool(value) and bool(_VALID.match(str(value)))
+    """1–14 visible ASCII characters: what edigate accepts as an envelope or letter Identifier."""
+    return value is not None and _VALID.fullmatch(value) is not None
+
+
+def identifier_problem(envelope: Envelope) -> str | None:
+    """Which Identifier of the Emessage has not the accepted shape (never quoting it), or None."""
+    if not is_valid_identifier(envelope.id):
+        return f"Envelope/Identifier must be {IDENTIFIER_SHAPE}"
+    for n, letter in enumerate(envelope.letters, 1):
+        if not is_valid_identifier(letter.id):
+            return f"Identifier of letter {n} must be {IDENTIFIER_SHAPE}"
+    rc = envelope.receipt
+    if rc is not None:
+        if not is_valid_identifier(rc.original_envelope_id):
+            return f"OriginalEnvelopeIdentifier must be {IDENTIFIER_SHAPE}"
+        if any(not is_valid_identifier(ref.letter_id) for ref in rc.original_letters):
+            return f"OriginalLetterIdentifier must be {IDENTIFIER_SHAPE}"
+    return None

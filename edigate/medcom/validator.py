@@ -16,7 +16,8 @@ from edigate.medcom.catalogue import MessageType
 from edigate.medcom.envelope import letter_version_code, local_name, read, scan, tag_local_name
 from edigate.medcom.envelope_bytes import Head, read_head
 from edigate.medcom.errors import XmlRefused
-from edigate.medcom.explain import Explainer
+from edigate.medcom.explain import Explainer, from_lxml_log
+from edigate.medcom.ids import identifier_problem
 from edigate.medcom.model import ValidationError, ValidationResult, frozen
 from edigate.medcom.schemas import SchemaSet
 
@@ -47,9 +48,13 @@ class Validator:
         """Problems with the entry files the catalogue needs; empty when all compile."""
         return self.schemas.missing(catalogue.schema_files())
 
-    def validate(self, data: bytes) -> ValidationResult:
+    def validate(self, data: bytes, *, explain: bool = True) -> ValidationResult:
         """Never raises for bad input; raises SchemaUnavailable only when the operator's schema dir lacks
-        the entry file the message needs."""
+        the entry file the message needs.
+
+        With `explain=False` a schema failure carries lxml's error log and `explain_schema` instead of the
+        readable xmlschema report, which costs 50-100x the validation itself: the service builds that
+        report in a bounded worker process (edigate.medcom.explain_pool), never on its event loop."""
         try:
             root = safe_xml.parse_root(data, self.max_bytes, self.max_depth, True)
         except XmlRefused as exc:
@@ -63,21 +68,30 @@ class Validator:
                 if vc is None or vc in mtype.version_codes:
                     schema_valid = bool(self.schemas.get(mtype.schema_file).validate(root))
                     if schema_valid:
+                        envelope = head.envelope(data, root, mtype.type_code, letter_root, namespace or "")
+                        if (problem := identifier_problem(envelope)) is not None:
+                            return _refused(
+                                SYNTAKSFEJL, problem, namespace, envelope, message_type=mtype.type_code,
+                                version_code=vc,
+                            )
                         return frozen(
                             ValidationResult,
                             {
                                 "valid": True,
                                 "refuse_code": None,
                                 "errors": (),
-                                "envelope": head.envelope(data, root, mtype.type_code, letter_root, namespace or ""),
+                                "envelope": envelope,
                                 "namespace": namespace,
                                 "message_type": mtype.type_code,
                                 "version_code": vc,
+                                "explain_schema": None,
                             },
                         )
-        return self._read_tree(data, root, schema_valid)
+        return self._read_tree(data, root, schema_valid, explain)
 
-    def _read_tree(self, data: bytes, root: etree._Element, schema_valid: bool | None) -> ValidationResult:
+    def _read_tree(
+        self, data: bytes, root: etree._Element, schema_valid: bool | None, explain: bool = True
+    ) -> ValidationResult:
         """The verdict from the tree: every message the byte reader does not take, invalid ones included."""
         root_tag = root.tag
         root_ns = _namespace(root_tag)
@@ -137,7 +151,17 @@ class Validator:
                     version_code=vc[:20],
                 )
         if schema_valid:
+            if (problem := identifier_problem(envelope)) is not None:
+                # Text14 allows line breaks and control characters; such an id cannot travel (issue 10)
+                return _refused(
+                    SYNTAKSFEJL, problem, root_ns, envelope, message_type=mtype.type_code, version_code=first_vc
+                )
             return ValidationResult(True, None, (), envelope, root_ns, mtype.type_code, first_vc)
+        if not explain:
+            errors = from_lxml_log(schema.error_log)
+            return ValidationResult(
+                False, SYNTAKSFEJL, errors, envelope, root_ns, mtype.type_code, first_vc, mtype.schema_file
+            )
         errors = self._explainer.explain(
             root.getroottree(), self.schemas.path(mtype.schema_file), schema.error_log, len(data)
         )

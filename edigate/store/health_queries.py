@@ -7,7 +7,8 @@ rides an index of ``gw_messages``:
 * the failure streak: the head of each receiver's queue (FIFO: while it fails nothing behind it moves), and
   its first ``attempt_failed`` event (index ``gw_events_message``);
 * the last success: per receiver, the newest delivered row (``gw_messages_queue`` backwards);
-* receipts overdue and the recent refusal rate: ``state IN (…) AND created_at >= …`` (``gw_messages_state``).
+* receipts overdue, the recent refusal rate and the dead letters: ``state IN (…) AND created_at >= …``
+  (``gw_messages_state``).
 
 Nothing here reads ``body`` (which holds the CPR) and no error text leaves unscrubbed.
 """
@@ -19,11 +20,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from edigate.health import CircuitState, RouteSignals, TypeSignals
 from edigate.logging import scrub_text
 from edigate.store.db import Database
-from edigate.store.model import ACK_OVERDUE, ACKNOWLEDGED, REFUSED
+from edigate.store.model import ACK_OVERDUE, ACKNOWLEDGED, FAILED, REFUSED
 from edigate.store.schema import events, messages
 
 __all__ = [
@@ -117,6 +119,7 @@ async def read_route_signals(
     routes: dict[Route, RouteCounts] = {}
     heads: dict[str, _Head] = {}
     last_success: dict[str, datetime] = {}
+    dead: dict[Route, tuple[int, str | None]] = {}
     if not receivers:
         return StoreSignals((), {}, {})
     receivers = list(receivers)
@@ -168,6 +171,10 @@ async def read_route_signals(
             if delivered is not None:
                 last_success[receiver] = _aware(delivered)  # type: ignore[assignment]
 
+        dead_streaks = await _dead_letter_streaks(conn, receivers, heads, last_success, now - overdue_window)
+        for route in dead_streaks:
+            routes.setdefault(route, RouteCounts())
+
         overdue = (
             await conn.execute(
                 sa.select(m.sender_ean, m.receiver_ean, m.type, sa.func.count())
@@ -199,12 +206,26 @@ async def read_route_signals(
             if state == REFUSED:
                 acc.refusals += int(count)
 
+        dead_rows = (
+            await conn.execute(
+                sa.select(m.sender_ean, m.receiver_ean, sa.func.count(), sa.func.max(m.id))
+                .where(m.state == FAILED, m.created_at >= now - overdue_window, m.receiver_ean.in_(receivers))
+                .group_by(m.sender_ean, m.receiver_ean)
+            )
+        ).all()
+        for sender, receiver, count, newest in dead_rows:  # rare: one more read per such route
+            reason = (await conn.execute(sa.select(m.last_error).where(m.id == newest))).scalar()
+            dead[(sender, receiver)] = (int(count), scrub_text(reason)[:300] if reason else None)
+            routes.setdefault((sender, receiver), RouteCounts())
+
     out: list[RouteSignals] = []
     queues: dict[str, tuple[int, datetime | None]] = {r: (0, None) for r in receivers}
     overdue_by_receiver: dict[str, int] = {}
     for (sender, receiver), counts in sorted(routes.items()):
         head = heads.get(receiver)
         failing = head is not None and counts.pending > 0
+        if not failing and (sender, receiver) in dead_streaks:
+            head, failing = dead_streaks[(sender, receiver)], True
         error = scrub_text(head.last_error)[:300] if failing and head and head.last_error else None
         types = {t: acc.signals() for t, acc in sorted(counts.by_type.items())}
         out.append(
@@ -222,6 +243,8 @@ async def read_route_signals(
                 circuit=_CIRCUIT.get(circuits.get(receiver, "closed"), CircuitState.CLOSED),
                 last_error=error,
                 by_type=types,
+                dead_letters=dead.get((sender, receiver), (0, None))[0],
+                last_dead_letter=dead.get((sender, receiver), (0, None))[1],
             )
         )
         if counts.pending:
@@ -230,6 +253,60 @@ async def read_route_signals(
             queues[receiver] = (depth + counts.pending, min(candidates) if candidates else None)
         overdue_by_receiver[receiver] = overdue_by_receiver.get(receiver, 0) + out[-1].receipts_overdue
     return StoreSignals(tuple(out), queues, overdue_by_receiver)
+
+
+async def _dead_letter_streaks(
+    conn: AsyncConnection,
+    receivers: Sequence[str],
+    heads: Mapping[str, _Head],
+    last_success: Mapping[str, datetime],
+    not_before: datetime,
+) -> dict[Route, _Head]:
+    """Routes whose receiver's last outcome was a dead letter: still failing, although nothing is pending.
+
+    Dead-lettering a dead receiver's queue empties it; that is not recovery. Only a later successful
+    delivery to the receiver ends the streak (``last_success``), so the route stays down until then and no
+    "OK igen" / "Løst" goes out while the receiver still answers 503. ``failing_since`` is the first failed
+    attempt among the streak's dead letters. Rides ``gw_messages_queue`` (receiver, state, id)."""
+    candidates = [r for r in receivers if r not in heads]
+    if not candidates:
+        return {}
+    rows = (
+        await conn.execute(
+            sa.select(
+                m.receiver_ean, m.sender_ean, sa.func.count(), sa.func.max(m.last_error), sa.func.max(m.updated_at)
+            )
+            .where(m.receiver_ean.in_(candidates), m.delivery_state == "failed", m.updated_at >= not_before)
+            .group_by(m.receiver_ean, m.sender_ean)
+        )
+    ).all()
+    out: dict[Route, _Head] = {}
+    for receiver, sender, count, last_error, last_dead in rows:
+        success = last_success.get(receiver)
+        last_dead_at = _aware(last_dead)
+        if last_dead_at is None or (success is not None and success >= last_dead_at):
+            continue
+        bound = max(not_before, success) if success is not None else not_before
+        # the receiver's fault only: a letter dead at once for its own sake (never attempted and failed)
+        # leaves the route's health as it was
+        first_failure = (
+            await conn.execute(
+                sa.select(sa.func.min(events.c.at))
+                .select_from(events.join(messages, events.c.message_id == m.id))
+                .where(
+                    m.receiver_ean == receiver,
+                    m.sender_ean == sender,
+                    m.delivery_state == "failed",
+                    m.updated_at >= bound,
+                    events.c.event == "attempt_failed",
+                )
+            )
+        ).scalar()
+        since = _aware(first_failure)
+        if since is None:
+            continue
+        out[(sender, receiver)] = _Head(sender, int(count), last_error, since)
+    return out
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -250,12 +327,14 @@ class OutboxCounts:
     pending: int
     failed: int
     incidents_open: Mapping[str, int]
+    #: (channel, notice kind) -> rows failed or refused, mail and webhooks (for the support desk's gauge)
+    failed_by_kind: Mapping[tuple[str, str], int] = field(default_factory=dict)
 
 
 async def read_outbox_counts(db: Database) -> OutboxCounts | None:
     """Mail outbox pending/failed and open incidents by kind; None when notify's tables are absent."""
     try:
-        from edigate.store.notify_store import incidents, outbox
+        from edigate.store.notify_store import incidents, notices, outbox
     except ImportError:
         return None
     try:
@@ -265,6 +344,14 @@ async def read_outbox_counts(db: Database) -> OutboxCounts | None:
                     sa.select(outbox.c.status, sa.func.count())
                     .where(outbox.c.channel == "mail", outbox.c.status.in_(("pending", "failed", "refused")))
                     .group_by(outbox.c.status)
+                )
+            ).all()
+            failed_rows = (
+                await conn.execute(
+                    sa.select(outbox.c.channel, notices.c.kind, sa.func.count())
+                    .join(notices, notices.c.id == outbox.c.notice_id)
+                    .where(outbox.c.status.in_(("failed", "refused")))
+                    .group_by(outbox.c.channel, notices.c.kind)
                 )
             ).all()
             open_rows = (
@@ -281,6 +368,7 @@ async def read_outbox_counts(db: Database) -> OutboxCounts | None:
         pending=by_status.get("pending", 0),
         failed=by_status.get("failed", 0) + by_status.get("refused", 0),
         incidents_open={k: int(c) for k, c in open_rows},
+        failed_by_kind={(ch, kind): int(c) for ch, kind, c in failed_rows},
     )
 
 

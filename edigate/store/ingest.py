@@ -8,6 +8,7 @@ PostgreSQL through `AsyncConnection.run_sync`.
 Duplicate matrix (DOMAIN.md §2.3), keyed on the sender EAN:
 - envelope id and letter ids both seen      -> duplicate; not delivered again; its receipt is re-sent
 - letter ids seen under a new envelope id   -> a resend because the receipt was lost: same as above
+  ("seen" includes an envelope earlier in the same batch: the answer never depends on the timing)
 - envelope id seen with other letter ids    -> conflict (422 ikke_specificeret); envelope ids are never reused
 """
 
@@ -22,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from edigate.medcom.model import Envelope
+from edigate.store.correlation import partner_text, receipt_may_change
 from edigate.store.crypto import BodyKeyring, seal_rows
 from edigate.store.model import (
     ACCEPTED,
@@ -89,6 +91,7 @@ def apply_batch(
 ) -> list[IngestOutcome]:
     """Classify and insert a batch; returns one outcome per item, in order."""
     known = _load_known(conn, items)
+    originals = _load_originals(conn, items)
     outcomes: list[IngestOutcome | None] = [None] * len(items)
     new_rows: list[dict[str, Any]] = []
     new_index: list[int] = []
@@ -125,8 +128,16 @@ def apply_batch(
                 )
             continue
         seen = [known.by_letter.get((sender, lid)) for lid in letter_ids]
-        if letter_ids and all(s is not None for s in seen):
-            resends.append((i, seen[0]))  # type: ignore[arg-type]
+        # Letters re-sent under a new envelope id count as seen whether their first envelope is stored or
+        # in this very batch: the answer is the same whatever the timing of the posts (issue 10 #14).
+        in_batch = [batch_letters.get((sender, lid)) for lid in letter_ids]
+        if letter_ids and all(s is not None or b is not None for s, b in zip(seen, in_batch, strict=True)):
+            stored = next((s for s in seen if s is not None), None)
+            if stored is not None:
+                resends.append((i, stored))
+            else:
+                j = min(b for b in in_batch if b is not None)
+                outcomes[i] = IngestOutcome("duplicate", -(j + 1))  # fixed up after insert
             continue
         if any(s is not None for s in seen) or any((sender, lid) in batch_letters for lid in letter_ids):
             outcomes[i] = IngestOutcome(
@@ -136,9 +147,21 @@ def apply_batch(
                 refuse_text="some letter ids of this envelope were already sent in another envelope",
             )
             continue
+        if not item.rejected and env.receipt is not None:
+            original = originals.get(_original_key(env))
+            if original is not None and not receipt_may_change(original, sender):
+                outcomes[i] = IngestOutcome(
+                    "conflict",
+                    None,
+                    refuse_code="ikke_specificeret",
+                    refuse_text=f"the receipt's Sender {sender} is not the receiver of the message it "
+                    "answers: only that message's receiver may acknowledge or refuse it",
+                )
+                continue
         batch_envelopes[key] = (i, letter_ids)
-        for lid in letter_ids:
-            batch_letters[(sender, lid)] = i
+        if not item.rejected:  # like a stored one: a corrected resend of a rejected letter is new
+            for lid in letter_ids:
+                batch_letters[(sender, lid)] = i
         if item.rejected:
             row = _message_row(
                 env,
@@ -324,6 +347,9 @@ def apply_batch(
                 refuse_code=first.refuse_code,
                 refuse_text=first.refuse_text,
             )
+            if first.id is not None:  # the original's history shows it, as for a later duplicate
+                detail = f"envelope {items[i].envelope.id}"
+                event_rows.append({"message_id": first.id, "at": now, "event": "duplicate", "detail": detail})
     if event_rows:
         _bulk_insert(conn, events, event_rows)
     woken_t = tuple(sorted(woken))
@@ -471,6 +497,27 @@ def _load_known(conn: Connection, items: Sequence[IngestItem]) -> _KnownSet:
     return _KnownSet(by_env, by_letter)
 
 
+def _original_key(env: Envelope) -> tuple[str, str]:
+    """(sender EAN, envelope id) of the message a receipt answers; envelope ids are unique per sender."""
+    rc = env.receipt
+    assert rc is not None
+    return (rc.original_sender_ean or env.receiver.ean or "", rc.original_envelope_id)
+
+
+def _load_originals(conn: Connection, items: Sequence[IngestItem]) -> dict[tuple[str, str], Any]:
+    """The stored originals the batch's receipts name, by (sender EAN, envelope id)."""
+    wanted = {_original_key(it.envelope) for it in items if it.envelope.receipt is not None and not it.rejected}
+    if not wanted:
+        return {}
+    m = messages.c
+    rows = conn.execute(
+        sa.select(m.id, m.state, m.envelope_id, m.sender_ean, m.receiver_ean).where(
+            m.envelope_id.in_({e for _, e in wanted}), m.resend_of_id.is_(None)
+        )
+    ).all()
+    return {(r.sender_ean, r.envelope_id): r for r in rows if (r.sender_ean, r.envelope_id) in wanted}
+
+
 def _receiver_of(conn: Connection, mid: int) -> str:
     return str((conn.execute(sa.select(messages.c.receiver_ean).where(messages.c.id == mid))).scalar_one())
 
@@ -507,33 +554,35 @@ def _correlate(
     assert rc is not None
     m = messages.c
     # The receipt comes from the original receiver and goes to the original sender.
-    orig_sender = rc.original_sender_ean or env.receiver.ean
-    orig_receiver = rc.original_receiver_ean or env.sender.ean
+    orig_sender, _ = _original_key(env)
     row = (
         conn.execute(
-            sa.select(m.id, m.state).where(
+            sa.select(m.id, m.state, m.receiver_ean)
+            .where(
                 m.envelope_id == rc.original_envelope_id,
                 m.sender_ean == orig_sender,
-                m.receiver_ean == orig_receiver,
                 m.resend_of_id.is_(None),
             )
+            .order_by(m.id)
         )
     ).first()
-    if row is None:
+    if row is None or not receipt_may_change(row, env.sender.ean):
         event_rows.append(
             {
                 "message_id": receipt_msg_id,
                 "at": now,
                 "event": "receipt_uncorrelated",
                 "detail": f"no message with envelope {rc.original_envelope_id} "
-                f"from {orig_sender} to {orig_receiver}",
+                f"from {orig_sender} to {env.sender.ean}",
             }
         )
         return
     orig_id = row.id
     conn.execute(sa.update(messages).where(m.id == receipt_msg_id).values(receipt_for_id=orig_id))
     named = {ref.letter_id for ref in rc.original_letters}
-    per_letter = {lid: (code, text) for lid, code, text in rc.letter_refusals}
+    # RefuseText is the receiver's free text: scrubbed (CPR …) before it is stored, listed or mailed
+    refuse_text = partner_text(rc.refuse_text)
+    per_letter = {lid: (code, partner_text(text)) for lid, code, text in rc.letter_refusals}
     lt = letters.c
     orig_letters = (conn.execute(sa.select(lt.id, lt.letter_id).where(lt.message_id == orig_id))).all()
     refused_any = False
@@ -543,11 +592,11 @@ def _correlate(
         if rc.kind == "positive":
             values: dict[str, Any] = {"receipt_state": ACKNOWLEDGED, "refuse_code": None, "refuse_text": None}
         else:
-            code, text = per_letter.get(lrow.letter_id, (rc.refuse_code, rc.refuse_text))
+            code, text = per_letter.get(lrow.letter_id, (rc.refuse_code, refuse_text))
             values = {
                 "receipt_state": REFUSED,
                 "refuse_code": code or rc.refuse_code,
-                "refuse_text": text or rc.refuse_text,
+                "refuse_text": text or refuse_text,
             }
             refused_any = True
         conn.execute(sa.update(letters).where(lt.id == lrow.id).values(receipt_at=now, **values))
@@ -563,7 +612,7 @@ def _correlate(
         values["state"] = new_state
     if new_state == REFUSED:
         values["refuse_code"] = rc.refuse_code or next((c for _, c, _ in rc.letter_refusals if c), None)
-        values["refuse_text"] = rc.refuse_text or next((t for _, _, t in rc.letter_refusals if t), None)
+        values["refuse_text"] = refuse_text or next((t for _, t in per_letter.values() if t), None)
     conn.execute(sa.update(messages).where(m.id == orig_id).values(**values))
     event_rows.append(
         {

@@ -15,7 +15,6 @@ runs: each UPDATE re-checks the conditions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,42 +26,10 @@ from edigate.store.db import Database
 from edigate.store.model import ACK_OVERDUE, ACKNOWLEDGED, DELIVERED, FAILED, REFUSED, REJECTED
 from edigate.store.schema import events, messages
 
-DEFAULT_BODY_DAYS = 30
 FINAL_STATES = (ACKNOWLEDGED, REFUSED, FAILED, REJECTED, ACK_OVERDUE)
 PURGED_EVENT = "body_purged"
 
 m = messages.c
-
-
-class RetentionConfigError(ValueError):
-    """A bad `[retention]` section; the message names the key."""
-
-
-def body_days_from(raw: Mapping[str, Any]) -> int:
-    """`[retention] body_days` from the raw settings (default 30); at least 1 day."""
-    section = raw.get("retention")
-    if section is None:
-        return DEFAULT_BODY_DAYS
-    if not isinstance(section, Mapping):
-        raise RetentionConfigError("retention: must be a table")
-    unknown = sorted(set(section) - {"body_days", "interval_minutes"})
-    if unknown:
-        raise RetentionConfigError(
-            f"retention.{unknown[0]}: unknown key (known: body_days, interval_minutes)"
-        )
-    days = section.get("body_days", DEFAULT_BODY_DAYS)
-    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-        raise RetentionConfigError("retention.body_days: must be a whole number of days, at least 1")
-    return days
-
-
-def interval_minutes_from(raw: Mapping[str, Any]) -> float:
-    """`[retention] interval_minutes`: how often the running service purges (default 60)."""
-    section = raw.get("retention") or {}
-    value = section.get("interval_minutes", 60) if isinstance(section, Mapping) else 60
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise RetentionConfigError("retention.interval_minutes: must be a positive number")
-    return float(value)
 
 
 def purgeable(cutoff: datetime) -> sa.ColumnElement[bool]:
@@ -156,8 +123,8 @@ async def retention_ctx(app: Any) -> Any:
     from edigate.web.keys import CLOCK, DATABASE, SETTINGS
 
     log = structlog.get_logger()
-    days = body_days_from(app[SETTINGS].raw)
-    interval = interval_minutes_from(app[SETTINGS].raw) * 60
+    days = app[SETTINGS].retention.body_days
+    interval = app[SETTINGS].retention.interval_minutes * 60
 
     async def loop() -> None:
         while True:

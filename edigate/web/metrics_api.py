@@ -20,18 +20,13 @@ Where each figure comes from:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from aiohttp import web
 
-from edigate.config import ConfigError
 from edigate.metrics import CONTENT_TYPE, Metrics
 from edigate.web.keys import CLOCK, SETTINGS, WORKER
 
 __all__ = [
     "METRICS",
-    "metrics_enabled",
     "record_login_event",
     "record_received",
     "record_validation",
@@ -39,20 +34,6 @@ __all__ = [
 ]
 
 METRICS = web.AppKey("edigate.metrics", Metrics)
-
-
-def metrics_enabled(raw: Mapping[str, Any]) -> bool:
-    """``[metrics] enabled`` (default true). Raises ValueError naming the key."""
-    section = raw.get("metrics") or {}
-    if not isinstance(section, dict):
-        raise ValueError("metrics: must be a table")
-    unknown = sorted(set(section) - {"enabled"})
-    if unknown:
-        raise ValueError(f"metrics.{unknown[0]}: unknown key (known: enabled)")
-    value = section.get("enabled", True)
-    if not isinstance(value, bool):
-        raise ValueError("metrics.enabled: must be true or false")
-    return value
 
 
 def build_metrics(app: web.Application) -> Metrics:
@@ -83,11 +64,7 @@ def setup_metrics(app: web.Application, *, delivery_from_listener: bool = True) 
     Call from ``build_app`` after SETTINGS, CLOCK and WORKER are set and before the app starts.
     """
     app.router.add_get("/metrics", metrics_handler)
-    try:
-        enabled = metrics_enabled(app[SETTINGS].raw)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    if not enabled:
+    if not app[SETTINGS].metrics.enabled:
         return None
     metrics = build_metrics(app)
     app[METRICS] = metrics

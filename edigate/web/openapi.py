@@ -303,6 +303,15 @@ SCHEMAS: dict[str, Any] = {
             "besked": {"type": "string"},
         },
     },
+    "SubscriptionRequested": {
+        "type": "object",
+        "required": ["email", "state"],
+        "properties": {
+            "email": {"type": "string"},
+            "state": {"type": "string", "enum": ["pending"]},
+            "besked": {"type": "string"},
+        },
+    },
     "SubscriptionList": {
         "type": "object",
         "required": ["subscriptions"],
@@ -321,6 +330,8 @@ SCHEMAS: dict[str, Any] = {
             "receiver": {"type": "string"},
             "state": {"type": "string", "enum": ["ok", "degraded", "down"]},
             "reasons": {"type": "array", "items": {"type": "object"}},
+            "dead_letters": {"type": "integer", "description": "messages given up on this route lately"},
+            "last_dead_letter": _STR_OR_NULL,
         },
     },
     "RouteMatrix": {
@@ -569,10 +580,15 @@ OPERATIONS.update(
                 "requestBody": _json_body("SubscriptionInput"),
                 "responses": {
                     "201": _resp("Active at once (an admin created it).", "SubscriptionCreated"),
-                    "202": _resp("A confirmation mail was sent.", "SubscriptionCreated"),
+                    "202": _resp(
+                        "A confirmation mail is sent, unless one is already pending for the address "
+                        "(the same answer either way).",
+                        "SubscriptionRequested",
+                    ),
                     "400": _nerr("Not a JSON object."),
                     "401": N_UNAUTHORIZED,
                     "422": _nerr("Invalid fields (`felter`)."),
+                    "429": _nerr("Too many requests from this client address; see `Retry-After`."),
                 },
             },
         ),
@@ -632,7 +648,11 @@ OPERATIONS.update(
                     _query("receiver", {"type": "string"}, "receiver EAN"),
                     _query("state", {"type": "string", "enum": ["ok", "degraded", "down"]}, "state"),
                 ],
-                "responses": {"200": _resp("The matrix.", "RouteMatrix"), "401": UNAUTHORIZED},
+                "responses": {
+                    "200": _resp("The matrix.", "RouteMatrix"),
+                    "400": _err("A sender or receiver that is not a valid EAN/GLN (never echoed)."),
+                    "401": UNAUTHORIZED,
+                },
             },
         ),
         ("get", "/api/v1/routes/{sender}/{receiver}"): (

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from edigate.config import parse_settings
 from edigate.demo.config import BROKEN, HOSPITALS, MUNICIPALITIES, DemoTimings, demo_settings, dumps
 from edigate.demo.messages import BUILDERS, Outgoing, build
 from edigate.demo.service import demo_start
 from edigate.medcom import Validator, build_positive_receipt, default_schema_dir, extract_envelope, parse
-from edigate.monitor import HealthLoopSettings
+from edigate.settings import parse_settings
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +26,7 @@ def test_every_demo_letter_and_its_receipt_is_valid(validator: Validator, type_c
         type_code,
         "DEMOENV0000001",
         "DEMOLET0000001",
-        "5799999000101",
+        "5799999000119",
         "Odense Universitetshospital (med Svendborg) (FIKTIV EAN)",
         BROKEN,
         "Kolding Kommune (FIKTIV EAN)",
@@ -51,7 +50,7 @@ def test_demo_config_round_trips_and_parses(tmp_path: Path) -> None:
     http = {p.ean for p in settings.partners if p.delivery.kind == "http"}
     assert http == set(HOSPITALS) | set(MUNICIPALITIES)
     assert settings.notify.mail.kind == "directory"
-    thresholds = HealthLoopSettings.from_raw(settings.raw, settings.notify).thresholds
+    thresholds = settings.health.thresholds()
     assert thresholds.down_unreachable.total_seconds() == pytest.approx(6, abs=0.1)
 
 

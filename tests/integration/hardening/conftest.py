@@ -20,7 +20,7 @@ from tests.harness.service import Service, make_service
 from tests.unit.medcom.samples import HOSPITAL_EAN, MUNICIPALITY_EAN, xdis91_message
 
 HOSPITAL = HOSPITAL_EAN  # 5790001382445, fictitious
-MUNICIPALITY = MUNICIPALITY_EAN  # 5790000198765, fictitious
+MUNICIPALITY = MUNICIPALITY_EAN  # 5790000198764, fictitious
 MAX_BODY = 200_000
 
 TOKENS: dict[str, str | None] = {
@@ -160,7 +160,7 @@ def openapi_wired() -> bool:
 def inprocess_app(config_path: Path) -> Any:
     """The app the service builds from the same config, not started: for its route table and document."""
     from edigate.app import build_app
-    from edigate.config import load_settings
+    from edigate.settings import load_settings
     from edigate.web.openapi import OPENAPI_PATH, setup_openapi
 
     app = build_app(load_settings(config_path))
@@ -189,7 +189,7 @@ def limits_wired() -> bool:
 
 
 def body_timeout_config_supported() -> bool:
-    from edigate.config import ConfigError, parse_settings
+    from edigate.settings import ConfigError, parse_settings
 
     try:
         parse_settings({"server": {"body_read_timeout_seconds": BODY_TIMEOUT}})

@@ -23,7 +23,7 @@ from edigate.store.crypto import ACTIVE_ENV, KEYS_ENV, BodyKeyring, key_id_of, m
 from edigate.store.db import Database
 from edigate.store.messages import MessageStore
 from edigate.store.model import GeneratedReceipt, IngestItem
-from edigate.store.retention import PURGED_EVENT, body_days_from, purge_bodies
+from edigate.store.retention import PURGED_EVENT, purge_bodies
 from edigate.store.schema import messages
 from tests.unit.gateway.envelopes import HOSPITAL, MUNICIPALITY, envelope, positive_receipt
 
@@ -131,12 +131,14 @@ async def test_purge_only_final_bodies_past_retention_and_keep_metadata(world) -
 
 
 def test_body_days_from_config() -> None:
-    assert body_days_from({}) == 30
-    assert body_days_from({"retention": {"body_days": 7}}) == 7
-    with pytest.raises(ValueError, match=r"retention\.body_days"):
-        body_days_from({"retention": {"body_days": 0}})
-    with pytest.raises(ValueError, match=r"retention\.days: unknown key"):
-        body_days_from({"retention": {"days": 3}})
+    from edigate.settings import ConfigError, parse_settings
+
+    assert parse_settings({}).retention.body_days == 30
+    assert parse_settings({"retention": {"body_days": 7}}).retention.body_days == 7
+    with pytest.raises(ConfigError, match=r"retention\.body_days"):
+        parse_settings({"retention": {"body_days": 0}})
+    with pytest.raises(ConfigError, match=r"retention\.days: unknown key"):
+        parse_settings({"retention": {"days": 3}})
 
 
 def config(storage_url: str, tmp_path: Path, extra: str = "") -> Path:
@@ -181,7 +183,7 @@ async def test_purge_command_prints_the_count(world, storage_url: str, tmp_path:
 
 
 async def test_purge_command_reads_retention_body_days(world, storage_url: str, tmp_path: Path) -> None:
-    from edigate.config import ConfigError, parse_settings
+    from edigate.settings import ConfigError, parse_settings
 
     try:
         parse_settings({"retention": {"body_days": 1}})

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from edigate.config import ConfigError, parse_settings
 from edigate.fhir.factory import build_fhir_validator
 from edigate.fhir.supervisor import DEFAULT_JAR, SupervisedFhirValidator
 from edigate.fhir.validation import DisabledFhirValidator, HttpFhirValidator
+from edigate.settings import ConfigError, parse_settings
 
 
 def test_absent_section_is_not_configured() -> None:
@@ -43,13 +43,15 @@ def test_external_url_wins() -> None:
     [
         ("yes", "fhir: must be a table"),
         ({"enabled": "yes"}, "fhir.enabled: must be true or false"),
-        ({"threads": 0}, "fhir.threads: must be an integer from 1 to 64"),
+        ({"threads": 0}, "fhir.threads: must be at least 1"),
+        ({"threads": 65}, "fhir.threads: must be at most 64"),
         ({"threads": True}, "fhir.threads: must be an integer"),
-        ({"timeout_seconds": 0}, "fhir.timeout_seconds: must be a number of at least 0.1"),
+        ({"timeout_seconds": 0}, "fhir.timeout_seconds: must be at least 0.1"),
         ({"timeout_seconds": "30"}, "fhir.timeout_seconds: must be a number"),
         ({"validator_url": "localhost:8711"}, "fhir.validator_url: must be an http:// or https:// URL"),
         ({"package_dir": ""}, "fhir.package_dir: must be a non-empty string"),
-        ({"java": 17}, "fhir.java: must be a non-empty string"),
+        ({"java": 17}, "fhir.java: must be a string"),
+        ({"java": " "}, "fhir.java: must be a non-empty string"),
         ({"java_options": "-Xmx1g"}, "fhir.java_options: must be a list of strings"),
         ({"tx_server": "http://tx.fhir.org"}, "fhir.tx_server: unknown key"),
     ],

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from edigate.config import ConfigError, load_settings, parse_settings
+from edigate.settings import ConfigError, load_settings, parse_settings
 
 REPO = Path(__file__).resolve().parents[3]
-PARTNER = {"ean": "5790000198765", "name": "Testkommune", "kind": "municipality", "cluster": "Fyn"}
+PARTNER = {"ean": "5790000198764", "name": "Testkommune", "kind": "municipality", "cluster": "Fyn"}
 
 
 def test_defaults_and_partner_shapes() -> None:
@@ -19,7 +19,7 @@ def test_defaults_and_partner_shapes() -> None:
                 PARTNER,
                 {
                     **PARTNER,
-                    "ean": "5790000198772",
+                    "ean": "5790000198771",
                     "cluster": ["Lillebælt", "Sydvestjylland"],
                     "delivery": {"kind": "http", "url": "http://x/inbox"},
                     "accepts": ["XDIS91", "XD2030C"],
@@ -32,7 +32,7 @@ def test_defaults_and_partner_shapes() -> None:
     assert s.partners[0].delivery.kind == "mailbox" and s.partners[0].clusters == ("Fyn",)
     assert s.partners[1].clusters == ("Lillebælt", "Sydvestjylland")
     assert s.partners[1].accepts == ("XDIS91", "XD2030C")
-    assert s.raw["partners"][0]["ean"] == "5790000198765"
+    assert s.notify is None and s.health.thresholds().down_unreachable.total_seconds() == 600
 
 
 def test_environment_overrides_any_key(tmp_path: Path) -> None:
@@ -44,18 +44,19 @@ def test_environment_overrides_any_key(tmp_path: Path) -> None:
             "EDIGATE_SERVER__LISTEN": "0.0.0.0:9090",
             "EDIGATE_STORAGE__URL": "postgresql://u@h/db",
             "EDIGATE_DELIVERY__MAX_ATTEMPTS": "7",
-            "EDIGATE_HEALTH__WINDOW__MINUTES": "5",
+            "EDIGATE_HEALTH__RECEIPT_WINDOW_MINUTES": "5",
+            "EDIGATE_NOTIFY__MAIL__PORT": "2525",
         },
     )
     assert (s.server.host, s.server.port) == ("0.0.0.0", 9090)
     assert s.storage.url == "postgresql://u@h/db" and s.delivery.max_attempts == 7
-    assert s.raw["health"]["window"]["minutes"] == 5
+    assert s.health.receipt_window_minutes == 5 and s.notify is not None and s.notify.mail.port == 2525
 
 
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({"partners": [PARTNER, {**PARTNER, "ean": "123"}]}, "partners[1].ean: must be 13 digits"),
+        ({"partners": [PARTNER, {**PARTNER, "ean": "123"}]}, "partners[1].ean: not a valid EAN/GLN"),
         ({"partners": [{**PARTNER, "tokens_sha256": ["xyz"]}]}, "partners[0].tokens_sha256[0]"),
         ({"partners": [{**PARTNER, "delivery": {"kind": "ftp"}}]}, "partners[0].delivery.kind"),
         ({"partners": [{**PARTNER, "colour": "red"}]}, "partners[0].colour: unknown key"),

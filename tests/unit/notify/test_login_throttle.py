@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from notify.config import NotifyConfigError, parse_notify_config
+from edigate.settings import ConfigError, parse_settings
+from notify.config import NotifySettings
 from notify.login_throttle import LoginThrottle, wait_text
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -150,6 +151,12 @@ def test_wait_text_is_danish_in_whole_minutes() -> None:
     assert wait_text(60) == wait_text(1) == "For mange forkerte forsøg. Prøv igen om 1 minut."
 
 
+def parse_notify_config(raw: dict[str, object] | None) -> NotifySettings:
+    settings = parse_settings({"notify": raw or {}})
+    assert settings.notify is not None
+    return settings.notify
+
+
 def test_config_defaults_and_overrides() -> None:
     s = parse_notify_config(None)
     assert (s.login_max_failures, s.login_window_minutes) == (5, 15)
@@ -172,6 +179,6 @@ def test_config_defaults_and_overrides() -> None:
     ],
 )
 def test_config_errors_name_the_key(raw: dict[str, object], message: str) -> None:
-    with pytest.raises(NotifyConfigError) as err:
+    with pytest.raises(ConfigError) as err:
         parse_notify_config(raw)
     assert str(err.value).startswith(message)

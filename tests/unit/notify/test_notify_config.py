@@ -1,10 +1,18 @@
-"""`[notify]` parsing: defaults, and errors that name the full key."""
+"""`[notify]` parsing: defaults, and errors that name the full key (through the gateway's Settings, which
+composes notify's section model)."""
 
 from __future__ import annotations
 
 import pytest
 
-from notify.config import NotifyConfigError, parse_notify_config
+from edigate.settings import ConfigError, parse_settings
+from notify.config import NotifySettings
+
+
+def parse_notify_config(raw: dict | None) -> NotifySettings:  # type: ignore[type-arg]
+    settings = parse_settings({"notify": raw or {}})
+    assert settings.notify is not None
+    return settings.notify
 
 
 def test_defaults() -> None:
@@ -33,12 +41,14 @@ def test_defaults() -> None:
         ({"outbox_lease_seconds": 0}, "notify.outbox_lease_seconds: must be positive"),
         ({"outbox_lease_seconds": "60"}, "notify.outbox_lease_seconds: must be a number"),
         ({"outbox_lease_seconds": 40}, "notify.outbox_lease_seconds: must be more than 40"),  # 4 × 10 s
+        ({"mail": {"kind": "smtp", "port": 0}}, "notify.mail.port: must be positive"),
+        ({"public_url": "ftp://x"}, "notify.public_url: must start with http"),
         ({"outbox_lease_seconds": 50, "mail": {"timeout_seconds": 15}}, "notify.outbox_lease_seconds:"),
         ({"outbox_lease_seconds": 45, "webhook_timeout_seconds": 45}, "notify.outbox_lease_seconds:"),
     ],
 )
 def test_errors_name_the_key(raw: dict, key: str) -> None:  # type: ignore[type-arg]
-    with pytest.raises(NotifyConfigError) as err:
+    with pytest.raises(ConfigError) as err:
         parse_notify_config(raw)
     assert str(err.value).startswith(key)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from edigate.store.db import Database
 from edigate.store.notify_store import SqlNotifyStorage
-from notify.config import parse_notify_config
+from notify.config import NotifySettings
 from notify.incidents import Actor
 from notify.service import NotifyService
 from tests.unit.notify.test_notify_world import ODENSE, ORGS, T0
@@ -19,7 +19,7 @@ ADMIN = Actor("admin", True)
 async def _service(tmp_path: Path, now: list) -> tuple[NotifyService, Database]:  # type: ignore[type-arg]
     db = Database.open(f"sqlite:///{tmp_path / 'n.db'}")
     await db.migrate()
-    settings = parse_notify_config({"mail": {"kind": "directory", "directory": str(tmp_path / "mail")}})
+    settings = NotifySettings.model_validate({"mail": {"kind": "directory", "directory": str(tmp_path / "mail")}})
     return NotifyService(
         settings=settings, storage=SqlNotifyStorage(db), clock=lambda: now[0], organisations=ORGS
     ), db

@@ -18,9 +18,9 @@ from edigate.health import (
 )
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
-OUH = "5790000000101"
-SLB = "5790000000102"
-KOLDING = "5790000000202"
+OUH = "5790000000111"
+SLB = "5790000000128"
+KOLDING = "5790000000227"
 VEJLE = "5790000000203"
 
 
@@ -239,13 +239,20 @@ def test_current_gives_fresh_numbers_for_reminders() -> None:
 
 
 def test_thresholds_from_config_name_the_key() -> None:
-    th = HealthThresholds.from_config({"down_unreachable_minutes": 5, "recovery_hold_minutes": 0.5,
-                                       "degraded_unreachable_minutes": 1, "receiver_min_routes": 3})
+    from edigate.settings import ConfigError, parse_settings
+
+    def health(**raw: object) -> HealthThresholds:
+        return parse_settings({"health": raw}).health.thresholds()
+
+    th = health(down_unreachable_minutes=5, recovery_hold_minutes=0.5, degraded_unreachable_minutes=1,
+                receiver_min_routes=3)
     assert th.down_unreachable == minutes(5) and th.recovery_hold == timedelta(seconds=30)
     assert th.receiver_min_routes == 3
-    with pytest.raises(ValueError, match=r"^health\.down_unreachable_minutes: must be a number"):
-        HealthThresholds.from_config({"down_unreachable_minutes": "ten"})
-    with pytest.raises(ValueError, match=r"^health\.down_unreachable: unknown key"):
-        HealthThresholds.from_config({"down_unreachable": 10})
-    with pytest.raises(ValueError, match=r"^health\.degraded_refusal_rate"):
-        HealthThresholds.from_config({"degraded_refusal_rate": 20})
+    assert health(down_receipts_overdue=0).down_receipts_overdue is None
+    assert health() == HealthThresholds()
+    with pytest.raises(ConfigError, match=r"^health\.down_unreachable_minutes: must be a number"):
+        health(down_unreachable_minutes="ten")
+    with pytest.raises(ConfigError, match=r"^health\.down_unreachable: unknown key"):
+        health(down_unreachable=10)
+    with pytest.raises(ConfigError, match=r"^health\.degraded_refusal_rate"):
+        health(degraded_refusal_rate=20)
