@@ -19,6 +19,7 @@ from notify.model import KINDS, ROLES, ContactPerson, Incident, NewIncident, Org
 EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 PHONE = re.compile(r"^\+?[0-9 ()-]{8,20}$")
 MAX_TEXT = 2000
+FIRST_YEAR, LAST_YEAR = 2000, 2099  # times outside are typing errors, and overflow date arithmetic
 INCIDENT_FIELDS = (
     "kind",
     "reporting_organisation",
@@ -73,6 +74,8 @@ def parse_time(value: Any, zone: ZoneInfo) -> datetime | None:
         return None
     if t.tzinfo is None:
         t = t.replace(tzinfo=zone)
+    if not FIRST_YEAR <= t.year <= LAST_YEAR:  # far times overflow date arithmetic (reminders, notices)
+        return None
     return t.astimezone(UTC)
 
 

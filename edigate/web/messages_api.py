@@ -71,14 +71,14 @@ async def list_messages(request: web.Request) -> web.Response:
     except ValueError:
         return error(400, "limit must be an integer from 1 to 1000")
     since = None
-    if q.get("since"):
+    if "since" in q:  # present means meant: an empty or unreadable value is an error, not "no filter"
         try:
             since = datetime.fromisoformat(q["since"].replace("Z", "+00:00"))
         except ValueError:
             return error(400, "since must be an ISO 8601 instant, e.g. 2026-11-22T08:00:00Z")
         if since.tzinfo is None:
             return error(400, "since must carry an offset (Z or +01:00)")
-    state = q.get("state") or None
+    state = q.get("state")
     if state is not None and state not in STATES:
         return error(400, f"state must be one of {', '.join(STATES)}")
     f = SearchFilter(

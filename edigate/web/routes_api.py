@@ -8,6 +8,7 @@ The page shows states and reasons only (no error texts, no message data) and is 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from html import escape
 from typing import Any
@@ -24,6 +25,7 @@ from edigate.web.keys import SETTINGS
 __all__ = ["STATE_WORDS", "setup_routes_api"]
 
 EAN = r"{%s:[0-9]{13}}"
+EAN_VALUE = re.compile(r"[0-9]{13}")
 LOCAL = ZoneInfo("Europe/Copenhagen")
 #: the Danish word written in every cell, so the colour is never the only carrier of the state
 STATE_WORDS = {HealthState.OK: "ok", HealthState.DEGRADED: "forstyrret", HealthState.DOWN: "nede"}
@@ -58,8 +60,14 @@ async def routes_json(request: web.Request) -> web.Response:
     routes = body["routes"]
     if not caller.is_admin:
         routes = [r for r in routes if r["sender"] in caller.eans or r["receiver"] in caller.eans]
+    states = [s.value for s in HealthState]
+    if "state" in q and q["state"] not in states:  # a typo must not look like "no such routes"
+        return error(400, f"state must be one of {', '.join(states)}")
+    for key in ("sender", "receiver"):
+        if key in q and not EAN_VALUE.fullmatch(q[key]):
+            return error(400, f"{key} must be an EAN (13 digits)")
     for key in ("sender", "receiver", "state"):
-        if q.get(key):
+        if key in q:
             routes = [r for r in routes if r[key] == q[key]]
     body["routes"] = routes
     body["counts"] = {s.value: sum(1 for r in routes if r["state"] == s.value) for s in HealthState}
