@@ -57,6 +57,7 @@ SENT_KIND = {
     "resolved": "resolved",
     "reminder": "reminder",
     "receipt": "receipt",
+    "reporter-resolved": "resolved",
     "alert": "alert",
     "alert-degraded": "alert",
     "alert-reminder": "reminder",
@@ -251,14 +252,16 @@ class HealthLoop:
     async def _open_incident(self, event: HealthEvent) -> int | None:
         if self.notify is None:
             return None
+        scope = self._scope(event)
         existing = await self._incident_for_receiver(event.receiver)
         if existing is not None:
             self.incidents[event.key] = existing
+            await self._widen(existing, scope)
             return existing
         cause = self._cause(event)
         incident = await self.notify.open_draft_incident(
             cause=cause,
-            affected_organisations=[event.receiver],
+            affected_organisations=scope,
             affected_messages=list(event.message_types),
             start=event.since,
         )
@@ -276,6 +279,23 @@ class HealthLoop:
             log.warning("incident_auto_confirmed", incident_id=incident.id)
         return int(incident.id)
 
+    def _scope(self, event: HealthEvent) -> list[str]:
+        """Who an automatic incident concerns: the failed receiver and every organisation with traffic on
+        the affected routes (the hospitals that send to a failed municipality must phone its duty phone at
+        discharge). The lists' rules then pick each organisation's functional mailbox."""
+        senders = [sender for sender, _ in event.routes if sender != event.receiver]
+        return list(dict.fromkeys([event.receiver, *senders]))
+
+    async def _widen(self, incident_id: int, scope: Sequence[str]) -> None:
+        """A further route into the same receiver went down: its sender joins the incident's scope."""
+        from notify.incidents import SYSTEM
+
+        incident = await self.notify.storage.get_incident(incident_id)
+        if incident is None or incident.ended or set(scope) <= set(incident.affected_organisations):
+            return
+        wider = list(dict.fromkeys([*incident.affected_organisations, *scope]))
+        await self.notify.change_scope(SYSTEM, incident_id, {"affected_organisations": wider})
+
     async def _incident_for_receiver(self, receiver: str) -> int | None:
         """An auto-opened incident still open for this receiver: this process's link, or (after a restart)
         one found in the procedure's storage, so a receiver never gets two incidents at once."""
@@ -285,8 +305,8 @@ class HealthLoop:
         for incident in await self.notify.storage.list_incidents(limit=200):
             if (
                 incident.source == "monitor"
-                and incident.state != "resolved"
-                and receiver in incident.affected_organisations
+                and not incident.ended
+                and incident.affected_organisations[:1] == (receiver,)  # the failed receiver comes first
             ):
                 return int(incident.id)
         return None
@@ -434,6 +454,7 @@ class HealthLoop:
                 incidents_open=dict(counts.incidents_open),
                 mail_outbox_pending=counts.pending,
                 mail_outbox_failed=counts.failed,
+                outbox_failed=dict(counts.failed_by_kind),
             )
         fields = {**_snapshot_fields(self.metrics), **changes}
         self.metrics.set_snapshot(GaugeSnapshot(**fields, taken_at=now))
@@ -452,6 +473,7 @@ def _snapshot_fields(metrics: Metrics) -> dict[str, Any]:
         "incidents_open": snap.incidents_open,
         "mail_outbox_pending": snap.mail_outbox_pending,
         "mail_outbox_failed": snap.mail_outbox_failed,
+        "outbox_failed": snap.outbox_failed,
     }
 
 
