@@ -27,6 +27,7 @@ from edigate.ingest.oioxml import OioxmlAdapter
 from edigate.ingest.pipeline import IngestPipeline
 from edigate.ingest.services import IngestServices
 from edigate.medcom import Validator, all_types
+from edigate.medcom.explain_pool import ExplainPool
 from edigate.monitor import setup_health_monitor
 from edigate.routing import PartnerDirectory
 from edigate.settings import Settings
@@ -44,6 +45,7 @@ from edigate.web.keys import (
     CLOCK,
     DATABASE,
     DIRECTORY,
+    EXPLAIN_POOL,
     INGEST,
     NOTIFY,
     SETTINGS,
@@ -82,6 +84,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app[DATABASE] = database
     app[DIRECTORY] = PartnerDirectory(settings)
     app[VALIDATOR] = Validator(settings.medcom.schema_dir, max_bytes=settings.server.max_body_bytes)
+    app[EXPLAIN_POOL] = ExplainPool(app[VALIDATOR].schema_dir, max_bytes=settings.server.max_body_bytes)
     app[STORE] = MessageStore(
         database,
         clock,
@@ -103,6 +106,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     setup_edge_input(app)  # NUL bytes etc. in path, query, form fields, JSON: 404/400/422, never a 500
 
     app.cleanup_ctx.append(_validation_pool)
+    app.cleanup_ctx.append(_explain_pool)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_delivery_ctx)
     app.cleanup_ctx.append(_leader_ctx)
@@ -123,6 +127,7 @@ def _ingest_pipeline(app: web.Application, settings: Settings, clock: Clock) -> 
         lambda: app[VALIDATION_POOL],  # the threads start with the app
         gateway_ean=settings.medcom.gateway_ean,
         observe_validation=functools.partial(record_validation, app),
+        explain=app[EXPLAIN_POOL].explained,  # readable reports of invalid messages, off the loop
     )
     return IngestPipeline(
         IngestServices(
@@ -165,6 +170,13 @@ async def _validation_pool(app: web.Application) -> AsyncIterator[None]:
     app[VALIDATION_POOL] = pool
     yield
     pool.shutdown(wait=True)
+
+
+async def _explain_pool(app: web.Application) -> AsyncIterator[None]:
+    """The worker process that writes readable reports for invalid messages (edigate.medcom.explain_pool)."""
+    app[EXPLAIN_POOL].start()
+    yield
+    app[EXPLAIN_POOL].close()
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -596,17 +596,16 @@ class NotifyService:
         *,
         actor: Actor | None = None,
         client: str = "unknown",
-        counted: bool = False,
     ) -> SubscribeResult:
         """Double opt-in: a pending subscription and a confirm mail. An admin adds it confirmed at once.
 
         Anyone may ask, so the flood limits of `notify.subscribe_guard` apply: TooManyRequests for a
-        client over its limit (unauthenticated only; `counted`: the web edge counted it already); a
-        repeat for an address with a pending confirmation, or one over its mail limit, sends nothing and
-        gets the same answer as a new one."""
-        if actor is None and not counted:
-            self.subscribe_guard.count_client(client)
+        client over its limit (unauthenticated requests that would send a mail; an invalid one is answered
+        422 and costs nothing); a repeat for an address with a pending confirmation, or one over its mail
+        limit, sends nothing and gets the same answer as a new one."""
         email, orgs, clusters, types = self._subscription_input(data)
+        if actor is None:
+            self.subscribe_guard.count_client(client)
         if actor is not None and actor.is_admin:
             sub = await self._create_subscription(email, orgs, clusters, types, actor)
             return SubscribeResult(email, sub.state, sub)

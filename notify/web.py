@@ -480,11 +480,9 @@ class Web:
     async def api_subscribe(self, request: web.Request) -> web.Response:
         header = request.headers.get("Authorization", "")
         actor = self.api_actor(request) if header else None
+        body = await self.api_body(request)
         try:
-            if actor is None:  # counted before the body is even read: a flood costs little
-                self.s.subscribe_guard.count_client(_client(request))
-            body = await self.api_body(request)
-            result = await self.s.subscribe(body, actor=actor, counted=True)
+            result = await self.s.subscribe(body, actor=actor, client=_client(request))
         except TooManyRequests as exc:
             log.warning("notify_subscribe_throttled", client=_client(request), retry_after_seconds=exc.retry_after)
             raise _json_error(

@@ -13,6 +13,7 @@ from edigate.config import GatewaySettings
 from edigate.delivery.worker import DeliveryWorker
 from edigate.ingest.pipeline import IngestPipeline
 from edigate.medcom import Validator
+from edigate.medcom.explain_pool import ExplainPool
 from edigate.routing import PartnerDirectory
 from edigate.store.db import Database
 from edigate.store.messages import MessageStore
@@ -27,6 +28,7 @@ STORE = web.AppKey("edigate.store", MessageStore)
 DIRECTORY = web.AppKey("edigate.directory", PartnerDirectory)
 VALIDATOR = web.AppKey("edigate.validator", Validator)
 VALIDATION_POOL = web.AppKey("edigate.validation_pool", ThreadPoolExecutor)
+EXPLAIN_POOL = web.AppKey("edigate.explain_pool", ExplainPool)  # readable reports of invalid messages
 WORKER = web.AppKey("edigate.delivery_worker", DeliveryWorker)
 INGEST = web.AppKey("edigate.ingest", IngestPipeline)
 ACK_ALERT_HOOKS: web.AppKey[list[AckAlertHook]] = web.AppKey("edigate.ack_alert_hooks")

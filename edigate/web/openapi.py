@@ -21,7 +21,7 @@ _DOC = web.AppKey("edigate.openapi_document", dict[str, bytes])  # filled on fir
 JSON = "application/json"
 _ID18 = {"type": "integer", "minimum": 0, "maximum": 999_999_999_999_999_999}  # route pattern [0-9]{1,18}
 _ID31 = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}  # notify: INTEGER columns (32 bits)
-_EAN = {"type": "string", "pattern": "^[0-9]{13}$"}
+_EAN = {"type": "string", "pattern": "^[0-9]{13}$", "x-server-rules": "a GS1 check digit that fits"}
 _TIME = {"type": ["string", "null"], "format": "date-time"}
 _STR_OR_NULL = {"type": ["string", "null"]}
 _INT_OR_NULL = {"type": ["integer", "null"]}
@@ -484,8 +484,8 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
                 ),
                 _query("state", {"type": "string", "enum": _STATES}, "life state"),
                 _query("envelope_id", {"type": "string"}, "envelope id"),
-                _query("sender", {"type": "string"}, "sender EAN"),
-                _query("receiver", {"type": "string"}, "receiver EAN"),
+                _query("sender", {"anyOf": [_EAN, {"const": ""}]}, "sender EAN (empty: no filter)"),
+                _query("receiver", {"anyOf": [_EAN, {"const": ""}]}, "receiver EAN (empty: no filter)"),
             ],
             "responses": {
                 "200": _resp("Matching messages.", "MessageList"),
@@ -713,7 +713,10 @@ OPERATIONS.update(
                 ],
                 "responses": {
                     "200": _resp("The matrix.", "RouteMatrix"),
-                    "400": _err("A bad query parameter (the reason names it)."),
+                    "400": _err(
+                        "A bad query parameter: a state that is not one of the states, or a sender or receiver "
+                        "that is not a valid EAN/GLN (never echoed)."
+                    ),
                     "401": UNAUTHORIZED,
                 },
             },

@@ -8,7 +8,6 @@ The page shows states and reasons only (no error texts, no message data) and is 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from html import escape
 from typing import Any
@@ -17,6 +16,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from edigate.health import HealthMatrix, HealthState, Reason, RouteHealth, RouteSignals
+from edigate.medcom.ean import INVALID_EAN, is_valid_ean
 from edigate.monitor import HEALTH_LOOP
 from edigate.web.auth import caller_of, unauthorized
 from edigate.web.errors import error
@@ -25,7 +25,6 @@ from edigate.web.keys import SETTINGS
 __all__ = ["STATE_WORDS", "setup_routes_api"]
 
 EAN = r"{%s:[0-9]{13}}"
-EAN_VALUE = re.compile(r"[0-9]{13}")
 LOCAL = ZoneInfo("Europe/Copenhagen")
 #: the Danish word written in every cell, so the colour is never the only carrier of the state
 STATE_WORDS = {HealthState.OK: "ok", HealthState.DEGRADED: "forstyrret", HealthState.DOWN: "nede"}
@@ -64,8 +63,8 @@ async def routes_json(request: web.Request) -> web.Response:
     if "state" in q and q["state"] not in states:  # a typo must not look like "no such routes"
         return error(400, f"state must be one of {', '.join(states)}")
     for key in ("sender", "receiver"):
-        if key in q and not EAN_VALUE.fullmatch(q[key]):
-            return error(400, f"{key} must be an EAN (13 digits)")
+        if key in q and not is_valid_ean(q[key]):  # never echoed: it may be a CPR
+            return error(400, f"{key}: {INVALID_EAN}")
     for key in ("sender", "receiver", "state"):
         if key in q:
             routes = [r for r in routes if r[key] == q[key]]
@@ -79,6 +78,9 @@ async def route_json(request: web.Request) -> web.Response:
     if caller is None:
         return unauthorized()
     sender, receiver = request.match_info["sender"], request.match_info["receiver"]
+    for key, value in (("sender", sender), ("receiver", receiver)):
+        if not is_valid_ean(value):  # no such route can exist; never echoed
+            return error(404, f"{key}: {INVALID_EAN}")
     if not caller.is_admin and not ({sender, receiver} & caller.eans):
         return error(403, "not one of your routes")
     for r in _matrix(request.app).as_dict(_names(request.app))["routes"]:

@@ -69,6 +69,11 @@ def server_ruled_fields(schema: Any, prefix: str = "") -> set[str]:
 def assert_valid_data_accepted(op: Any, document: dict[str, Any], response: Any) -> None:
     if response.status_code in ACCEPTED:
         return
+    if response.status_code == 400:  # a parameter whose rule is beyond JSON Schema (an EAN's check digit)
+        reason = str(response.json().get("reason", ""))
+        ruled = [p["name"] for p in op.definition.raw.get("parameters", []) if "x-server-rules" in str(p)]
+        assert any(reason.startswith(name) for name in ruled), (op.label, reason, ruled)
+        return
     assert response.status_code == 422, (op.label, response.status_code, response.text[:300])
     content = op.definition.raw.get("requestBody", {}).get("content", {})
     if any("x-server-rules" in media.get("schema", {}) for media in content.values()):
