@@ -84,6 +84,14 @@ def _text(data: Mapping[str, Any], name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def unknown_organisations(unknown: Sequence[str]) -> str:
+    """The error for EANs that are no partner's. Only values shaped like an EAN (13 digits) are repeated:
+    anything else may be a CPR number typed into the field (issue 10 #5)."""
+    if all(len(o) == 13 and o.isascii() and o.isdigit() for o in unknown):
+        return "Ukendt organisation (EAN): " + ", ".join(unknown[:5])
+    return "Ikke et gyldigt EAN/GLN-nummer (13 cifre med GS1-kontrolciffer); værdien gentages ikke."
+
+
 def parse_codes(data: Mapping[str, Any], name: str) -> list[str] | None:
     value = data.get(name, [])
     if isinstance(value, str):
@@ -201,7 +209,7 @@ def parse_incident(
     else:
         unknown = [o for o in orgs if o not in organisations]
         if unknown:
-            errors["affected_organisations"] = "Ukendt organisation (EAN): " + ", ".join(unknown[:5])
+            errors["affected_organisations"] = unknown_organisations(unknown)
 
     start_raw = data.get("start")
     start = parse_time(start_raw, zone) if start_raw not in (None, "") else None
