@@ -98,15 +98,3 @@ def fhir_world(storage_url: str, fhir_validator_url: str, tmp_path: Path) -> Ite
         fleet.stop()
         rx_a.stop()
         rx_b.stop()
-
-
-@pytest.fixture(scope="session")
-def fhir_validator_url() -> str:
-    """Stand-in until the session-wide validator fixture lands: a running validator's URL from the
-    environment (EDIGATE_TEST_FHIR_VALIDATOR_URL)."""
-    import os
-
-    url = os.environ.get("EDIGATE_TEST_FHIR_VALIDATOR_URL")
-    if not url:
-        pytest.skip("no FHIR validator: set EDIGATE_TEST_FHIR_VALIDATOR_URL to a running validator")
-    return url
