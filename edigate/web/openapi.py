@@ -431,6 +431,12 @@ SCHEMAS: dict[str, Any] = {
                 "additionalProperties": {"type": "string", "enum": ["closed", "open", "half_open"]},
                 "description": "per push receiver EAN: its circuit; closed means deliveries go through",
             },
+            "fhir_validation": {
+                "type": "object",
+                "required": ["available", "reason"],
+                "properties": {"available": {"type": "boolean"}, "reason": {"type": "string"}},
+                "description": "FHIR messages can be validated now (else they get 503); not part of readiness",
+            },
         },
     },
 }
