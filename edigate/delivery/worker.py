@@ -20,7 +20,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -193,7 +193,7 @@ class DeliveryWorker:
                         await marks.flush()
                         await asyncio.sleep(min(poll, wait))
                         break
-                    reason = dead_letter_reason(msg.attempts, msg.created_at, now, self.settings)
+                    reason = await self._give_up_reason(msg, msg.attempts, now)
                     if reason is not None:
                         await marks.flush()
                         await self.store.record_failure(msg.id, reason, None, dead=True)
@@ -262,7 +262,7 @@ class DeliveryWorker:
     async def _failed(self, msg: QueuedMessage, receiver: str, circuit: Circuit, error: str) -> None:
         attempts = msg.attempts + 1
         now = self.clock()
-        reason = dead_letter_reason(attempts, msg.created_at, now, self.settings)
+        reason = await self._give_up_reason(msg, attempts, now)
         opened = circuit.failure(time.monotonic())
         delay = backoff_delay(attempts, self.settings)
         if opened:
@@ -287,6 +287,17 @@ class DeliveryWorker:
             retry_in_s=None if dead else round(delay, 2),
             circuit=circuit.state(time.monotonic()),
         )
+
+    async def _give_up_reason(self, msg: QueuedMessage, attempts: int, now: datetime) -> str | None:
+        """`dead_letter_reason`, with the age of a re-queued dead letter counted from its retry: a message
+        the desk retries gets a fresh age, instead of failing again within a minute."""
+        reason = dead_letter_reason(attempts, msg.created_at, now, self.settings)
+        if reason is None or attempts >= self.settings.max_attempts:
+            return reason
+        retried = await self.store.last_retry_at(msg.id)
+        if retried is None:
+            return reason
+        return dead_letter_reason(attempts, max(retried, msg.created_at), now, self.settings)
 
     def _observe(self, receiver: str, outcome: str, seconds: float | None) -> None:
         for observer in self.observers:

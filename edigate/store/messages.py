@@ -15,7 +15,7 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -322,6 +322,20 @@ class MessageStore:
             )
             await conn.execute(sa.insert(events).values(message_id=mid, at=now, event="retry", detail=None))
         return True
+
+    async def last_retry_at(self, mid: int) -> datetime | None:
+        """When the message was last re-queued by `retry` (None if never): its queue age counts from there."""
+        async with self.db.engine.connect() as conn:
+            value = (
+                await conn.execute(
+                    sa.select(sa.func.max(events.c.at)).where(events.c.message_id == mid, events.c.event == "retry")
+                )
+            ).scalar()
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if not isinstance(value, datetime):
+            return None
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
     async def receiver_of(self, mid: int) -> str | None:
         async with self.db.engine.connect() as conn:
