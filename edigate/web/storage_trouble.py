@@ -12,6 +12,7 @@ readiness shows it.
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from dataclasses import dataclass
@@ -65,8 +66,10 @@ def storage_failure(exc: BaseException) -> str | None:
         return None
     if isinstance(exc, sqlalchemy.exc.TimeoutError):  # no pool connection in time
         return "database_unavailable (pool timeout)"
-    if isinstance(exc, OSError):
-        return "disk_full" if exc.errno == 28 else f"database_unavailable ({type(exc).__name__})"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "disk_full"
+    if isinstance(exc, ConnectionError) or (isinstance(exc, OSError) and exc.errno == errno.EIO):
+        return f"database_unavailable ({type(exc).__name__})"  # e.g. the database server refused to connect
     return None
 
 
