@@ -49,6 +49,14 @@ class Actor:
 SYSTEM = Actor("edigate", True)
 
 
+def allowed_roles(actor: Actor) -> tuple[str, ...]:
+    """The roles `actor` may report in: a reporter only in the one it is set up with (a municipality's EOJ
+    system owner is not Regional IT), an admin in either. The form offers exactly these."""
+    if actor.is_admin or not actor.role:
+        return ROLES
+    return (actor.role,)
+
+
 class InvalidInput(ValueError):
     """Field -> Danish message. Raised before anything is stored."""
 
@@ -182,7 +190,7 @@ def parse_incident(
         errors["reporting_organisation"] = "Ukendt organisation (EAN-nummeret findes ikke i partnerlisten)."
 
     role = _text(data, "role") or (actor.role or "")
-    if not actor.is_admin and actor.role and role != actor.role:
+    if role in ROLES and role not in allowed_roles(actor):
         errors["role"] = "Rollen skal være den, du er oprettet med."
     elif role not in ROLES:
         errors["role"] = "Vælg rolle: kommunens EOJ-systemansvarlige eller Regional IT."
