@@ -128,7 +128,7 @@ class FhirAdapter:
         try:
             msg = read_message(body, max_bytes=self.max_bytes)
         except FhirUnreadable as exc:
-            return Parsed(None, None, None, (Problem(str(exc), code="structure"),), None, unreadable_code="400")
+            return Parsed(None, None, None, (Problem(str(exc), code="structure"),), None, unreadable_code="unreadable")
         problems = _unanswerable(msg)
         if problems:
             return Parsed(None, msg.standard, None, problems, None, unreadable_code="422", extra=msg)
@@ -186,7 +186,7 @@ class FhirAdapter:
     def unreadable(self, ctx: IngestContext) -> Answer:
         parsed = ctx.parsed
         assert parsed is not None
-        status = 400 if parsed.unreadable_code == "400" else 422
+        status = 422  # as OIOXML's unreadable messages: refused, and nothing to acknowledge
         issues = [
             {
                 "severity": "error",

@@ -63,11 +63,19 @@ async def get_message(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
+SEARCH_PARAMETERS = frozenset(
+    {"limit", "since", "state", "envelope_id", "bundle_id", "message_header_id", "sender", "receiver"}
+)
+
+
 async def list_messages(request: web.Request) -> web.Response:
     caller = caller_of(request)
     if caller is None:
         return unauthorized()
     q = request.query
+    unknown = sorted(set(q) - SEARCH_PARAMETERS)
+    if unknown:
+        return error(400, f"unknown query parameter {unknown[0]!r} (known: {', '.join(sorted(SEARCH_PARAMETERS))})")
     try:
         limit = int(q.get("limit", "100"))
         if not 1 <= limit <= 1000:

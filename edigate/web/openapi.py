@@ -54,6 +54,13 @@ _MEDCOM_XML = {
     "x-server-rules": "one MedCom envelope, valid against its XSD and addressed to a known partner: "
     "anything else is 422 MessageRejected with its MedCom refuse code",
 }
+_FHIR_RULES = (
+    "one MedCom FHIR message (a Bundle of type message: CareCommunication, HospitalNotification or "
+    "Acknowledgement), judged by the HL7 reference validator and addressed to a known partner: anything else "
+    "is 422 with a MedCom Acknowledgement or an OperationOutcome"
+)
+_FHIR_JSON = {"type": "object", "x-server-rules": _FHIR_RULES}
+_FHIR_XML = {"type": "string", "x-server-rules": _FHIR_RULES}
 _STATES = ["accepted", "delivered", "acknowledged", "refused", "ack_overdue", "failed", "rejected"]
 
 
@@ -70,6 +77,17 @@ def _resp(description: str, schema: str | dict[str, Any] | None = None, ctype: s
 
 def _err(description: str) -> dict[str, Any]:
     return _resp(description, "Error")
+
+
+def _with_fhir(response: dict[str, Any], what: str) -> dict[str, Any]:
+    """`response` that may also come as a FHIR resource (`what`) in application/fhir+json or +xml."""
+    resource = {"description": f"a FHIR {what}"}
+    content = {
+        **response.get("content", {}),
+        "application/fhir+json": {"schema": {"type": "object", **resource}},
+        "application/fhir+xml": {"schema": {"type": "string", **resource}},
+    }
+    return {**response, "content": content}
 
 
 def _nerr(description: str) -> dict[str, Any]:
@@ -470,8 +488,8 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
                 "content": {
                     "application/xml": {"schema": _MEDCOM_XML},
                     "text/xml": {"schema": _MEDCOM_XML},
-                    "application/fhir+json": {"schema": {"type": "object"}},
-                    "application/fhir+xml": {"schema": {"type": "string"}},
+                    "application/fhir+json": {"schema": _FHIR_JSON},
+                    "application/fhir+xml": {"schema": _FHIR_XML},
                 },
             },
             "responses": {
@@ -480,9 +498,25 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
                 "401": UNAUTHORIZED,
                 "403": _err("The sender EAN is not one of the caller's, or an admin token was used."),
                 "413": _err("The body is over `server.max_body_bytes`."),
-                "415": _err("Content-Type is not application/xml or text/xml."),
-                "422": _resp("Refused (syntaksfejl, unknown receiver, …).", "MessageRejected"),
-                "503": _err("Storage or schema unavailable: NOT accepted, send again later."),
+                "415": _err(
+                    "Content-Type does not fit the body (OIOXML: application/xml or text/xml; FHIR: "
+                    "application/fhir+json or application/fhir+xml)."
+                ),
+                "422": _with_fhir(
+                    _resp(
+                        "Refused (syntaksfejl, unknown receiver, …). FHIR: a MedCom Acknowledgement "
+                        "(fatal-error) in the request's format, or an OperationOutcome.",
+                        "MessageRejected",
+                    ),
+                    "Bundle or OperationOutcome",
+                ),
+                "503": _with_fhir(
+                    _err(
+                        "Storage, schema or FHIR validation unavailable: NOT accepted, send again later. FHIR: "
+                        "a transient-error Acknowledgement."
+                    ),
+                    "Bundle",
+                ),
             },
         },
     ),
@@ -494,12 +528,8 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
             "tags": ["messages"],
             "security": BEARER,
             "parameters": [
-                _query(
-                    "limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "page size"
-                ),
-                _query(
-                    "since", {"type": "string", "format": "date-time"}, "created at or after (with offset)"
-                ),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "page size"),
+                _query("since", {"type": "string", "format": "date-time"}, "created at or after (with offset)"),
                 _query("state", {"type": "string", "enum": _STATES}, "life state"),
                 _query("envelope_id", {"type": "string"}, "envelope id"),
                 _query("bundle_id", {"type": "string"}, "FHIR Bundle.id (the envelope id of a FHIR message)"),

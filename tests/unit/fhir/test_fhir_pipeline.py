@@ -340,9 +340,9 @@ async def test_no_cpr_or_name_leaves_in_an_acknowledgement(world: World) -> None
         (b'{"resourceType": "Bundle", "id": "\xff"}', "UTF-8"),
     ],
 )
-async def test_hostile_json_is_a_clear_400(world: World, body: bytes, says: str) -> None:
+async def test_hostile_json_is_a_clear_422(world: World, body: bytes, says: str) -> None:
     a = await world.post(body)
-    assert a.status == 400 and a.body is not None
+    assert a.status == 422 and a.body is not None
     outcome = json.loads(a.body)
     assert outcome["resourceType"] == "OperationOutcome" and says in outcome["issue"][0]["diagnostics"]
     assert world.validator.calls == []
@@ -354,7 +354,7 @@ async def test_entity_tricks_in_fhir_xml_are_refused(world: World) -> None:
         b'<Bundle xmlns="http://hl7.org/fhir"><id value="&b;"/></Bundle>'
     )
     a = await world.post(body, content_type="application/fhir+xml")
-    assert a.status == 400 and a.content_type == "application/fhir+xml" and a.body is not None
+    assert a.status == 422 and a.content_type == "application/fhir+xml" and a.body is not None
     assert b"DOCTYPE" in a.body and world.validator.calls == []
 
 
