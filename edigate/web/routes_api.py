@@ -59,11 +59,14 @@ async def routes_json(request: web.Request) -> web.Response:
     routes = body["routes"]
     if not caller.is_admin:
         routes = [r for r in routes if r["sender"] in caller.eans or r["receiver"] in caller.eans]
+    states = [s.value for s in HealthState]
+    if "state" in q and q["state"] not in states:  # a typo must not look like "no such routes"
+        return error(400, f"state must be one of {', '.join(states)}")
     for key in ("sender", "receiver"):
-        if q.get(key) and not is_valid_ean(q[key]):  # never echoed: it may be a CPR
+        if key in q and not is_valid_ean(q[key]):  # never echoed: it may be a CPR
             return error(400, f"{key}: {INVALID_EAN}")
     for key in ("sender", "receiver", "state"):
-        if q.get(key):
+        if key in q:
             routes = [r for r in routes if r[key] == q[key]]
     body["routes"] = routes
     body["counts"] = {s.value: sum(1 for r in routes if r["state"] == s.value) for s in HealthState}
