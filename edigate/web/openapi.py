@@ -178,6 +178,10 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "messages": {"type": "array", "items": _ref("MessageMeta")},
             "count": {"type": "integer"},
+            "next_cursor": {
+                "type": "string",
+                "description": "present when the page is full: pass it as `cursor` for the next page",
+            },
         },
     },
     "Queued": {
@@ -417,6 +421,11 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
                 _query("envelope_id", {"type": "string"}, "envelope id"),
                 _query("sender", {"type": "string"}, "sender EAN"),
                 _query("receiver", {"type": "string"}, "receiver EAN"),
+                _query(
+                    "cursor",
+                    {"type": "string", "maxLength": 100},
+                    "next_cursor of the previous page (keyset pagination, newest first)",
+                ),
             ],
             "responses": {
                 "200": _resp("Matching messages.", "MessageList"),
