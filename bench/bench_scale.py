@@ -126,7 +126,7 @@ async def replicate(db: Any, copies: int, span: timedelta) -> int:
     for k in range(1, copies + 1):
         shift = span * k
 
-        def moved(row: dict[str, Any], table: str) -> dict[str, Any]:
+        def moved(row: dict[str, Any], table: str, k: int = k, shift: timedelta = shift) -> dict[str, Any]:
             out = {}
             for col, v in row.items():
                 if col == "id" and table != "gw_messages":

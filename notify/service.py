@@ -39,6 +39,7 @@ from notify.incidents import (
     parse_resolve,
     parse_update,
     refuse_cpr,
+    unknown_organisations,
 )
 from notify.lists import choose_recipients
 from notify.model import (
@@ -452,7 +453,7 @@ class NotifyService:
             raise InvalidInput({"affected_organisations": "Berørte organisationer skal være en liste af EAN-numre."})
         unknown = [o for o in orgs if o not in self.organisations]
         if unknown:
-            raise InvalidInput({"affected_organisations": "Ukendt organisation (EAN): " + ", ".join(unknown[:5])})
+            raise InvalidInput({"affected_organisations": unknown_organisations(unknown)})
         before = list(incident.affected_organisations)
         added = [o for o in orgs if o not in before]
         removed = [o for o in before if o not in orgs]

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from notify import session as sess
 from notify.feeds import atom_updated, planned_ics
-from notify.incidents import Actor, InvalidInput, InvalidTransition, is_desk
+from notify.incidents import Actor, InvalidInput, InvalidTransition, allowed_roles, is_desk
 from notify.lists import distribution_lists
 from notify.login_throttle import LoginThrottle, wait_text
 from notify.model import Incident
@@ -120,11 +120,13 @@ class Web:
         fresh = session is None
         if session is None:
             session = sess.new_session()
+        actor = self.actor(session)
         html = self.s.renderer.render(
             template,
             {
                 "session": session,
-                "actor": self.actor(session),
+                "actor": actor,
+                "who": who_text(actor, self.s.org_name) if actor else "",
                 "csrf": sess.csrf_token(self.s.session_secret, session),
                 "org_name": self.s.org_name,
                 "now": self.s.clock(),
@@ -238,6 +240,7 @@ class Web:
             "catalogue": sorted(self.s.catalogue.items()),
             "organisations": orgs,
             "reporting_choices": orgs if actor.is_admin else [o for o in orgs if o.ean == own],
+            "role_choices": allowed_roles(actor),
         }
 
     async def form_get(self, request: web.Request) -> web.Response:
@@ -726,6 +729,21 @@ class StatusLists:
     recent: list[Incident]
     now: datetime
     facts: dict[int, PublicFacts]
+
+
+def who_text(actor: Actor, org_name: Callable[[str], str]) -> str:
+    """"Logget ind som …": the reporter's name, then its organisation unless the name already says it.
+    A dash, not brackets: names and organisation names carry their own "(demo)", "(FIKTIV EAN)"."""
+    if not actor.organisation:
+        return actor.name
+    org = org_name(actor.organisation)
+    bare = _TRAILING_NOTE.sub("", org)
+    if bare and bare.casefold() in actor.name.casefold():
+        return actor.name
+    return f"{actor.name} – {org}"
+
+
+_TRAILING_NOTE = re.compile(r"(?:\s*\([^()]*\))+\s*$")  # "Odense Kommune (FIKTIV EAN)" -> "Odense Kommune"
 
 
 def _iso(t: datetime | None) -> str | None:

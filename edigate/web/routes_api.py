@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from edigate.health import HealthMatrix, HealthState, Reason, RouteHealth, RouteSignals
+from edigate.medcom.ean import INVALID_EAN, is_valid_ean
 from edigate.monitor import HEALTH_LOOP
 from edigate.web.auth import caller_of, unauthorized
 from edigate.web.errors import error
@@ -58,8 +59,14 @@ async def routes_json(request: web.Request) -> web.Response:
     routes = body["routes"]
     if not caller.is_admin:
         routes = [r for r in routes if r["sender"] in caller.eans or r["receiver"] in caller.eans]
+    states = [s.value for s in HealthState]
+    if "state" in q and q["state"] not in states:  # a typo must not look like "no such routes"
+        return error(400, f"state must be one of {', '.join(states)}")
+    for key in ("sender", "receiver"):
+        if key in q and not is_valid_ean(q[key]):  # never echoed: it may be a CPR
+            return error(400, f"{key}: {INVALID_EAN}")
     for key in ("sender", "receiver", "state"):
-        if q.get(key):
+        if key in q:
             routes = [r for r in routes if r[key] == q[key]]
     body["routes"] = routes
     body["counts"] = {s.value: sum(1 for r in routes if r["state"] == s.value) for s in HealthState}
@@ -71,6 +78,9 @@ async def route_json(request: web.Request) -> web.Response:
     if caller is None:
         return unauthorized()
     sender, receiver = request.match_info["sender"], request.match_info["receiver"]
+    for key, value in (("sender", sender), ("receiver", receiver)):
+        if not is_valid_ean(value):  # no such route can exist; never echoed
+            return error(404, f"{key}: {INVALID_EAN}")
     if not caller.is_admin and not ({sender, receiver} & caller.eans):
         return error(403, "not one of your routes")
     for r in _matrix(request.app).as_dict(_names(request.app))["routes"]:
