@@ -63,11 +63,16 @@ async def get_message(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
+LIST_PARAMETERS = frozenset({"limit", "since", "state", "envelope_id", "sender", "receiver", "cursor"})
+
+
 async def list_messages(request: web.Request) -> web.Response:
     caller = caller_of(request)
     if caller is None:
         return unauthorized()
     q = request.query
+    if unknown := set(q) - LIST_PARAMETERS:  # a misspelt filter must not silently list everything
+        return error(400, f"unknown query parameter ({len(unknown)}); known: {', '.join(sorted(LIST_PARAMETERS))}")
     try:
         limit = int(q.get("limit", "100"))
         if not 1 <= limit <= 1000:
@@ -92,7 +97,7 @@ async def list_messages(request: web.Request) -> web.Response:
     if q.get("cursor"):
         after = read_cursor(q["cursor"])
         if after is None:
-            return error(400, "cursor must be the next_cursor of an earlier page, unchanged")
+            return error(400, "cursor: must be the next_cursor of an earlier page, unchanged")
     f = SearchFilter(
         envelope_id=q.get("envelope_id") or None,
         sender=q.get("sender") or None,

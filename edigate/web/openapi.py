@@ -498,7 +498,11 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
                 _query("receiver", {"anyOf": [_EAN, {"const": ""}]}, "receiver EAN (empty: no filter)"),
                 _query(
                     "cursor",
-                    {"type": "string", "maxLength": 100},
+                    {
+                        "type": "string",
+                        "maxLength": 100,
+                        "x-server-rules": "exactly a next_cursor this server gave (an opaque keyset position)",
+                    },
                     "next_cursor of the previous page (keyset pagination, newest first)",
                 ),
             ],
