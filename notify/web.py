@@ -23,7 +23,7 @@ from notify.feeds import atom_updated, planned_ics
 from notify.incidents import Actor, InvalidInput, InvalidTransition, allowed_roles, is_desk
 from notify.lists import distribution_lists
 from notify.login_throttle import LoginThrottle, wait_text
-from notify.model import Incident
+from notify.model import LIST_NOTICE_KINDS, Incident
 from notify.service import Forbidden, NotFound, NotifyService, PublicFacts
 from notify.subscribe_guard import TooManyRequests
 
@@ -716,6 +716,37 @@ class Web:
             headers={**JSON_HEADERS, "Content-Disposition": 'inline; filename="planned.ics"'},
         )
 
+    async def public_incident(self, request: web.Request) -> web.Response:
+        """The page "Se hændelsen" in list mails opens: public and read-only, without a login. It shows what
+        the status page shows, plus the status texts the lists have already been sent; never the audit trail,
+        the recipients or who typed what. An incident that is not public (a draft, one closed before
+        confirmation, one the procedure does not inform about) is 404, like one that does not exist."""
+        incident_id = _int(request.match_info["id"])
+        incident = await self.s.storage.get_incident(incident_id)
+        facts = None if incident is None else await self.s.public_facts(incident)
+        if incident is None or facts is None:
+            return self.page(
+                request,
+                "web/message.html",
+                {
+                    "title": "Hændelsen findes ikke",
+                    "text": "Der er ingen offentlig hændelse med dette nummer. Se driftsstatus for kendte EDI-nedbrud.",
+                },
+                status=404,
+            )
+        notices = [n for n in await self.s.storage.notices_for(incident_id) if n.kind in LIST_NOTICE_KINDS]
+        told_until = max((n.created_at for n in notices), default=None)
+        updates = [
+            u
+            for u in await self.s.storage.updates_for(incident_id)
+            if told_until is not None and u.at <= told_until
+        ]
+        return self.page(
+            request,
+            "web/public_incident.html",
+            {"i": incident, "facts": {incident.id: facts}, "updates": updates, "catalogue": self.s.catalogue},
+        )
+
     async def contacts(self, request: web.Request) -> web.Response:
         return self.page(
             request, "web/contacts.html", {"contacts": self.s.settings.contacts, "settings": self.s.settings}
@@ -840,4 +871,5 @@ def add_routes(app: web.Application, service: NotifyService) -> Web:
     app.router.add_get("/status.atom", w.status_atom)
     app.router.add_get("/status/planned.ics", w.status_ics)
     app.router.add_get("/status/contacts", w.contacts)
+    app.router.add_get(r"/status/incidents/{id}", w.public_incident)
     return w
