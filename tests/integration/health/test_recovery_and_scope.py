@@ -38,7 +38,9 @@ HOSPITAL_XML = {"Authorization": f"Bearer {TOKENS['hospital']}", "Content-Type":
 
 async def delivery_states(loop: HealthLoop) -> list[str]:
     async with loop.database.engine.connect() as conn:
-        rows = await conn.execute(sa.select(messages.c.delivery_state).order_by(messages.c.id))
+        rows = await conn.execute(
+            sa.select(messages.c.delivery_state).where(messages.c.generated.is_(False)).order_by(messages.c.id)
+        )
         return [r[0] for r in rows]
 
 
@@ -70,6 +72,16 @@ async def test_dead_lettered_queue_is_not_recovery_and_the_incident_scopes_the_s
         xml = xdis91_message(envelope_id="ENVDEAD001", letter_id="LETDEAD001")
         assert (await client.post("/api/v1/messages", data=xml, headers=HOSPITAL_XML)).status == 202
         await wait_states(loop, clock, ["failed"])  # dead-lettered after 2 failed attempts: queue empty
+
+        # item 6: the sender is told (XCTL02 ikke_specificeret), through its own delivery (a directory)
+        def negative_receipts() -> list[str]:
+            folder = tmp_path / "out" / "hospital"
+            texts = [p.read_text(encoding="utf-8", errors="replace") for p in folder.glob("*.xml")]
+            return [t for t in texts if "NegativeReceipt" in t]
+
+        (receipt,) = await wait_for(negative_receipts, timeout=15)
+        assert "ikke_specificeret" in receipt and "ENVDEAD001" in receipt
+        assert "kunne ikke afleveres til modtageren" in receipt
 
         clock.now = TUESDAY_10 + timedelta(seconds=10)
         events = await loop.tick()
