@@ -267,6 +267,8 @@ class Web:
 
     # ---- incident page
     async def incident_get(self, request: web.Request) -> web.Response:
+        if self.actor(self.session(request)) is None:
+            return await self.incident_public(request)
         actor = self.require_login(request)
         incident_id = _int(request.match_info["id"])
         try:
@@ -288,6 +290,22 @@ class Web:
                 "organisations": sorted(self.s.organisations.values(), key=lambda o: (o.kind, o.name)),
                 "flash": request.query.get("ok"),
             },
+        )
+
+    async def incident_public(self, request: web.Request) -> web.Response:
+        """What a list mail's "Se hændelsen" link opens for someone not logged in: the same public facts as
+        the status page (no internal notes, no recipients, no audit). Anything not public asks for a login,
+        so a draft's existence is not given away."""
+        incident = await self.s.storage.get_incident(_int(request.match_info["id"]))
+        facts = await self.s.public_facts(incident) if incident is not None else None
+        if incident is None or facts is None:
+            self.require_login(request)  # raises the redirect to /login
+            raise web.HTTPNotFound(text="Hændelsen findes ikke.", headers=SECURITY_HEADERS)
+        updates = [u for u in await self.s.storage.updates_for(incident.id)]
+        return self.page(
+            request,
+            "web/incident_public.html",
+            {"i": incident, "f": facts, "updates": updates, "catalogue": self.s.catalogue},
         )
 
     async def incident_action(self, request: web.Request) -> web.Response:
