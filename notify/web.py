@@ -268,7 +268,10 @@ class Web:
     # ---- incident page
     async def incident_get(self, request: web.Request) -> web.Response:
         if self.actor(self.session(request)) is None:
-            return await self.incident_public(request)
+            # an old link, or one shared from the desk: the public page if there is one, else the login
+            public = await self.public_incident_page(request)
+            if public is not None:
+                return public
         actor = self.require_login(request)
         incident_id = _int(request.match_info["id"])
         try:
@@ -290,22 +293,6 @@ class Web:
                 "organisations": sorted(self.s.organisations.values(), key=lambda o: (o.kind, o.name)),
                 "flash": request.query.get("ok"),
             },
-        )
-
-    async def incident_public(self, request: web.Request) -> web.Response:
-        """What a list mail's "Se hændelsen" link opens for someone not logged in: the same public facts as
-        the status page (no internal notes, no recipients, no audit). Anything not public asks for a login,
-        so a draft's existence is not given away."""
-        incident = await self.s.storage.get_incident(_int(request.match_info["id"]))
-        facts = await self.s.public_facts(incident) if incident is not None else None
-        if incident is None or facts is None:
-            self.require_login(request)  # raises the redirect to /login
-            raise web.HTTPNotFound(text="Hændelsen findes ikke.", headers=SECURITY_HEADERS)
-        updates = [u for u in await self.s.storage.updates_for(incident.id)]
-        return self.page(
-            request,
-            "web/incident_public.html",
-            {"i": incident, "f": facts, "updates": updates, "catalogue": self.s.catalogue},
         )
 
     async def incident_action(self, request: web.Request) -> web.Response:
@@ -735,23 +722,31 @@ class Web:
         )
 
     async def public_incident(self, request: web.Request) -> web.Response:
-        """The page "Se hændelsen" in list mails opens: public and read-only, without a login. It shows what
-        the status page shows, plus the status texts the lists have already been sent; never the audit trail,
-        the recipients or who typed what. An incident that is not public (a draft, one closed before
-        confirmation, one the procedure does not inform about) is 404, like one that does not exist."""
+        """`/status/incidents/<id>`, the page "Se hændelsen" in list mails opens: public and read-only, no
+        login. An incident that is not public (a draft, one closed before confirmation, one the procedure
+        does not inform about) is 404, with the same answer as a number that does not exist."""
+        public = await self.public_incident_page(request)
+        if public is not None:
+            return public
+        return self.page(
+            request,
+            "web/message.html",
+            {
+                "title": "Hændelsen findes ikke",
+                "text": "Der er ingen offentlig hændelse med dette nummer. Se driftsstatus for kendte EDI-nedbrud.",
+            },
+            status=404,
+        )
+
+    async def public_incident_page(self, request: web.Request) -> web.Response | None:
+        """The public page of the incident in the path, or None if it is not public. It shows what the status
+        page shows, plus the status texts the lists have already been sent (one typed at night is shown once
+        it is mailed at 08:00); never the audit trail, the recipients or who typed what."""
         incident_id = _int(request.match_info["id"])
         incident = await self.s.storage.get_incident(incident_id)
         facts = None if incident is None else await self.s.public_facts(incident)
         if incident is None or facts is None:
-            return self.page(
-                request,
-                "web/message.html",
-                {
-                    "title": "Hændelsen findes ikke",
-                    "text": "Der er ingen offentlig hændelse med dette nummer. Se driftsstatus for kendte EDI-nedbrud.",
-                },
-                status=404,
-            )
+            return None
         notices = [n for n in await self.s.storage.notices_for(incident_id) if n.kind in LIST_NOTICE_KINDS]
         told_until = max((n.created_at for n in notices), default=None)
         updates = [
