@@ -23,6 +23,7 @@ from aiohttp import web
 
 from edigate.clock import Clock, clock_from_environment
 from edigate.delivery.worker import DeliveryWorker
+from edigate.fhir.factory import build_fhir_validator
 from edigate.ingest.oioxml import OioxmlAdapter
 from edigate.ingest.pipeline import IngestPipeline
 from edigate.ingest.services import IngestServices
@@ -46,6 +47,7 @@ from edigate.web.keys import (
     DATABASE,
     DIRECTORY,
     EXPLAIN_POOL,
+    FHIR_VALIDATOR,
     INGEST,
     NOTIFY,
     SETTINGS,
@@ -92,7 +94,10 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
         group_commit_wait_ms=settings.storage.group_commit_wait_ms,
         keyring=BodyKeyring.from_environment(),  # None unless EDIGATE_BODY_KEYS is set
     )
-    app[WORKER] = DeliveryWorker(app[STORE], settings.partners, settings.delivery, clock)
+    app[WORKER] = DeliveryWorker(
+        app[STORE], settings.partners, settings.delivery, clock, gateway_ean=settings.medcom.gateway_ean
+    )
+    app[FHIR_VALIDATOR] = build_fhir_validator(settings.fhir)
     app[ACK_ALERT_HOOKS] = []
     app[LEADER] = LeaderElection(settings.storage.url, database.dialect)  # time-based jobs: one instance
     app[INGEST] = _ingest_pipeline(app, settings, clock)
@@ -106,6 +111,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     setup_edge_input(app)  # NUL bytes etc. in path, query, form fields, JSON: 404/400/422, never a 500
 
     app.cleanup_ctx.append(_validation_pool)
+    app.cleanup_ctx.append(_fhir_validator_ctx)
     app.cleanup_ctx.append(_explain_pool)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_delivery_ctx)
@@ -170,6 +176,16 @@ async def _validation_pool(app: web.Application) -> AsyncIterator[None]:
     app[VALIDATION_POOL] = pool
     yield
     pool.shutdown(wait=True)
+
+
+async def _fhir_validator_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Start the FHIR validator in the background: the JVM warms up while OIOXML already flows."""
+    validator = app[FHIR_VALIDATOR]
+    await validator.start()
+    available, reason = validator.status()
+    log.info("fhir_validation", available=available, reason=reason)
+    yield
+    await validator.stop()
 
 
 async def _explain_pool(app: web.Application) -> AsyncIterator[None]:

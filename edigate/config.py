@@ -31,6 +31,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from edigate.fhir.config import FhirSettings
 from edigate.health import HealthThresholds
 from edigate.logging import LOG_LEVELS
 from edigate.mailaddr import mail_address
@@ -345,6 +346,7 @@ class GatewaySettings(Table):
     logging: LoggingSettings = LoggingSettings()
     metrics: MetricsSettings = MetricsSettings()
     retention: RetentionSettings = RetentionSettings()
+    fhir: FhirSettings = FhirSettings.model_construct()  # [fhir] absent: not configured (edigate.fhir.config)
 
     @model_validator(mode="after")
     def _cross_references(self) -> GatewaySettings:

@@ -19,6 +19,7 @@ from notify.model import KINDS, ROLES, ContactPerson, Incident, NewIncident, Org
 
 PHONE = re.compile(r"^\+?[0-9 ()-]{8,20}$")
 MAX_TEXT = 2000
+FIRST_YEAR, LAST_YEAR = 2000, 2099  # times outside are typing errors, and overflow date arithmetic
 INCIDENT_FIELDS = (
     "kind",
     "reporting_organisation",
@@ -48,6 +49,14 @@ class Actor:
 SYSTEM = Actor("edigate", True)
 
 
+def allowed_roles(actor: Actor) -> tuple[str, ...]:
+    """The roles `actor` may report in: a reporter only in the one it is set up with (a municipality's EOJ
+    system owner is not Regional IT), an admin in either. The form offers exactly these."""
+    if actor.is_admin or not actor.role:
+        return ROLES
+    return (actor.role,)
+
+
 class InvalidInput(ValueError):
     """Field -> Danish message. Raised before anything is stored."""
 
@@ -73,6 +82,8 @@ def parse_time(value: Any, zone: ZoneInfo) -> datetime | None:
         return None
     if t.tzinfo is None:
         t = t.replace(tzinfo=zone)
+    if not FIRST_YEAR <= t.year <= LAST_YEAR:  # far times overflow date arithmetic (reminders, notices)
+        return None
     return t.astimezone(UTC)
 
 
@@ -179,7 +190,7 @@ def parse_incident(
         errors["reporting_organisation"] = "Ukendt organisation (EAN-nummeret findes ikke i partnerlisten)."
 
     role = _text(data, "role") or (actor.role or "")
-    if not actor.is_admin and actor.role and role != actor.role:
+    if role in ROLES and role not in allowed_roles(actor):
         errors["role"] = "Rollen skal være den, du er oprettet med."
     elif role not in ROLES:
         errors["role"] = "Vælg rolle: kommunens EOJ-systemansvarlige eller Regional IT."

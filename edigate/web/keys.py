@@ -33,3 +33,5 @@ WORKER = web.AppKey("edigate.delivery_worker", DeliveryWorker)
 INGEST = web.AppKey("edigate.ingest", IngestPipeline)
 ACK_ALERT_HOOKS: web.AppKey[list[AckAlertHook]] = web.AppKey("edigate.ack_alert_hooks")
 NOTIFY: web.AppKey[Any] = web.AppKey("edigate.notify")  # notify.service.NotifyService when wired
+# edigate.fhir.factory.AnyFhirValidator: a FhirValidator (edigate.fhir.validation) with start()/stop()
+FHIR_VALIDATOR: web.AppKey[Any] = web.AppKey("edigate.fhir_validator")

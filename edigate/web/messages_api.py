@@ -75,7 +75,7 @@ async def list_messages(request: web.Request) -> web.Response:
     except ValueError:
         return error(400, "limit must be an integer from 1 to 1000")
     since = None
-    if q.get("since"):
+    if "since" in q:  # present means meant: an empty or unreadable value is an error, not "no filter"
         try:
             since = datetime.fromisoformat(q["since"].replace("Z", "+00:00"))
         except ValueError:
@@ -85,7 +85,7 @@ async def list_messages(request: web.Request) -> web.Response:
     for key in ("sender", "receiver"):
         if q.get(key) and not is_valid_ean(q[key]):  # never echoed: it may be a CPR typed into the field
             return error(400, f"{key}: {INVALID_EAN}")
-    state = q.get("state") or None
+    state = q.get("state")
     if state is not None and state not in STATES:
         return error(400, f"state must be one of {', '.join(STATES)}")
     f = SearchFilter(
