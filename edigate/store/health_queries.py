@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from edigate.health import CircuitState, RouteSignals, TypeSignals
 from edigate.logging import scrub_text
 from edigate.store.db import Database
-from edigate.store.model import ACK_OVERDUE, ACKNOWLEDGED, FAILED, REFUSED
+from edigate.store.model import ACCEPTED, ACK_OVERDUE, ACKNOWLEDGED, DELIVERED, FAILED, REFUSED
 from edigate.store.schema import PENDING, events, messages
 
 __all__ = [
@@ -205,6 +205,22 @@ async def read_route_signals(
             acc.receipts += int(count)
             if state == REFUSED:
                 acc.refusals += int(count)
+
+        # traffic in the window that is healthy and not yet answered (delivered, awaiting its receipt, or
+        # never asking for one): the route is known and ok, not missing from /api/v1/routes
+        delivered = (
+            await conn.execute(
+                sa.select(m.sender_ean, m.receiver_ean)
+                .where(
+                    m.state.in_((DELIVERED, ACCEPTED)),
+                    m.created_at >= now - receipt_window,
+                    m.receiver_ean.in_(receivers),
+                )
+                .group_by(m.sender_ean, m.receiver_ean)
+            )
+        ).all()
+        for sender, receiver in delivered:
+            routes.setdefault((sender, receiver), RouteCounts())
 
         dead_rows = (
             await conn.execute(

@@ -234,3 +234,31 @@ async def test_a_receipt_overdue_past_the_alert_time_mails_the_desk_with_route_a
         await loop.tick()  # nothing new: no second mail
         await asyncio.sleep(0.5)
         assert len(smtp_server.catcher.mails) == 1
+
+
+async def test_routes_page_and_api_show_what_was_measured(
+    tmp_path: Path, receiver: Receiver, smtp_server: SmtpServer
+) -> None:
+    """Item 14: right after healthy deliveries (no receipts yet) the API lists the route as ok; the page
+    shows "ingen trafik" (grey) where nothing was measured, its counts agree with the cells, and it links
+    back to /status."""
+    settings = world_settings(tmp_path, receiver, smtp_server, health={"interval_seconds": 3600})
+    clock = MovableClock(TUESDAY_10)
+    app = build_app(settings, clock=clock)
+    async with TestClient(TestServer(app)) as client:
+        loop: HealthLoop = app[HEALTH_LOOP]
+        for n in range(3):
+            xml = xdis91_message(envelope_id=f"ENVTRAF00{n}", letter_id=f"LETTRAF00{n}")
+            assert (await client.post("/api/v1/messages", data=xml, headers=HOSPITAL_XML)).status == 202
+        await wait_states(loop, clock, ["delivered"] * 3)
+        await loop.tick()
+
+        body = await (await client.get("/api/v1/routes", headers=ADMIN)).json()
+        assert [(r["sender"], r["receiver"], r["state"]) for r in body["routes"]] == [(HOSPITAL, MUNICIPALITY, "ok")]
+
+        page = await (await client.get("/routes")).text()
+        cells = page.count('<td class="quiet"') + page.count('<td class="ok"')
+        assert cells == 4  # 2 hospitals × 2 municipalities
+        assert page.count('<td class="ok"') == 1 and page.count('<td class="quiet"') == 3
+        assert "Celler: 1 ok, 0 forstyrret, 0 nede, 3 ingen trafik." in page
+        assert 'href="/status"' in page
