@@ -94,7 +94,9 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
         group_commit_wait_ms=settings.storage.group_commit_wait_ms,
         keyring=BodyKeyring.from_environment(),  # None unless EDIGATE_BODY_KEYS is set
     )
-    app[WORKER] = DeliveryWorker(app[STORE], settings.partners, settings.delivery, clock)
+    app[WORKER] = DeliveryWorker(
+        app[STORE], settings.partners, settings.delivery, clock, gateway_ean=settings.medcom.gateway_ean
+    )
     app[FHIR_VALIDATOR] = build_fhir_validator(settings.fhir)
     app[ACK_ALERT_HOOKS] = []
     app[LEADER] = LeaderElection(settings.storage.url, database.dialect)  # time-based jobs: one instance
@@ -266,6 +268,7 @@ def _wire_notify(app: web.Application, settings: Settings, database: Database, c
     try:
         from edigate.store.login_sessions import SqlLoginSessions
         from edigate.store.notify_store import SqlNotifyStorage
+        from edigate.store.portal_tasks import SqlPortalTasks
         from notify.model import Organisation
         from notify.service import setup_notify
     except ImportError as exc:
@@ -287,4 +290,5 @@ def _wire_notify(app: web.Application, settings: Settings, database: Database, c
         is_leader=app[LEADER].is_leader,
         login_observer=functools.partial(record_login_event, app),  # metrics are set up after notify
         login_sessions=SqlLoginSessions(database),
+        portal_tasks=SqlPortalTasks(database),
     )
