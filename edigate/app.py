@@ -94,7 +94,9 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
         group_commit_wait_ms=settings.storage.group_commit_wait_ms,
         keyring=BodyKeyring.from_environment(),  # None unless EDIGATE_BODY_KEYS is set
     )
-    app[WORKER] = DeliveryWorker(app[STORE], settings.partners, settings.delivery, clock)
+    app[WORKER] = DeliveryWorker(
+        app[STORE], settings.partners, settings.delivery, clock, gateway_ean=settings.medcom.gateway_ean
+    )
     app[FHIR_VALIDATOR] = build_fhir_validator(settings.fhir)
     app[ACK_ALERT_HOOKS] = []
     app[LEADER] = LeaderElection(settings.storage.url, database.dialect)  # time-based jobs: one instance

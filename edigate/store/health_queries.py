@@ -3,12 +3,13 @@
 The health monitor calls :func:`read_route_signals` every few seconds, so every query here is cheap and
 rides an index of ``gw_messages``:
 
-* pending work: ``receiver_ean IN (…) AND delivery_state = 'pending'`` (index ``gw_messages_queue``);
+* pending work: ``receiver_ean IN (…)`` and pending, grouped per route: an index-only read of the partial
+  index ``gw_messages_pending_routes``, which holds the pending rows only;
 * the failure streak: the head of each receiver's queue (FIFO: while it fails nothing behind it moves), and
   its first ``attempt_failed`` event (index ``gw_events_message``);
 * the last success: per receiver, the newest delivered row (``gw_messages_queue`` backwards);
 * receipts overdue, the recent refusal rate and the dead letters: ``state IN (…) AND created_at >= …``
-  (``gw_messages_state``).
+  (``gw_messages_state_created``).
 
 Nothing here reads ``body`` (which holds the CPR) and no error text leaves unscrubbed.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,8 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from edigate.health import CircuitState, RouteSignals, TypeSignals
 from edigate.logging import scrub_text
 from edigate.store.db import Database
-from edigate.store.model import ACK_OVERDUE, ACKNOWLEDGED, FAILED, REFUSED
-from edigate.store.schema import events, messages
+from edigate.store.model import ACCEPTED, ACK_OVERDUE, ACKNOWLEDGED, DELIVERED, FAILED, REFUSED
+from edigate.store.schema import PENDING, events, messages
 
 __all__ = [
     "OutboxCounts",
@@ -126,9 +128,7 @@ async def read_route_signals(
     async with db.engine.connect() as conn:
         pending = (
             await conn.execute(
-                sa.select(m.sender_ean, m.receiver_ean, m.type, sa.func.count(), sa.func.min(m.created_at))
-                .where(m.receiver_ean.in_(receivers), m.delivery_state == "pending")
-                .group_by(m.sender_ean, m.receiver_ean, m.type)
+                pending_routes_statement(receivers)
             )
         ).all()
         for sender, receiver, mtype, count, oldest in pending:
@@ -205,6 +205,22 @@ async def read_route_signals(
             acc.receipts += int(count)
             if state == REFUSED:
                 acc.refusals += int(count)
+
+        # traffic in the window that is healthy and not yet answered (delivered, awaiting its receipt, or
+        # never asking for one): the route is known and ok, not missing from /api/v1/routes
+        delivered = (
+            await conn.execute(
+                sa.select(m.sender_ean, m.receiver_ean)
+                .where(
+                    m.state.in_((DELIVERED, ACCEPTED)),
+                    m.created_at >= now - receipt_window,
+                    m.receiver_ean.in_(receivers),
+                )
+                .group_by(m.sender_ean, m.receiver_ean)
+            )
+        ).all()
+        for sender, receiver in delivered:
+            routes.setdefault((sender, receiver), RouteCounts())
 
         dead_rows = (
             await conn.execute(
@@ -309,6 +325,16 @@ async def _dead_letter_streaks(
     return out
 
 
+def pending_routes_statement(receivers: Sequence[str]) -> sa.Select[Any]:
+    """Pending count and oldest pending per (sender, receiver, type): an index-only read of the partial
+    index `gw_messages_pending_routes` (the plan test pins it)."""
+    return (
+        sa.select(m.sender_ean, m.receiver_ean, m.type, sa.func.count(), sa.func.min(m.created_at))
+        .where(m.receiver_ean.in_(list(receivers)), sa.text(PENDING))
+        .group_by(m.sender_ean, m.receiver_ean, m.type)
+    )
+
+
 def _aware(value: datetime | None) -> datetime | None:
     """UtcDateTime already returns aware values; min() over it on SQLite may come back as text or naive."""
     if value is None:
@@ -386,7 +412,7 @@ async def read_new_receipts(
 ) -> list[ReceiptSeen]:
     """Originals answered (XCTL03/XCTL02) after ``after``; latency = receipt time - delivery time.
 
-    Bounded to originals created within ``window`` so the scan rides ``gw_messages_state``.
+    Bounded to originals created within ``window`` so the scan rides ``gw_messages_state_created``.
     """
     async with db.engine.connect() as conn:
         rows = (

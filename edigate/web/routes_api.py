@@ -126,7 +126,21 @@ def _route(sender: str, receiver: str, matrix: HealthMatrix) -> RouteHealth | No
     return matrix.get(sender, receiver) or _quiet_route(sender, receiver, matrix)
 
 
+NO_TRAFFIC = "ingen trafik"
+_NO_TRAFFIC_COLOURS = ("#e5e7eb", "#374151")  # grey: nothing measured, which is not the same as ok
+
+
+def _cell_word(a_to_b: RouteHealth | None, b_to_a: RouteHealth | None) -> str:
+    """What a cell says: the worse direction's state, or "ingen trafik" when neither direction has any."""
+    if a_to_b is None and b_to_a is None:
+        return NO_TRAFFIC
+    return STATE_WORDS[_worst((a_to_b, b_to_a))]
+
+
 def _cell(a_to_b: RouteHealth | None, b_to_a: RouteHealth | None, names: Mapping[str, str]) -> str:
+    if a_to_b is None and b_to_a is None:
+        bg, fg = _NO_TRAFFIC_COLOURS
+        return f'<td class="quiet" style="background:{bg};color:{fg}">{NO_TRAFFIC}</td>'
     state = _worst((a_to_b, b_to_a))
     bg, fg = _COLOURS[state]
     lines = [f"<strong>{STATE_WORDS[state]}</strong>"]
@@ -150,10 +164,11 @@ def render_page(matrix: HealthMatrix, partners: Iterable[Any]) -> str:
 
     head = "".join(f'<th scope="col">{escape(m.name)}</th>' for m in municipalities)
     rows = []
+    words: list[str] = []  # what every cell says, so the summary counts exactly what is shown
     for h in hospitals:
-        cells = "".join(
-            _cell(_route(h.ean, m.ean, matrix), _route(m.ean, h.ean, matrix), names) for m in municipalities
-        )
+        pairs = [(_route(h.ean, m.ean, matrix), _route(m.ean, h.ean, matrix)) for m in municipalities]
+        words += [_cell_word(a, b) for a, b in pairs]
+        cells = "".join(_cell(a, b, names) for a, b in pairs)
         rows.append(f'<tr><th scope="row">{escape(h.name)}</th>{cells}</tr>')
 
     matrix_eans = {p.ean for p in hospitals} | {p.ean for p in municipalities}
@@ -171,9 +186,10 @@ def render_page(matrix: HealthMatrix, partners: Iterable[Any]) -> str:
         f"{_cell(r, None, names)}</tr>"
         for r in others
     )
+    words += [_cell_word(r, None) for r in others]
     down = ", ".join(escape(names.get(e, e)) for e in sorted(matrix.receivers_down))
-    counts = {s: sum(1 for r in matrix.routes if r.state is s) for s in HealthState}
-    summary = ", ".join(f"{counts[s]} {STATE_WORDS[s]}" for s in HealthState)
+    order = [*(STATE_WORDS[s] for s in HealthState), NO_TRAFFIC]
+    summary = ", ".join(f"{words.count(w)} {w}" for w in order)
     return f"""<!doctype html>
 <html lang="da"><head><meta charset="utf-8"><meta http-equiv="refresh" content="30">
 <title>EDI-ruter: driftsstatus</title>
@@ -184,12 +200,16 @@ th, td {{ border: 1px solid #888; padding: .35rem .5rem; vertical-align: top; fo
 thead th {{ writing-mode: vertical-rl; transform: rotate(180deg); text-align: left; }}
 td strong {{ text-transform: uppercase; }}
 .dir {{ font-size: .8rem; }}
+nav {{ margin-bottom: 1rem; }}
 </style></head>
 <body>
+<nav aria-label="Hovedmenu"><a href="/status">Driftsstatus</a> · <a href="/routes">EDI-ruter</a> ·
+<a href="/incidents/new">Meld nedbrud/nedlukning</a> · <a href="/status/contacts">Kontaktkort</a></nav>
 <h1>EDI-ruter: driftsstatus</h1>
-<p>Målt {at}. Ruter med trafik: {summary}.
-Hver celle viser sygehus ↔ kommune i begge retninger: <strong>ok</strong>, <strong>forstyrret</strong>
-eller <strong>nede</strong>. Siden opdateres hvert 30. sekund.</p>
+<p>Målt {at}. Celler: {summary}.
+Hver celle viser sygehus ↔ kommune i begge retninger: <strong>ok</strong>, <strong>forstyrret</strong>,
+<strong>nede</strong> eller <strong>{NO_TRAFFIC}</strong> (grå: ingen meddelelser i måleperioden, så intet er
+målt). Siden opdateres hvert 30. sekund.</p>
 {f"<p><strong>Modtagere nede:</strong> {down}</p>" if down else ""}
 <table><caption>Sygehuse (rækker) × kommuner (kolonner)</caption>
 <thead><tr><th scope="col">Sygehus</th>{head}</tr></thead>

@@ -38,7 +38,9 @@ HOSPITAL_XML = {"Authorization": f"Bearer {TOKENS['hospital']}", "Content-Type":
 
 async def delivery_states(loop: HealthLoop) -> list[str]:
     async with loop.database.engine.connect() as conn:
-        rows = await conn.execute(sa.select(messages.c.delivery_state).order_by(messages.c.id))
+        rows = await conn.execute(
+            sa.select(messages.c.delivery_state).where(messages.c.generated.is_(False)).order_by(messages.c.id)
+        )
         return [r[0] for r in rows]
 
 
@@ -70,6 +72,16 @@ async def test_dead_lettered_queue_is_not_recovery_and_the_incident_scopes_the_s
         xml = xdis91_message(envelope_id="ENVDEAD001", letter_id="LETDEAD001")
         assert (await client.post("/api/v1/messages", data=xml, headers=HOSPITAL_XML)).status == 202
         await wait_states(loop, clock, ["failed"])  # dead-lettered after 2 failed attempts: queue empty
+
+        # item 6: the sender is told (XCTL02 ikke_specificeret), through its own delivery (a directory)
+        def negative_receipts() -> list[str]:
+            folder = tmp_path / "out" / "hospital"
+            texts = [p.read_text(encoding="utf-8", errors="replace") for p in folder.glob("*.xml")]
+            return [t for t in texts if "NegativeReceipt" in t]
+
+        (receipt,) = await wait_for(negative_receipts, timeout=15)
+        assert "ikke_specificeret" in receipt and "ENVDEAD001" in receipt
+        assert "kunne ikke afleveres til modtageren" in receipt
 
         clock.now = TUESDAY_10 + timedelta(seconds=10)
         events = await loop.tick()
@@ -222,3 +234,31 @@ async def test_a_receipt_overdue_past_the_alert_time_mails_the_desk_with_route_a
         await loop.tick()  # nothing new: no second mail
         await asyncio.sleep(0.5)
         assert len(smtp_server.catcher.mails) == 1
+
+
+async def test_routes_page_and_api_show_what_was_measured(
+    tmp_path: Path, receiver: Receiver, smtp_server: SmtpServer
+) -> None:
+    """Item 14: right after healthy deliveries (no receipts yet) the API lists the route as ok; the page
+    shows "ingen trafik" (grey) where nothing was measured, its counts agree with the cells, and it links
+    back to /status."""
+    settings = world_settings(tmp_path, receiver, smtp_server, health={"interval_seconds": 3600})
+    clock = MovableClock(TUESDAY_10)
+    app = build_app(settings, clock=clock)
+    async with TestClient(TestServer(app)) as client:
+        loop: HealthLoop = app[HEALTH_LOOP]
+        for n in range(3):
+            xml = xdis91_message(envelope_id=f"ENVTRAF00{n}", letter_id=f"LETTRAF00{n}")
+            assert (await client.post("/api/v1/messages", data=xml, headers=HOSPITAL_XML)).status == 202
+        await wait_states(loop, clock, ["delivered"] * 3)
+        await loop.tick()
+
+        body = await (await client.get("/api/v1/routes", headers=ADMIN)).json()
+        assert [(r["sender"], r["receiver"], r["state"]) for r in body["routes"]] == [(HOSPITAL, MUNICIPALITY, "ok")]
+
+        page = await (await client.get("/routes")).text()
+        cells = page.count('<td class="quiet"') + page.count('<td class="ok"')
+        assert cells == 4  # 2 hospitals × 2 municipalities
+        assert page.count('<td class="ok"') == 1 and page.count('<td class="quiet"') == 3
+        assert "Celler: 1 ok, 0 forstyrret, 0 nede, 3 ingen trafik." in page
+        assert 'href="/status"' in page
