@@ -39,6 +39,7 @@ def run_new(args: argparse.Namespace) -> int:
 
 
 def run_rotate(args: argparse.Namespace) -> int:
+    from edigate.commands.store_access import announce, describe, missing_database
     from edigate.store.crypto import BodyKeyError, BodyKeyring
 
     try:
@@ -50,7 +51,18 @@ def run_rotate(args: argparse.Namespace) -> int:
     if keyring is None:
         print("edigate: EDIGATE_BODY_KEYS is not set: there is no key to seal with", file=sys.stderr)
         return 2
-    return asyncio.run(_rotate(settings.storage.url, keyring))
+    url = settings.storage.url
+    missing = missing_database(url, args.config)
+    if missing:
+        print(f"edigate: {missing}", file=sys.stderr)
+        return 2
+    announce(url)
+    try:
+        return asyncio.run(_rotate(url, keyring))
+    except Exception as exc:  # one line, not a traceback
+        first = (str(exc).splitlines() or [""])[0][:300]
+        print(f"edigate: cannot use the database {describe(url)}: {type(exc).__name__}: {first}", file=sys.stderr)
+        return 1
 
 
 async def _rotate(url: str, keyring: Any) -> int:
