@@ -268,6 +268,7 @@ def _wire_notify(app: web.Application, settings: Settings, database: Database, c
     try:
         from edigate.store.login_sessions import SqlLoginSessions
         from edigate.store.notify_store import SqlNotifyStorage
+        from edigate.store.portal_tasks import SqlPortalTasks
         from notify.model import Organisation
         from notify.service import setup_notify
     except ImportError as exc:
@@ -289,4 +290,5 @@ def _wire_notify(app: web.Application, settings: Settings, database: Database, c
         is_leader=app[LEADER].is_leader,
         login_observer=functools.partial(record_login_event, app),  # metrics are set up after notify
         login_sessions=SqlLoginSessions(database),
+        portal_tasks=SqlPortalTasks(database),
     )
