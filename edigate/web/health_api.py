@@ -9,22 +9,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from typing import Any
 
 from aiohttp import web
 
-from edigate.store.leader import LEADER
-from edigate.web.keys import SETTINGS, STORE, WORKER
+from edigate.delivery.worker import DeliveryWorker
+from edigate.web.keys import LEADER, MAIL_RELAY, STORE, WORKER, MailRelay
 
 SMTP_PROBE_SECONDS = 1.0
 
 
-async def smtp_reachability(settings: Any) -> str:
+async def smtp_reachability(mail: MailRelay | None) -> str:
     """"ok" when the configured SMTP server accepts a TCP connection (or the mail folder is writable)."""
-    notify = getattr(settings, "notify", None)
-    if notify is None:
+    if mail is None:
         return "not_configured"
-    mail = notify.mail
     if mail.kind != "smtp":
         return "ok" if os.access(os.path.dirname(os.path.abspath(mail.directory)) or ".", os.W_OK) else "unwritable"
     try:
@@ -37,7 +34,7 @@ async def smtp_reachability(settings: Any) -> str:
     return "ok"
 
 
-def receiver_reachability(worker: Any) -> dict[str, str]:
+def receiver_reachability(worker: DeliveryWorker | None) -> dict[str, str]:
     """Per push receiver (http/directory): its circuit, "closed" meaning deliveries go through."""
     if worker is None:
         return {}
@@ -64,7 +61,7 @@ async def readyz(request: web.Request) -> web.Response:
             "status": "ready" if ready else "not_ready",
             "components": components,
             "leader": leader is not None and leader.is_leader(),  # runs the time-based jobs (one instance)
-            "smtp": await smtp_reachability(request.app.get(SETTINGS)),
+            "smtp": await smtp_reachability(request.app.get(MAIL_RELAY)),
             "receivers": receiver_reachability(worker),
         },
         status=200 if ready else 503,

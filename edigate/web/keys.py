@@ -1,10 +1,12 @@
-"""Typed application state (aiohttp AppKey): one key per shared object of the gateway."""
+"""Typed application state (aiohttp AppKey): one key per shared object the HTTP handlers read.
+
+`edigate.app` builds every object and sets every key before the app starts; handlers only read them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -12,12 +14,24 @@ from edigate.clock import Clock
 from edigate.config import GatewaySettings
 from edigate.delivery.worker import DeliveryWorker
 from edigate.medcom import Validator
+from edigate.metrics import Metrics
+from edigate.monitor import HealthLoop
 from edigate.routing import PartnerDirectory
 from edigate.store.db import Database
+from edigate.store.leader import LeaderElection
 from edigate.store.messages import MessageStore
-from edigate.store.model import AckAlert
 
-AckAlertHook = Callable[[AckAlert], Awaitable[None]]
+
+@dataclass(frozen=True)
+class MailRelay:
+    """Where the outage procedure's mails go, for `/readyz` (`kind` "smtp": host and port; "directory": a
+    folder)."""
+
+    kind: str
+    host: str
+    port: int
+    directory: str
+
 
 SETTINGS = web.AppKey("edigate.settings", GatewaySettings)
 CLOCK: web.AppKey[Clock] = web.AppKey("edigate.clock")
@@ -27,5 +41,7 @@ DIRECTORY = web.AppKey("edigate.directory", PartnerDirectory)
 VALIDATOR = web.AppKey("edigate.validator", Validator)
 VALIDATION_POOL = web.AppKey("edigate.validation_pool", ThreadPoolExecutor)
 WORKER = web.AppKey("edigate.delivery_worker", DeliveryWorker)
-ACK_ALERT_HOOKS: web.AppKey[list[AckAlertHook]] = web.AppKey("edigate.ack_alert_hooks")
-NOTIFY: web.AppKey[Any] = web.AppKey("edigate.notify")  # notify.service.NotifyService when wired
+LEADER = web.AppKey("edigate.leader", LeaderElection)
+HEALTH_LOOP = web.AppKey("edigate.health_loop", HealthLoop)
+METRICS: web.AppKey[Metrics | None] = web.AppKey("edigate.metrics")  # None: [metrics] enabled = false
+MAIL_RELAY: web.AppKey[MailRelay | None] = web.AppKey("edigate.mail_relay")  # None: no [notify]

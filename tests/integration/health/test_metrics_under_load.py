@@ -9,18 +9,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import pytest
-
-from tests.harness.service import REPO
 from tests.integration.health.conftest import HOSPITAL, MUNICIPALITY, World, metric_value
 from tests.unit.medcom.samples import xdis20_message, xdis91_message
 
 N91, N20, N_INVALID, N_DUPLICATE, N_UNAUTHORIZED = 24, 16, 4, 3, 2
-
-
-def ingest_is_instrumented() -> bool:
-    """The received counters need the ingest hook (edigate/web/ingest.py calling record_received)."""
-    return "record_received" in (REPO / "edigate" / "web" / "ingest.py").read_text(encoding="utf-8")
 
 
 def invalid_xdis91(i: int) -> bytes:
@@ -29,11 +21,6 @@ def invalid_xdis91(i: int) -> bytes:
 
 
 def test_counters_equal_what_was_sent(world_factory: Any) -> None:
-    if not ingest_is_instrumented():
-        pytest.skip(
-            "edigate/web/ingest.py does not call metrics_api.record_received yet "
-            "(apply the hot-path hooks from the route-health integration report)"
-        )
     world: World = world_factory()
     messages = (
         [xdis91_message(envelope_id=f"ENV91L{i:05d}", letter_id=f"LET91L{i:05d}") for i in range(N91)]

@@ -1,0 +1,164 @@
+"""The layering of the project, checked on the source's import statements (ast, not text search).
+
+- `edigate/medcom` imports nothing else of the project;
+- `notify` imports nothing of `edigate`;
+- the store, delivery, health, config and monitor modules import neither `edigate.web` nor `notify` (except
+  `edigate/store/notify_store.py`, which implements notify's storage port with notify's model types);
+- only the composition root (`edigate/app.py`, `edigate/settings.py`) and the commands import both the
+  gateway and notify;
+- no `except ImportError` around the project's own modules, no `__import__`, and no import cycles.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+PACKAGES = ("edigate", "notify")
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = {
+    module_name(p): p for pkg in PACKAGES for p in sorted((REPO / pkg).rglob("*.py")) if ".venv" not in p.parts
+}
+
+
+def imports_of(path: Path) -> Iterator[tuple[str, ast.AST]]:
+    """Every project module named by an import statement anywhere in the file (also inside functions)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, node
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*up, base] if base else up)
+            for alias in node.names:
+                full = f"{base}.{alias.name}"
+                yield (full if full in MODULES else base), node
+
+
+def project_imports(name: str) -> set[str]:
+    return {m for m, _ in imports_of(MODULES[name]) if m.split(".")[0] in PACKAGES}
+
+
+def under(name: str, *prefixes: str) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def test_the_modules_are_found() -> None:
+    assert "edigate.app" in MODULES and "notify.service" in MODULES and "edigate.medcom.validator" in MODULES
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if under(n, "edigate.medcom")))
+def test_medcom_imports_only_medcom(name: str) -> None:
+    outside = {m for m in project_imports(name) if not under(m, "edigate.medcom")}
+    assert not outside, f"{name} imports {sorted(outside)}"
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if under(n, "notify")))
+def test_notify_imports_nothing_of_edigate(name: str) -> None:
+    gateway = {m for m in project_imports(name) if under(m, "edigate")}
+    assert not gateway, f"{name} imports {sorted(gateway)}"
+
+
+LOWER = ("edigate.store", "edigate.delivery", "edigate.health", "edigate.config", "edigate.monitor")
+NOTIFY_PORT = {"notify.storage", "notify.model"}  # what the storage adapter may import of notify
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if under(n, *LOWER)))
+def test_lower_layers_import_no_web_and_no_notify(name: str) -> None:
+    allowed = NOTIFY_PORT if name == "edigate.store.notify_store" else set()
+    bad = {m for m in project_imports(name) if under(m, "edigate.web", "notify") and not under(m, *allowed)}
+    assert not bad, f"{name} imports {sorted(bad)}"
+
+
+COMPOSITION = ("edigate.app", "edigate.settings", "edigate.commands", "edigate.store.notify_store")
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if under(n, "edigate")))
+def test_only_the_composition_root_imports_both(name: str) -> None:
+    if under(name, *COMPOSITION):
+        return
+    notify = {m for m in project_imports(name) if under(m, "notify")}
+    assert not notify, f"{name} imports {sorted(notify)}: only {', '.join(COMPOSITION)} may"
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_no_import_guards_and_no_dunder_import(name: str) -> None:
+    tree = ast.parse(MODULES[name].read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            assert node.func.id != "__import__", f"{name}:{node.lineno} uses __import__"
+        if not isinstance(node, ast.Try):
+            continue
+        catches = {
+            n.id
+            for h in node.handlers
+            for n in ast.walk(h.type or ast.Name("BaseException"))
+            if isinstance(n, ast.Name)
+        }
+        if not catches & {"ImportError", "ModuleNotFoundError"}:
+            continue
+        guarded = {
+            m for stmt in node.body for sub in ast.walk(stmt) if isinstance(sub, ast.Import | ast.ImportFrom)
+            for m, _ in imports_of_node(sub, name)
+        }
+        own = {m for m in guarded if m.split(".")[0] in PACKAGES}
+        assert not own, f"{name}:{node.lineno} guards an import of {sorted(own)} with except ImportError"
+
+
+def imports_of_node(node: ast.Import | ast.ImportFrom, name: str) -> Iterator[tuple[str, ast.AST]]:
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            yield alias.name, node
+    elif node.level == 0 and node.module:
+        yield node.module, node
+    else:
+        yield name, node  # a relative import: of the project by definition
+
+
+def test_no_import_cycles_between_modules() -> None:
+    """Imports inside functions count too: a lazy import hides a cycle, it does not remove it."""
+    graph: dict[str, set[str]] = {}
+    for name, path in MODULES.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        top: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                for m, _ in imports_of_node(node, name):
+                    if m in MODULES and m != name:
+                        top.add(m)
+        graph[name] = top
+    seen: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(n: str) -> None:
+        seen[n] = 1
+        stack.append(n)
+        for m in sorted(graph.get(n, ())):
+            if seen.get(m) == 1:
+                cycle = [*stack[stack.index(m) :], m]
+                if not any(MODULES[c].name == "__init__.py" for c in cycle[:-1]):  # a package re-exporting
+                    raise AssertionError("import cycle: " + " -> ".join(cycle))
+            elif m not in seen:
+                visit(m)
+        stack.pop()
+        seen[n] = 2
+
+    for n in sorted(graph):
+        if n not in seen:
+            visit(n)
