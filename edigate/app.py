@@ -27,6 +27,9 @@ from aiohttp import web
 from edigate.alerts import AlertSettings
 from edigate.clock import Clock, clock_from_environment
 from edigate.delivery.worker import DeliveryWorker
+from edigate.ingest.oioxml import OioxmlAdapter
+from edigate.ingest.pipeline import IngestPipeline
+from edigate.ingest.services import IngestServices
 from edigate.medcom import Validator, all_types
 from edigate.metrics import Metrics
 from edigate.monitor import HealthLoop, HealthLoopSettings
@@ -49,6 +52,7 @@ from edigate.web.keys import (
     DATABASE,
     DIRECTORY,
     HEALTH_LOOP,
+    INGEST,
     LEADER,
     MAIL_RELAY,
     METRICS,
@@ -62,6 +66,7 @@ from edigate.web.keys import (
 from edigate.web.limits import setup_request_limits
 from edigate.web.openapi import setup_openapi
 from edigate.web.security_headers import setup_security_headers
+from edigate.web.storage_trouble import setup_storage_trouble
 from notify import web as notify_web
 from notify.gateway_port import GatewayPort
 from notify.model import Organisation
@@ -70,6 +75,8 @@ from notify.service import NotifyService
 log = structlog.get_logger()
 
 VALIDATION_THREADS = 4
+#: the outage procedure's service, for notify's own handlers and for tests; absent without [notify]
+NOTIFY = web.AppKey("edigate.notify", NotifyService)
 
 
 @dataclass
@@ -89,6 +96,7 @@ class Gateway:
     metrics: Metrics | None
     notify: NotifyService | None
     health_loop: HealthLoop
+    ingest: IngestPipeline
     ack_alert_hooks: list[AckAlertHook] = field(default_factory=list)
 
 
@@ -133,7 +141,41 @@ def build_gateway(settings: Settings, clock: Clock) -> Gateway:
         metrics=metrics,
         notify=notify,
         health_loop=_health_loop(settings, database, clock, worker, leader, metrics, notify),
+        ingest=_ingest_pipeline(settings, clock, validator, validation_pool, store, worker, metrics),
     )
+
+
+def _ingest_pipeline(
+    settings: Settings,
+    clock: Clock,
+    validator: Validator,
+    validation_pool: ThreadPoolExecutor,
+    store: MessageStore,
+    worker: DeliveryWorker,
+    metrics: Metrics | None,
+) -> IngestPipeline:
+    """POST /api/v1/messages: the shared stages and one adapter per message format."""
+    oioxml = OioxmlAdapter(
+        validator,
+        lambda: validation_pool,
+        gateway_ean=settings.medcom.gateway_ean,
+        observe_validation=metrics.validation_observed if metrics is not None else _ignore,
+    )
+    return IngestPipeline(
+        IngestServices(
+            directory=PartnerDirectory(settings),
+            store=store,
+            clock=clock,
+            adapters=(oioxml,),
+            max_body_bytes=settings.server.max_body_bytes,
+            wake=worker.wake,
+            observe_received=metrics.message_received if metrics is not None else _ignore,
+        )
+    )
+
+
+def _ignore(*_: object) -> None:
+    """An observer for when [metrics] enabled = false."""
 
 
 def _outage_procedure(
@@ -195,6 +237,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     gateway = build_gateway(settings, clock or clock_from_environment())
     app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=[json_errors])
     setup_security_headers(app)  # CSP, frame-ancestors, nosniff, Referrer-Policy on every answer
+    setup_storage_trouble(app)  # a full disk or a lost database: 503 with a reason, and /readyz sees it
     app[SETTINGS] = settings
     app[CLOCK] = gateway.clock
     app[DATABASE] = gateway.database
@@ -206,6 +249,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app[LEADER] = gateway.leader
     app[METRICS] = gateway.metrics
     app[HEALTH_LOOP] = gateway.health_loop
+    app[INGEST] = gateway.ingest
     mail = settings.notify.mail if settings.notify else None
     app[MAIL_RELAY] = MailRelay(mail.kind, mail.host, mail.port, mail.directory) if mail else None
 
@@ -217,6 +261,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     routes_api.add_routes(app)  # GET /api/v1/routes, GET /routes
     setup_openapi(app)
     if gateway.notify is not None:
+        app[NOTIFY] = gateway.notify
         notify_web.add_routes(app, gateway.notify)
     setup_request_limits(app, settings.server.body_read_timeout_seconds)
     setup_edge_input(app)  # NUL bytes etc. in path, query, form fields, JSON: 404/400/422, never a 500

@@ -33,6 +33,7 @@ from pydantic_core import ErrorDetails
 
 from edigate.health import HealthThresholds
 from edigate.logging import LOG_LEVELS
+from edigate.mailaddr import mail_address
 from edigate.medcom.schemas import project_schema_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -84,10 +85,6 @@ def _array_of_tables(value: Any) -> Any:
     return tuple(value)
 
 
-def _mail_address(value: str) -> str:
-    if "@" not in value:
-        raise ValueError("must be a mail address")
-    return value
 
 
 def _text(value: str) -> str:
@@ -102,7 +99,7 @@ Sha256 = Annotated[str, AfterValidator(_sha256)]
 Texts = Annotated[tuple[Text, ...], BeforeValidator(_one_or_many)]
 Tokens = Annotated[tuple[Sha256, ...], BeforeValidator(_one_or_many)]
 MailAddresses = Annotated[
-    tuple[Annotated[str, AfterValidator(_mail_address), AfterValidator(str.strip)], ...],
+    tuple[Annotated[str, AfterValidator(mail_address)], ...],
     BeforeValidator(_one_or_many),
     Field(min_length=1),
 ]
@@ -220,7 +217,7 @@ class Partner(Table):
     kind: Literal["hospital", "municipality", "gp", "region"]
     clusters: Texts = ()  # written `cluster` or `clusters`, one name or a list
     tokens_sha256: Tokens = ()
-    mailbox: Annotated[Text, AfterValidator(_mail_address)] | None = None
+    mailbox: Annotated[Text, AfterValidator(mail_address)] | None = None
     delivery: DeliveryTarget = DeliveryTarget(kind="mailbox")
     accepts: Texts | None = None  # type codes or VersionCodes; None = everything
 

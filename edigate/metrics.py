@@ -77,6 +77,12 @@ INCIDENT_KINDS = ("acute", "planned")
 # the outage procedure's login throttle: a wrong access key, a lock-out begun, an attempt refused while locked
 LOGIN_EVENTS = ("wrong_key", "lockout", "throttled")
 ROUTE_STATES = ("ok", "degraded", "down")
+#: notify's outbox: channels and the notice kinds of its rows (procedure notices, confirmations, IT alerts)
+OUTBOX_CHANNELS = ("mail", "webhook")
+OUTBOX_NOTICE_KINDS = (
+    "first", "update", "resolved", "combined", "reminder", "receipt", "confirm",
+    "alert", "alert-degraded", "alert-reminder", "alert-recovered",
+)  # fmt: skip
 
 _DELIVERY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 _RECEIPT_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 5400.0, 7200.0, 14400.0)
@@ -103,6 +109,8 @@ class GaugeSnapshot:
     incidents_open: Mapping[str, int] = field(default_factory=dict)  # incident kind -> count
     mail_outbox_pending: int = 0
     mail_outbox_failed: int = 0
+    #: (channel, notice kind) -> outbox rows that will not be sent (failed or refused); never an address
+    outbox_failed: Mapping[tuple[str, str], int] = field(default_factory=dict)
     taken_at: datetime | None = None
 
 
@@ -147,6 +155,8 @@ class Metrics:
         self.delivery_outcome = _Bounded(DELIVERY_OUTCOMES)
         self.notice_kind = _Bounded(NOTICE_KINDS)
         self.incident_kind = _Bounded(INCIDENT_KINDS)
+        self.outbox_channel = _Bounded(OUTBOX_CHANNELS)
+        self.outbox_notice = _Bounded(OUTBOX_NOTICE_KINDS)
         self._clock = clock
         self._snapshot = GaugeSnapshot()
         self._snapshot_at: datetime | None = None
@@ -426,6 +436,18 @@ class _SnapshotCollector(Collector):
             "Mails in the outbox that failed permanently.",
             value=snap.mail_outbox_failed,
         )
+        failed = GaugeMetricFamily(
+            "edigate_outbox_failed",
+            "Outbox rows (mail or webhook) that will not be sent, failed or refused, by channel and notice kind.",
+            labels=["channel", "notice"],
+        )
+        failed_sum: dict[tuple[str, str], float] = {}
+        for (channel, notice), value in snap.outbox_failed.items():
+            key = (m.outbox_channel(channel), m.outbox_notice(notice))
+            failed_sum[key] = failed_sum.get(key, 0.0) + value
+        for (channel, notice), value in sorted(failed_sum.items()):
+            failed.add_metric([channel, notice], value)
+        yield failed
         at = m._snapshot_at
         yield GaugeMetricFamily(
             "edigate_gauges_age_seconds",

@@ -58,6 +58,7 @@ SENT_KIND = {
     "resolved": "resolved",
     "reminder": "reminder",
     "receipt": "receipt",
+    "reporter-resolved": "resolved",
     "alert": "alert",
     "alert-degraded": "alert",
     "alert-reminder": "reminder",
@@ -76,10 +77,18 @@ class OutageProcedure(Protocol):
     """What the health loop asks of the outage procedure (notify), in plain values."""
 
     async def open_draft_incident(
-        self, *, cause: str, receiver: str, message_types: Sequence[str], start: datetime, confirm: bool
+        self,
+        *,
+        cause: str,
+        organisations: Sequence[str],
+        message_types: Sequence[str],
+        start: datetime,
+        confirm: bool,
     ) -> int: ...
 
     async def open_auto_incident_for(self, receiver: str) -> int | None: ...
+
+    async def widen_auto_incident(self, incident_id: int, organisations: Sequence[str]) -> None: ...
 
     async def resolve_auto_incident(self, incident_id: int, note: str) -> str | None: ...
 
@@ -285,13 +294,15 @@ class HealthLoop:
     async def _open_incident(self, event: HealthEvent) -> int | None:
         if self.outage is None:
             return None
+        scope = self._scope(event)
         existing = await self._incident_for_receiver(event.receiver)
         if existing is not None:
             self.incidents[event.key] = existing
+            await self._widen(existing, scope)
             return existing
         incident_id = await self.outage.open_draft_incident(
             cause=self._cause(event),
-            receiver=event.receiver,
+            organisations=scope,
             message_types=list(event.message_types),
             start=event.since,
             confirm=self.settings.auto_confirm,
@@ -306,6 +317,18 @@ class HealthLoop:
         if self.settings.auto_confirm:
             log.warning("incident_auto_confirmed", incident_id=incident_id)
         return incident_id
+
+    def _scope(self, event: HealthEvent) -> list[str]:
+        """Who an automatic incident concerns: the failed receiver and every organisation with traffic on
+        the affected routes (the hospitals that send to a failed municipality must phone its duty phone at
+        discharge). The lists' rules then pick each organisation's functional mailbox."""
+        senders = [sender for sender, _ in event.routes if sender != event.receiver]
+        return list(dict.fromkeys([event.receiver, *senders]))
+
+    async def _widen(self, incident_id: int, scope: Sequence[str]) -> None:
+        """A further route into the same receiver went down: its sender joins the incident's scope."""
+        if self.outage is not None:
+            await self.outage.widen_auto_incident(incident_id, scope)
 
     async def _incident_for_receiver(self, receiver: str) -> int | None:
         """An auto-opened incident still open for this receiver: this process's link, or (after a restart)
@@ -434,6 +457,7 @@ class HealthLoop:
                 incidents_open=dict(counts.incidents_open),
                 mail_outbox_pending=counts.pending,
                 mail_outbox_failed=counts.failed,
+                outbox_failed=dict(counts.failed_by_kind),
             )
         fields = {**_snapshot_fields(self.metrics), **changes}
         self.metrics.set_snapshot(GaugeSnapshot(**fields, taken_at=now))
@@ -452,4 +476,5 @@ def _snapshot_fields(metrics: Metrics) -> dict[str, Any]:
         "incidents_open": snap.incidents_open,
         "mail_outbox_pending": snap.mail_outbox_pending,
         "mail_outbox_failed": snap.mail_outbox_failed,
+        "outbox_failed": snap.outbox_failed,
     }

@@ -82,10 +82,16 @@ def notice_rows(
     subscriptions: Mapping[int, Subscription],
     next_status_at: datetime | None,
     latest_update: IncidentUpdate | None,
+    now: datetime | None = None,
 ) -> tuple[str, list[NewOutboxRow]]:
     subject = notice_subject(kind, incident, ctx)
     base = {
         **_base(incident, ctx),
+        # an overrun notice must not state an end that has already passed as the expected end
+        "estimate_passed": kind not in ("resolved", "combined")
+        and incident.resolved_at is None
+        and now is not None
+        and incident.expected_end <= now,
         "kind": kind,
         "subject": subject,
         "next_status_at": next_status_at,
@@ -161,6 +167,23 @@ def reminder_row(
     )
 
 
+def planned_end_row(
+    renderer: Renderer, incident: Incident, ctx: MailContext, address: str, handler: str
+) -> NewOutboxRow:
+    """A planned shutdown has reached its planned end unconfirmed: ask the person on duty to close it."""
+    subject = (
+        f"[Påmindelse] Planlagt nedlukning nr. {incident.id} skulle være afsluttet – {short(incident.cause, 50)}"
+    )
+    context = {**_base(incident, ctx), "subject": subject, "handler": handler}
+    return NewOutboxRow(
+        channel="mail",
+        address=address,
+        source=f"vagt:{handler}",
+        subject=subject,
+        body_text=renderer.render("mail/planned_end.txt", context),
+    )
+
+
 def receipt_rows(
     renderer: Renderer,
     incident: Incident,
@@ -192,6 +215,32 @@ def receipt_rows(
     if duty_address.lower() != incident.contact.email.lower():
         rows.append(NewOutboxRow("mail", duty_address, f"vagt:{plan.handled_by}", subject, text, html))
     return subject, rows
+
+
+def reporter_resolved_rows(
+    renderer: Renderer,
+    incident: Incident,
+    ctx: MailContext,
+    addresses: Sequence[tuple[str, str]],
+    *,
+    closing_text: str,
+    lists_told: bool,
+    threshold_text: str,
+) -> tuple[str, list[NewOutboxRow]]:
+    """The procedure's "Dette gentages, når problemet er løst": the reporter hears that it is solved, to
+    the contact person and the reporting organisation's functional mailbox, whatever the 2-hour rule says
+    about the lists. `addresses` are (address, source) pairs."""
+    subject = f"[Kvittering] Løst: indberetning nr. {incident.id} – {short(incident.cause, 50)}"
+    context = {
+        **_base(incident, ctx),
+        "subject": subject,
+        "closing_text": closing_text,
+        "lists_told": lists_told,
+        "threshold_text": threshold_text,
+    }
+    text = renderer.render("mail/reporter_resolved.txt", context)
+    html = renderer.render("mail/reporter_resolved.html", context)
+    return subject, [NewOutboxRow("mail", a, source, subject, text, html) for a, source in addresses]
 
 
 def confirm_row(

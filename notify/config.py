@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from email.utils import parseaddr
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from notify.addresses import InvalidAddress, normalise_address
+
 __all__ = ["Contacts", "MailSettings", "NotifySettings", "Reporter", "RuleOverrides", "Webhook"]
 
-_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 #: one SMTP send waits for up to four server replies (MAIL, RCPT, DATA, end of data), each within the timeout
@@ -29,8 +31,23 @@ class _Table(BaseModel):
 
 
 def _email(value: str) -> str:
-    if not _EMAIL.match(value):
-        raise ValueError(f"must be an e-mail address, got {value!r}")
+    """Checked with email-validator and normalised; the reason never echoes the value."""
+    try:
+        return normalise_address(value)
+    except InvalidAddress as exc:
+        raise ValueError(f"must be an e-mail address ({exc})") from None
+
+
+def _optional_email(value: str) -> str:
+    return _email(value) if value else ""
+
+
+def _from_address(value: str) -> str:
+    """`From:` may carry a display name ("EDI-support <edi@x.dk>"); its address part must be valid."""
+    _name, addr = parseaddr(value)
+    if any(ch in value for ch in "\r\n\0") or not addr:
+        raise ValueError("must be an e-mail address, optionally with a name")
+    _email(addr)
     return value
 
 
@@ -61,7 +78,9 @@ PositiveInt = Annotated[int, Field(gt=0)]
 class MailSettings(_Table):
     kind: Literal["directory", "smtp"] = "directory"
     directory: str = "var/mail"
-    from_addr: str = Field("EDI-support Region Syddanmark <edi-support@rsyd.example>", alias="from")
+    from_addr: Annotated[str, AfterValidator(_from_address)] = Field(
+        "EDI-support Region Syddanmark <edi-support@rsyd.example>", alias="from"
+    )
     host: str = "127.0.0.1"
     port: Annotated[int, Field(gt=0, le=65535)] = 25
     starttls: Literal["off", "required"] = "off"
@@ -82,7 +101,7 @@ class Reporter(_Table):
 class Contacts(_Table):
     edi_support_phone: str = ""
     on_call_phone: str = ""
-    edi_support_email: str = ""
+    edi_support_email: Annotated[str, AfterValidator(_optional_email)] = ""
     duty_phones: Mapping[str, str] = Field(default_factory=dict)
 
 
@@ -114,6 +133,12 @@ class NotifySettings(_Table):
     outbox_lease_seconds: Positive = 60.0
     login_max_failures: Annotated[int, Field(gt=0, le=100)] = 5  # wrong access keys from one address …
     login_window_minutes: Annotated[int, Field(gt=0, le=24 * 60)] = 15  # … counted within, locked out for
+    #: unauthenticated subscription requests per client address within the window; more get 429
+    subscribe_max_per_client: Annotated[int, Field(gt=0, le=10_000)] = 10
+    subscribe_client_window_minutes: Annotated[int, Field(gt=0, le=24 * 60)] = 10
+    #: confirmation mails per target address within the window (a pending one blocks new ones as long)
+    subscribe_max_per_address: Annotated[int, Field(gt=0, le=100)] = 3
+    subscribe_address_window_hours: Annotated[int, Field(gt=0, le=24 * 30)] = 24
 
     @model_validator(mode="after")
     def _lease_outlasts_one_send(self) -> NotifySettings:

@@ -32,25 +32,43 @@ class GatewayPort:
         return self._service.settings.public_url
 
     async def open_draft_incident(
-        self, *, cause: str, receiver: str, message_types: Sequence[str], start: datetime, confirm: bool
+        self,
+        *,
+        cause: str,
+        organisations: Sequence[str],
+        message_types: Sequence[str],
+        start: datetime,
+        confirm: bool,
     ) -> int:
-        """A draft acute incident with the receiver as the affected organisation; `confirm` confirms it at
-        once (as the system, so its receipt and notices follow the procedure)."""
+        """A draft acute incident for `organisations` (the failed receiver first, then the senders on the
+        affected routes); `confirm` confirms it at once (as the system, so its receipt and notices follow)."""
         incident = await self._service.open_draft_incident(
-            cause=cause, affected_organisations=[receiver], affected_messages=list(message_types), start=start
+            cause=cause,
+            affected_organisations=list(organisations),
+            affected_messages=list(message_types),
+            start=start,
         )
         if confirm:
             await self._service.confirm_incident(SYSTEM, incident.id)
         return int(incident.id)
 
     async def open_auto_incident_for(self, receiver: str) -> int | None:
-        """An automatically opened incident for this receiver that is not resolved yet (after a restart the
+        """An automatically opened incident for this receiver that has not ended (after a restart the
         gateway finds its own incident here instead of opening a second one)."""
         for incident in await self._service.storage.list_incidents(limit=RECENT_INCIDENTS):
-            mine = incident.source == "monitor" and receiver in incident.affected_organisations
-            if mine and incident.state != "resolved":
+            # the failed receiver comes first in an automatic incident's scope
+            mine = incident.source == "monitor" and incident.affected_organisations[:1] == (receiver,)
+            if mine and not incident.ended:
                 return int(incident.id)
         return None
+
+    async def widen_auto_incident(self, incident_id: int, organisations: Sequence[str]) -> None:
+        """Add organisations to an automatic incident's scope (audited; the next notice follows it)."""
+        incident = await self._service.storage.get_incident(incident_id)
+        if incident is None or incident.ended or set(organisations) <= set(incident.affected_organisations):
+            return
+        wider = list(dict.fromkeys([*incident.affected_organisations, *organisations]))
+        await self._service.change_scope(SYSTEM, incident_id, {"affected_organisations": wider})
 
     async def resolve_auto_incident(self, incident_id: int, note: str) -> str | None:
         """Resolve it (its resolved notice goes to whoever got notices); returns its state, None if unknown."""

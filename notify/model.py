@@ -11,9 +11,11 @@ from datetime import datetime
 from typing import Literal
 
 Kind = Literal["acute", "planned"]
-State = Literal["draft", "open", "resolved"]
+State = Literal["draft", "open", "resolved", "closed"]  # closed: a draft that ended unconfirmed
 Role = Literal["eoj", "regional-it"]
-NoticeKind = Literal["first", "update", "resolved", "combined", "reminder", "receipt", "confirm"]
+NoticeKind = Literal[
+    "first", "update", "resolved", "combined", "reminder", "receipt", "reporter-resolved", "confirm"
+]
 LIST_NOTICE_KINDS: frozenset[str] = frozenset({"first", "update", "resolved", "combined"})
 Channel = Literal["mail", "webhook"]
 OutboxStatus = Literal["pending", "sent", "refused", "failed"]
@@ -82,7 +84,12 @@ class Incident:
 
     @property
     def confirmed(self) -> bool:
-        return self.state != "draft"
+        """Confirmed by a person. A draft, and a draft closed before anyone confirmed it, stay internal."""
+        return self.state not in ("draft", "closed")
+
+    @property
+    def ended(self) -> bool:
+        return self.state in ("resolved", "closed")
 
 
 @dataclass(frozen=True)

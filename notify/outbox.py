@@ -32,7 +32,9 @@ from typing import Protocol
 
 import aiohttp
 import aiosmtplib
+from yarl import URL
 
+from notify.addresses import InvalidAddress, printable, smtp_recipient
 from notify.config import MailSettings, NotifySettings
 from notify.model import AuditEntry, OutboxRow
 from notify.storage import NotifyStorage
@@ -173,6 +175,7 @@ class OutboxSender:
 
     # ---- failures
     async def _retry(self, row: OutboxRow, error: str) -> None:
+        error = printable(error, 500)
         retry_at = _system_now() + backoff(row.attempts, self.settings.outbox_max_backoff_seconds)
         if not await self.storage.mark_retry(row.id, error, retry_at, owner=self.owner):
             return  # another sender holds the row now; its outcome counts
@@ -183,12 +186,24 @@ class OutboxSender:
                         self.clock(),
                         "edigate",
                         f"{row.channel}-fejl",
-                        f"{row.address}: {error}",
+                        f"{printable(row.address)}: {error}",
                         incident_id=row.incident_id,
                     )
                 ]
             )
         self.on_change()
+
+    async def _poisoned(self, row: OutboxRow, stage: str, exc: BaseException) -> None:
+        """This row, and only this row, cannot be built or sent: mark it failed with the reason, go on.
+
+        Never raises: a row whose mark fails too is logged and left (its lease keeps it out of this
+        pass), so one row can never stop the rows behind it."""
+        reason = f"{stage}: {type(exc).__name__}: {_describe(exc)}"
+        log.warning("outbox_row_failed row=%d channel=%s reason=%s", row.id, row.channel, printable(reason, 300))
+        try:
+            await self._failed(row, reason)
+        except Exception:
+            log.exception("outbox row %d: could not even mark it failed", row.id)
 
     # ---- mail: directory
     async def _send_directory(self, rows: list[OutboxRow]) -> bool:
@@ -196,11 +211,16 @@ class OutboxSender:
         for row in rows:
             if not await self._still_ours(row):
                 continue
-            msg = build_message(row, self.settings.mail, self.clock())
-            safe = re.sub(r"[^A-Za-z0-9@._-]", "_", row.address)
+            try:
+                smtp_recipient(row.address)
+                msg = bytes(build_message(row, self.settings.mail, self.clock()))
+            except Exception as exc:
+                await self._poisoned(row, _build_stage(exc), exc)
+                continue
+            safe = re.sub(r"[^A-Za-z0-9@._-]", "_", row.address)[:100]
             target = directory / f"{row.id:08d}-{safe}.eml"
             try:
-                await asyncio.to_thread(_write_atomically, target, bytes(msg))
+                await asyncio.to_thread(_write_atomically, target, msg)
             except OSError as exc:
                 await self._retry(row, f"kan ikke skrive mail til {directory}: {exc.strerror or exc}")
                 return False
@@ -234,45 +254,79 @@ class OutboxSender:
             for row in rows:
                 if not await self._still_ours(row):
                     continue
-                msg = build_message(row, mail, self.clock())
-                try:
-                    await smtp.send_message(msg, sender=sender, recipients=[row.address])
-                except aiosmtplib.SMTPRecipientsRefused as exc:
-                    refusal = exc.recipients[0] if exc.recipients else None
-                    code = refusal.code if refusal else 0
-                    text = f"{code} {refusal.message}" if refusal else str(exc)
-                    if code >= 500:
-                        await self._refused(row, f"modtageradressen blev afvist: {text}")
-                    else:
-                        await self._retry(row, f"modtageradressen blev midlertidigt afvist: {text}")
-                    continue
-                except aiosmtplib.SMTPResponseException as exc:
-                    if exc.code >= 500:
-                        await self._failed(
-                            row, f"mailen blev afvist af SMTP-serveren: {exc.code} {exc.message}"
-                        )
-                        continue
-                    await self._retry(row, f"SMTP-fejl {exc.code} {exc.message}")
+                outcome = await self._send_one_smtp(smtp, row, sender)
+                if outcome == "stop":
                     return False
-                except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-                    await self._retry(row, f"forbindelsen til SMTP-serveren blev afbrudt: {_describe(exc)}")
-                    return False
-                await self._sent(row)  # right after the server's 250
             self.on_change()
             return True
         finally:
             with contextlib.suppress(Exception):
                 await smtp.quit()
 
+    async def _send_one_smtp(self, smtp: aiosmtplib.SMTP, row: OutboxRow, sender: str) -> str:
+        """Send one row: "next" to go on with the next row, "stop" when the connection is gone."""
+        try:
+            recipient = smtp_recipient(row.address)
+            msg = build_message(row, self.settings.mail, self.clock())
+        except Exception as exc:  # nothing was said to the server yet
+            await self._poisoned(row, _build_stage(exc), exc)
+            return "next"
+        try:
+            await smtp.send_message(msg, sender=sender, recipients=[recipient])
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            refusal = exc.recipients[0] if exc.recipients else None
+            code = refusal.code if refusal else 0
+            text = f"{code} {refusal.message}" if refusal else str(exc)
+            if code >= 500:
+                await self._refused(row, f"modtageradressen blev afvist: {text}")
+            else:
+                await self._retry(row, f"modtageradressen blev midlertidigt afvist: {text}")
+            return await self._reset(smtp)
+        except aiosmtplib.SMTPResponseException as exc:
+            if exc.code >= 500:
+                await self._failed(row, f"mailen blev afvist af SMTP-serveren: {exc.code} {exc.message}")
+                return await self._reset(smtp)
+            await self._retry(row, f"SMTP-fejl {exc.code} {exc.message}")
+            return "stop"
+        except (
+            aiosmtplib.SMTPServerDisconnected,
+            aiosmtplib.SMTPTimeoutError,
+            aiosmtplib.SMTPConnectError,
+            OSError,
+            TimeoutError,
+        ) as exc:
+            await self._retry(row, f"forbindelsen til SMTP-serveren blev afbrudt: {_describe(exc)}")
+            return "stop"
+        except Exception as exc:  # this row's own fault (a value the client refuses to put on the wire, …)
+            await self._poisoned(row, "mailen kan ikke sendes", exc)
+            return await self._reset(smtp)
+        await self._sent(row)  # right after the server's 250
+        return "next"
+
+    @staticmethod
+    async def _reset(smtp: aiosmtplib.SMTP) -> str:
+        """After a row's failure the SMTP transaction may be half open (MAIL without DATA): RSET it, so
+        the next row does not meet "503 nested MAIL command". If even that fails, end the pass."""
+        try:
+            await smtp.rset()
+        except Exception as exc:
+            log.warning("smtp reset after a failed row did not work (%s); next pass reconnects", _describe(exc))
+            return "stop"
+        return "next"
+
     async def _refused(self, row: OutboxRow, error: str) -> None:
         await self._give_up(row, error, "adresse-afvist", self.storage.mark_refused)
 
     async def _failed(self, row: OutboxRow, error: str) -> None:
-        await self._give_up(row, error, "mail-fejlet", self.storage.mark_failed)
+        action = "webhook-fejlet" if row.channel == "webhook" else "mail-fejlet"
+        await self._give_up(row, error, action, self.storage.mark_failed)
 
     async def _give_up(self, row: OutboxRow, error: str, action: str, mark: _FinalMark) -> None:
         """Record a final outcome with its audit entry (both only if this sender still holds the row)."""
-        entry = AuditEntry(self.clock(), "edigate", action, f"{row.address}: {error}", incident_id=row.incident_id)
+        error = printable(error, 500)
+        entry = AuditEntry(
+            self.clock(), "edigate", action, f"{printable(row.address)}: {error}", incident_id=row.incident_id
+        )
         await mark(row.id, error, [entry], owner=self.owner)
         self.on_change()
 
@@ -282,40 +336,56 @@ class OutboxSender:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.settings.webhook_timeout_seconds)
             )
-        secrets = {w.url: w.secret_env for w in self.settings.webhooks}
         progressed = False
         for row in rows:
             if not await self._still_ours(row):
                 continue
-            env = secrets.get(row.address)
-            secret = os.environ.get(env, "") if env else ""
-            if env and not secret:
-                await self._retry(row, f"webhook-hemmeligheden mangler (miljøvariablen {env} er ikke sat)")
-                continue
-            body = row.payload.encode("utf-8")
-            headers = {
-                "Content-Type": "application/json; charset=utf-8",
-                SIGNATURE_HEADER: sign(secret.encode("utf-8"), body),
-                "X-Edigate-Delivery": row.message_id,
-            }
             try:
-                async with self._session.post(row.address, data=body, headers=headers) as resp:
-                    if 200 <= resp.status < 300:
-                        await self._sent(row)
-                        progressed = True
-                        continue
-                    error = f"webhook svarede HTTP {resp.status}"
-            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                error = f"webhook kan ikke nås: {_describe(exc)}"
-            await self._retry(row, error)
+                progressed |= await self._send_one_webhook(self._session, row)
+            except Exception as exc:  # this row's own fault: a URL or body that cannot be sent at all
+                await self._poisoned(row, "webhooket kan ikke sendes", exc)
         if progressed:
             self.on_change()
         return progressed
 
+    async def _send_one_webhook(self, session: aiohttp.ClientSession, row: OutboxRow) -> bool:
+        secrets = {w.url: w.secret_env for w in self.settings.webhooks}
+        env = secrets.get(row.address)
+        secret = os.environ.get(env, "") if env else ""
+        if env and not secret:
+            await self._retry(row, f"webhook-hemmeligheden mangler (miljøvariablen {env} er ikke sat)")
+            return False
+        if not row.address.isprintable() or any(ch.isspace() for ch in row.address):
+            raise ValueError("the address holds control characters or white space")
+        url = URL(row.address)  # ValueError for a URL that cannot be one: the row's own fault
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError("the address is not an http(s) URL")
+        body = row.payload.encode("utf-8")
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            SIGNATURE_HEADER: sign(secret.encode("utf-8"), body),
+            "X-Edigate-Delivery": row.message_id,
+        }
+        try:
+            async with session.post(url, data=body, headers=headers) as resp:
+                if 200 <= resp.status < 300:
+                    await self._sent(row)
+                    return True
+                error = f"webhook svarede HTTP {resp.status}"
+        except aiohttp.InvalidURL:
+            raise  # the row's own fault, not the network's: failed for good, by the caller
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            error = f"webhook kan ikke nås: {_describe(exc)}"
+        await self._retry(row, error)
+        return False
+
+
+def _build_stage(exc: BaseException) -> str:
+    return "ugyldig modtageradresse" if isinstance(exc, InvalidAddress) else "mailen kan ikke dannes"
+
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return text[:300]
+    return printable(str(exc) or type(exc).__name__, 300)
 
 
 def _write_atomically(target: Path, data: bytes) -> None:

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
+from notify.addresses import printable
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MONTHS = (
     "januar",
@@ -33,7 +35,12 @@ MONTHS = (
 WEEKDAYS = ("mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag")
 KIND_DA = {"acute": "Akut nedbrud", "planned": "Planlagt nedlukning"}
 ROLE_DA = {"eoj": "Kommunens EOJ-systemansvarlige", "regional-it": "Regional IT"}
-STATE_DA = {"draft": "Kladde (ikke bekræftet)", "open": "Igangværende", "resolved": "Løst"}
+STATE_DA = {
+    "draft": "Kladde (ikke bekræftet)",
+    "open": "Igangværende",
+    "resolved": "Løst",
+    "closed": "Lukket før bekræftelse (intet udsendt)",
+}
 HANDLER_DA = {"edi-support": "EDI-supporten", "on-call": "drifts- og ledelsesvagten"}
 NOTICE_DA = {
     "first": "Første meddelelse",
@@ -42,6 +49,7 @@ NOTICE_DA = {
     "combined": "Samlet meddelelse (opstået og løst)",
     "reminder": "Påmindelse til vagten",
     "receipt": "Kvittering til indberetter",
+    "reporter-resolved": "Løst-besked til indberetter",
     "confirm": "Bekræftelse af abonnement",
 }
 STATUS_DA = {"pending": "afventer", "sent": "sendt", "refused": "afvist", "failed": "fejlet"}
@@ -61,6 +69,7 @@ class Renderer:
         self.env.filters["dk"] = self.dk_datetime
         self.env.filters["dk_short"] = self.dk_short
         self.env.filters["local_input"] = self.local_input
+        self.env.filters["printable"] = printable  # a stored address may hold control characters
         self.env.globals.update(
             KIND_DA=KIND_DA,
             ROLE_DA=ROLE_DA,

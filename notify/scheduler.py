@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from notify import policy
-from notify.compose import MailContext, notice_rows, reminder_row, webhook_payload
+from notify.compose import MailContext, notice_rows, planned_end_row, reminder_row, webhook_payload
 from notify.config import NotifySettings
 from notify.lists import choose_recipients, merge_recipients
 from notify.model import LIST_NOTICE_KINDS, AuditEntry, Incident, NewOutboxRow, Notice, Recipient
@@ -137,7 +137,9 @@ class Scheduler:
             if not acted:
                 if decision.wake_at is None and incident.state == "resolved":
                     await self.storage.set_settled(incident.id)
-                return None if decision.wake_at is None else decision.wake_at.astimezone(UTC)
+                planned_end = await self._planned_end(incident, notices, now)
+                wakes = [w.astimezone(UTC) for w in (decision.wake_at, planned_end) if w is not None]
+                return min(wakes) if wakes else None
             refreshed = await self.storage.get_incident(incident.id)
             if refreshed is None:
                 return None
@@ -149,12 +151,15 @@ class Scheduler:
         removed = {
             s.id for s in await self.storage.list_subscriptions(include_removed=True) if s.state == "removed"
         }
+        scope = set(incident.affected_organisations)
         out = []
         for row in await self.storage.outbox_for(incident.id):
             if row.channel != "mail" or row.notice_kind not in LIST_NOTICE_KINDS:
                 continue
             if row.status in ("refused", "failed") or row.subscription_id in removed:
                 continue
+            if row.source.startswith("berørt:") and row.source[len("berørt:") :] not in scope:
+                continue  # the desk narrowed the scope: the next notice follows it
             out.append(Recipient(row.address, row.source, row.subscription_id))
         return list(merge_recipients(out))
 
@@ -190,7 +195,7 @@ class Scheduler:
         updates = await self.storage.updates_for(incident.id)
         latest = updates[-1] if updates else None
         subject, rows = notice_rows(
-            self.renderer, kind, incident, self.ctx, recipients, by_id, next_status_at, latest
+            self.renderer, kind, incident, self.ctx, recipients, by_id, next_status_at, latest, now
         )
         text = rows[0].body_text if rows else ""
         payload = webhook_payload(kind, incident, self.ctx, subject, text, next_status_at)
@@ -226,6 +231,46 @@ class Scheduler:
             log.info("notice %s for incident %s to %d recipients", kind, incident.id, len(recipients))
             self.on_outbox()
         return notice
+
+    async def _planned_end(
+        self, incident: Incident, notices: Sequence[Notice], now: datetime
+    ) -> datetime | None:
+        """A planned shutdown still open at its planned end: remind the person on duty once per planned end
+        (the status page meanwhile says "forventet afsluttet, afventer bekræftelse"). Returns when to look
+        again, or None."""
+        if incident.kind != "planned" or incident.resolved_at is not None:
+            return None
+        end = incident.expected_end
+        if now < end:
+            return end
+        key = f"incident:{incident.id}:planned-end:{end.astimezone(UTC).isoformat()}"
+        if any(n.dedupe_key == key for n in notices):
+            return None
+        handler = policy.handled_by(now, self.rules)
+        address = self.settings.edi_support_email if handler == "edi-support" else self.settings.on_call_email
+        row = planned_end_row(self.renderer, incident, self.ctx, address, handler)
+        notice = await self.storage.record_notice(
+            incident_id=incident.id,
+            kind="reminder",
+            dedupe_key=key,
+            created_at=now,
+            subject=row.subject,
+            next_status_at=None,
+            rows=[row],
+            audit=[
+                AuditEntry(
+                    now,
+                    "edigate",
+                    "påmindelse",
+                    f"Planlagt afslutning {self.renderer.dk_short(end)} er passeret; påmindelse til {address}",
+                    incident_id=incident.id,
+                )
+            ],
+            not_before=datetime.now(UTC),
+        )
+        if notice is not None:
+            self.on_outbox()
+        return None
 
     async def send_reminder(self, incident: Incident, notices: Sequence[Notice], now: datetime) -> None:
         promised = next(

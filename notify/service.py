@@ -15,15 +15,15 @@ import os
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from notify import policy
-from notify.compose import MailContext, confirm_row, receipt_rows
+from notify.addresses import InvalidAddress, danish_error, normalise_address
+from notify.compose import MailContext, confirm_row, receipt_rows, reporter_resolved_rows
 from notify.config import NotifySettings
 from notify.incidents import (
-    EMAIL,
     SUBSCRIPTION_FIELDS,
     SYSTEM,
     Actor,
@@ -31,13 +31,16 @@ from notify.incidents import (
     check_can_confirm,
     check_can_resolve,
     check_can_update,
+    is_desk,
     parse_codes,
     parse_incident,
     parse_resolve,
     parse_update,
     refuse_cpr,
 )
+from notify.lists import choose_recipients
 from notify.model import (
+    LIST_NOTICE_KINDS,
     AuditEntry,
     ContactPerson,
     Incident,
@@ -50,9 +53,10 @@ from notify.model import (
 )
 from notify.outbox import OutboxSender
 from notify.render import HANDLER_DA, KIND_DA, Renderer
-from notify.scheduler import Scheduler, rules_from
+from notify.scheduler import Scheduler, facts_of, rules_from
 from notify.session import LoginSessions, MemoryLoginSessions
 from notify.storage import NotifyStorage
+from notify.subscribe_guard import GuardSettings, SubscribeGuard
 
 log = logging.getLogger("notify")
 
@@ -99,6 +103,15 @@ class IncidentView:
         ]
 
 
+@dataclass(frozen=True)
+class PublicFacts:
+    """The procedure's promises as the public sees them: "oplysning om, hvornår næste status udsendes"."""
+
+    next_status_at: datetime | None  # None once resolved
+    awaiting_confirmation: bool  # a planned shutdown past its planned end, not yet confirmed finished
+    estimate_passed: bool  # an acute outage past its expected end: the end is unknown until re-estimated
+
+
 def _sha256(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
@@ -106,6 +119,16 @@ def _sha256(token: str) -> str:
 def _threshold_text(rules: policy.ProcedureRules) -> str:
     minutes = int(rules.notice_threshold.total_seconds() // 60)
     return f"{minutes // 60} timer" if minutes % 60 == 0 else f"{minutes} minutter"
+
+
+@dataclass(frozen=True)
+class SubscribeResult:
+    """What a subscription request answers: the same for a new pending subscription and an ignored repeat
+    (`subscription` None), so the answer never tells whether the address was known."""
+
+    email: str
+    state: str
+    subscription: Subscription | None
 
 
 class NotifyService:
@@ -140,6 +163,15 @@ class NotifyService:
         #: hears the login throttle's events (`wrong_key`, `lockout`, `throttled`); edigate counts them
         self.login_observer = login_observer
         self.outbox = OutboxSender(storage, settings, clock, is_leader=self.is_leader)
+        self.subscribe_guard = SubscribeGuard(
+            GuardSettings(
+                max_per_client=settings.subscribe_max_per_client,
+                client_window=timedelta(minutes=settings.subscribe_client_window_minutes),
+                max_per_address=settings.subscribe_max_per_address,
+                address_window=timedelta(hours=settings.subscribe_address_window_hours),
+            ),
+            clock,
+        )
         self.scheduler = Scheduler(
             is_leader=self.is_leader,
             storage=storage,
@@ -267,6 +299,41 @@ class NotifyService:
             not_before=datetime.now().astimezone(),
         )
 
+    async def public_facts(self, incident: Incident) -> PublicFacts | None:
+        """What the status page, the Atom feed and the public incident page show, or None if the incident
+        is not public (see `is_public`)."""
+        if not await self.is_public(incident):
+            return None
+        now = self.clock()
+        notices = [n for n in await self.storage.notices_for(incident.id) if n.kind in LIST_NOTICE_KINDS]
+        next_status = None
+        if incident.resolved_at is None:
+            promised = [n.next_status_at for n in notices if n.next_status_at is not None]
+            first_due = policy.first_notice_due(facts_of(incident, []), self.rules)
+            next_status = promised[-1] if promised else first_due
+        open_ = incident.resolved_at is None
+        return PublicFacts(
+            next_status_at=next_status,
+            awaiting_confirmation=open_ and incident.kind == "planned" and incident.expected_end <= now,
+            estimate_passed=open_ and incident.kind == "acute" and incident.expected_end <= now,
+        )
+
+    async def is_public(self, incident: Incident) -> bool:
+        """May the status page, the Atom feed and the public incident page show it? Only what the procedure
+        informs about: confirmed by a person, and either warranting a notice ("Ved nedetid >2 timer
+        udsender EDI-supporten information") or already announced to the lists. A draft, a draft closed
+        before confirmation and an incident under the 2-hour rule stay with the desk."""
+        if not incident.confirmed:
+            return False
+        notices = await self.storage.notices_for(incident.id)
+        if any(n.kind in LIST_NOTICE_KINDS for n in notices):
+            return True
+        if incident.resolved_at is not None:
+            return False  # ended without a notice: the lists were never told, so the public is not either
+        facts = facts_of(incident, notices)
+        warranted = policy.first_notice_due(facts, self.rules)
+        return warranted is not None and warranted.astimezone(UTC) <= self.clock().astimezone(UTC)
+
     def plan_for(self, incident: Incident) -> policy.Plan:
         return policy.plan(
             incident.kind, incident.reported_at, incident.expected_end, incident.start, self.rules
@@ -303,6 +370,112 @@ class NotifyService:
         incident = await self.storage.resolve_incident(
             incident_id, now, actor.name, text, [AuditEntry(now, actor.name, "løst", text)]
         )
+        await self._tell_reporter_resolved(incident, text)
+        self.changed()
+        return incident
+
+    async def _tell_reporter_resolved(self, incident: Incident, closing_text: str) -> None:
+        """ "…melder forventet nedetid tilbage til den, der har meldt fejlen ind. Dette gentages, når
+        problemet er løst": the contact person and the reporting organisation's functional mailbox get a
+        resolved notice at once, also under the 2-hour rule. Nobody reported an automatic incident (edigate
+        did) and a draft closed before confirmation was never reported: no mail then. An address that got
+        the lists' notices gets the lists' resolved notice instead (never two mails)."""
+        if not incident.confirmed or incident.source == "monitor":
+            return
+        listed = {
+            r.address.lower()
+            for r in await self.storage.outbox_for(incident.id)
+            if r.channel == "mail" and r.notice_kind in LIST_NOTICE_KINDS
+        }
+        decision = policy.decide(
+            facts_of(incident, await self.storage.notices_for(incident.id)), self.clock(), self.rules
+        )
+        if not listed and (decision.notice is not None or decision.wake_at is not None):
+            # resolved after > 2 h before any notice: one combined notice goes to the lists (perhaps at
+            # 08:00), and the reporter's own mailbox is on them
+            subs = await self.storage.list_subscriptions()
+            chosen = choose_recipients(incident, list(self.organisations.values()), subs)
+            listed = {r.address.lower() for r in chosen.recipients}
+        org = self.organisations.get(incident.reporting_organisation)
+        candidates = [(incident.contact.email, "indberetter")]
+        if org is not None and org.mailbox:
+            candidates.append((org.mailbox, f"indberetter-organisation:{org.ean}"))
+        addresses = list({a.lower(): (a, s) for a, s in reversed(candidates) if a.lower() not in listed}.values())
+        addresses.reverse()
+        if not addresses:
+            return
+        subject, rows = reporter_resolved_rows(
+            self.renderer,
+            incident,
+            self.mail_context,
+            addresses,
+            closing_text=closing_text,
+            lists_told=bool(listed),  # told already, or about to be
+            threshold_text=_threshold_text(self.rules),
+        )
+        now = self.clock()
+        await self.storage.record_notice(
+            incident_id=incident.id,
+            kind="reporter-resolved",
+            dedupe_key=f"incident:{incident.id}:reporter-resolved",
+            created_at=now,
+            subject=subject,
+            next_status_at=None,
+            rows=rows,
+            audit=[
+                AuditEntry(
+                    now,
+                    "edigate",
+                    "løst-til-indberetter",
+                    f"Løst-besked til indberetteren: {', '.join(a for a, _ in addresses)}",
+                    incident_id=incident.id,
+                )
+            ],
+            not_before=datetime.now().astimezone(),
+        )
+
+    async def change_scope(self, actor: Actor, incident_id: int, data: Mapping[str, Any]) -> Incident:
+        """The desk widens or narrows who an incident concerns ("Vurdering af problemets omfang"). Audited
+        with before/after; on a confirmed incident it is also a status update, so the next notice goes out
+        to the new scope (and no longer to organisations taken out of it)."""
+        if not is_desk(actor):
+            raise Forbidden("Kun EDI-supporten, vagten og Regional IT kan ændre en hændelses omfang.")
+        incident = await self._incident(incident_id)
+        check_can_update(incident)
+        orgs = parse_codes(data, "affected_organisations")
+        if orgs is None:
+            raise InvalidInput({"affected_organisations": "Berørte organisationer skal være en liste af EAN-numre."})
+        unknown = [o for o in orgs if o not in self.organisations]
+        if unknown:
+            raise InvalidInput({"affected_organisations": "Ukendt organisation (EAN): " + ", ".join(unknown[:5])})
+        before = list(incident.affected_organisations)
+        added = [o for o in orgs if o not in before]
+        removed = [o for o in before if o not in orgs]
+        # kept ones first, in their order: an automatic incident's failed receiver stays first
+        orgs = [o for o in before if o in orgs] + added
+        if not added and not removed:
+            return incident
+        now = self.clock()
+        names = self.org_name
+        detail = "; ".join(
+            part
+            for part in (
+                ("tilføjet: " + ", ".join(names(o) for o in added)) if added else "",
+                ("fjernet: " + ", ".join(names(o) for o in removed)) if removed else "",
+            )
+            if part
+        )
+        audit = AuditEntry(
+            now,
+            actor.name,
+            "omfang-ændret",
+            f"Berørte organisationer {detail} (før: {', '.join(before) or '–'}; efter: {', '.join(orgs) or '–'})",
+        )
+        incident = await self.storage.set_scope(incident_id, orgs, [audit])
+        if incident.confirmed:
+            incident = await self.storage.add_update(
+                incident_id, now, actor.name, f"Omfanget er ændret: {detail}.", None, []
+            )
         self.changed()
         return incident
 
@@ -364,7 +537,7 @@ class NotifyService:
         self, incident_id: int, text: str = "Forbindelsen virker igen."
     ) -> Incident | None:
         incident = await self.storage.get_incident(incident_id)
-        if incident is None or incident.state == "resolved":
+        if incident is None or incident.ended:
             return incident
         return await self.resolve_incident(SYSTEM, incident_id, {"text": text})
 
@@ -383,10 +556,11 @@ class NotifyService:
     def _subscription_input(self, data: Mapping[str, Any]) -> tuple[str, list[str], list[str], list[str]]:
         refuse_cpr(data, SUBSCRIPTION_FIELDS)
         errors: dict[str, str] = {}
-        email = data.get("email")
-        email = email.strip() if isinstance(email, str) else ""
-        if not EMAIL.match(email) or len(email) > 254:
-            errors["email"] = "Skriv en gyldig e-mailadresse."
+        try:
+            email = normalise_address(data.get("email"))
+        except InvalidAddress as exc:
+            email = ""
+            errors["email"] = danish_error("E-mail", exc)
         orgs = parse_codes(data, "organisations")
         clusters = parse_codes(data, "clusters")
         types = parse_codes(data, "message_types")
@@ -411,9 +585,41 @@ class NotifyService:
             parts.append("meddelelser: " + ", ".join(self.catalogue.get(t, t) for t in sub.message_types))
         return "; ".join(parts) or "alle EDI-nedbrud og planlagte nedlukninger"
 
-    async def subscribe(self, data: Mapping[str, Any], *, actor: Actor | None = None) -> Subscription:
-        """Double opt-in: a pending subscription and a confirm mail. An admin adds it confirmed at once."""
+    async def subscribe(
+        self,
+        data: Mapping[str, Any],
+        *,
+        actor: Actor | None = None,
+        client: str = "unknown",
+        counted: bool = False,
+    ) -> SubscribeResult:
+        """Double opt-in: a pending subscription and a confirm mail. An admin adds it confirmed at once.
+
+        Anyone may ask, so the flood limits of `notify.subscribe_guard` apply: TooManyRequests for a
+        client over its limit (unauthenticated only; `counted`: the web edge counted it already); a
+        repeat for an address with a pending confirmation, or one over its mail limit, sends nothing and
+        gets the same answer as a new one."""
+        if actor is None and not counted:
+            self.subscribe_guard.count_client(client)
         email, orgs, clusters, types = self._subscription_input(data)
+        if actor is not None and actor.is_admin:
+            sub = await self._create_subscription(email, orgs, clusters, types, actor)
+            return SubscribeResult(email, sub.state, sub)
+        async with self.subscribe_guard.lock:  # check and create as one step: no two requests pass together
+            since = self.clock() - self.subscribe_guard.settings.address_window
+            if await self.storage.pending_subscription(email, since=since) is not None:
+                log.info("subscription_repeat_ignored (a confirmation is already pending for the address)")
+                return SubscribeResult(email, "pending", None)
+            if not self.subscribe_guard.may_mail(email):
+                log.warning("subscription_address_limited (confirmation mails to one address over the limit)")
+                return SubscribeResult(email, "pending", None)
+            sub = await self._create_subscription(email, orgs, clusters, types, actor)
+            self.subscribe_guard.mailed(email)
+        return SubscribeResult(email, sub.state, sub)
+
+    async def _create_subscription(
+        self, email: str, orgs: list[str], clusters: list[str], types: list[str], actor: Actor | None
+    ) -> Subscription:
         now = self.clock()
         confirmed = actor is not None and actor.is_admin
         who = actor.name if actor else email

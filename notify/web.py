@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -19,11 +20,12 @@ from aiohttp import web
 
 from notify import session as sess
 from notify.feeds import atom_updated, planned_ics
-from notify.incidents import Actor, InvalidInput, InvalidTransition
+from notify.incidents import Actor, InvalidInput, InvalidTransition, is_desk
 from notify.lists import distribution_lists
 from notify.login_throttle import LoginThrottle, wait_text
 from notify.model import Incident
-from notify.service import Forbidden, NotFound, NotifyService
+from notify.service import Forbidden, NotFound, NotifyService, PublicFacts
+from notify.subscribe_guard import TooManyRequests
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -54,6 +56,12 @@ FIELD_LABELS = {
     "clusters": "Sundhedsklynger",
     "message_types": "Meddelelsestyper",
 }
+
+#: the answer to every unconfirmed request, new or repeated (one pending link per address at a time)
+PENDING_TEXT = (
+    "Adressen får en mail med et bekræftelseslink, medmindre den allerede har fået et link, "
+    "som endnu ikke er brugt. Abonnementet er først aktivt, når du har bekræftet."
+)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -262,6 +270,8 @@ class Web:
             view = await self.s.view(incident_id)
         except NotFound:
             raise web.HTTPNotFound(text="Hændelsen findes ikke.", headers=SECURITY_HEADERS) from None
+        if not (view.incident.confirmed or is_desk(actor)):
+            raise web.HTTPNotFound(text="Hændelsen findes ikke.", headers=SECURITY_HEADERS)
         return self.page(
             request,
             "web/incident.html",
@@ -271,6 +281,8 @@ class Web:
                 "catalogue": self.s.catalogue,
                 "errors": {},
                 "may_act": actor.is_admin or actor.organisation == view.incident.reporting_organisation,
+                "desk": is_desk(actor),
+                "organisations": sorted(self.s.organisations.values(), key=lambda o: (o.kind, o.name)),
                 "flash": request.query.get("ok"),
             },
         )
@@ -287,6 +299,9 @@ class Web:
                 await self.s.resolve_incident(actor, incident_id, data)
             elif action == "confirm":
                 await self.s.confirm_incident(actor, incident_id)
+            elif action == "scope":
+                data.setdefault("affected_organisations", [])  # every box unticked: nobody named
+                await self.s.change_scope(actor, incident_id, data)
             else:
                 raise web.HTTPNotFound()
         except NotFound:
@@ -305,6 +320,8 @@ class Web:
                     "catalogue": self.s.catalogue,
                     "errors": errors,
                     "may_act": True,
+                    "desk": is_desk(actor),
+                    "organisations": sorted(self.s.organisations.values(), key=lambda o: (o.kind, o.name)),
                     "flash": None,
                 },
                 status=422,
@@ -391,19 +408,23 @@ class Web:
         return await self.api_call(request, lambda: self.s.file_incident(actor, body, source="api"), 201)
 
     async def api_list(self, request: web.Request) -> web.Response:
-        self.api_actor(request)
-        incidents = await self.s.storage.list_incidents(limit=500)
+        actor = self.api_actor(request)
+        incidents = [
+            i for i in await self.s.storage.list_incidents(limit=500) if i.confirmed or is_desk(actor)
+        ]
         return web.json_response(
             {"incidents": [self.incident_json(i) for i in incidents]}, headers=JSON_HEADERS
         )
 
     async def api_get(self, request: web.Request) -> web.Response:
-        self.api_actor(request)
+        actor = self.api_actor(request)
         incident_id = _int(request.match_info["id"], api=True)
         try:
             view = await self.s.view(incident_id)
         except NotFound:
             raise _json_error(404, "Hændelsen findes ikke.") from None
+        if not (view.incident.confirmed or is_desk(actor)):
+            raise _json_error(404, "Hændelsen findes ikke.")
         body = self.incident_json(view.incident)
         body["updates"] = [
             {"at": _iso(u.at), "author": u.author, "text": u.text, "expected_end": _iso(u.expected_end)}
@@ -451,31 +472,42 @@ class Web:
         body = await self.api_body(request)
         if action == "updates":
             return await self.api_call(request, lambda: self.s.update_incident(actor, incident_id, body))
+        if action == "scope":
+            return await self.api_call(request, lambda: self.s.change_scope(actor, incident_id, body))
         return await self.api_call(request, lambda: self.s.resolve_incident(actor, incident_id, body))
 
     # ---- subscriptions
     async def api_subscribe(self, request: web.Request) -> web.Response:
-        body = await self.api_body(request)
         header = request.headers.get("Authorization", "")
         actor = self.api_actor(request) if header else None
         try:
-            sub = await self.s.subscribe(body, actor=actor)
+            if actor is None:  # counted before the body is even read: a flood costs little
+                self.s.subscribe_guard.count_client(_client(request))
+            body = await self.api_body(request)
+            result = await self.s.subscribe(body, actor=actor, counted=True)
+        except TooManyRequests as exc:
+            log.warning("notify_subscribe_throttled", client=_client(request), retry_after_seconds=exc.retry_after)
+            raise _json_error(
+                429, _too_many_text(exc.retry_after), headers={"Retry-After": str(exc.retry_after)}
+            ) from None
         except InvalidInput as exc:
             raise _json_error(
                 422, "Abonnementet er ikke oprettet: " + " ".join(exc.errors.values()), fields=exc.errors
             ) from None
+        if result.state == "confirmed" and result.subscription is not None:
+            return web.json_response(
+                {
+                    "id": result.subscription.id,
+                    "email": result.email,
+                    "state": result.state,
+                    "besked": "Abonnementet er oprettet.",
+                },
+                status=201,
+                headers=JSON_HEADERS,
+            )
+        # The same answer for a new request and an ignored repeat: it must not tell which it was.
         return web.json_response(
-            {
-                "id": sub.id,
-                "email": sub.email,
-                "state": sub.state,
-                "besked": "Abonnementet er oprettet."
-                if sub.state == "confirmed"
-                else "Vi har sendt en mail med et bekræftelseslink. "
-                "Abonnementet er først aktivt, når du har bekræftet.",
-            },
-            status=201 if sub.state == "confirmed" else 202,
-            headers=JSON_HEADERS,
+            {"email": result.email, "state": "pending", "besked": PENDING_TEXT}, status=202, headers=JSON_HEADERS
         )
 
     async def api_subscriptions(self, request: web.Request) -> web.Response:
@@ -526,16 +558,22 @@ class Web:
         }
 
     async def subscribe_post(self, request: web.Request) -> web.Response:
-        data, session = await self.form_data(request)
+        data, session = await self.form_data(request)  # 403 without a valid CSRF token
         actor = self.actor(session)
         try:
-            sub = await self.s.subscribe(data, actor=actor)
+            result = await self.s.subscribe(data, actor=actor, client=_client(request))
+        except TooManyRequests as exc:
+            log.warning("notify_subscribe_throttled", client=_client(request), retry_after_seconds=exc.retry_after)
+            ctx = self.subscribe_context({}, {"email": _too_many_text(exc.retry_after)})
+            response = self.page(request, "web/subscribe.html", ctx, status=429)
+            response.headers["Retry-After"] = str(exc.retry_after)
+            return response
         except InvalidInput as exc:
             return self.page(
                 request, "web/subscribe.html", self.subscribe_context(data, exc.errors), status=422
             )
         ctx = self.subscribe_context({}, {})
-        ctx["done"] = sub
+        ctx["done"] = result
         return self.page(request, "web/subscribe.html", ctx)
 
     async def confirm_subscription(self, request: web.Request) -> web.Response:
@@ -601,35 +639,55 @@ class Web:
             },
         )
 
+    async def admin_outbox(self, request: web.Request) -> web.Response:
+        """The EDI support desk's list of mails and webhooks that will not go out (a bad address, a refusal)."""
+        actor = self.require_login(request)
+        if not actor.is_admin:
+            raise web.HTTPForbidden(text="Kun for administratorer.", headers=SECURITY_HEADERS)
+        rows = await self.s.storage.failed_outbox(limit=200)
+        return self.page(request, "web/admin_outbox.html", {"rows": rows})
+
     # ---- publishing
-    async def status_lists(self) -> tuple[list[Incident], list[Incident], list[Incident], datetime]:
+    async def status_lists(self) -> StatusLists:
+        """The public incidents of the last 30 days (only what the procedure informs about)."""
         now = self.s.clock()
-        incidents = [
-            i for i in await self.s.storage.list_incidents(since=now - timedelta(days=30)) if i.confirmed
-        ]
+        facts: dict[int, PublicFacts] = {}
+        incidents = []
+        for i in await self.s.storage.list_incidents(since=now - timedelta(days=30)):
+            public = await self.s.public_facts(i)
+            if public is not None:
+                facts[i.id] = public
+                incidents.append(i)
         ongoing = [
             i for i in incidents if i.resolved_at is None and not (i.kind == "planned" and i.start > now)
         ]
         planned = [i for i in incidents if i.resolved_at is None and i.kind == "planned" and i.start > now]
         recent = [i for i in incidents if i.resolved_at is not None]
-        return ongoing, planned, recent, now
+        return StatusLists(ongoing, planned, recent, now, facts)
 
     async def status(self, request: web.Request) -> web.Response:
-        ongoing, planned, recent, _ = await self.status_lists()
+        lists = await self.status_lists()
         return self.page(
             request,
             "web/status.html",
-            {"ongoing": ongoing, "planned": planned, "recent": recent, "catalogue": self.s.catalogue},
+            {
+                "ongoing": lists.ongoing,
+                "planned": lists.planned,
+                "recent": lists.recent,
+                "facts": lists.facts,
+                "catalogue": self.s.catalogue,
+            },
         )
 
     async def status_atom(self, request: web.Request) -> web.Response:
-        ongoing, planned, recent, now = await self.status_lists()
-        entries = sorted([*ongoing, *planned, *recent], key=atom_updated, reverse=True)
+        lists = await self.status_lists()
+        entries = sorted([*lists.ongoing, *lists.planned, *lists.recent], key=atom_updated, reverse=True)
         text = self.s.renderer.render(
             "web/status.atom",
             {
                 "entries": entries,
-                "updated": max((atom_updated(e) for e in entries), default=now),
+                "facts": lists.facts,
+                "updated": max((atom_updated(e) for e in entries), default=lists.now),
                 "base": self.s.settings.public_url,
                 "catalogue": self.s.catalogue,
                 "org_name": self.s.org_name,
@@ -643,7 +701,11 @@ class Web:
 
     async def status_ics(self, request: web.Request) -> web.Response:
         now = self.s.clock()
-        incidents = await self.s.storage.list_incidents(since=now - timedelta(days=30))
+        incidents = [
+            i
+            for i in await self.s.storage.list_incidents(since=now - timedelta(days=30))
+            if await self.s.is_public(i)
+        ]
         host = urlsplit(self.s.settings.public_url).hostname or "edigate"
         text = planned_ics(incidents, now=now, host=host, base_url=self.s.settings.public_url)
         return web.Response(
@@ -657,6 +719,15 @@ class Web:
         return self.page(
             request, "web/contacts.html", {"contacts": self.s.settings.contacts, "settings": self.s.settings}
         )
+
+
+@dataclass(frozen=True)
+class StatusLists:
+    ongoing: list[Incident]
+    planned: list[Incident]
+    recent: list[Incident]
+    now: datetime
+    facts: dict[int, PublicFacts]
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -673,6 +744,19 @@ def _int(text: str, *, api: bool = False) -> int:
     if api:
         raise _json_error(404, "Hændelsen findes ikke.")
     raise web.HTTPNotFound(text="Findes ikke.", headers=SECURITY_HEADERS)
+
+
+def _client(request: web.Request) -> str:
+    """The TCP peer only, as for the login throttle: X-Forwarded-For is the client's own choice."""
+    return request.remote or "unknown"
+
+
+def _too_many_text(seconds: int) -> str:
+    minutes = max(1, -(-seconds // 60))
+    return (
+        "For mange anmodninger om abonnement fra din adresse. "
+        f"Prøv igen om {minutes} {'minut' if minutes == 1 else 'minutter'}."
+    )
 
 
 #: where a login may send the browser on: a path of plain segments on this site, optionally with a plain
@@ -702,6 +786,7 @@ def _json_error(
         404: web.HTTPNotFound,
         409: web.HTTPConflict,
         422: web.HTTPUnprocessableEntity,
+        429: web.HTTPTooManyRequests,
     }[status]
     return exc_class(
         text=json.dumps(body, ensure_ascii=False),
@@ -719,11 +804,11 @@ def add_routes(app: web.Application, service: NotifyService) -> Web:
     app.router.add_get("/incidents/new", w.form_get)
     app.router.add_post("/incidents/new", w.form_post)
     app.router.add_get(r"/incidents/{id}", w.incident_get)
-    app.router.add_post(r"/incidents/{id}/{action:update|resolve|confirm}", w.incident_action)
+    app.router.add_post(r"/incidents/{id}/{action:update|resolve|confirm|scope}", w.incident_action)
     app.router.add_post("/api/v1/incidents", w.api_create)
     app.router.add_get("/api/v1/incidents", w.api_list)
     app.router.add_get(r"/api/v1/incidents/{id}", w.api_get)
-    app.router.add_post(r"/api/v1/incidents/{id}/{action:updates|resolve|confirm}", w.api_action)
+    app.router.add_post(r"/api/v1/incidents/{id}/{action:updates|resolve|confirm|scope}", w.api_action)
     app.router.add_post("/api/v1/subscriptions", w.api_subscribe)
     app.router.add_get("/api/v1/subscriptions", w.api_subscriptions)
     app.router.add_delete(r"/api/v1/subscriptions/{id}", w.api_unsubscribe_admin)
@@ -734,6 +819,7 @@ def add_routes(app: web.Application, service: NotifyService) -> Web:
     app.router.add_route("GET", "/subscriptions/unsubscribe/{token}", w.unsubscribe)
     app.router.add_route("POST", "/subscriptions/unsubscribe/{token}", w.unsubscribe)
     app.router.add_route("*", "/admin/subscriptions", w.admin_subscriptions)
+    app.router.add_get("/admin/outbox", w.admin_outbox)
     app.router.add_get("/status", w.status)
     app.router.add_get("/status.atom", w.status_atom)
     app.router.add_get("/status/planned.ics", w.status_ics)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from edigate.health import CircuitState, RouteSignals, TypeSignals
 from edigate.logging import scrub_text
@@ -171,6 +172,10 @@ async def read_route_signals(
             if delivered is not None:
                 last_success[receiver] = _aware(delivered)  # type: ignore[assignment]
 
+        dead_streaks = await _dead_letter_streaks(conn, receivers, heads, last_success, now - overdue_window)
+        for route in dead_streaks:
+            routes.setdefault(route, RouteCounts())
+
         overdue = (
             await conn.execute(
                 sa.select(m.sender_ean, m.receiver_ean, m.type, sa.func.count())
@@ -220,6 +225,8 @@ async def read_route_signals(
     for (sender, receiver), counts in sorted(routes.items()):
         head = heads.get(receiver)
         failing = head is not None and counts.pending > 0
+        if not failing and (sender, receiver) in dead_streaks:
+            head, failing = dead_streaks[(sender, receiver)], True
         error = scrub_text(head.last_error)[:300] if failing and head and head.last_error else None
         types = {t: acc.signals() for t, acc in sorted(counts.by_type.items())}
         out.append(
@@ -249,6 +256,52 @@ async def read_route_signals(
     return StoreSignals(tuple(out), queues, overdue_by_receiver)
 
 
+async def _dead_letter_streaks(
+    conn: AsyncConnection,
+    receivers: Sequence[str],
+    heads: Mapping[str, _Head],
+    last_success: Mapping[str, datetime],
+    not_before: datetime,
+) -> dict[Route, _Head]:
+    """Routes whose receiver's last outcome was a dead letter: still failing, although nothing is pending.
+
+    Dead-lettering a dead receiver's queue empties it; that is not recovery. Only a later successful
+    delivery to the receiver ends the streak (``last_success``), so the route stays down until then and no
+    "OK igen" / "Løst" goes out while the receiver still answers 503. ``failing_since`` is the first failed
+    attempt of the oldest dead letter of the streak. Rides ``gw_messages_queue`` (receiver, state, id)."""
+    candidates = [r for r in receivers if r not in heads]
+    if not candidates:
+        return {}
+    rows = (
+        await conn.execute(
+            sa.select(
+                m.receiver_ean, m.sender_ean, sa.func.count(), sa.func.min(m.id), sa.func.max(m.updated_at)
+            )
+            .where(m.receiver_ean.in_(candidates), m.delivery_state == "failed", m.updated_at >= not_before)
+            .group_by(m.receiver_ean, m.sender_ean)
+        )
+    ).all()
+    out: dict[Route, _Head] = {}
+    for receiver, sender, count, first_id, last_dead in rows:
+        success = last_success.get(receiver)
+        last_dead_at = _aware(last_dead)
+        if last_dead_at is None or (success is not None and success >= last_dead_at):
+            continue
+        first = (
+            await conn.execute(
+                sa.select(sa.func.min(events.c.at), sa.func.max(m.last_error))
+                .select_from(events.join(messages, events.c.message_id == m.id))
+                .where(events.c.message_id == first_id, events.c.event.in_(("attempt_failed", "failed")))
+            )
+        ).first()
+        since = _aware(first[0]) if first is not None and first[0] is not None else last_dead_at
+        if success is not None and since is not None and since < success:
+            since = success
+        error = first[1] if first is not None else None
+        out[(sender, receiver)] = _Head(sender, int(count), error, since)
+    return out
+
+
 def _aware(value: datetime | None) -> datetime | None:
     """UtcDateTime already returns aware values; min() over it on SQLite may come back as text or naive."""
     if value is None:
@@ -267,6 +320,8 @@ class OutboxCounts:
     pending: int
     failed: int
     incidents_open: Mapping[str, int]
+    #: (channel, notice kind) -> rows failed or refused, mail and webhooks (for the support desk's gauge)
+    failed_by_kind: Mapping[tuple[str, str], int] = field(default_factory=dict)
 
 
 async def read_outbox_counts(db: Database) -> OutboxCounts | None:
@@ -278,6 +333,14 @@ async def read_outbox_counts(db: Database) -> OutboxCounts | None:
                     sa.select(outbox.c.status, sa.func.count())
                     .where(outbox.c.channel == "mail", outbox.c.status.in_(("pending", "failed", "refused")))
                     .group_by(outbox.c.status)
+                )
+            ).all()
+            failed_rows = (
+                await conn.execute(
+                    sa.select(outbox.c.channel, notices.c.kind, sa.func.count())
+                    .join(notices, notices.c.id == outbox.c.notice_id)
+                    .where(outbox.c.status.in_(("failed", "refused")))
+                    .group_by(outbox.c.channel, notices.c.kind)
                 )
             ).all()
             open_rows = (
@@ -294,6 +357,7 @@ async def read_outbox_counts(db: Database) -> OutboxCounts | None:
         pending=by_status.get("pending", 0),
         failed=by_status.get("failed", 0) + by_status.get("refused", 0),
         incidents_open={k: int(c) for k, c in open_rows},
+        failed_by_kind={(ch, kind): int(c) for ch, kind, c in failed_rows},
     )
 
 

@@ -329,7 +329,9 @@ class SqlNotifyStorage:
             return int((await conn.execute(sa.select(sa.func.count()).select_from(incidents))).scalar_one())
 
     async def active_incidents(self) -> list[Incident]:
-        q = sa.select(incidents).where(incidents.c.state != "draft", incidents.c.settled.is_(False))
+        q = sa.select(incidents).where(
+            incidents.c.state.notin_(("draft", "closed")), incidents.c.settled.is_(False)
+        )
         async with self.engine.connect() as conn:
             return [_incident(r) for r in await conn.execute(q.order_by(incidents.c.id))]
 
@@ -377,7 +379,25 @@ class SqlNotifyStorage:
             await conn.execute(
                 sa.update(incidents)
                 .where(incidents.c.id == incident_id, incidents.c.resolved_at.is_(None))
-                .values(state="resolved", resolved_at=at, last_update_at=at)
+                # a draft nobody confirmed is closed quietly: recorded, never published
+                .values(
+                    state=sa.case((incidents.c.state == "draft", "closed"), else_="resolved"),
+                    resolved_at=at,
+                    last_update_at=at,
+                )
+            )
+            await self._audit(conn, audit, incident_id=incident_id)
+            return await self._get(conn, incident_id)
+
+    async def set_scope(
+        self, incident_id: int, affected_organisations: Sequence[str], audit: Sequence[AuditEntry]
+    ) -> Incident:
+        async with self.engine.begin() as conn:
+            await self._get(conn, incident_id)
+            await conn.execute(
+                sa.update(incidents)
+                .where(incidents.c.id == incident_id)
+                .values(affected_organisations=json.dumps(list(affected_organisations)))
             )
             await self._audit(conn, audit, incident_id=incident_id)
             return await self._get(conn, incident_id)
@@ -474,6 +494,16 @@ class SqlNotifyStorage:
 
     async def outbox_for(self, incident_id: int) -> list[OutboxRow]:
         q = self._outbox_select().where(outbox.c.incident_id == incident_id).order_by(outbox.c.id)
+        async with self.engine.connect() as conn:
+            return [_outbox_row(r) for r in await conn.execute(q)]
+
+    async def failed_outbox(self, *, limit: int = 200) -> list[OutboxRow]:
+        q = (
+            self._outbox_select()
+            .where(outbox.c.status.in_(("failed", "refused")))
+            .order_by(outbox.c.id.desc())
+            .limit(limit)
+        )
         async with self.engine.connect() as conn:
             return [_outbox_row(r) for r in await conn.execute(q)]
 
@@ -671,6 +701,21 @@ class SqlNotifyStorage:
             q = q.where(subscriptions.c.state != "removed")
         async with self.engine.connect() as conn:
             return [_subscription(r) for r in await conn.execute(q)]
+
+    async def pending_subscription(self, email: str, *, since: datetime) -> Subscription | None:
+        q = (
+            sa.select(subscriptions)
+            .where(
+                sa.func.lower(subscriptions.c.email) == email.lower(),
+                subscriptions.c.state == "pending",
+                subscriptions.c.created_at >= since,
+            )
+            .order_by(subscriptions.c.id.desc())
+            .limit(1)
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(q)).first()
+            return _subscription(row) if row else None
 
     # ---- audit
     async def add_audit(self, audit: Sequence[AuditEntry]) -> None:

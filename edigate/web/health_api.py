@@ -1,4 +1,6 @@
-"""/healthz (the process answers) and /readyz (storage answers; JSON with component states).
+"""/healthz (the process answers) and /readyz (storage answers and can take writes; JSON with component
+states: a SQLite file system with less than 1 MiB free, or a storage failure within the last seconds,
+is not ready).
 
 Readiness depends on storage only: a down receiver or mail server must not take the gateway out of a load
 balancer, but /readyz reports them so on-call sees at a glance what is reachable.
@@ -13,7 +15,8 @@ import os
 from aiohttp import web
 
 from edigate.delivery.worker import DeliveryWorker
-from edigate.web.keys import LEADER, MAIL_RELAY, STORE, WORKER, MailRelay
+from edigate.web.keys import LEADER, MAIL_RELAY, SETTINGS, STORE, WORKER, MailRelay
+from edigate.web.storage_trouble import MIN_FREE_BYTES, STORAGE_TROUBLE, sqlite_free_bytes
 
 SMTP_PROBE_SECONDS = 1.0
 
@@ -49,12 +52,18 @@ async def readyz(request: web.Request) -> web.Response:
     store = request.app[STORE]
     storage_ok = await store.ping()
     worker = request.app.get(WORKER)
+    free = sqlite_free_bytes(request.app[SETTINGS].storage.url)
+    trouble = request.app[STORAGE_TROUBLE].recent() if STORAGE_TROUBLE in request.app else None
     components = {
         "storage": "ok" if storage_ok else "unavailable",
         "writer": "ok" if store.writer.running else "stopped",
         "delivery": "ok" if worker is not None and worker.running else "stopped",
+        # SQLite: the file system of the database file; PostgreSQL: not visible from here
+        "disk": "unknown" if free is None else ("ok" if free >= MIN_FREE_BYTES else "full"),
+        # the last storage failure a request met (a full disk, a lost connection), for RECENT_SECONDS
+        "storage_writes": "ok" if trouble is None else f"failing: {trouble}",
     }
-    ready = storage_ok and store.writer.running
+    ready = storage_ok and store.writer.running and components["disk"] != "full" and trouble is None
     leader = request.app.get(LEADER)
     return web.json_response(
         {

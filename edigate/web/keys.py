@@ -13,6 +13,7 @@ from aiohttp import web
 from edigate.clock import Clock
 from edigate.config import GatewaySettings
 from edigate.delivery.worker import DeliveryWorker
+from edigate.ingest.pipeline import IngestPipeline
 from edigate.medcom import Validator
 from edigate.metrics import Metrics
 from edigate.monitor import HealthLoop
@@ -41,6 +42,7 @@ DIRECTORY = web.AppKey("edigate.directory", PartnerDirectory)
 VALIDATOR = web.AppKey("edigate.validator", Validator)
 VALIDATION_POOL = web.AppKey("edigate.validation_pool", ThreadPoolExecutor)
 WORKER = web.AppKey("edigate.delivery_worker", DeliveryWorker)
+INGEST = web.AppKey("edigate.ingest", IngestPipeline)
 LEADER = web.AppKey("edigate.leader", LeaderElection)
 HEALTH_LOOP = web.AppKey("edigate.health_loop", HealthLoop)
 METRICS: web.AppKey[Metrics | None] = web.AppKey("edigate.metrics")  # None: [metrics] enabled = false

@@ -15,7 +15,7 @@ Where each figure comes from:
 * receipt latency - observed by the route health loop from the store (``edigate.monitor``), which sees
   every correlated receipt, so the ingest path needs no hook for it;
 * the state gauges (queues, route states, incidents, outbox) - refreshed by the route health loop.
-* login events of the outage procedure's form - :func:`record_login_event`, its throttle's observer.
+* login events of the outage procedure's form - ``Metrics.login_event``, its throttle's observer.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ __all__ = [
     "add_routes",
     "build_metrics",
     "observe_deliveries",
-    "record_login_event",
     "record_received",
     "record_validation",
 ]
@@ -91,10 +90,3 @@ def record_validation(app: web.Application, message_type: str | None, seconds: f
     metrics = app.get(METRICS)
     if metrics is not None:
         metrics.validation_observed(message_type, seconds)
-
-
-def record_login_event(app: web.Application, event: str) -> None:
-    """The outage procedure's login throttle heard `event` (wrong_key | lockout | throttled)."""
-    metrics = app.get(METRICS)
-    if metrics is not None:
-        metrics.login_event(event)

@@ -303,6 +303,15 @@ SCHEMAS: dict[str, Any] = {
             "besked": {"type": "string"},
         },
     },
+    "SubscriptionRequested": {
+        "type": "object",
+        "required": ["email", "state"],
+        "properties": {
+            "email": {"type": "string"},
+            "state": {"type": "string", "enum": ["pending"]},
+            "besked": {"type": "string"},
+        },
+    },
     "SubscriptionList": {
         "type": "object",
         "required": ["subscriptions"],
@@ -565,10 +574,15 @@ OPERATIONS.update(
                 "requestBody": _json_body("SubscriptionInput"),
                 "responses": {
                     "201": _resp("Active at once (an admin created it).", "SubscriptionCreated"),
-                    "202": _resp("A confirmation mail was sent.", "SubscriptionCreated"),
+                    "202": _resp(
+                        "A confirmation mail is sent, unless one is already pending for the address "
+                        "(the same answer either way).",
+                        "SubscriptionRequested",
+                    ),
                     "400": _nerr("Not a JSON object."),
                     "401": N_UNAUTHORIZED,
                     "422": _nerr("Invalid fields (`felter`)."),
+                    "429": _nerr("Too many requests from this client address; see `Retry-After`."),
                 },
             },
         ),

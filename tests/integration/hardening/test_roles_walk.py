@@ -157,6 +157,7 @@ TABLE: dict[tuple[str, str], Row] = {
         same(303), fixed("POST", "/incidents/1/resolve", b"", "application/x-www-form-urlencoded")
     ),
     ("*", "/admin/subscriptions"): Row(same(303), fixed("GET", "/admin/subscriptions")),
+    ("get", "/admin/outbox"): Row(same(303), fixed("GET", "/admin/outbox")),
     ("post", "/subscriptions/new"): Row(
         same(403), fixed("POST", "/subscriptions/new", b"email=a%40b.dk", "application/x-www-form-urlencoded")
     ),

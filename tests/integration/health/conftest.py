@@ -78,6 +78,7 @@ def config_text(
     health: dict[str, Any] | None = None,
     metrics: bool = True,
     log_level: str = "info",
+    delivery: dict[str, Any] | None = None,
 ) -> str:
     """The health world; `health` overrides or adds [health] settings."""
     in_dir = cfg.directory_delivery
@@ -86,7 +87,7 @@ def config_text(
             cfg.base(storage_url, "EDI-support admin", TOKENS["admin"]),
             cfg.table("logging", {"level": log_level}),
             cfg.table("metrics", {"enabled": metrics}),
-            cfg.table("delivery", FAST_DELIVERY),
+            cfg.table("delivery", {**FAST_DELIVERY, **(delivery or {})}),
             cfg.table("health", {**FAST_HEALTH, **(health or {})}),
             cfg.table("alerts", {"repeat_interval_minutes": 60, "max_reminders": 1}),
             partner(HOSPITAL, "Testsygehus Syd", "hospital", in_dir(outdir / "hospital"), "hospital"),

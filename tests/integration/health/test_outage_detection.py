@@ -76,7 +76,7 @@ def test_receiver_outage_alert_incident_notice_and_recovery(world_factory: Any) 
     assert len(incidents) == 1, incidents
     incident = incidents[0]
     assert incident["state"] == "draft" and incident["kind"] == "acute"
-    assert incident["affected_organisations"] == [MUNICIPALITY]
+    assert incident["affected_organisations"] == [MUNICIPALITY, HOSPITAL]  # the sender is told too
     assert incident["affected_messages"] == ["XDIS91"]
     start = datetime.fromisoformat(incident["start"].replace("Z", "+00:00"))
     failing_since = datetime.fromisoformat(route["failing_since"])
@@ -94,6 +94,8 @@ def test_receiver_outage_alert_incident_notice_and_recovery(world_factory: Any) 
     assert r.status == 200 and r.body["state"] == "open", r
     notice = world.wait_until(lambda: to(world, MAILBOX[MUNICIPALITY]), what="the first notice")[0]
     assert "[edigate]" not in notice.subject  # a procedure notice, not an IT alert
+    # the hospital sending to the failed municipality gets it too (it must phone the duty phone)
+    world.wait_until(lambda: to(world, MAILBOX[HOSPITAL]), what="the first notice to the sending hospital")
 
     # the receiver comes back: delivered, recovered mail, incident resolved, resolved notice, metrics ok
     world.receiver.mode = "ok"
@@ -117,5 +119,6 @@ def test_receiver_outage_alert_incident_notice_and_recovery(world_factory: Any) 
     def sent(kind: str) -> float:
         return metric_value(world.metrics(), "edigate_notices_sent_total", kind=kind) or 0
 
-    world.wait_until(lambda: sent("recovered") == 1 and sent("resolved") == 1, what="notices-sent counters")
-    assert (sent("alert"), sent("notice"), sent("receipt")) == (1, 1, 1)
+    # one mail per recipient: the municipality and the hospital sending to it get the notices
+    world.wait_until(lambda: sent("recovered") == 1 and sent("resolved") == 2, what="notices-sent counters")
+    assert (sent("alert"), sent("notice"), sent("receipt")) == (1, 2, 1)

@@ -58,11 +58,15 @@ def _main_flow(world: Any) -> None:
     )
     assert recipients(resolved) == recipients(first)
     assert "Løst: mandag 23. november 2026 kl. 11:15" in resolved[0].text()
+    # the reporter hears it too (issue 12 item 4); Odense's mailbox already has the lists' [Løst]
+    told = world.wait_until(lambda: world.notices("[Kvittering] Løst"), what="the reporter's resolved mail")
+    assert recipients(told) == [CONTACT["email"]]
+    assert "Distributionslisterne får også besked" in told[0].text()
     assert "Der udsendes ikke flere meddelelser" in resolved[0].text()
 
     detail = world.incident(reply["id"])
     assert detail["state"] == "resolved"
-    assert [n["kind"] for n in detail["notices"]] == ["receipt", "first", "resolved"]
+    assert [n["kind"] for n in detail["notices"]] == ["receipt", "first", "reporter-resolved", "resolved"]
     assert detail["errors"] == []
     assert {a["action"] for a in detail["audit"]} >= {
         "indberettet",
@@ -72,7 +76,7 @@ def _main_flow(world: Any) -> None:
         "meddelelse-resolved",
     }
     time.sleep(1.0)
-    assert len(world.mails()) == 2 + 3 + 3  # nothing more (no reminder, no duplicate)
+    assert len(world.mails()) == 2 + 3 + 1 + 3  # nothing more (no reminder, no duplicate)
 
 
 def test_acute_outage_over_2h_notifies_lists_then_resolved(
@@ -99,8 +103,15 @@ def test_exactly_2h_sends_only_the_receipt(world_factory: Any, smtp_server: Smtp
     # Resolved inside the 2 h: still nothing to the lists.
     world.set_clock("2026-11-23T11:30:00+01:00")
     assert world.call("POST", f"/api/v1/incidents/{reply['id']}/resolve", {})[0] == 200
+    # the reporter hears that it is solved ("Dette gentages, når problemet er løst"), the lists do not
+    told = world.wait_until(
+        lambda: len(world.notices("[Kvittering] Løst")) >= 2 and world.notices("[Kvittering] Løst"),
+        what="the reporter's resolved mails",
+    )
+    assert recipients(told) == sorted([CONTACT["email"], MAILBOX[ODENSE]])
+    assert "Distributionslisterne fik ingen meddelelse" in told[0].text()
     time.sleep(1.5)
-    assert len(world.mails()) == 2
+    assert len(world.mails()) == 2 + 2
 
 
 def test_overnight_waits_for_0800_then_first_and_combined(
@@ -125,8 +136,11 @@ def test_overnight_waits_for_0800_then_first_and_combined(
     world.set_clock("2026-11-24T02:30:00+01:00")  # 3 h later: resolved overnight
     assert world.call("POST", f"/api/v1/incidents/{gone['id']}/resolve", {})[0] == 200
     world.set_clock("2026-11-24T07:59:00+01:00")
+    # only the reporter's contact hears it at night; Odense's mailbox gets the combined notice at 08:00
+    told = world.wait_until(lambda: world.notices("[Kvittering] Løst"), what="the reporter's resolved mail")
+    assert recipients(told) == [CONTACT["email"]]
     time.sleep(1.5)
-    assert len(world.mails()) == 4, [m.subject for m in world.mails()]
+    assert len(world.mails()) == 4 + 1, [m.subject for m in world.mails()]
 
     world.set_clock("2026-11-24T08:00:00+01:00")
     first = world.wait_until(

@@ -210,6 +210,15 @@ def test_subscription_double_opt_in_and_unsubscribe_removes_only_that_one(
         token=None,
     )
     assert status == 202, reply
+    assert "id" not in reply  # the answer never tells whether the address was already known
+
+    def confirm_latest(count: int) -> None:
+        mail = world.wait_mails(count)[-1]
+        link = re.search(r"(/subscriptions/confirm/\S+)", mail.text()).group(1)  # type: ignore[union-attr]
+        with urllib.request.urlopen(world.service.base_url + link, timeout=5) as resp:
+            assert "Abonnementet er bekræftet" in resp.read().decode()
+
+    confirm_latest(1)  # one pending confirmation per address: the second subscription once it is confirmed
     status, _ = world.call(
         "POST",
         "/api/v1/subscriptions",
@@ -217,11 +226,7 @@ def test_subscription_double_opt_in_and_unsubscribe_removes_only_that_one(
         token=None,
     )
     assert status == 202
-    confirms = world.wait_mails(2)
-    links = [re.search(r"(/subscriptions/confirm/\S+)", m.text()).group(1) for m in confirms]  # type: ignore[union-attr]
-    for link in links:
-        with urllib.request.urlopen(world.service.base_url + link, timeout=5) as resp:
-            assert "Abonnementet er bekræftet" in resp.read().decode()
+    confirm_latest(2)
 
     # A Kolding outage matches both subscriptions: the address gets one mail, with an unsubscribe link.
     world.call(

@@ -7,6 +7,7 @@ from xml.etree import ElementTree
 
 from notify.feeds import fold, ics_escape, planned_ics
 from notify.render import Renderer
+from notify.service import PublicFacts
 from tests.unit.notify.test_notify_world import T0, incident
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -53,6 +54,7 @@ def test_atom_is_well_formed_and_escaped() -> None:
         "web/status.atom",
         {
             "entries": [inc],
+            "facts": {inc.id: PublicFacts(None, False, False)},
             "updated": T0,
             "base": "https://edi.example",
             "catalogue": {"XDIS17": "Udskrivningsadvis"},

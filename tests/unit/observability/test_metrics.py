@@ -160,3 +160,27 @@ def test_hot_path_is_cheap() -> None:
     null.message_received("XDIS91", OUH, KOLDING, "accepted")
     assert _value(null, "edigate_messages_received_total", type="XDIS91", sender="unknown",
                   receiver="unknown", outcome="accepted") is None
+
+
+def test_failed_outbox_rows_by_channel_and_notice_kind_never_by_address() -> None:
+    """The support desk's gauge of rows that will not be sent; a stray kind or an address-like value
+    is bounded to `unknown`, so no address (or other free text) ever becomes a label."""
+    m = Metrics([OUH], TYPES, clock=lambda: NOW)
+    m.set_snapshot(
+        GaugeSnapshot(
+            outbox_failed={
+                ("mail", "confirm"): 2,
+                ("mail", "first"): 1,
+                ("webhook", "first"): 1,
+                ("mail", "a\x01b@example.org"): 5,
+                ("pigeon", "first"): 1,
+            },
+            taken_at=NOW,
+        )
+    )
+    assert _value(m, "edigate_outbox_failed", channel="mail", notice="confirm") == 2
+    assert _value(m, "edigate_outbox_failed", channel="mail", notice="first") == 1
+    assert _value(m, "edigate_outbox_failed", channel="webhook", notice="first") == 1
+    assert _value(m, "edigate_outbox_failed", channel="mail", notice="unknown") == 5
+    assert _value(m, "edigate_outbox_failed", channel="unknown", notice="first") == 1
+    assert "example.org" not in m.render().decode()

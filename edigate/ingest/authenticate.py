@@ -1,0 +1,18 @@
+"""Stage: the bearer token -> the caller (401 without one that is known)."""
+
+from __future__ import annotations
+
+from edigate.ingest.model import RECEIVED_UNAUTHORIZED, Answer, IngestContext
+from edigate.ingest.services import IngestServices
+
+
+async def authenticate(s: IngestServices, ctx: IngestContext) -> Answer | None:
+    ctx.caller = s.directory.authenticate(ctx.request.authorization)
+    if ctx.caller is None:
+        ctx.received = RECEIVED_UNAUTHORIZED
+        return Answer(
+            401,
+            {"status": "error", "reason": "missing or wrong bearer token"},
+            headers={"WWW-Authenticate": 'Bearer realm="edigate"'},
+        )
+    return None

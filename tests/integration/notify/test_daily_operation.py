@@ -1,0 +1,139 @@
+"""Issue 12: the procedure in daily operation, as the desk and the recipients see it (the real service, real
+SMTP, mails and pages read as a person reads them)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from tests.harness.smtp import SmtpServer
+from tests.integration.notify.conftest import (
+    ASSENS,
+    EDI_SUPPORT,
+    KOLDING,
+    MAILBOX,
+    ODENSE,
+    VEJEN,
+    recipients,
+)
+
+MONDAY_10 = "2026-11-23T10:00:00+01:00"
+
+
+def test_desk_widens_and_narrows_the_scope_and_the_next_notice_follows(
+    world_factory: Any, smtp_server: SmtpServer
+) -> None:
+    """Item 1: Regional IT files for Kolding; the desk adds Vejen and takes Kolding out (wrongly named):
+    the update goes to Vejen and no longer to Kolding; the change is audited with before/after."""
+    world = world_factory(smtp_server, clock=MONDAY_10)
+    world.service.start()
+    reply = world.file(
+        token="region",
+        cause="KMD-integration nede",
+        affected_organisations=[KOLDING],
+        expected_end="2026-11-23T15:00:00+01:00",
+    )
+    first = world.wait_until(lambda: world.notices("[EDI-nedbrud]"), what="first notice")
+    assert recipients(first) == [MAILBOX[KOLDING]]
+
+    # a municipal EOJ owner is not the desk
+    status, body = world.call("POST", f"/api/v1/incidents/{reply['id']}/scope", {"affected_organisations": []})
+    assert status == 403, body
+    # unknown organisations are refused by name, nothing stored
+    status, body = world.call(
+        "POST", f"/api/v1/incidents/{reply['id']}/scope", {"affected_organisations": ["123"]}, token="admin"
+    )
+    assert status == 422 and "123" in body["fejl"], body
+
+    world.set_clock("2026-11-23T10:05:00+01:00")
+    status, body = world.call(
+        "POST",
+        f"/api/v1/incidents/{reply['id']}/scope",
+        {"affected_organisations": [VEJEN]},
+        token="admin",
+    )
+    assert status == 200 and body["affected_organisations"] == [VEJEN], body
+    update = world.wait_until(
+        lambda: world.notices("[EDI-nedbrud] Opdatering"), what="the update notice to the new scope"
+    )
+    assert recipients(update) == [MAILBOX[VEJEN]]
+    assert "Omfanget er ændret" in update[0].text() and "Vejen Kommune" in update[0].text()
+    detail = world.incident(reply["id"])
+    (change,) = [a for a in detail["audit"] if a["action"] == "omfang-ændret"]
+    assert change["actor"] == "administrator"
+    assert f"før: {KOLDING}" in change["detail"] and f"efter: {VEJEN}" in change["detail"]
+
+    world.set_clock("2026-11-23T11:00:00+01:00")
+    assert world.call("POST", f"/api/v1/incidents/{reply['id']}/resolve", {}, token="region")[0] == 200
+    resolved = world.wait_until(lambda: world.notices("[Løst]"), what="the resolved notice")
+    time.sleep(1.0)
+    assert recipients(world.notices("[Løst]")) == [MAILBOX[VEJEN]], recipients(resolved)
+
+
+def test_status_page_lists_only_what_the_procedure_informs_about(world_factory: Any, smtp_server: SmtpServer) -> None:
+    """Item 2: "Ved nedetid <2 timer udsendes ingen information": an incident under the 2-hour rule is not
+    on the public status page nor in the Atom feed; one over it is, with its next status (item 5)."""
+    world = world_factory(smtp_server, clock=MONDAY_10)
+    world.service.start()
+    world.file(cause="Kort genstart af EOJ", expected_end="2026-11-23T11:00:00+01:00")
+    world.file(
+        token="region",
+        cause="Cloverleaf opgraderes",
+        affected_organisations=[ASSENS],
+        expected_end="2026-11-23T16:00:00+01:00",
+    )
+    world.wait_until(lambda: world.notices("[EDI-nedbrud]"), what="the long one's first notice")
+
+    def public() -> str:
+        return world.call("GET", "/status", token=None)[1] + world.call("GET", "/status.atom", token=None)[1]
+
+    text = public()
+    assert "Cloverleaf opgraderes" in text
+    assert "Kort genstart af EOJ" not in text
+    assert "Næste status senest" in world.call("GET", "/status", token=None)[1]
+
+    # the short one overruns: unresolved 2 h after its start, the procedure informs, so it is listed
+    world.set_clock("2026-11-23T12:00:00+01:00")
+    world.wait_until(lambda: len(world.notices("[EDI-nedbrud]")) >= 4, what="the overrun notice")
+    assert "Kort genstart af EOJ" in public()
+    assert MAILBOX[ODENSE]  # (Odense filed it; the notice went to the hospitals and Odense)
+
+
+def test_overrun_notice_never_states_a_passed_end_and_a_planned_end_reminds_the_desk(
+    world_factory: Any, smtp_server: SmtpServer
+) -> None:
+    """Item 5: an overrun notice says the end is unknown (the estimate passed) and when the next status
+    comes; a planned shutdown past its planned end reminds the desk, and the status page says "forventet
+    afsluttet, afventer bekræftelse" instead of "Igangværende"."""
+    world = world_factory(smtp_server, clock=MONDAY_10)
+    world.service.start()
+    world.file(cause="EOJ genstartes", expected_end="2026-11-23T11:00:00+01:00")
+    planned = world.file(
+        token="region",
+        kind="planned",
+        cause="Cloverleaf-opdatering",
+        affected_organisations=[ASSENS],
+        start="2026-11-23T10:00:00+01:00",
+        expected_end="2026-11-23T13:00:00+01:00",
+    )
+    world.wait_until(lambda: world.notices("[Planlagt nedlukning]"), what="the planned shutdown's notice")
+
+    world.set_clock("2026-11-23T12:00:00+01:00")
+    overrun = world.wait_until(lambda: world.notices("[EDI-nedbrud]"), what="the overrun notice")[0]
+    text = overrun.text()
+    assert "ukendt – skønnet mandag 23. november 2026 kl. 11:00 er overskredet" in text
+    assert "Forventet løst (tidshorisont): mandag 23. november 2026 kl. 11:00\n" not in text
+    assert "Næste status: mandag 23. november 2026 kl. 14:00" in text
+
+    world.set_clock("2026-11-23T13:01:00+01:00")
+    reminder = world.wait_until(
+        lambda: world.notices("[Påmindelse] Planlagt nedlukning"), what="the desk's planned-end reminder"
+    )
+    assert reminder[0].rcpt_tos == [EDI_SUPPORT]
+    assert f"/incidents/{planned['id']}" in reminder[0].text()
+    page = world.call("GET", "/status", token=None)[1]
+    card = page[page.index(f'id="incident-{planned["id"]}"') :].split("</div>")[0]
+    assert "Forventet afsluttet, afventer bekræftelse" in card and "Igangværende" not in card
+    assert "Næste status senest" in card
+    time.sleep(1.0)
+    assert len(world.notices("[Påmindelse] Planlagt nedlukning")) == 1  # once per planned end
