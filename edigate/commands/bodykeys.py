@@ -13,6 +13,8 @@ import sys
 from typing import Any
 
 from edigate.settings import ConfigError, load_settings
+from edigate.store.crypto import BodyDecryptError, BodyKeyError, BodyKeyring, new_key_line, rotate_bodies
+from edigate.store.db import Database
 
 
 def register(subparsers: Any) -> None:
@@ -28,8 +30,6 @@ def register(subparsers: Any) -> None:
 
 
 def run_new(args: argparse.Namespace) -> int:
-    from edigate.store.crypto import BodyKeyError, new_key_line
-
     try:
         print(new_key_line(args.key_id))
     except BodyKeyError as exc:
@@ -39,8 +39,6 @@ def run_new(args: argparse.Namespace) -> int:
 
 
 def run_rotate(args: argparse.Namespace) -> int:
-    from edigate.store.crypto import BodyKeyError, BodyKeyring
-
     try:
         settings = load_settings(args.config)
         keyring = BodyKeyring.from_environment()
@@ -53,10 +51,7 @@ def run_rotate(args: argparse.Namespace) -> int:
     return asyncio.run(_rotate(settings.storage.url, keyring))
 
 
-async def _rotate(url: str, keyring: Any) -> int:
-    from edigate.store.crypto import BodyDecryptError, BodyKeyError, rotate_bodies
-    from edigate.store.db import Database
-
+async def _rotate(url: str, keyring: BodyKeyring) -> int:
     db = Database.open(url)
     try:
         await db.migrate()
