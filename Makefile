@@ -4,8 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 CONFIG ?= deploy/examples/region-syddanmark.toml
+# The FHIR validator (validator/: HAPI FHIR's validation in a small JVM program), built with Maven when the
+# jar is missing or older than its pom or sources. Without Java or Maven the service runs, FHIR unavailable.
+JAR := validator/target/edigate-fhir-validator.jar
+JAVA_SOURCES := $(shell find validator/src -type f 2>/dev/null)
 
-.PHONY: run demo test lint bench venv clean
+.PHONY: run demo test lint bench venv clean validator
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -15,13 +19,23 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-run: $(STAMP)
+$(JAR): validator/pom.xml $(JAVA_SOURCES)
+	@if command -v mvn >/dev/null 2>&1 && command -v java >/dev/null 2>&1; then \
+	  echo "building the FHIR validator (Maven) ..."; \
+	  cd validator && mvn -B -q -DskipTests package && touch target/edigate-fhir-validator.jar; \
+	else \
+	  echo "make: Java or Maven not found: the FHIR validator is not built (FHIR validation unavailable)"; \
+	fi
+
+validator: $(JAR)
+
+run: $(STAMP) $(JAR)
 	$(BIN)/edigate serve --config $(CONFIG)
 
 demo: $(STAMP)
 	$(BIN)/edigate demo $(DEMO_ARGS)
 
-test: $(STAMP)
+test: $(STAMP) $(JAR)
 	$(BIN)/ruff check edigate notify tests bench
 	$(BIN)/mypy edigate notify tests bench
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
@@ -30,9 +44,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check edigate notify tests bench
 	$(BIN)/mypy edigate notify tests bench
 
-bench: $(STAMP)
+bench: $(STAMP) $(JAR)
 	$(BIN)/python bench/bench_validate.py
 	$(BIN)/python bench/bench_ingest.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info var
+	rm -rf $(VENV) .pytest_cache build *.egg-info var validator/target

@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from edigate.clock import system_clock  # noqa: E402
 from edigate.medcom import Validator  # noqa: E402
+from edigate.medcom.ean import with_check_digit  # noqa: E402
 from edigate.store.db import Database  # noqa: E402
 from edigate.store.messages import MessageStore  # noqa: E402
 from edigate.store.model import IngestItem  # noqa: E402
@@ -58,7 +59,7 @@ RECEIVER = textwrap.dedent("""
 
 
 def municipality(i: int) -> str:
-    return f"57900001{i:05d}"
+    return with_check_digit(f"5790001{i:05d}")  # config refuses EANs without a GS1 check digit
 
 
 def config(port: int, db: Path, receiver_port: int, receivers: int) -> str:

@@ -27,10 +27,12 @@ from aiohttp import web
 from edigate.alerts import AlertSettings
 from edigate.clock import Clock, clock_from_environment
 from edigate.delivery.worker import DeliveryWorker
+from edigate.fhir.factory import AnyFhirValidator, build_fhir_validator
 from edigate.ingest.oioxml import OioxmlAdapter
 from edigate.ingest.pipeline import IngestPipeline
 from edigate.ingest.services import IngestServices
 from edigate.medcom import Validator, all_types
+from edigate.medcom.explain_pool import ExplainPool
 from edigate.metrics import Metrics
 from edigate.monitor import HealthLoop, HealthLoopSettings
 from edigate.receipt_sweep import AckAlertHook, sweep_overdue_receipts
@@ -51,6 +53,8 @@ from edigate.web.keys import (
     CLOCK,
     DATABASE,
     DIRECTORY,
+    EXPLAIN_POOL,
+    FHIR_VALIDATOR,
     HEALTH_LOOP,
     INGEST,
     LEADER,
@@ -90,6 +94,8 @@ class Gateway:
     validator: Validator
     validation_pool: ThreadPoolExecutor
     schema_problems: list[str]
+    explain_pool: ExplainPool
+    fhir_validator: AnyFhirValidator
     store: MessageStore
     worker: DeliveryWorker
     leader: LeaderElection
@@ -114,6 +120,7 @@ def build_gateway(settings: Settings, clock: Clock) -> Gateway:
     database = Database.open(settings.storage.url)
     validator = Validator(settings.medcom.schema_dir, max_bytes=settings.server.max_body_bytes)
     validation_pool, schema_problems = _validation_pool(validator)
+    explain_pool = ExplainPool(validator.schema_dir, max_bytes=settings.server.max_body_bytes)
     store = MessageStore(
         database,
         clock,
@@ -121,12 +128,13 @@ def build_gateway(settings: Settings, clock: Clock) -> Gateway:
         group_commit_wait_ms=settings.storage.group_commit_wait_ms,
         keyring=BodyKeyring.from_environment(),  # None unless EDIGATE_BODY_KEYS is set
     )
-    worker = DeliveryWorker(store, settings.partners, settings.delivery, clock)
+    worker = DeliveryWorker(store, settings.partners, settings.delivery, clock, gateway_ean=settings.medcom.gateway_ean)
     leader = LeaderElection(settings.storage.url, database.dialect)  # time-based jobs: one instance
     metrics = metrics_api.build_metrics(settings.partners, clock) if settings.metrics.enabled else None
     if metrics is not None:
         metrics_api.observe_deliveries(worker, metrics)
     notify = _outage_procedure(settings, database, clock, leader, metrics)
+    health_loop = _health_loop(settings, database, clock, worker, leader, metrics, notify)
     return Gateway(
         settings=settings,
         clock=clock,
@@ -140,8 +148,11 @@ def build_gateway(settings: Settings, clock: Clock) -> Gateway:
         leader=leader,
         metrics=metrics,
         notify=notify,
-        health_loop=_health_loop(settings, database, clock, worker, leader, metrics, notify),
-        ingest=_ingest_pipeline(settings, clock, validator, validation_pool, store, worker, metrics),
+        explain_pool=explain_pool,
+        fhir_validator=build_fhir_validator(settings.fhir),
+        health_loop=health_loop,
+        ingest=_ingest_pipeline(settings, clock, validator, validation_pool, explain_pool, store, worker, metrics),
+        ack_alert_hooks=[health_loop.ack_alert],  # receipts missing past the alert time: an IT alert mail
     )
 
 
@@ -150,6 +161,7 @@ def _ingest_pipeline(
     clock: Clock,
     validator: Validator,
     validation_pool: ThreadPoolExecutor,
+    explain_pool: ExplainPool,
     store: MessageStore,
     worker: DeliveryWorker,
     metrics: Metrics | None,
@@ -160,6 +172,7 @@ def _ingest_pipeline(
         lambda: validation_pool,
         gateway_ean=settings.medcom.gateway_ean,
         observe_validation=metrics.validation_observed if metrics is not None else _ignore,
+        explain=explain_pool.explained,  # readable reports of invalid messages, off the loop
     )
     return IngestPipeline(
         IngestServices(
@@ -244,6 +257,8 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     app[DIRECTORY] = gateway.directory
     app[VALIDATOR] = gateway.validator
     app[VALIDATION_POOL] = gateway.validation_pool
+    app[EXPLAIN_POOL] = gateway.explain_pool
+    app[FHIR_VALIDATOR] = gateway.fhir_validator
     app[STORE] = gateway.store
     app[WORKER] = gateway.worker
     app[LEADER] = gateway.leader
@@ -278,6 +293,12 @@ async def _running(gateway: Gateway, _app: web.Application) -> AsyncIterator[Non
         stack.push_async_callback(g.database.close)
         stack.callback(g.validation_pool.shutdown, wait=True)
         await _warm_validation_pool(g.validation_pool, g.schema_problems)
+        await g.fhir_validator.start()  # in the background: the JVM warms up while OIOXML already flows
+        stack.push_async_callback(g.fhir_validator.stop)
+        available, reason = g.fhir_validator.status()
+        log.info("fhir_validation", available=available, reason=reason)
+        g.explain_pool.start()  # the worker process for readable reports of invalid messages
+        stack.callback(g.explain_pool.close)
         await g.store.start()
         stack.push_async_callback(g.store.stop)
         log.info("store_started", dialect=g.database.dialect)

@@ -31,9 +31,11 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from edigate.fhir.config import FhirSettings
 from edigate.health import HealthThresholds
 from edigate.logging import LOG_LEVELS
 from edigate.mailaddr import mail_address
+from edigate.medcom.ean import INVALID_EAN, is_valid_ean
 from edigate.medcom.schemas import project_schema_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,12 +43,11 @@ DEFAULT_SCHEMA_DIR = project_schema_dir()
 ENV_PREFIX = "EDIGATE_"
 PARTNER_KINDS = ("hospital", "municipality", "gp", "region")
 DELIVERY_KINDS = ("http", "mailbox", "directory")
-_EAN = re.compile(r"^\d{13}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class ConfigError(ValueError):
-    """A bad configuration; the message starts with the key, e.g. `partners[3].ean: must be 13 digits`."""
+    """A bad configuration; the message starts with the key, e.g. `partners[3].ean: not a valid EAN/GLN …`."""
 
 
 # ---------------------------------------------------------------------------------------------- value types
@@ -59,8 +60,8 @@ class Table(BaseModel):
 
 
 def _ean(value: str) -> str:
-    if not _EAN.match(value):
-        raise ValueError("must be 13 digits (a GLN/EAN location number)")
+    if not is_valid_ean(value):  # never quoted: a CPR typed into the field must not reach a log
+        raise ValueError(INVALID_EAN)
     return value
 
 
@@ -345,6 +346,7 @@ class GatewaySettings(Table):
     logging: LoggingSettings = LoggingSettings()
     metrics: MetricsSettings = MetricsSettings()
     retention: RetentionSettings = RetentionSettings()
+    fhir: FhirSettings = FhirSettings.model_construct()  # [fhir] absent: not configured (edigate.fhir.config)
 
     @model_validator(mode="after")
     def _cross_references(self) -> GatewaySettings:

@@ -80,13 +80,14 @@ PERSONAL_KEYS: frozenset[str] = frozenset(
     }
 )
 
-# DD 01-31, MM 01-12, YY, then 4 digits, optionally "DDMMYY-SSSS". Not glued to other word characters, so
-# the 13-digit EAN 5790000123456 and a 14-character envelope id never match.
+# DD 01-31, MM 01-12, YY, then 4 digits, in every way people write it: "DDMMYYSSSS", "DDMMYY-SSSS",
+# "DDMMYY SSSS", "DD.MM.YY-SSSS", "DD.MM.YY SSSS" (the same forms notify.cpr finds in form fields). Not glued
+# to other word characters, so the 13-digit EAN 5790000123456 and a 14-character envelope id never match.
 # The pattern starts with a plain digit class so the regex engine skips non-digits at C speed; the boundary
 # ("not glued to a word character", where a JSON "\n" escape counts as a gap) and the day 01-31 are checked
 # by lookbehinds once two digits are in hand.
 _CPR_RE = re.compile(
-    r"[0-3](?:(?<!\w\d)|(?<=\\[nrt]\d))\d(?<=0[1-9]|[12]\d|3[01])(?:0[1-9]|1[0-2])\d\d-?\d{4}(?!\w)"
+    r"[0-3](?:(?<!\w\d)|(?<=\\[nrt]\d))\d(?<=0[1-9]|[12]\d|3[01])(\.?)(?:0[1-9]|1[0-2])\1\d\d[- .]?\d{4}(?!\w)"
 )
 _START = r"(?:(?<!\w)|(?<=\\[nrt]))"
 _MIN_VALUE_LEN = 3

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
@@ -45,6 +45,7 @@ from edigate.store.health_queries import (
     read_route_signals,
     read_sent_mail_counts,
 )
+from edigate.store.model import AckAlert
 
 __all__ = ["HealthLoop", "HealthLoopSettings", "OutageProcedure"]
 
@@ -168,6 +169,7 @@ class HealthLoop:
         #: two instances on one database: only the leader mails alerts and opens/resolves incidents
         self.is_leader = is_leader or (lambda: True)
         self._acting = True
+        self._ack_alerts: list[AckAlert] = []  # receipts overdue past the alert time, mailed next tick
 
     # ------------------------------------------------------------------------------------------ the loop
 
@@ -205,6 +207,8 @@ class HealthLoop:
             for due in self.throttle.due_reminders(now):
                 fresh = self.monitor.current(due.key) or due
                 await self._alert(fresh, now, reminder=True)
+        if leading:
+            await self._guard("ack_alert_mail_failed", self._mail_ack_alerts(now))
         await self._refresh_gauges(signals, now)
         await self._observe_receipts(now)
         await self._count_sent_mails()
@@ -440,6 +444,52 @@ class HealthLoop:
             recipients=len(mail.to),
             incident_id=incident_id,
         )
+
+    # ---- receipts overdue past the alert time
+
+    async def ack_alert(self, alert: AckAlert) -> None:
+        """The ack sweep's hook: a receipt (pluspositivkvitt) still missing after ``ack_alert_minutes``."""
+        self._ack_alerts.append(alert)
+
+    async def _mail_ack_alerts(self, now: datetime) -> None:
+        """One mail per route to EDI support (in its hours) or on-call, with the route and the count of
+        messages whose receipt is missing: never a CPR, a name or a body, only types and counts."""
+        alerts, self._ack_alerts = self._ack_alerts, []
+        if not alerts or self.settings.alerts is None or self.outage is None:
+            return
+        handler = self.outage.handled_by(now)
+        to = self.settings.alerts.recipients.get(handler)
+        addresses = (to,) if isinstance(to, str) else tuple(to or ())
+        if not addresses:
+            return
+        by_route: dict[tuple[str, str], list[AckAlert]] = {}
+        for alert in alerts:
+            by_route.setdefault((alert.sender_ean, alert.receiver_ean), []).append(alert)
+        for (sender, receiver), group in sorted(by_route.items()):
+            s_name, r_name = self.names.get(sender, sender), self.names.get(receiver, receiver)
+            types = sorted({a.type for a in group})
+            count = len(group)
+            noun = "meddelelse" if count == 1 else "meddelelser"
+            subject = f"{self.settings.alerts.subject_prefix} KVITTERING MANGLER: {s_name} → {r_name} ({count} {noun})"
+            lines = [
+                f"{count} {noun} fra {s_name} ({sender}) til {r_name} ({receiver}) har ikke fået kvittering",
+                "inden for alarmgrænsen (MedCom: kvittering forventes inden for 30 minutter, gensendes højst 2",
+                "gange; mangler den stadig efter ca. 90 minutter, er det en reel alarm).",
+                "",
+                "Meddelelsestyper: " + ", ".join(f"{self.type_names.get(t, t)} ({t})" for t in types),
+                "Ældste afsendt: " + min(a.created_at for a in group).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            ]
+            if self.status_url:
+                lines += ["", f"Rutestatus: {self.status_url}"]
+            mail = AlertMail(
+                to=addresses,
+                subject=subject,
+                text="\n".join(lines) + "\n",
+                handled_by=handler,
+                key=f"receipts:{route_key(sender, receiver)}",
+                kind="alert",
+            )
+            await self._send(mail, now, None)
 
     # ---- gauges
 

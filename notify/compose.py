@@ -47,7 +47,16 @@ class MailContext:
         return [f"{self.catalogue.get(c, c)} ({c})" for c in incident.affected_messages]
 
     def incident_url(self, incident: Incident) -> str:
+        """The desk's page (login): for mails to the people who handle or reported the incident."""
         return f"{self.public_url}/incidents/{incident.id}"
+
+    def public_incident_url(self, incident: Incident) -> str:
+        """The public, read-only page: for the lists, subscribers, feeds and portals, who have no login."""
+        return public_incident_url(self.public_url, incident.id)
+
+
+def public_incident_url(public_url: str, incident_id: int) -> str:
+    return f"{public_url}/status/incidents/{incident_id}"
 
 
 def notice_subject(kind: str, incident: Incident, ctx: MailContext) -> str:
@@ -96,6 +105,8 @@ def notice_rows(
         "subject": subject,
         "next_status_at": next_status_at,
         "latest_update": latest_update,
+        # "Se hændelsen" for recipients without a login (organisations' mailboxes, subscribers)
+        "incident_url": ctx.public_incident_url(incident),
     }
     rows = []
     for r in recipients:
@@ -136,7 +147,7 @@ def webhook_payload(
                 "start": incident.start.isoformat(),
                 "expected_end": incident.expected_end.isoformat(),
                 "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else None,
-                "url": ctx.incident_url(incident),
+                "url": ctx.public_incident_url(incident),
             },
             "next_status_at": next_status_at.isoformat() if next_status_at else None,
         },

@@ -60,7 +60,7 @@ def planned_ics(
         description = (
             f"Berørte meddelelser: {', '.join(inc.affected_messages)}\n"
             f"Kontaktperson: {inc.contact.name}, tlf. {inc.contact.phone}\n"
-            f"{base_url}/incidents/{inc.id}"
+            f"{base_url}/status/incidents/{inc.id}"
         )
         lines += [
             "BEGIN:VEVENT",
@@ -70,7 +70,7 @@ def planned_ics(
             f"DTEND:{_utc(end)}",
             f"SUMMARY:{ics_escape(summary)}",
             f"DESCRIPTION:{ics_escape(description)}",
-            f"URL:{base_url}/incidents/{inc.id}",
+            f"URL:{base_url}/status/incidents/{inc.id}",
             "STATUS:" + ("CANCELLED" if inc.resolved_at and inc.resolved_at < inc.start else "CONFIRMED"),
             "END:VEVENT",
         ]

@@ -19,6 +19,7 @@ from notify.model import KINDS, ROLES, ContactPerson, Incident, NewIncident, Org
 
 PHONE = re.compile(r"^\+?[0-9 ()-]{8,20}$")
 MAX_TEXT = 2000
+FIRST_YEAR, LAST_YEAR = 2000, 2099  # times outside are typing errors, and overflow date arithmetic
 INCIDENT_FIELDS = (
     "kind",
     "reporting_organisation",
@@ -48,6 +49,14 @@ class Actor:
 SYSTEM = Actor("edigate", True)
 
 
+def allowed_roles(actor: Actor) -> tuple[str, ...]:
+    """The roles `actor` may report in: a reporter only in the one it is set up with (a municipality's EOJ
+    system owner is not Regional IT), an admin in either. The form offers exactly these."""
+    if actor.is_admin or not actor.role:
+        return ROLES
+    return (actor.role,)
+
+
 class InvalidInput(ValueError):
     """Field -> Danish message. Raised before anything is stored."""
 
@@ -73,12 +82,22 @@ def parse_time(value: Any, zone: ZoneInfo) -> datetime | None:
         return None
     if t.tzinfo is None:
         t = t.replace(tzinfo=zone)
+    if not FIRST_YEAR <= t.year <= LAST_YEAR:  # far times overflow date arithmetic (reminders, notices)
+        return None
     return t.astimezone(UTC)
 
 
 def _text(data: Mapping[str, Any], name: str) -> str:
     value = data.get(name)
     return value.strip() if isinstance(value, str) else ""
+
+
+def unknown_organisations(unknown: Sequence[str]) -> str:
+    """The error for EANs that are no partner's. Only values shaped like an EAN (13 digits) are repeated:
+    anything else may be a CPR number typed into the field (issue 10 #5)."""
+    if all(len(o) == 13 and o.isascii() and o.isdigit() for o in unknown):
+        return "Ukendt organisation (EAN): " + ", ".join(unknown[:5])
+    return "Ikke et gyldigt EAN/GLN-nummer (13 cifre med GS1-kontrolciffer); værdien gentages ikke."
 
 
 def parse_codes(data: Mapping[str, Any], name: str) -> list[str] | None:
@@ -171,7 +190,7 @@ def parse_incident(
         errors["reporting_organisation"] = "Ukendt organisation (EAN-nummeret findes ikke i partnerlisten)."
 
     role = _text(data, "role") or (actor.role or "")
-    if not actor.is_admin and actor.role and role != actor.role:
+    if role in ROLES and role not in allowed_roles(actor):
         errors["role"] = "Rollen skal være den, du er oprettet med."
     elif role not in ROLES:
         errors["role"] = "Vælg rolle: kommunens EOJ-systemansvarlige eller Regional IT."
@@ -198,7 +217,7 @@ def parse_incident(
     else:
         unknown = [o for o in orgs if o not in organisations]
         if unknown:
-            errors["affected_organisations"] = "Ukendt organisation (EAN): " + ", ".join(unknown[:5])
+            errors["affected_organisations"] = unknown_organisations(unknown)
 
     start_raw = data.get("start")
     start = parse_time(start_raw, zone) if start_raw not in (None, "") else None

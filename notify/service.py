@@ -37,6 +37,7 @@ from notify.incidents import (
     parse_resolve,
     parse_update,
     refuse_cpr,
+    unknown_organisations,
 )
 from notify.lists import choose_recipients
 from notify.model import (
@@ -447,7 +448,7 @@ class NotifyService:
             raise InvalidInput({"affected_organisations": "Berørte organisationer skal være en liste af EAN-numre."})
         unknown = [o for o in orgs if o not in self.organisations]
         if unknown:
-            raise InvalidInput({"affected_organisations": "Ukendt organisation (EAN): " + ", ".join(unknown[:5])})
+            raise InvalidInput({"affected_organisations": unknown_organisations(unknown)})
         before = list(incident.affected_organisations)
         added = [o for o in orgs if o not in before]
         removed = [o for o in before if o not in orgs]
@@ -591,17 +592,16 @@ class NotifyService:
         *,
         actor: Actor | None = None,
         client: str = "unknown",
-        counted: bool = False,
     ) -> SubscribeResult:
         """Double opt-in: a pending subscription and a confirm mail. An admin adds it confirmed at once.
 
         Anyone may ask, so the flood limits of `notify.subscribe_guard` apply: TooManyRequests for a
-        client over its limit (unauthenticated only; `counted`: the web edge counted it already); a
-        repeat for an address with a pending confirmation, or one over its mail limit, sends nothing and
-        gets the same answer as a new one."""
-        if actor is None and not counted:
-            self.subscribe_guard.count_client(client)
+        client over its limit (unauthenticated requests that would send a mail; an invalid one is answered
+        422 and costs nothing); a repeat for an address with a pending confirmation, or one over its mail
+        limit, sends nothing and gets the same answer as a new one."""
         email, orgs, clusters, types = self._subscription_input(data)
+        if actor is None:
+            self.subscribe_guard.count_client(client)
         if actor is not None and actor.is_admin:
             sub = await self._create_subscription(email, orgs, clusters, types, actor)
             return SubscribeResult(email, sub.state, sub)

@@ -20,10 +20,10 @@ from aiohttp import web
 
 from notify import session as sess
 from notify.feeds import atom_updated, planned_ics
-from notify.incidents import Actor, InvalidInput, InvalidTransition, is_desk
+from notify.incidents import Actor, InvalidInput, InvalidTransition, allowed_roles, is_desk
 from notify.lists import distribution_lists
 from notify.login_throttle import LoginThrottle, wait_text
-from notify.model import Incident
+from notify.model import LIST_NOTICE_KINDS, Incident
 from notify.service import Forbidden, NotFound, NotifyService, PublicFacts
 from notify.subscribe_guard import TooManyRequests
 
@@ -120,11 +120,13 @@ class Web:
         fresh = session is None
         if session is None:
             session = sess.new_session()
+        actor = self.actor(session)
         html = self.s.renderer.render(
             template,
             {
                 "session": session,
-                "actor": self.actor(session),
+                "actor": actor,
+                "who": who_text(actor, self.s.org_name) if actor else "",
                 "csrf": sess.csrf_token(self.s.session_secret, session),
                 "org_name": self.s.org_name,
                 "now": self.s.clock(),
@@ -238,6 +240,7 @@ class Web:
             "catalogue": sorted(self.s.catalogue.items()),
             "organisations": orgs,
             "reporting_choices": orgs if actor.is_admin else [o for o in orgs if o.ean == own],
+            "role_choices": allowed_roles(actor),
         }
 
     async def form_get(self, request: web.Request) -> web.Response:
@@ -264,6 +267,11 @@ class Web:
 
     # ---- incident page
     async def incident_get(self, request: web.Request) -> web.Response:
+        if self.actor(self.session(request)) is None:
+            # an old link, or one shared from the desk: the public page if there is one, else the login
+            public = await self.public_incident_page(request)
+            if public is not None:
+                return public
         actor = self.require_login(request)
         incident_id = _int(request.match_info["id"])
         try:
@@ -480,11 +488,9 @@ class Web:
     async def api_subscribe(self, request: web.Request) -> web.Response:
         header = request.headers.get("Authorization", "")
         actor = self.api_actor(request) if header else None
+        body = await self.api_body(request)
         try:
-            if actor is None:  # counted before the body is even read: a flood costs little
-                self.s.subscribe_guard.count_client(_client(request))
-            body = await self.api_body(request)
-            result = await self.s.subscribe(body, actor=actor, counted=True)
+            result = await self.s.subscribe(body, actor=actor, client=_client(request))
         except TooManyRequests as exc:
             log.warning("notify_subscribe_throttled", client=_client(request), retry_after_seconds=exc.retry_after)
             raise _json_error(
@@ -715,6 +721,45 @@ class Web:
             headers={**JSON_HEADERS, "Content-Disposition": 'inline; filename="planned.ics"'},
         )
 
+    async def public_incident(self, request: web.Request) -> web.Response:
+        """`/status/incidents/<id>`, the page "Se hændelsen" in list mails opens: public and read-only, no
+        login. An incident that is not public (a draft, one closed before confirmation, one the procedure
+        does not inform about) is 404, with the same answer as a number that does not exist."""
+        public = await self.public_incident_page(request)
+        if public is not None:
+            return public
+        return self.page(
+            request,
+            "web/message.html",
+            {
+                "title": "Hændelsen findes ikke",
+                "text": "Der er ingen offentlig hændelse med dette nummer. Se driftsstatus for kendte EDI-nedbrud.",
+            },
+            status=404,
+        )
+
+    async def public_incident_page(self, request: web.Request) -> web.Response | None:
+        """The public page of the incident in the path, or None if it is not public. It shows what the status
+        page shows, plus the status texts the lists have already been sent (one typed at night is shown once
+        it is mailed at 08:00); never the audit trail, the recipients or who typed what."""
+        incident_id = _int(request.match_info["id"])
+        incident = await self.s.storage.get_incident(incident_id)
+        facts = None if incident is None else await self.s.public_facts(incident)
+        if incident is None or facts is None:
+            return None
+        notices = [n for n in await self.s.storage.notices_for(incident_id) if n.kind in LIST_NOTICE_KINDS]
+        told_until = max((n.created_at for n in notices), default=None)
+        updates = [
+            u
+            for u in await self.s.storage.updates_for(incident_id)
+            if told_until is not None and u.at <= told_until
+        ]
+        return self.page(
+            request,
+            "web/public_incident.html",
+            {"i": incident, "facts": {incident.id: facts}, "updates": updates, "catalogue": self.s.catalogue},
+        )
+
     async def contacts(self, request: web.Request) -> web.Response:
         return self.page(
             request, "web/contacts.html", {"contacts": self.s.settings.contacts, "settings": self.s.settings}
@@ -728,6 +773,21 @@ class StatusLists:
     recent: list[Incident]
     now: datetime
     facts: dict[int, PublicFacts]
+
+
+def who_text(actor: Actor, org_name: Callable[[str], str]) -> str:
+    """"Logget ind som …": the reporter's name, then its organisation unless the name already says it.
+    A dash, not brackets: names and organisation names carry their own "(demo)", "(FIKTIV EAN)"."""
+    if not actor.organisation:
+        return actor.name
+    org = org_name(actor.organisation)
+    bare = _TRAILING_NOTE.sub("", org)
+    if bare and bare.casefold() in actor.name.casefold():
+        return actor.name
+    return f"{actor.name} – {org}"
+
+
+_TRAILING_NOTE = re.compile(r"(?:\s*\([^()]*\))+\s*$")  # "Odense Kommune (FIKTIV EAN)" -> "Odense Kommune"
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -824,4 +884,5 @@ def add_routes(app: web.Application, service: NotifyService) -> Web:
     app.router.add_get("/status.atom", w.status_atom)
     app.router.add_get("/status/planned.ics", w.status_ics)
     app.router.add_get("/status/contacts", w.contacts)
+    app.router.add_get(r"/status/incidents/{id}", w.public_incident)
     return w

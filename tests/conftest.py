@@ -100,3 +100,33 @@ def receiver() -> Iterator[Receiver]:
         yield rec
     finally:
         rec.stop()
+
+
+# ------------------------------------------------------------------------------------------------ FHIR
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the shared FHIR validator in the background when a collected test will need it (its JVM takes
+    30-90 s to warm up; the tests before it run meanwhile)."""
+    from tests.harness.fhir import SHARED_VALIDATOR
+
+    if any("fhir_validator_url" in getattr(item, "fixturenames", ()) for item in session.items):
+        SHARED_VALIDATOR.start_in_background()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from tests.harness.fhir import SHARED_VALIDATOR
+
+    SHARED_VALIDATOR.stop()
+
+
+@pytest.fixture(scope="session")
+def fhir_validator_url() -> str:
+    """The URL of the one FHIR validator process of this test session (skips, with the reason, without Java,
+    the jar or ../shared/medcom/fhir-packages)."""
+    from tests.harness.fhir import SHARED_VALIDATOR, fhir_skip_reason
+
+    reason = fhir_skip_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    return SHARED_VALIDATOR.url()

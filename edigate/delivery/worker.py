@@ -20,12 +20,13 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
 from edigate.clock import Clock
 from edigate.config import DeliverySettings, Partner
+from edigate.delivery.failure_receipt import failure_receipt
 from edigate.delivery.policy import Circuit, backoff_delay, dead_letter_reason
 from edigate.delivery.transports import (
     DeliveryError,
@@ -35,7 +36,7 @@ from edigate.delivery.transports import (
     Transport,
 )
 from edigate.store.messages import MessageStore
-from edigate.store.model import QueuedMessage
+from edigate.store.model import GeneratedReceipt, QueuedMessage
 
 log = structlog.get_logger()
 
@@ -52,9 +53,17 @@ DeliveryObserver = Callable[[str, str, float | None], None]
 
 class DeliveryWorker:
     def __init__(
-        self, store: MessageStore, partners: tuple[Partner, ...], settings: DeliverySettings, clock: Clock
+        self,
+        store: MessageStore,
+        partners: tuple[Partner, ...],
+        settings: DeliverySettings,
+        clock: Clock,
+        *,
+        gateway_ean: str | None = None,
     ) -> None:
         self.store = store
+        #: who the sender's negative receipt for a dead letter comes from (else the original receiver)
+        self.gateway_ean = gateway_ean
         self.settings = settings
         self.clock = clock
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -193,10 +202,12 @@ class DeliveryWorker:
                         await marks.flush()
                         await asyncio.sleep(min(poll, wait))
                         break
-                    reason = dead_letter_reason(msg.attempts, msg.created_at, now, self.settings)
+                    reason = await self._give_up_reason(msg, msg.attempts, now)
                     if reason is not None:
                         await marks.flush()
-                        await self.store.record_failure(msg.id, reason, None, dead=True)
+                        await self.store.record_failure(
+                            msg.id, reason, None, dead=True, receipt=self._failure_receipt(msg)
+                        )
                         self._observe(receiver, "dead_letter", None)
                         log.warning(
                             "message_failed",
@@ -248,7 +259,7 @@ class DeliveryWorker:
 
     async def _dead_letter(self, msg: QueuedMessage, receiver: str, error: str) -> None:
         """Not the receiver's fault: its circuit and health stay as they are; the route lists the letter."""
-        await self.store.record_failure(msg.id, error, None, dead=True)
+        await self.store.record_failure(msg.id, error, None, dead=True, receipt=self._failure_receipt(msg))
         self._observe(receiver, "dead_letter", None)
         log.warning(
             "message_failed",
@@ -262,7 +273,7 @@ class DeliveryWorker:
     async def _failed(self, msg: QueuedMessage, receiver: str, circuit: Circuit, error: str) -> None:
         attempts = msg.attempts + 1
         now = self.clock()
-        reason = dead_letter_reason(attempts, msg.created_at, now, self.settings)
+        reason = await self._give_up_reason(msg, attempts, now)
         opened = circuit.failure(time.monotonic())
         delay = backoff_delay(attempts, self.settings)
         if opened:
@@ -273,6 +284,7 @@ class DeliveryWorker:
             f"{error}; {reason}" if dead else error,
             None if dead else now + timedelta(seconds=delay),
             dead=dead,
+            receipt=self._failure_receipt(msg) if dead else None,
         )
         self._notify(receiver, False, error)
         if dead:
@@ -287,6 +299,21 @@ class DeliveryWorker:
             retry_in_s=None if dead else round(delay, 2),
             circuit=circuit.state(time.monotonic()),
         )
+
+    def _failure_receipt(self, msg: QueuedMessage) -> GeneratedReceipt | None:
+        """The sender is told when its message finally fails (a sender never told assumes delivery)."""
+        return failure_receipt(msg.body, now=self.clock(), gateway_ean=self.gateway_ean)
+
+    async def _give_up_reason(self, msg: QueuedMessage, attempts: int, now: datetime) -> str | None:
+        """`dead_letter_reason`, with the age of a re-queued dead letter counted from its retry: a message
+        the desk retries gets a fresh age, instead of failing again within a minute."""
+        reason = dead_letter_reason(attempts, msg.created_at, now, self.settings)
+        if reason is None or attempts >= self.settings.max_attempts:
+            return reason
+        retried = await self.store.last_retry_at(msg.id)
+        if retried is None:
+            return reason
+        return dead_letter_reason(attempts, max(retried, msg.created_at), now, self.settings)
 
     def _observe(self, receiver: str, outcome: str, seconds: float | None) -> None:
         for observer in self.observers:

@@ -18,17 +18,17 @@ EXAMPLE = REPO / "deploy" / "examples" / "region-syddanmark.toml"
 
 #: the organisations whose systems the demo simulates, with their demo tokens (documented in the example)
 HOSPITALS = {
-    "5799999000101": "demo-ouh",
+    "5799999000119": "demo-ouh",
     "5799999000102": "demo-sygehus-lillebaelt",
 }
 MUNICIPALITIES = {
-    "5799999000215": "demo-odense",
-    "5799999000210": "demo-kolding",
-    "5799999000216": "demo-svendborg",
-    "5799999000221": "demo-vejle",
+    "5799999000355": "demo-odense",
+    "5799999000300": "demo-kolding",
+    "5799999000362": "demo-svendborg",
+    "5799999000409": "demo-vejle",
 }
 #: the municipality whose EOJ system breaks in the story
-BROKEN = "5799999000210"
+BROKEN = "5799999000300"
 ADMIN_TOKEN = "demo-admin-token"
 
 

@@ -320,7 +320,7 @@ async def _outage(
             if resp.status != 200:
                 return None
             for incident in (await resp.json())["incidents"]:
-                if BROKEN in incident["affected_organisations"] and incident["state"] != "resolved":
+                if BROKEN in incident["affected_organisations"] and incident["state"] not in ("resolved", "closed"):
                     return dict(incident)
         return None
 
@@ -336,8 +336,15 @@ async def _outage(
         f"#{iid} opened automatically (state {incident['state']}, start {local(incident['start'])}): "
         f"{incident['cause'][:90]}…",
     )
+    async with session.get(f"{base}/status") as resp:
+        public = await resp.text()
+    if incident["cause"][:40] in public:
+        _missing(story, "draft not public", f"the unconfirmed draft #{iid} is on the public /status page")
+    else:
+        story.say("draft not public", f"#{iid} is only on the desk's list: /status and the Atom feed do not show it")
     await _confirm(story, session, base, iid, incident)
     await _notices(story, timings)
+    await _senders_told(story, names)
 
     await asyncio.sleep(timings.s(3))
     systems.broken.discard(BROKEN)
@@ -376,6 +383,62 @@ async def _outage(
         _missing(story, "resolved notice", f"incident #{iid} is resolved but no '[Løst]' .eml appeared")
     else:
         _missing(story, "resolved", f"incident #{iid} was not resolved after the route recovered")
+    await _reporter_told(story, session, base)
+
+
+async def _senders_told(story: Story, names: dict[str, str]) -> None:
+    """The hospitals that send to the broken municipality must phone its duty phone at discharge: the
+    automatic incident's notice goes to them too, not only to the municipality."""
+    from edigate.demo.config import HOSPITALS
+
+    notices = [m for m in read_mails(story.workdir / "mail") if m.subject.startswith("[EDI-nedbrud]")]
+    to = {m.to for m in notices}
+    raw = tomllib.loads((story.workdir / "edigate.toml").read_text(encoding="utf-8"))
+    mailbox = {p["ean"]: p.get("mailbox") for p in raw.get("partners", [])}
+    hospitals = [names.get(e, e) for e in HOSPITALS if mailbox.get(e) and mailbox[e] in to]
+    if hospitals:
+        told = ", ".join(hospitals)
+        story.say("senders told", f"the hospitals sending to the municipality got the notice too: {told}")
+    else:
+        _missing(story, "senders told", f"no hospital mailbox among the notice's recipients {sorted(to)}")
+
+
+async def _reporter_told(story: Story, session: aiohttp.ClientSession, base: str) -> None:
+    """A reported incident under the 2-hour rule: the lists hear nothing, the reporter hears it is solved."""
+    eoj = {"Authorization": "Bearer demo-eoj-odense"}
+    async with session.get(f"{base}/api/v1/incidents", headers=ADMIN) as resp:
+        clock_now = None
+        if resp.status == 200:
+            clock_now = max((i["reported_at"] for i in (await resp.json())["incidents"]), default=None)
+    from datetime import datetime
+
+    now = datetime.fromisoformat(clock_now.replace("Z", "+00:00")) if clock_now else None
+    body = {
+        "kind": "acute",
+        "cause": "EOJ genstartes efter opdatering",
+        "affected_messages": ["XDIS17"],
+        "expected_end": ((now or datetime.now().astimezone()) + timedelta(hours=1)).isoformat(),
+        "contact": {"name": "Demo Kontaktperson", "phone": "+45 66 13 13 72", "email": "eoj@odense.example"},
+    }
+    async with session.post(f"{base}/api/v1/incidents", json=body, headers=eoj) as resp:
+        filed = await resp.json() if resp.status == 201 else None
+    if filed is None:
+        _missing(story, "reporter told", "Odense's EOJ owner could not file a report")
+        return
+    async with session.post(f"{base}/api/v1/incidents/{filed['id']}/resolve", json={}, headers=eoj) as resp:
+        if resp.status >= 300:
+            _missing(story, "reporter told", f"resolving #{filed['id']} answered {resp.status}")
+            return
+    subject = f"[Kvittering] Løst: indberetning nr. {filed['id']}"
+    mail = await poll(lambda: _mail_like(subject, story.workdir / "mail"), 20)
+    if mail is None:
+        _missing(story, "reporter told", f"no '[Kvittering] Løst' mail for #{filed['id']}")
+        return
+    story.say(
+        "reporter told",
+        f"Odense's EOJ owner reported #{filed['id']} (1 h: no list notice) and resolved it; "
+        f"the reporter got '{mail.subject}' → {mail.to}",
+    )
 
 
 async def _confirm(story: Story, session: aiohttp.ClientSession, base: str, iid: int, incident: dict[str, Any]) -> None:

@@ -7,9 +7,10 @@ threads (see INLINE_VALIDATION_MAX_BYTES).
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -55,8 +56,12 @@ class OioxmlAdapter:
         *,
         gateway_ean: str | None,
         observe_validation: Callable[[str | None, float], None],
+        explain: Callable[[bytes, ValidationResult], Awaitable[ValidationResult]] | None = None,
     ) -> None:
         self.validator = validator
+        # Builds the readable report of an invalid message (edigate.medcom.explain_pool: a bounded worker
+        # process). None: the validator builds it itself, in line (the CLI's way; 50-100x a validation).
+        self._explain = explain
         self._pool = pool  # the validation threads exist only once the app has started
         self.gateway_ean = gateway_ean
         self._observe = observe_validation
@@ -67,16 +72,19 @@ class OioxmlAdapter:
     async def parse(self, body: bytes, content_type: str) -> Parsed | Answer:
         started = time.perf_counter()
         try:
+            validate = functools.partial(self.validator.validate, body, explain=self._explain is None)
             if len(body) <= INLINE_VALIDATION_MAX_BYTES:
-                result: ValidationResult = self.validator.validate(body)
+                result: ValidationResult = validate()
             else:
-                result = await asyncio.get_running_loop().run_in_executor(self._pool(), self.validator.validate, body)
+                result = await asyncio.get_running_loop().run_in_executor(self._pool(), validate)
         except SchemaUnavailable as exc:
             log.error("schema_unavailable", error=str(exc)[:300])
             return Answer(
                 503, {"status": "error", "reason": "the schema for this message type is not installed on the gateway"}
             )
         self._observe(result.message_type, time.perf_counter() - started)
+        if result.explain_schema is not None and self._explain is not None:  # invalid: bounded, off the loop
+            result = await self._explain(body, result)
         problems = tuple(Problem(e.message, e.line, e.path) for e in result.errors)
         env = result.envelope
         if env is None or not env.letters or not env.sender.ean:

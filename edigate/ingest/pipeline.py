@@ -13,6 +13,7 @@ from edigate.ingest.accept import answer, build_item, durable_accept
 from edigate.ingest.authenticate import authenticate
 from edigate.ingest.authorise import authorise_receipt, authorise_sender
 from edigate.ingest.body import read_body
+from edigate.ingest.eans import check_eans
 from edigate.ingest.identify import identify_format
 from edigate.ingest.model import Answer, IngestContext, IngestRequest
 from edigate.ingest.receiver import convert_for_receiver, resolve_receiver
@@ -26,6 +27,7 @@ STAGES: tuple[Stage, ...] = (
     read_body,  # declared content type and length, then the body                   415, 413
     identify_format,  # the content -> its format adapter (OIOXML | FHIR)            415
     parse_and_validate,  # the adapter: envelope, standard, verdict                  422, 503
+    check_eans,  # every EAN a valid EAN/GLN, never echoed (a CPR in the field)      422
     authorise_sender,  # the caller owns the sender                                  403
     authorise_receipt,  # a receipt comes from the receiver of what it answers       422
     convert_for_receiver,  # seam: a converter between generations (none yet)

@@ -81,6 +81,10 @@ class Explainer:
         self._schemas: dict[Path, Any] = {}
         self._failed: set[Path] = set()
 
+    def load(self, path: Path) -> bool:
+        """Load the schema of an entry file now (once), so that the first explanation does not pay for it."""
+        return self._schema(path) is not None
+
     def _schema(self, path: Path) -> Any | None:
         with self._lock:
             if path in self._failed:

@@ -123,6 +123,9 @@ class ValidationResult:
     namespace: str | None = None
     message_type: str | None = None  # catalogue type code, None if unsupported/unreadable
     version_code: str | None = None
+    # Set only by validate(..., explain=False) on a schema failure: the schema entry file whose readable
+    # explanation (edigate.medcom.explain) is still to be built; `errors` then holds lxml's own log.
+    explain_schema: str | None = None
 
 
 def frozen(cls: type[_T], values: dict[str, Any]) -> _T:

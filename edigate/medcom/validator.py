@@ -16,7 +16,7 @@ from edigate.medcom.catalogue import MessageType
 from edigate.medcom.envelope import letter_version_code, local_name, read, scan, tag_local_name
 from edigate.medcom.envelope_bytes import Head, read_head
 from edigate.medcom.errors import XmlRefused
-from edigate.medcom.explain import Explainer
+from edigate.medcom.explain import Explainer, from_lxml_log
 from edigate.medcom.ids import identifier_problem
 from edigate.medcom.model import ValidationError, ValidationResult, frozen
 from edigate.medcom.schemas import SchemaSet
@@ -48,9 +48,13 @@ class Validator:
         """Problems with the entry files the catalogue needs; empty when all compile."""
         return self.schemas.missing(catalogue.schema_files())
 
-    def validate(self, data: bytes) -> ValidationResult:
+    def validate(self, data: bytes, *, explain: bool = True) -> ValidationResult:
         """Never raises for bad input; raises SchemaUnavailable only when the operator's schema dir lacks
-        the entry file the message needs."""
+        the entry file the message needs.
+
+        With `explain=False` a schema failure carries lxml's error log and `explain_schema` instead of the
+        readable xmlschema report, which costs 50-100x the validation itself: the service builds that
+        report in a bounded worker process (edigate.medcom.explain_pool), never on its event loop."""
         try:
             root = safe_xml.parse_root(data, self.max_bytes, self.max_depth, True)
         except XmlRefused as exc:
@@ -80,11 +84,14 @@ class Validator:
                                 "namespace": namespace,
                                 "message_type": mtype.type_code,
                                 "version_code": vc,
+                                "explain_schema": None,
                             },
                         )
-        return self._read_tree(data, root, schema_valid)
+        return self._read_tree(data, root, schema_valid, explain)
 
-    def _read_tree(self, data: bytes, root: etree._Element, schema_valid: bool | None) -> ValidationResult:
+    def _read_tree(
+        self, data: bytes, root: etree._Element, schema_valid: bool | None, explain: bool = True
+    ) -> ValidationResult:
         """The verdict from the tree: every message the byte reader does not take, invalid ones included."""
         root_tag = root.tag
         root_ns = _namespace(root_tag)
@@ -150,6 +157,11 @@ class Validator:
                     SYNTAKSFEJL, problem, root_ns, envelope, message_type=mtype.type_code, version_code=first_vc
                 )
             return ValidationResult(True, None, (), envelope, root_ns, mtype.type_code, first_vc)
+        if not explain:
+            errors = from_lxml_log(schema.error_log)
+            return ValidationResult(
+                False, SYNTAKSFEJL, errors, envelope, root_ns, mtype.type_code, first_vc, mtype.schema_file
+            )
         errors = self._explainer.explain(
             root.getroottree(), self.schemas.path(mtype.schema_file), schema.error_log, len(data)
         )

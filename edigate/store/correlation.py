@@ -9,11 +9,16 @@ both the classic and the FHIR path ask the same question.
 
 from __future__ import annotations
 
+import re
 from typing import Protocol
 
 from edigate.medcom.model import Envelope
+from notify.cpr import redact_cpr
 
-__all__ = ["HasReceiver", "receipt_may_change", "receipt_sender_refusal"]
+__all__ = ["PARTNER_TEXT_MAX", "HasReceiver", "partner_text", "receipt_may_change", "receipt_sender_refusal"]
+
+PARTNER_TEXT_MAX = 1000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 class HasReceiver(Protocol):
@@ -45,3 +50,12 @@ def receipt_sender_refusal(envelope: Envelope) -> str | None:
             "only that message's receiver may acknowledge or refuse it"
         )
     return None
+
+
+def partner_text(text: str | None) -> str | None:
+    """Free text a partner wrote (RefuseText; later a FHIR OperationOutcome's diagnostics) as it may be
+    stored and shown: CPR numbers in every written form replaced by ``[cpr]`` (the project's one detector,
+    :mod:`notify.cpr`), control characters blanked, at most :data:`PARTNER_TEXT_MAX` characters."""
+    if text is None:
+        return None
+    return redact_cpr(_CONTROL.sub(" ", text))[:PARTNER_TEXT_MAX]

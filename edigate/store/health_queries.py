@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from edigate.health import CircuitState, RouteSignals, TypeSignals
 from edigate.logging import scrub_text
 from edigate.store.db import Database
-from edigate.store.model import ACK_OVERDUE, ACKNOWLEDGED, FAILED, REFUSED
+from edigate.store.model import ACCEPTED, ACK_OVERDUE, ACKNOWLEDGED, DELIVERED, FAILED, REFUSED
 from edigate.store.notify_store import incidents, notices, outbox
 from edigate.store.schema import events, messages
 
@@ -207,6 +207,22 @@ async def read_route_signals(
             if state == REFUSED:
                 acc.refusals += int(count)
 
+        # traffic in the window that is healthy and not yet answered (delivered, awaiting its receipt, or
+        # never asking for one): the route is known and ok, not missing from /api/v1/routes
+        delivered = (
+            await conn.execute(
+                sa.select(m.sender_ean, m.receiver_ean)
+                .where(
+                    m.state.in_((DELIVERED, ACCEPTED)),
+                    m.created_at >= now - receipt_window,
+                    m.receiver_ean.in_(receivers),
+                )
+                .group_by(m.sender_ean, m.receiver_ean)
+            )
+        ).all()
+        for sender, receiver in delivered:
+            routes.setdefault((sender, receiver), RouteCounts())
+
         dead_rows = (
             await conn.execute(
                 sa.select(m.sender_ean, m.receiver_ean, sa.func.count(), sa.func.max(m.id))
@@ -268,37 +284,45 @@ async def _dead_letter_streaks(
     Dead-lettering a dead receiver's queue empties it; that is not recovery. Only a later successful
     delivery to the receiver ends the streak (``last_success``), so the route stays down until then and no
     "OK igen" / "Løst" goes out while the receiver still answers 503. ``failing_since`` is the first failed
-    attempt of the oldest dead letter of the streak. Rides ``gw_messages_queue`` (receiver, state, id)."""
+    attempt among the streak's dead letters. Rides ``gw_messages_queue`` (receiver, state, id)."""
     candidates = [r for r in receivers if r not in heads]
     if not candidates:
         return {}
     rows = (
         await conn.execute(
             sa.select(
-                m.receiver_ean, m.sender_ean, sa.func.count(), sa.func.min(m.id), sa.func.max(m.updated_at)
+                m.receiver_ean, m.sender_ean, sa.func.count(), sa.func.max(m.last_error), sa.func.max(m.updated_at)
             )
             .where(m.receiver_ean.in_(candidates), m.delivery_state == "failed", m.updated_at >= not_before)
             .group_by(m.receiver_ean, m.sender_ean)
         )
     ).all()
     out: dict[Route, _Head] = {}
-    for receiver, sender, count, first_id, last_dead in rows:
+    for receiver, sender, count, last_error, last_dead in rows:
         success = last_success.get(receiver)
         last_dead_at = _aware(last_dead)
         if last_dead_at is None or (success is not None and success >= last_dead_at):
             continue
-        first = (
+        bound = max(not_before, success) if success is not None else not_before
+        # the receiver's fault only: a letter dead at once for its own sake (never attempted and failed)
+        # leaves the route's health as it was
+        first_failure = (
             await conn.execute(
-                sa.select(sa.func.min(events.c.at), sa.func.max(m.last_error))
+                sa.select(sa.func.min(events.c.at))
                 .select_from(events.join(messages, events.c.message_id == m.id))
-                .where(events.c.message_id == first_id, events.c.event.in_(("attempt_failed", "failed")))
+                .where(
+                    m.receiver_ean == receiver,
+                    m.sender_ean == sender,
+                    m.delivery_state == "failed",
+                    m.updated_at >= bound,
+                    events.c.event == "attempt_failed",
+                )
             )
-        ).first()
-        since = _aware(first[0]) if first is not None and first[0] is not None else last_dead_at
-        if success is not None and since is not None and since < success:
-            since = success
-        error = first[1] if first is not None else None
-        out[(sender, receiver)] = _Head(sender, int(count), error, since)
+        ).scalar()
+        since = _aware(first_failure)
+        if since is None:
+            continue
+        out[(sender, receiver)] = _Head(sender, int(count), last_error, since)
     return out
 
 

@@ -8,6 +8,7 @@ PostgreSQL through `AsyncConnection.run_sync`.
 Duplicate matrix (DOMAIN.md §2.3), keyed on the sender EAN:
 - envelope id and letter ids both seen      -> duplicate; not delivered again; its receipt is re-sent
 - letter ids seen under a new envelope id   -> a resend because the receipt was lost: same as above
+  ("seen" includes an envelope earlier in the same batch: the answer never depends on the timing)
 - envelope id seen with other letter ids    -> conflict (422 ikke_specificeret); envelope ids are never reused
 """
 
@@ -22,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from edigate.medcom.model import Envelope
-from edigate.store.correlation import receipt_may_change
+from edigate.store.correlation import partner_text, receipt_may_change
 from edigate.store.crypto import BodyKeyring, seal_rows
 from edigate.store.model import (
     ACCEPTED,
@@ -127,8 +128,16 @@ def apply_batch(
                 )
             continue
         seen = [known.by_letter.get((sender, lid)) for lid in letter_ids]
-        if letter_ids and all(s is not None for s in seen):
-            resends.append((i, seen[0]))  # type: ignore[arg-type]
+        # Letters re-sent under a new envelope id count as seen whether their first envelope is stored or
+        # in this very batch: the answer is the same whatever the timing of the posts (issue 10 #14).
+        in_batch = [batch_letters.get((sender, lid)) for lid in letter_ids]
+        if letter_ids and all(s is not None or b is not None for s, b in zip(seen, in_batch, strict=True)):
+            stored = next((s for s in seen if s is not None), None)
+            if stored is not None:
+                resends.append((i, stored))
+            else:
+                j = min(b for b in in_batch if b is not None)
+                outcomes[i] = IngestOutcome("duplicate", -(j + 1))  # fixed up after insert
             continue
         if any(s is not None for s in seen) or any((sender, lid) in batch_letters for lid in letter_ids):
             outcomes[i] = IngestOutcome(
@@ -150,8 +159,9 @@ def apply_batch(
                 )
                 continue
         batch_envelopes[key] = (i, letter_ids)
-        for lid in letter_ids:
-            batch_letters[(sender, lid)] = i
+        if not item.rejected:  # like a stored one: a corrected resend of a rejected letter is new
+            for lid in letter_ids:
+                batch_letters[(sender, lid)] = i
         if item.rejected:
             row = _message_row(
                 env,
@@ -337,6 +347,9 @@ def apply_batch(
                 refuse_code=first.refuse_code,
                 refuse_text=first.refuse_text,
             )
+            if first.id is not None:  # the original's history shows it, as for a later duplicate
+                detail = f"envelope {items[i].envelope.id}"
+                event_rows.append({"message_id": first.id, "at": now, "event": "duplicate", "detail": detail})
     if event_rows:
         _bulk_insert(conn, events, event_rows)
     woken_t = tuple(sorted(woken))
@@ -567,7 +580,9 @@ def _correlate(
     orig_id = row.id
     conn.execute(sa.update(messages).where(m.id == receipt_msg_id).values(receipt_for_id=orig_id))
     named = {ref.letter_id for ref in rc.original_letters}
-    per_letter = {lid: (code, text) for lid, code, text in rc.letter_refusals}
+    # RefuseText is the receiver's free text: scrubbed (CPR …) before it is stored, listed or mailed
+    refuse_text = partner_text(rc.refuse_text)
+    per_letter = {lid: (code, partner_text(text)) for lid, code, text in rc.letter_refusals}
     lt = letters.c
     orig_letters = (conn.execute(sa.select(lt.id, lt.letter_id).where(lt.message_id == orig_id))).all()
     refused_any = False
@@ -577,11 +592,11 @@ def _correlate(
         if rc.kind == "positive":
             values: dict[str, Any] = {"receipt_state": ACKNOWLEDGED, "refuse_code": None, "refuse_text": None}
         else:
-            code, text = per_letter.get(lrow.letter_id, (rc.refuse_code, rc.refuse_text))
+            code, text = per_letter.get(lrow.letter_id, (rc.refuse_code, refuse_text))
             values = {
                 "receipt_state": REFUSED,
                 "refuse_code": code or rc.refuse_code,
-                "refuse_text": text or rc.refuse_text,
+                "refuse_text": text or refuse_text,
             }
             refused_any = True
         conn.execute(sa.update(letters).where(lt.id == lrow.id).values(receipt_at=now, **values))
@@ -597,7 +612,7 @@ def _correlate(
         values["state"] = new_state
     if new_state == REFUSED:
         values["refuse_code"] = rc.refuse_code or next((c for _, c, _ in rc.letter_refusals if c), None)
-        values["refuse_text"] = rc.refuse_text or next((t for _, _, t in rc.letter_refusals if t), None)
+        values["refuse_text"] = refuse_text or next((t for _, t in per_letter.values() if t), None)
     conn.execute(sa.update(messages).where(m.id == orig_id).values(**values))
     event_rows.append(
         {

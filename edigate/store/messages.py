@@ -15,7 +15,7 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from edigate.clock import Clock
 from edigate.store import schema as _schema  # noqa: F401  (registers the migrations)
-from edigate.store.crypto import BodyKeyring, open_body
+from edigate.store.crypto import BodyKeyring, open_body, seal_rows
 from edigate.store.db import Database, _sqlite_pragmas
 from edigate.store.group_commit import GroupCommitWriter, StorageUnavailable
 from edigate.store.ingest import apply_batch
@@ -35,6 +35,7 @@ from edigate.store.model import (
     DELIVERED,
     FAILED,
     AckAlert,
+    GeneratedReceipt,
     IngestItem,
     IngestOutcome,
     QueuedMessage,
@@ -274,9 +275,16 @@ class MessageStore:
         )
 
     async def record_failure(
-        self, mid: int, error: str, next_attempt_at: datetime | None, *, dead: bool
+        self,
+        mid: int,
+        error: str,
+        next_attempt_at: datetime | None,
+        *,
+        dead: bool,
+        receipt: GeneratedReceipt | None = None,
     ) -> None:
-        """One failed attempt; `dead` moves the message to `failed` (dead letter) keeping the reason."""
+        """One failed attempt; `dead` moves the message to `failed` (dead letter) keeping the reason, and
+        queues `receipt` (the sender's XCTL02) in the same transaction."""
         now = self.clock()
         values: dict[str, Any] = {
             "attempts": m.attempts + 1,
@@ -295,6 +303,58 @@ class MessageStore:
                     message_id=mid, at=now, event="failed" if dead else "attempt_failed", detail=error[:2000]
                 )
             )
+            if dead and receipt is not None:
+                await self._queue_failure_receipt(conn, mid, receipt, now)
+
+    async def _queue_failure_receipt(
+        self, conn: AsyncConnection, mid: int, receipt: GeneratedReceipt, now: datetime
+    ) -> None:
+        """The dead letter's sender is told (XCTL02 ikke_specificeret), through its own delivery."""
+        original = (await conn.execute(sa.select(m.sender_ean).where(m.id == mid))).first()
+        if original is None:
+            return
+        row: dict[str, object] = {
+            "envelope_id": receipt.envelope_id,
+            "sender_ean": receipt.sender_ean,
+            "receiver_ean": original.sender_ean,
+            "type": "XCTL02",
+            "version_code": "XC0230Q",
+            "ack_requested": False,
+            "is_receipt": True,
+            "generated": True,
+            "state": ACCEPTED,
+            "delivery_state": "pending",
+            "refuse_code": "ikke_specificeret",
+            "refuse_text": None,
+            "body": receipt.body,
+            "body_size": len(receipt.body),
+            "created_at": now,
+            "updated_at": now,
+            "attempts": 0,
+            "receipt_for_id": mid,
+            "resend_of_id": None,
+        }
+        (sealed,) = seal_rows(self.keyring, [row])
+        result = await conn.execute(sa.insert(messages).values(**sealed))
+        key = result.inserted_primary_key
+        assert key is not None
+        rid = int(key[0])
+        await conn.execute(
+            sa.insert(letters).values(
+                message_id=rid,
+                letter_id=receipt.letter_id,
+                sender_ean=receipt.sender_ean,
+                version_code="XC0230Q",
+                status_code=None,
+            )
+        )
+        await conn.execute(
+            sa.insert(events),
+            [
+                {"message_id": rid, "at": now, "event": "accepted", "detail": f"negative receipt for message {mid}"},
+                {"message_id": mid, "at": now, "event": "receipt_queued", "detail": f"message {rid}"},
+            ],
+        )
 
     async def retry(self, mid: int) -> bool:
         """Re-queue a message (dead letter or delivered) for delivery; False when there is nothing to send."""
@@ -321,6 +381,20 @@ class MessageStore:
             )
             await conn.execute(sa.insert(events).values(message_id=mid, at=now, event="retry", detail=None))
         return True
+
+    async def last_retry_at(self, mid: int) -> datetime | None:
+        """When the message was last re-queued by `retry` (None if never): its queue age counts from there."""
+        async with self.db.engine.connect() as conn:
+            value = (
+                await conn.execute(
+                    sa.select(sa.func.max(events.c.at)).where(events.c.message_id == mid, events.c.event == "retry")
+                )
+            ).scalar()
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if not isinstance(value, datetime):
+            return None
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
     async def receiver_of(self, mid: int) -> str | None:
         async with self.db.engine.connect() as conn:

@@ -33,7 +33,11 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         if exc.status < 400 or exc.content_type == "application/json":
             raise
         reason = {404: "not found", 405: "method not allowed"}.get(exc.status, exc.reason)
-        return error(exc.status, reason)
+        resp = error(exc.status, reason)
+        for name in ("Allow", "WWW-Authenticate", "Retry-After"):  # 405 must say what is allowed
+            if name in exc.headers:
+                resp.headers[name] = exc.headers[name]
+        return resp
     except Exception as exc:
         log.error("request_failed", path=request.path, error=type(exc).__name__)
         return error(500, "internal error")

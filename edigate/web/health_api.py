@@ -15,7 +15,8 @@ import os
 from aiohttp import web
 
 from edigate.delivery.worker import DeliveryWorker
-from edigate.web.keys import LEADER, MAIL_RELAY, SETTINGS, STORE, WORKER, MailRelay
+from edigate.fhir.factory import AnyFhirValidator
+from edigate.web.keys import FHIR_VALIDATOR, LEADER, MAIL_RELAY, SETTINGS, STORE, WORKER, MailRelay
 from edigate.web.storage_trouble import MIN_FREE_BYTES, STORAGE_TROUBLE, sqlite_free_bytes
 
 SMTP_PROBE_SECONDS = 1.0
@@ -44,6 +45,14 @@ def receiver_reachability(worker: DeliveryWorker | None) -> dict[str, str]:
     return {ean: worker.circuit_state(ean) for ean in worker.partners}
 
 
+def fhir_validation(validator: AnyFhirValidator | None) -> dict[str, object]:
+    """{"available": bool, "reason": str}: can FHIR messages be validated now, and if not, why."""
+    if validator is None:
+        return {"available": False, "reason": "FHIR validation is not set up"}
+    available, reason = validator.status()
+    return {"available": available, "reason": reason}
+
+
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -63,6 +72,8 @@ async def readyz(request: web.Request) -> web.Response:
         # the last storage failure a request met (a full disk, a lost connection), for RECENT_SECONDS
         "storage_writes": "ok" if trouble is None else f"failing: {trouble}",
     }
+    fhir = fhir_validation(request.app.get(FHIR_VALIDATOR))  # reported, not required: OIOXML flows without it
+    components["fhir_validation"] = "ok" if fhir["available"] else "unavailable"
     ready = storage_ok and store.writer.running and components["disk"] != "full" and trouble is None
     leader = request.app.get(LEADER)
     return web.json_response(
@@ -72,6 +83,7 @@ async def readyz(request: web.Request) -> web.Response:
             "leader": leader is not None and leader.is_leader(),  # runs the time-based jobs (one instance)
             "smtp": await smtp_reachability(request.app.get(MAIL_RELAY)),
             "receivers": receiver_reachability(worker),
+            "fhir_validation": fhir,
         },
         status=200 if ready else 503,
     )

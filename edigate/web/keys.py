@@ -13,8 +13,10 @@ from aiohttp import web
 from edigate.clock import Clock
 from edigate.config import GatewaySettings
 from edigate.delivery.worker import DeliveryWorker
+from edigate.fhir.factory import AnyFhirValidator
 from edigate.ingest.pipeline import IngestPipeline
 from edigate.medcom import Validator
+from edigate.medcom.explain_pool import ExplainPool
 from edigate.metrics import Metrics
 from edigate.monitor import HealthLoop
 from edigate.routing import PartnerDirectory
@@ -41,9 +43,12 @@ STORE = web.AppKey("edigate.store", MessageStore)
 DIRECTORY = web.AppKey("edigate.directory", PartnerDirectory)
 VALIDATOR = web.AppKey("edigate.validator", Validator)
 VALIDATION_POOL = web.AppKey("edigate.validation_pool", ThreadPoolExecutor)
+EXPLAIN_POOL = web.AppKey("edigate.explain_pool", ExplainPool)  # readable reports of invalid messages
 WORKER = web.AppKey("edigate.delivery_worker", DeliveryWorker)
 INGEST = web.AppKey("edigate.ingest", IngestPipeline)
 LEADER = web.AppKey("edigate.leader", LeaderElection)
 HEALTH_LOOP = web.AppKey("edigate.health_loop", HealthLoop)
 METRICS: web.AppKey[Metrics | None] = web.AppKey("edigate.metrics")  # None: [metrics] enabled = false
 MAIL_RELAY: web.AppKey[MailRelay | None] = web.AppKey("edigate.mail_relay")  # None: no [notify]
+EXPLAIN_POOL = web.AppKey("edigate.explain_pool", ExplainPool)  # readable reports of invalid messages
+FHIR_VALIDATOR: web.AppKey[AnyFhirValidator] = web.AppKey("edigate.fhir_validator")  # start()/stop()

@@ -11,6 +11,7 @@ import base64
 
 from aiohttp import web
 
+from edigate.medcom.ean import INVALID_EAN, is_valid_ean
 from edigate.web.auth import caller_of, unauthorized
 from edigate.web.errors import error
 from edigate.web.ingest import xml_text
@@ -32,6 +33,8 @@ async def fetch(request: web.Request) -> web.Response:
         return error(400, "limit must be an integer from 1 to 500")
     directory = request.app[DIRECTORY]
     wanted = request.query.get("ean")
+    if wanted is not None and not is_valid_ean(wanted):  # never echoed: it may be a CPR
+        return error(400, f"ean: {INVALID_EAN}")
     if wanted is not None and wanted not in caller.eans:
         return error(403, f"EAN {wanted} is not one of yours")
     eans = sorted([wanted] if wanted else caller.eans)

@@ -13,7 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
+from edigate.medcom.ean import INVALID_EAN, is_valid_ean
 from edigate.routing import Caller
+from edigate.store.correlation import partner_text
 from edigate.store.messages import SearchFilter
 from edigate.store.model import STATES
 from edigate.web.auth import caller_of, unauthorized
@@ -33,6 +35,8 @@ def jsonable(row: dict[str, Any]) -> dict[str, Any]:
             out[k] = [jsonable(x) if isinstance(x, dict) else x for x in v]
         elif isinstance(v, bytes):
             continue
+        elif k == "refuse_text" and isinstance(v, str):
+            out[k] = partner_text(v)  # also rows stored before partner text was scrubbed on the way in
         else:
             out[k] = v
     return out
@@ -71,14 +75,17 @@ async def list_messages(request: web.Request) -> web.Response:
     except ValueError:
         return error(400, "limit must be an integer from 1 to 1000")
     since = None
-    if q.get("since"):
+    if "since" in q:  # present means meant: an empty or unreadable value is an error, not "no filter"
         try:
             since = datetime.fromisoformat(q["since"].replace("Z", "+00:00"))
         except ValueError:
             return error(400, "since must be an ISO 8601 instant, e.g. 2026-11-22T08:00:00Z")
         if since.tzinfo is None:
             return error(400, "since must carry an offset (Z or +01:00)")
-    state = q.get("state") or None
+    for key in ("sender", "receiver"):
+        if q.get(key) and not is_valid_ean(q[key]):  # never echoed: it may be a CPR typed into the field
+            return error(400, f"{key}: {INVALID_EAN}")
+    state = q.get("state")
     if state is not None and state not in STATES:
         return error(400, f"state must be one of {', '.join(STATES)}")
     f = SearchFilter(

@@ -9,21 +9,54 @@ the catalogue is missing; the roles-walk test keeps it empty.
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
 from aiohttp import web
+
+from edigate.medcom import all_types
+from edigate.web.keys import SETTINGS
 
 OPENAPI_PATH = "/api/v1/openapi.json"
 _DOC = web.AppKey("edigate.openapi_document", dict[str, bytes])  # filled on first request
 
 JSON = "application/json"
 _ID18 = {"type": "integer", "minimum": 0, "maximum": 999_999_999_999_999_999}  # route pattern [0-9]{1,18}
-_ID11 = {"type": "integer", "minimum": 0, "maximum": 99_999_999_999}  # notify: < 12 digits
-_EAN = {"type": "string", "pattern": "^[0-9]{13}$"}
+_ID31 = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}  # notify: INTEGER columns (32 bits)
+_EAN = {"type": "string", "pattern": "^[0-9]{13}$", "x-server-rules": "a GS1 check digit that fits"}
 _TIME = {"type": ["string", "null"], "format": "date-time"}
 _STR_OR_NULL = {"type": ["string", "null"]}
 _INT_OR_NULL = {"type": ["integer", "null"]}
+#: request members: what the server checks, said in JSON Schema (text is trimmed before the checks)
+_TEXT_2000 = {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": r"\S"}
+_TEXT_200 = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"\S"}
+_TIME_IN = {
+    "type": "string",
+    "format": "date-time",
+    "pattern": "^20[0-9]{2}-",
+    "description": "ISO 8601, years 2000-2099; without an offset: Danish time",
+}
+_WHEN = {"anyOf": [_TIME_IN, {"const": ""}, {"type": "null"}]}
+
+
+def _codes(what: str, *, min_items: int = 0) -> dict[str, Any]:
+    """A list of known codes: a JSON array, or one string with the codes separated by commas or spaces
+    (as the server reads it). `openapi_document(app)` fills the array's enum with this app's values."""
+    return {
+        "anyOf": [
+            {"type": "array", "minItems": min_items, "items": {"type": "string"}},
+            {"type": "string", "x-server-rules": f"{what}, separated by commas or spaces"},
+        ],
+        "description": what,
+    }
+
+
+_MEDCOM_XML = {
+    "type": "string",
+    "x-server-rules": "one MedCom envelope, valid against its XSD and addressed to a known partner: "
+    "anything else is 422 MessageRejected with its MedCom refuse code",
+}
 _STATES = ["accepted", "delivered", "acknowledged", "refused", "ack_overdue", "failed", "rejected"]
 
 
@@ -219,31 +252,63 @@ SCHEMAS: dict[str, Any] = {
     },
     "IncidentInput": {
         "type": "object",
-        "description": "EDI-nedbrud/nedlukning. Times in ISO 8601; without an offset they are Danish time.",
+        "description": "EDI-nedbrud/nedlukning. What JSON Schema can say is said here; the rules it cannot "
+        "(marked `x-server-rules`) the server checks and answers 422 naming the field in `felter`. "
+        "No free-text field may hold a CPR number.",
+        "required": ["kind", "cause", "affected_messages", "expected_end", "contact"],
         "properties": {
             "kind": {"type": "string", "enum": ["acute", "planned"]},
-            "reporting_organisation": {"type": "string", "description": "EAN; a reporter's own by default"},
-            "role": {"type": "string", "enum": ["eoj", "regional-it"]},
-            "cause": {"type": "string", "maxLength": 2000},
-            "affected_messages": {"type": "array", "items": {"type": "string"}},
-            "affected_organisations": {"type": "array", "items": {"type": "string"}},
-            "start": {"type": "string"},
-            "expected_end": {"type": "string"},
+            "reporting_organisation": {
+                **_EAN,
+                "description": "EAN of a partner; a reporter's own by default, and only its own",
+                "x-server-rules": "a reporter may report only for its own organisation; an admin must name one",
+            },
+            "role": {
+                "type": "string",
+                "enum": ["eoj", "regional-it"],
+                "x-server-rules": "a reporter's role is the one it was created with",
+            },
+            "cause": {**_TEXT_2000, "x-server-rules": "no CPR number"},
+            "affected_messages": _codes("MedCom type codes of the catalogue", min_items=1),
+            "affected_organisations": _codes("partner EANs"),
+            "start": {
+                **_WHEN,
+                "x-server-rules": "required for a planned shutdown; an empty string or null means now",
+            },
+            "expected_end": {**_TIME_IN, "x-server-rules": "after `start` (or after now when there is none)"},
             "contact": {
                 "type": "object",
+                "required": ["name", "phone", "email"],
                 "properties": {
-                    "name": {"type": "string"},
-                    "phone": {"type": "string"},
-                    "email": {"type": "string"},
+                    "name": {**_TEXT_200, "x-server-rules": "no CPR number"},
+                    "phone": {
+                        "type": "string",
+                        "pattern": r"^\s*\+?[0-9 ()-]{8,20}\s*$",
+                        "x-server-rules": "no CPR number",
+                    },
+                    "email": {
+                        "type": "string",
+                        "format": "email",
+                        "maxLength": 254,
+                        "x-server-rules": "a deliverable address (checked with email-validator); no CPR number",
+                    },
                 },
             },
         },
     },
     "IncidentUpdateInput": {
         "type": "object",
-        "properties": {"text": {"type": "string"}, "expected_end": {"type": "string"}},
+        "description": "A status text, a new expected end, or both (at least one of them).",
+        "anyOf": [{"required": ["text"]}, {"required": ["expected_end"]}],
+        "properties": {
+            "text": {**_TEXT_2000, "x-server-rules": "no CPR number; may be blank when `expected_end` is given"},
+            "expected_end": {**_WHEN, "x-server-rules": "after the incident's start; empty or null: unchanged"},
+        },
     },
-    "IncidentResolveInput": {"type": "object", "properties": {"text": {"type": "string"}}},
+    "IncidentResolveInput": {
+        "type": "object",
+        "properties": {"text": {"type": "string", "maxLength": 2000, "x-server-rules": "no CPR number"}},
+    },
     "Incident": {
         "type": "object",
         "required": ["id", "kind", "state", "reporting_organisation"],
@@ -286,11 +351,18 @@ SCHEMAS: dict[str, Any] = {
     },
     "SubscriptionInput": {
         "type": "object",
+        "required": ["email"],
+        "description": "Without organisations, clusters and message types: every outage.",
         "properties": {
-            "email": {"type": "string"},
-            "organisations": {"type": "array", "items": {"type": "string"}},
-            "clusters": {"type": "array", "items": {"type": "string"}},
-            "message_types": {"type": "array", "items": {"type": "string"}},
+            "email": {
+                "type": "string",
+                "format": "email",
+                "maxLength": 254,
+                "x-server-rules": "a deliverable address (checked with email-validator); no CPR number",
+            },
+            "organisations": _codes("partner EANs"),
+            "clusters": _codes("health clusters"),
+            "message_types": _codes("MedCom type codes of the catalogue"),
         },
     },
     "SubscriptionCreated": {
@@ -362,6 +434,12 @@ SCHEMAS: dict[str, Any] = {
                 "additionalProperties": {"type": "string", "enum": ["closed", "open", "half_open"]},
                 "description": "per push receiver EAN: its circuit; closed means deliveries go through",
             },
+            "fhir_validation": {
+                "type": "object",
+                "required": ["available", "reason"],
+                "properties": {"available": {"type": "boolean"}, "reason": {"type": "string"}},
+                "description": "FHIR messages can be validated now (else they get 503); not part of readiness",
+            },
         },
     },
 }
@@ -369,7 +447,7 @@ SCHEMAS: dict[str, Any] = {
 # ---------------------------------------------------------------------------------------------- operations
 
 MID = _path_param("id", _ID18, "message id")
-IID = _path_param("id", _ID11, "incident id")
+IID = _path_param("id", _ID31, "incident id")
 
 # (method, OpenAPI path) -> (aiohttp route canonical path, operation)
 OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
@@ -383,8 +461,8 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
             "requestBody": {
                 "required": True,
                 "content": {
-                    "application/xml": {"schema": {"type": "string"}},
-                    "text/xml": {"schema": {"type": "string"}},
+                    "application/xml": {"schema": _MEDCOM_XML},
+                    "text/xml": {"schema": _MEDCOM_XML},
                 },
             },
             "responses": {
@@ -415,8 +493,8 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
                 ),
                 _query("state", {"type": "string", "enum": _STATES}, "life state"),
                 _query("envelope_id", {"type": "string"}, "envelope id"),
-                _query("sender", {"type": "string"}, "sender EAN"),
-                _query("receiver", {"type": "string"}, "receiver EAN"),
+                _query("sender", {"anyOf": [_EAN, {"const": ""}]}, "sender EAN (empty: no filter)"),
+                _query("receiver", {"anyOf": [_EAN, {"const": ""}]}, "receiver EAN (empty: no filter)"),
             ],
             "responses": {
                 "200": _resp("Matching messages.", "MessageList"),
@@ -607,7 +685,7 @@ OPERATIONS.update(
                 "summary": "Remove a subscription (admin)",
                 "tags": ["subscriptions"],
                 "security": BEARER,
-                "parameters": [_path_param("id", _ID11, "subscription id")],
+                "parameters": [_path_param("id", _ID31, "subscription id")],
                 "responses": {
                     "200": _resp("Removed.", "SubscriptionState"),
                     "401": N_UNAUTHORIZED,
@@ -638,11 +716,18 @@ OPERATIONS.update(
                 "tags": ["routes"],
                 "security": BEARER,
                 "parameters": [
-                    _query("sender", {"type": "string"}, "sender EAN"),
-                    _query("receiver", {"type": "string"}, "receiver EAN"),
+                    _query("sender", _EAN, "sender EAN"),
+                    _query("receiver", _EAN, "receiver EAN"),
                     _query("state", {"type": "string", "enum": ["ok", "degraded", "down"]}, "state"),
                 ],
-                "responses": {"200": _resp("The matrix.", "RouteMatrix"), "401": UNAUTHORIZED},
+                "responses": {
+                    "200": _resp("The matrix.", "RouteMatrix"),
+                    "400": _err(
+                        "A bad query parameter: a state that is not one of the states, or a sender or receiver "
+                        "that is not a valid EAN/GLN (never echoed)."
+                    ),
+                    "401": UNAUTHORIZED,
+                },
             },
         ),
         ("get", "/api/v1/routes/{sender}/{receiver}"): (
@@ -709,6 +794,28 @@ def registered_routes(app: web.Application) -> set[tuple[str, str]]:
     return out
 
 
+def _with_app_values(schemas: dict[str, Any], app: web.Application) -> dict[str, Any]:
+    """The schemas with this app's own codes as enums: catalogue, partner EANs, health clusters (the outage
+    procedure's organisations are the partners, its catalogue the MedCom one); unchanged without [notify]."""
+    if "/api/v1/incidents" not in {r.resource.canonical for r in app.router.routes() if r.resource is not None}:
+        return schemas
+    partners = app[SETTINGS].partners
+    eans = sorted(p.ean for p in partners)
+    clusters = sorted({c for p in partners for c in p.clusters})
+    codes = sorted(dict(all_types()))
+    out = copy.deepcopy(schemas)
+    incident, subscription = out["IncidentInput"]["properties"], out["SubscriptionInput"]["properties"]
+    for prop, values in (
+        (incident["affected_messages"], codes),
+        (incident["affected_organisations"], eans),
+        (subscription["organisations"], eans),
+        (subscription["clusters"], clusters),
+        (subscription["message_types"], codes),
+    ):
+        prop["anyOf"][0]["items"]["enum"] = values
+    return out
+
+
 def openapi_document(app: web.Application | None = None) -> dict[str, Any]:
     """The document for this app: only operations whose aiohttp route is registered (None: all)."""
     have = registered_routes(app) if app is not None else None
@@ -716,6 +823,7 @@ def openapi_document(app: web.Application | None = None) -> dict[str, Any]:
     for (method, path), (route, op) in OPERATIONS.items():
         if have is None or (method, route) in have or ("*", route) in have:
             paths.setdefault(path, {})[method] = op
+    schemas = _with_app_values(SCHEMAS, app) if app is not None else SCHEMAS
     return {
         "openapi": "3.1.0",
         "info": {
@@ -728,7 +836,7 @@ def openapi_document(app: web.Application | None = None) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": SCHEMAS,
+            "schemas": schemas,
         },
     }
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from edigate.health import HealthMatrix, HealthState, Reason, RouteHealth, RouteSignals
+from edigate.medcom.ean import INVALID_EAN, is_valid_ean
 from edigate.web.auth import caller_of, unauthorized
 from edigate.web.errors import error
 from edigate.web.keys import HEALTH_LOOP, SETTINGS
@@ -54,8 +55,14 @@ async def routes_json(request: web.Request) -> web.Response:
     routes = body["routes"]
     if not caller.is_admin:
         routes = [r for r in routes if r["sender"] in caller.eans or r["receiver"] in caller.eans]
+    states = [s.value for s in HealthState]
+    if "state" in q and q["state"] not in states:  # a typo must not look like "no such routes"
+        return error(400, f"state must be one of {', '.join(states)}")
+    for key in ("sender", "receiver"):
+        if key in q and not is_valid_ean(q[key]):  # never echoed: it may be a CPR
+            return error(400, f"{key}: {INVALID_EAN}")
     for key in ("sender", "receiver", "state"):
-        if q.get(key):
+        if key in q:
             routes = [r for r in routes if r[key] == q[key]]
     body["routes"] = routes
     body["counts"] = {s.value: sum(1 for r in routes if r["state"] == s.value) for s in HealthState}
@@ -67,6 +74,9 @@ async def route_json(request: web.Request) -> web.Response:
     if caller is None:
         return unauthorized()
     sender, receiver = request.match_info["sender"], request.match_info["receiver"]
+    for key, value in (("sender", sender), ("receiver", receiver)):
+        if not is_valid_ean(value):  # no such route can exist; never echoed
+            return error(404, f"{key}: {INVALID_EAN}")
     if not caller.is_admin and not ({sender, receiver} & caller.eans):
         return error(403, "not one of your routes")
     for r in _matrix(request.app).as_dict(_names(request.app))["routes"]:
@@ -112,7 +122,21 @@ def _route(sender: str, receiver: str, matrix: HealthMatrix) -> RouteHealth | No
     return matrix.get(sender, receiver) or _quiet_route(sender, receiver, matrix)
 
 
+NO_TRAFFIC = "ingen trafik"
+_NO_TRAFFIC_COLOURS = ("#e5e7eb", "#374151")  # grey: nothing measured, which is not the same as ok
+
+
+def _cell_word(a_to_b: RouteHealth | None, b_to_a: RouteHealth | None) -> str:
+    """What a cell says: the worse direction's state, or "ingen trafik" when neither direction has any."""
+    if a_to_b is None and b_to_a is None:
+        return NO_TRAFFIC
+    return STATE_WORDS[_worst((a_to_b, b_to_a))]
+
+
 def _cell(a_to_b: RouteHealth | None, b_to_a: RouteHealth | None, names: Mapping[str, str]) -> str:
+    if a_to_b is None and b_to_a is None:
+        bg, fg = _NO_TRAFFIC_COLOURS
+        return f'<td class="quiet" style="background:{bg};color:{fg}">{NO_TRAFFIC}</td>'
     state = _worst((a_to_b, b_to_a))
     bg, fg = _COLOURS[state]
     lines = [f"<strong>{STATE_WORDS[state]}</strong>"]
@@ -136,10 +160,11 @@ def render_page(matrix: HealthMatrix, partners: Iterable[Any]) -> str:
 
     head = "".join(f'<th scope="col">{escape(m.name)}</th>' for m in municipalities)
     rows = []
+    words: list[str] = []  # what every cell says, so the summary counts exactly what is shown
     for h in hospitals:
-        cells = "".join(
-            _cell(_route(h.ean, m.ean, matrix), _route(m.ean, h.ean, matrix), names) for m in municipalities
-        )
+        pairs = [(_route(h.ean, m.ean, matrix), _route(m.ean, h.ean, matrix)) for m in municipalities]
+        words += [_cell_word(a, b) for a, b in pairs]
+        cells = "".join(_cell(a, b, names) for a, b in pairs)
         rows.append(f'<tr><th scope="row">{escape(h.name)}</th>{cells}</tr>')
 
     matrix_eans = {p.ean for p in hospitals} | {p.ean for p in municipalities}
@@ -157,9 +182,10 @@ def render_page(matrix: HealthMatrix, partners: Iterable[Any]) -> str:
         f"{_cell(r, None, names)}</tr>"
         for r in others
     )
+    words += [_cell_word(r, None) for r in others]
     down = ", ".join(escape(names.get(e, e)) for e in sorted(matrix.receivers_down))
-    counts = {s: sum(1 for r in matrix.routes if r.state is s) for s in HealthState}
-    summary = ", ".join(f"{counts[s]} {STATE_WORDS[s]}" for s in HealthState)
+    order = [*(STATE_WORDS[s] for s in HealthState), NO_TRAFFIC]
+    summary = ", ".join(f"{words.count(w)} {w}" for w in order)
     return f"""<!doctype html>
 <html lang="da"><head><meta charset="utf-8"><meta http-equiv="refresh" content="30">
 <title>EDI-ruter: driftsstatus</title>
@@ -170,12 +196,16 @@ th, td {{ border: 1px solid #888; padding: .35rem .5rem; vertical-align: top; fo
 thead th {{ writing-mode: vertical-rl; transform: rotate(180deg); text-align: left; }}
 td strong {{ text-transform: uppercase; }}
 .dir {{ font-size: .8rem; }}
+nav {{ margin-bottom: 1rem; }}
 </style></head>
 <body>
+<nav aria-label="Hovedmenu"><a href="/status">Driftsstatus</a> · <a href="/routes">EDI-ruter</a> ·
+<a href="/incidents/new">Meld nedbrud/nedlukning</a> · <a href="/status/contacts">Kontaktkort</a></nav>
 <h1>EDI-ruter: driftsstatus</h1>
-<p>Målt {at}. Ruter med trafik: {summary}.
-Hver celle viser sygehus ↔ kommune i begge retninger: <strong>ok</strong>, <strong>forstyrret</strong>
-eller <strong>nede</strong>. Siden opdateres hvert 30. sekund.</p>
+<p>Målt {at}. Celler: {summary}.
+Hver celle viser sygehus ↔ kommune i begge retninger: <strong>ok</strong>, <strong>forstyrret</strong>,
+<strong>nede</strong> eller <strong>{NO_TRAFFIC}</strong> (grå: ingen meddelelser i måleperioden, så intet er
+målt). Siden opdateres hvert 30. sekund.</p>
 {f"<p><strong>Modtagere nede:</strong> {down}</p>" if down else ""}
 <table><caption>Sygehuse (rækker) × kommuner (kolonner)</caption>
 <thead><tr><th scope="col">Sygehus</th>{head}</tr></thead>

@@ -6,12 +6,14 @@ readiness shows it.
   both documented error bodies), a Danish page elsewhere. The request may not have completed: the text
   says to look before trying again, not that nothing was stored.
 * `StorageTrouble`: the last storage failure seen (here or by ingest); `/readyz` is not ready while it
-  is recent, or while the SQLite file's file system has less than `MIN_FREE_BYTES` free. PostgreSQL's
+  is recent (until RECENT_SECONDS have passed or a write request succeeded, whichever comes first), or
+  while the SQLite file's file system has less than `MIN_FREE_BYTES` free. PostgreSQL's
   disk cannot be looked at from here: there the recent failures are what readiness sees.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from dataclasses import dataclass
@@ -40,6 +42,10 @@ class StorageTrouble:
         self.last_at = time.monotonic()
         self.reason = reason
 
+    def clear(self) -> None:
+        """A write went through: the storage takes writes again."""
+        self.last_at = None
+
     def recent(self) -> str | None:
         """The reason of a failure seen within RECENT_SECONDS, else None."""
         if self.last_at is not None and time.monotonic() - self.last_at < RECENT_SECONDS:
@@ -65,8 +71,10 @@ def storage_failure(exc: BaseException) -> str | None:
         return None
     if isinstance(exc, sqlalchemy.exc.TimeoutError):  # no pool connection in time
         return "database_unavailable (pool timeout)"
-    if isinstance(exc, OSError):
-        return "disk_full" if exc.errno == 28 else f"database_unavailable ({type(exc).__name__})"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "disk_full"
+    if isinstance(exc, ConnectionError) or (isinstance(exc, OSError) and exc.errno == errno.EIO):
+        return f"database_unavailable ({type(exc).__name__})"  # e.g. the database server refused to connect
     return None
 
 
@@ -88,10 +96,13 @@ def unavailable(request: web.Request, reason: str) -> web.Response:
     return web.Response(text=text, status=503, content_type="text/html", charset="utf-8", headers=headers)
 
 
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 @web.middleware
 async def storage_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
-        return await handler(request)
+        response = await handler(request)
     except web.HTTPException:
         raise
     except Exception as exc:
@@ -101,6 +112,9 @@ async def storage_errors(request: web.Request, handler: Handler) -> web.StreamRe
         request.app[STORAGE_TROUBLE].record(reason)
         log.error("storage_unavailable", path=request.path, reason=reason, error=type(exc).__name__)
         return unavailable(request, reason)
+    if request.method in _WRITES and 200 <= response.status < 300:
+        request.app[STORAGE_TROUBLE].clear()  # something was written: readiness need not wait any longer
+    return response
 
 
 def sqlite_free_bytes(storage_url: str) -> int | None:

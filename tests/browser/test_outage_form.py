@@ -47,10 +47,15 @@ def test_file_a_report_through_the_form_and_see_it_on_status(tmp_path: Path, smt
             start="2026-11-28T08:00:00+01:00",
             expected_end="2026-11-28T14:00:00+01:00",
         )
+        # Over 2 hours, so the lists are told (and so is the status page): only what the procedure informs
+        # about is public. Resolved once the lists have had the notice.
         old = world.file(
             cause="Certifikatfejl i VANS-forbindelsen",
-            start="2026-11-23T08:40:00+01:00",
+            start="2026-11-23T07:30:00+01:00",
             expected_end="2026-11-23T10:30:00+01:00",
+        )
+        world.wait_until(
+            lambda: world.notices("[EDI-nedbrud] Certifikatfejl"), what="the lists' notice of the VANS outage"
         )
         world.call("POST", f"/api/v1/incidents/{old['id']}/resolve", {"text": "Certifikatet er fornyet"})
 

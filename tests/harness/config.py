@@ -143,3 +143,8 @@ def reporter(name: str, organisation: str, role: str, token: str | None) -> str:
     """One [[notify.reporters]] entry: who may file incidents for `organisation`."""
     values = {"name": name, "organisation": organisation, "role": role, "tokens_sha256": [token_sha256(token)]}
     return table("notify.reporters", values, array=True)
+
+
+def fhir(**settings: Any) -> str:
+    """[fhir]: the packages and the validator (e.g. `validator_url` = the test session's shared validator)."""
+    return table("fhir", settings)

@@ -15,7 +15,18 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
-STEPS = ("route down", "draft incident", "confirmed", "notice", "repair", "recovered", "resolved")
+STEPS = (
+    "route down",
+    "draft incident",
+    "draft not public",
+    "confirmed",
+    "notice",
+    "senders told",
+    "repair",
+    "recovered",
+    "resolved",
+    "reporter told",
+)
 CPR = re.compile(r"(?<!\d)010101\d{4}(?!\d)")
 
 

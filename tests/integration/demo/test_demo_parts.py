@@ -26,7 +26,7 @@ def test_every_demo_letter_and_its_receipt_is_valid(validator: Validator, type_c
         type_code,
         "DEMOENV0000001",
         "DEMOLET0000001",
-        "5799999000101",
+        "5799999000119",
         "Odense Universitetshospital (med Svendborg) (FIKTIV EAN)",
         BROKEN,
         "Kolding Kommune (FIKTIV EAN)",

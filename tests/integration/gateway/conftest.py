@@ -22,9 +22,9 @@ from tests.harness.http import Reply, request
 from tests.harness.receiver import Receiver
 from tests.harness.service import Fleet, Service, make_service
 
-DIRECTORY_MUNI = "5790000198789"
-PICKY_MUNI = "5790000198796"
-UNKNOWN = "5790000000000"
+DIRECTORY_MUNI = "5790000198788"
+PICKY_MUNI = "5790000198795"
+UNKNOWN = "5790000000005"
 
 TOKENS = {
     "hospital": "tok-hospital",

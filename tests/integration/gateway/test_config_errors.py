@@ -12,7 +12,7 @@ from tests.harness.service import REPO
 
 GOOD_PARTNER = """
 [[partners]]
-ean = "5790000198765"
+ean = "5790000198764"
 name = "Testkommune"
 kind = "municipality"
 delivery = { kind = "mailbox" }
@@ -38,17 +38,17 @@ def serve(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> subpr
     ("text", "key"),
     [
         (
-            GOOD_PARTNER * 3 + GOOD_PARTNER.replace("5790000198765", "57900001"),
-            "partners[3].ean: must be 13 digits",
+            GOOD_PARTNER * 3 + GOOD_PARTNER.replace("5790000198764", "57900001"),
+            "partners[3].ean: not a valid EAN/GLN (13 digits with GS1 check digit)",
         ),
         ('[server]\nlisten = "nowhere"\n', "server.listen"),
         (GOOD_PARTNER.replace('"mailbox" }', '"http" }'), "partners[0].delivery.url: is required"),
         (GOOD_PARTNER.replace('"municipality"', '"kommune"'), "partners[0].kind"),
-        (GOOD_PARTNER + GOOD_PARTNER, "partners[1].ean: 5790000198765 is already used"),
+        (GOOD_PARTNER + GOOD_PARTNER, "partners[1].ean: 5790000198764 is already used"),
         ('[storage]\nurl = "mysql://x"\n', "storage.url"),
         ('[delivery]\nmax_attempts = "many"\n', "delivery.max_attempts: must be an integer"),
         ('[[admins]]\nname = "a"\ntokens_sha256 = ["abc"]\n', "admins[0].tokens_sha256[0]"),
-        ('[[clients]]\nname = "c"\neans = ["5790000000011"]\n', "clients[0].eans[0]"),
+        ('[[clients]]\nname = "c"\neans = ["5790000000050"]\n', "clients[0].eans[0]"),
         ('[notify.mail]\nport = "x"\n', "notify.mail.port"),
         ("[server\n", "not valid TOML"),
     ],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.integration.gateway.conftest import MUNICIPALITY, Gateway
 from tests.unit.medcom.samples import xdis91_message
 
-OTHER_MUNICIPALITY = "5790000111111"
+OTHER_MUNICIPALITY = "5790000111114"
 
 
 def two_letters(second_receiver: str) -> bytes:

@@ -124,7 +124,8 @@ def test_dead_letter_then_retry(gateway_factory: Any) -> None:
         time.sleep(0.1)
     assert shown["state"] == "failed" and shown["attempts"] == 2, shown
     assert "gave up after 2 attempts" in shown["last_error"] and "HTTP 500" in shown["last_error"]
-    assert [e["event"] for e in shown["history"]][-1] == "failed"
+    # dead-lettered, and the sender's negative receipt (XCTL02 ikke_specificeret) queued with it
+    assert [e["event"] for e in shown["history"]][-2:] == ["failed", "receipt_queued"]
 
     assert envelope_ids(gw.municipality_rx.wait_for(1)) == ["ENVDEAD2"]  # the queue moved on
     gw.municipality_rx.fail_marker = None

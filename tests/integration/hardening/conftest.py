@@ -20,7 +20,7 @@ from tests.harness.service import Service, make_service
 from tests.unit.medcom.samples import HOSPITAL_EAN, MUNICIPALITY_EAN, xdis91_message
 
 HOSPITAL = HOSPITAL_EAN  # 5790001382445, fictitious
-MUNICIPALITY = MUNICIPALITY_EAN  # 5790000198765, fictitious
+MUNICIPALITY = MUNICIPALITY_EAN  # 5790000198764, fictitious
 MAX_BODY = 200_000
 
 TOKENS: dict[str, str | None] = {

@@ -24,14 +24,14 @@ from edigate.store.schema import messages
 from edigate.web.keys import HEALTH_LOOP
 from tests.harness.receiver import Receiver
 from tests.harness.smtp import SmtpServer
-from tests.integration.health.conftest import HOSPITAL, MUNICIPALITY, TOKENS, TUESDAY_10
+from tests.integration.health.conftest import EDI_SUPPORT, HOSPITAL, MUNICIPALITY, TOKENS, TUESDAY_10
 from tests.integration.health.test_health_loop_inprocess import (
     MovableClock,
     wait_as_time_passes,
     wait_for,
     world_settings,
 )
-from tests.unit.medcom.samples import xdis91_message
+from tests.unit.medcom.samples import FICTITIOUS_CPR, xdis91_message
 
 ADMIN = {"Authorization": f"Bearer {TOKENS['admin']}"}
 HOSPITAL_XML = {"Authorization": f"Bearer {TOKENS['hospital']}", "Content-Type": "application/xml"}
@@ -39,7 +39,9 @@ HOSPITAL_XML = {"Authorization": f"Bearer {TOKENS['hospital']}", "Content-Type":
 
 async def delivery_states(loop: HealthLoop) -> list[str]:
     async with loop.database.engine.connect() as conn:
-        rows = await conn.execute(sa.select(messages.c.delivery_state).order_by(messages.c.id))
+        rows = await conn.execute(
+            sa.select(messages.c.delivery_state).where(messages.c.generated.is_(False)).order_by(messages.c.id)
+        )
         return [r[0] for r in rows]
 
 
@@ -71,6 +73,16 @@ async def test_dead_lettered_queue_is_not_recovery_and_the_incident_scopes_the_s
         xml = xdis91_message(envelope_id="ENVDEAD001", letter_id="LETDEAD001")
         assert (await client.post("/api/v1/messages", data=xml, headers=HOSPITAL_XML)).status == 202
         await wait_states(loop, clock, ["failed"])  # dead-lettered after 2 failed attempts: queue empty
+
+        # item 6: the sender is told (XCTL02 ikke_specificeret), through its own delivery (a directory)
+        def negative_receipts() -> list[str]:
+            folder = tmp_path / "out" / "hospital"
+            texts = [p.read_text(encoding="utf-8", errors="replace") for p in folder.glob("*.xml")]
+            return [t for t in texts if "NegativeReceipt" in t]
+
+        (receipt,) = await wait_for(negative_receipts, timeout=15)
+        assert "ikke_specificeret" in receipt and "ENVDEAD001" in receipt
+        assert "kunne ikke afleveres til modtageren" in receipt
 
         clock.now = TUESDAY_10 + timedelta(seconds=10)
         events = await loop.tick()
@@ -159,3 +171,95 @@ async def test_unconfirmed_draft_stays_internal_and_closes_quietly(
         assert "Testkommune" not in await public() and "<entry>" not in await public()
         resp = await client.post(f"/api/v1/incidents/{incident['id']}/confirm", json={}, headers=ADMIN)
         assert resp.status == 409  # a closed draft cannot be confirmed after the fact
+
+
+async def test_a_retried_dead_letter_gets_a_fresh_age(
+    tmp_path: Path, receiver: Receiver, smtp_server: SmtpServer
+) -> None:
+    """Item 6: a message dead-lettered for its age, retried from the API once the receiver is back, is
+    delivered; it is not dead-lettered again at once for the age it had before the retry."""
+    settings = world_settings(
+        tmp_path,
+        receiver,
+        smtp_server,
+        health={"interval_seconds": 3600},
+        delivery={"max_age_minutes": 0.1},  # 6 s in the queue
+    )
+    clock = MovableClock(TUESDAY_10)
+    app = build_app(settings, clock=clock)
+    receiver.mode = "fail"
+    async with TestClient(TestServer(app)) as client:
+        loop: HealthLoop = app[HEALTH_LOOP]
+        xml = xdis91_message(envelope_id="ENVAGED001", letter_id="LETAGED001")
+        reply = await client.post("/api/v1/messages", data=xml, headers=HOSPITAL_XML)
+        assert reply.status == 202
+        message_id = (await reply.json())["id"]
+        await wait_states(loop, clock, ["failed"])  # aged out
+        receiver.mode = "ok"
+        clock.now += timedelta(minutes=30)
+        resp = await client.post(f"/api/v1/messages/{message_id}/retry", headers=ADMIN)
+        assert resp.status in (200, 202), await resp.text()
+        await wait_for(lambda: len(receiver.received) == 1)
+        await wait_states(loop, clock, ["delivered"])
+
+
+async def test_a_receipt_overdue_past_the_alert_time_mails_the_desk_with_route_and_count(
+    tmp_path: Path, receiver: Receiver, smtp_server: SmtpServer
+) -> None:
+    """Item 6: two messages delivered, no receipt (XCTL03) after ack_alert_minutes: one mail to EDI support
+    (Tuesday inside its hours) naming the route and the count, never the CPR."""
+    settings = world_settings(
+        tmp_path,
+        receiver,
+        smtp_server,
+        health={"interval_seconds": 3600},
+        delivery={"ack_timeout_minutes": 30, "ack_alert_minutes": 90, "ack_sweep_interval_seconds": 0.1},
+    )
+    clock = MovableClock(TUESDAY_10)
+    app = build_app(settings, clock=clock)
+    async with TestClient(TestServer(app)) as client:
+        loop: HealthLoop = app[HEALTH_LOOP]
+        for n in (1, 2):
+            xml = xdis91_message(envelope_id=f"ENVACK00{n}", letter_id=f"LETACK00{n}")
+            assert (await client.post("/api/v1/messages", data=xml, headers=HOSPITAL_XML)).status == 202
+        await wait_states(loop, clock, ["delivered", "delivered"])
+        clock.now = TUESDAY_10 + timedelta(minutes=91)
+        await wait_for(lambda: loop._ack_alerts, timeout=10)  # the sweep found them past the alert time
+        await loop.tick()
+        (mail,) = await asyncio.to_thread(smtp_server.catcher.wait_for, 1)
+        assert mail.rcpt_tos == [EDI_SUPPORT]
+        assert "KVITTERING MANGLER" in mail.subject and "Testsygehus Syd → Testkommune" in mail.subject
+        text = mail.text()
+        assert "2 meddelelser fra Testsygehus Syd" in text and "XDIS91" in text
+        assert FICTITIOUS_CPR not in text and FICTITIOUS_CPR not in mail.subject
+        await loop.tick()  # nothing new: no second mail
+        await asyncio.sleep(0.5)
+        assert len(smtp_server.catcher.mails) == 1
+
+
+async def test_routes_page_and_api_show_what_was_measured(
+    tmp_path: Path, receiver: Receiver, smtp_server: SmtpServer
+) -> None:
+    """Item 14: right after healthy deliveries (no receipts yet) the API lists the route as ok; the page
+    shows "ingen trafik" (grey) where nothing was measured, its counts agree with the cells, and it links
+    back to /status."""
+    settings = world_settings(tmp_path, receiver, smtp_server, health={"interval_seconds": 3600})
+    clock = MovableClock(TUESDAY_10)
+    app = build_app(settings, clock=clock)
+    async with TestClient(TestServer(app)) as client:
+        loop: HealthLoop = app[HEALTH_LOOP]
+        for n in range(3):
+            xml = xdis91_message(envelope_id=f"ENVTRAF00{n}", letter_id=f"LETTRAF00{n}")
+            assert (await client.post("/api/v1/messages", data=xml, headers=HOSPITAL_XML)).status == 202
+        await wait_states(loop, clock, ["delivered"] * 3)
+        await loop.tick()
+
+        body = await (await client.get("/api/v1/routes", headers=ADMIN)).json()
+        assert [(r["sender"], r["receiver"], r["state"]) for r in body["routes"]] == [(HOSPITAL, MUNICIPALITY, "ok")]
+
+        page = await (await client.get("/routes")).text()
+        cells = page.count('<td class="quiet"') + page.count('<td class="ok"')
+        assert cells == 4  # 2 hospitals × 2 municipalities
+        assert page.count('<td class="ok"') == 1 and page.count('<td class="quiet"') == 3
+        assert "Celler: 1 ok, 0 forstyrret, 0 nede, 3 ingen trafik." in page
+        assert 'href="/status"' in page

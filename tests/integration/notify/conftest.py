@@ -22,13 +22,13 @@ from tests.harness.service import Service, make_service
 from tests.harness.smtp import ReceivedMail, SmtpServer
 from tests.harness.wait import wait_until
 
-OUH = "5799999000101"
+OUH = "5799999000119"
 SLB = "5799999000102"
 ODENSE = "5799999000201"
-ASSENS = "5799999000202"
-KOLDING = "5799999000203"
-VEJEN = "5799999000204"
-REGION = "5799999000001"
+ASSENS = "5799999000225"
+KOLDING = "5799999000232"
+VEJEN = "5799999000249"
+REGION = "5799999000003"
 MAILBOX = {
     OUH: "edi@ouh.example",
     SLB: "edi@slb.example",

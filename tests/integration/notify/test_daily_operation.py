@@ -75,8 +75,8 @@ def test_status_page_lists_only_what_the_procedure_informs_about(world_factory: 
     on the public status page nor in the Atom feed; one over it is, with its next status (item 5)."""
     world = world_factory(smtp_server, clock=MONDAY_10)
     world.service.start()
-    world.file(cause="Kort genstart af EOJ", expected_end="2026-11-23T11:00:00+01:00")
-    world.file(
+    short = world.file(cause="Kort genstart af EOJ", expected_end="2026-11-23T11:00:00+01:00")
+    long = world.file(
         token="region",
         cause="Cloverleaf opgraderes",
         affected_organisations=[ASSENS],
@@ -91,6 +91,14 @@ def test_status_page_lists_only_what_the_procedure_informs_about(world_factory: 
     assert "Cloverleaf opgraderes" in text
     assert "Kort genstart af EOJ" not in text
     assert "Næste status senest" in world.call("GET", "/status", token=None)[1]
+
+    # item 10: "Se hændelsen" opens a public read-only page for what is public, a login for anything else
+    status, page = world.call("GET", f"/incidents/{long['id']}", token=None)
+    assert status == 200 and "Cloverleaf opgraderes" in page and "Næste status" in page
+    assert "Revisionsspor" not in page and "Meddelelser og modtagere" not in page
+    assert "regional-it" not in page and "@" not in page.split("<main", 1)[-1]  # no internal notes or mails
+    status, page = world.call("GET", f"/incidents/{short['id']}", token=None)
+    assert "Kort genstart af EOJ" not in page and 'name="token"' in page  # the login form
 
     # the short one overruns: unresolved 2 h after its start, the procedure informs, so it is listed
     world.set_clock("2026-11-23T12:00:00+01:00")

@@ -1,7 +1,7 @@
 """The layering of the project, checked on the source's import statements (ast, not text search).
 
 - `edigate/medcom` imports nothing else of the project;
-- `notify` imports nothing of `edigate`;
+- `notify` imports nothing of `edigate`; the gateway may use notify's pure leaf `notify.cpr` (stdlib only);
 - the store, delivery, health, config and monitor modules import neither `edigate.web` nor `notify` (except
   `edigate/store/notify_store.py`, which implements notify's storage port with notify's model types);
 - only the composition root (`edigate/app.py`, `edigate/settings.py`) and the commands import both the
@@ -77,11 +77,22 @@ def test_notify_imports_nothing_of_edigate(name: str) -> None:
 
 LOWER = ("edigate.store", "edigate.delivery", "edigate.health", "edigate.config", "edigate.monitor")
 NOTIFY_PORT = {"notify.storage", "notify.model"}  # what the storage adapter may import of notify
+#: pure leaf modules of notify that the gateway may use too (the project's one CPR detector): they import
+#: nothing but the standard library, so using them couples nothing (test_shared_leaves_are_pure)
+SHARED_LEAVES = {"notify.cpr"}
+
+
+@pytest.mark.parametrize("name", sorted(SHARED_LEAVES))
+def test_shared_leaves_are_pure(name: str) -> None:
+    tree = ast.parse(MODULES[name].read_text(encoding="utf-8"))
+    imported = {m.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom)
+                for m, _ in imports_of_node(node, name)}
+    assert imported <= {"__future__", "re", "unicodedata"}, f"{name} imports {sorted(imported)}"
 
 
 @pytest.mark.parametrize("name", sorted(n for n in MODULES if under(n, *LOWER)))
 def test_lower_layers_import_no_web_and_no_notify(name: str) -> None:
-    allowed = NOTIFY_PORT if name == "edigate.store.notify_store" else set()
+    allowed = (NOTIFY_PORT if name == "edigate.store.notify_store" else set()) | SHARED_LEAVES
     bad = {m for m in project_imports(name) if under(m, "edigate.web", "notify") and not under(m, *allowed)}
     assert not bad, f"{name} imports {sorted(bad)}"
 
@@ -93,7 +104,7 @@ COMPOSITION = ("edigate.app", "edigate.settings", "edigate.commands", "edigate.s
 def test_only_the_composition_root_imports_both(name: str) -> None:
     if under(name, *COMPOSITION):
         return
-    notify = {m for m in project_imports(name) if under(m, "notify")}
+    notify = {m for m in project_imports(name) if under(m, "notify") and m not in SHARED_LEAVES}
     assert not notify, f"{name} imports {sorted(notify)}: only {', '.join(COMPOSITION)} may"
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from edigate.medcom.model import Envelope, Letter, OriginalLetterRef, Party, ReceiptContent
 
-HOSPITAL = "5790000000011"
-MUNICIPALITY = "5790000000028"
-OTHER = "5790000000035"
+HOSPITAL = "5790000000050"
+MUNICIPALITY = "5790000000074"
+OTHER = "5790000000081"
 
 
 def envelope(

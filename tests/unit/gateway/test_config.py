@@ -9,7 +9,7 @@ import pytest
 from edigate.settings import ConfigError, load_settings, parse_settings
 
 REPO = Path(__file__).resolve().parents[3]
-PARTNER = {"ean": "5790000198765", "name": "Testkommune", "kind": "municipality", "cluster": "Fyn"}
+PARTNER = {"ean": "5790000198764", "name": "Testkommune", "kind": "municipality", "cluster": "Fyn"}
 
 
 def test_defaults_and_partner_shapes() -> None:
@@ -19,7 +19,7 @@ def test_defaults_and_partner_shapes() -> None:
                 PARTNER,
                 {
                     **PARTNER,
-                    "ean": "5790000198772",
+                    "ean": "5790000198771",
                     "cluster": ["Lillebælt", "Sydvestjylland"],
                     "delivery": {"kind": "http", "url": "http://x/inbox"},
                     "accepts": ["XDIS91", "XD2030C"],
@@ -56,7 +56,7 @@ def test_environment_overrides_any_key(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({"partners": [PARTNER, {**PARTNER, "ean": "123"}]}, "partners[1].ean: must be 13 digits"),
+        ({"partners": [PARTNER, {**PARTNER, "ean": "123"}]}, "partners[1].ean: not a valid EAN/GLN"),
         ({"partners": [{**PARTNER, "tokens_sha256": ["xyz"]}]}, "partners[0].tokens_sha256[0]"),
         ({"partners": [{**PARTNER, "delivery": {"kind": "ftp"}}]}, "partners[0].delivery.kind"),
         ({"partners": [{**PARTNER, "colour": "red"}]}, "partners[0].colour: unknown key"),

@@ -12,7 +12,7 @@ import pytest
 from edigate.cli import main
 
 REPO = Path(__file__).resolve().parents[3]
-PARTNER = '[[partners]]\nean = "5790000198765"\nname = "Testkommune"\nkind = "municipality"\n'
+PARTNER = '[[partners]]\nean = "5790000198764"\nname = "Testkommune"\nkind = "municipality"\n'
 
 # (section, TOML text with one bad value, the key the error must start with)
 BAD = [
@@ -21,7 +21,7 @@ BAD = [
     ("medcom", '[medcom]\ngateway_ean = "12"\n', "medcom.gateway_ean"),
     ("delivery", "[delivery]\nmax_attempts = 0\n", "delivery.max_attempts"),
     ("partners", PARTNER.replace("municipality", "castle"), "partners[0].kind"),
-    ("clients", PARTNER + '[[clients]]\nname = "c"\neans = ["5790000000000"]\n', "clients[0].eans[0]"),
+    ("clients", PARTNER + '[[clients]]\nname = "c"\neans = ["5790000000005"]\n', "clients[0].eans[0]"),
     ("admins", '[[admins]]\nname = "a"\ntokens_sha256 = ["zz"]\n', "admins[0].tokens_sha256[0]"),
     ("health", '[health]\ninterval_seconds = "often"\n', "health.interval_seconds"),
     ("alerts", '[alerts]\nmax_reminders = -1\n', "alerts.max_reminders"),

@@ -10,7 +10,7 @@ from edigate.delivery.policy import Circuit, backoff_delay, dead_letter_reason
 from edigate.routing import PartnerDirectory, token_sha256
 from edigate.settings import parse_settings
 
-H, M = "5790001382445", "5790000198765"
+H, M = "5790001382445", "5790000198764"
 
 
 def directory() -> PartnerDirectory:
@@ -45,7 +45,7 @@ def test_routing_verdicts() -> None:
     v = d.route(M, "GGOP", "GGOP100")
     assert v.refuse_code == "problem_med_version"
     assert d.route(M, "XCTL03", "XC0330Q", is_receipt=True).ok  # receipts always pass
-    assert d.route("5790000000000", "XDIS91", None).refuse_code == "ukendt_lokationsnummer"
+    assert d.route("5790000000005", "XDIS91", None).refuse_code == "ukendt_lokationsnummer"
 
 
 def test_backoff_grows_with_jitter_and_caps() -> None:

@@ -26,7 +26,7 @@ NS_MUN_104 = "urn:oio:medcom:municipality:1.0.4"
 
 DEFAULT_SENT = datetime(2026, 11, 20, 10, 15)
 HOSPITAL_EAN = "5790001382445"  # fictitious GLNs
-MUNICIPALITY_EAN = "5790000198765"
+MUNICIPALITY_EAN = "5790000198764"
 FICTITIOUS_CPR = "0101709996"
 
 
@@ -203,7 +203,7 @@ def _relatives() -> str:
 
 # The patient's GP (ydernummer), copied to GGOP as CCReceiver and named in XDIS18 as Practitioner.
 _GP_FIELDS = (
-    _c("EANIdentifier", "5790000111111")
+    _c("EANIdentifier", "5790000111114")
     + _c("Identifier", "012345")
     + _c("IdentifierCode", "ydernummer")
     + _c("OrganisationName", "Lægehuset Test")
@@ -252,7 +252,7 @@ def ggop_message(
                 _GP_FIELDS,
             ),
         )
-        + _m("CCReceiver", _c("EANIdentifier", "5790000222222") + _c("OrganisationName", "Hjemmeplejen Test"))
+        + _m("CCReceiver", _c("EANIdentifier", "5790000222223") + _c("OrganisationName", "Hjemmeplejen Test"))
         + _patient(cpr)
         + _relatives()
         + _m("TypeOfRehabilitationPlan", _e("specialiseret"))

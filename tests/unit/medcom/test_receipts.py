@@ -89,20 +89,20 @@ def test_negative_receipt_content_round_trips(official: Validator) -> None:
     assert original is not None
     data = build_negative_receipt(
         original, envelope_id="RCPT2", letter_id="RL2", sent=SENT, refuse_code="ukendt_lokationsnummer",
-        refuse_text="Modtager ukendt.\nKontakt EDI-support.", sender_ean="5790000000001",
+        refuse_text="Modtager ukendt.\nKontakt EDI-support.", sender_ean="5790000000012",
     )  # fmt: skip
     result = official.validate(data)
     assert result.valid and result.message_type == "XCTL02"
     env = result.envelope
     assert env is not None and env.receipt is not None
-    assert env.sender.ean == "5790000000001"
+    assert env.sender.ean == "5790000000012"
     assert env.receipt.refuse_code == "ukendt_lokationsnummer"
     assert env.receipt.refuse_text == "Modtager ukendt.\nKontakt EDI-support."
 
 
 def test_refuse_text_is_cleaned_and_bounded() -> None:
     original = OriginalMessage(
-        "ENV1", "5790000000002", "5790000000003", (OriginalLetterRef("L1", "XD9134L"),)
+        "ENV1", "5790000000029", "5790000000036", (OriginalLetterRef("L1", "XD9134L"),)
     )
     text = "CPR 150282-4933 og 1502824933 er forkert\x00\x07 " + "x" * 2000
     data = build_negative_receipt(
@@ -117,11 +117,11 @@ def test_refuse_text_is_cleaned_and_bounded() -> None:
 def test_partial_original_still_gives_valid_receipt() -> None:
     # Only the envelope id and sender could be read; the letter is unknown, the id over-long.
     partial = OriginalMessage(
-        "ENVELOPE-ID-THAT-IS-TOO-LONG", "5790000000002", None, (OriginalLetterRef("", None),)
+        "ENVELOPE-ID-THAT-IS-TOO-LONG", "5790000000029", None, (OriginalLetterRef("", None),)
     )
     data = build_negative_receipt(
         partial, envelope_id="E", letter_id="L", sent=SENT, refuse_code="syntaksfejl",
-        refuse_text="Ikke læsbar", sender_ean="5790000000009", per_letter=True,
+        refuse_text="Ikke læsbar", sender_ean="5790000000043", per_letter=True,
     )  # fmt: skip
     root = assert_official_valid(data)
     assert root.findtext(f".//{{{NS_2005}}}OriginalEnvelopeIdentifier") == "ENVELOPE-ID-TH"

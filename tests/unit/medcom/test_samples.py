@@ -11,7 +11,7 @@ from edigate.medcom.catalogue import NS_MUN_103, NS_MUN_104
 from edigate.medcom.schemas import default_schema_dir
 from tests.unit.medcom import samples
 
-KW = dict(envelope_id="ENVX", letter_id="LETX", sender_ean="5790000000011", receiver_ean="5790000000022",
+KW = dict(envelope_id="ENVX", letter_id="LETX", sender_ean="5790000000050", receiver_ean="5790000000067",
           cpr="0202029998", ack_code="minuspositivkvitt")  # fmt: skip
 
 
@@ -25,8 +25,8 @@ def test_classic_samples_are_officially_valid(official: Validator, make, type_co
     assert result.valid, result.errors
     env = result.envelope
     assert env is not None and result.message_type == type_code
-    assert (env.id, env.letters[0].id, env.sender.ean, env.receiver.ean) == ("ENVX", "LETX", "5790000000011",
-                                                                             "5790000000022")  # fmt: skip
+    assert (env.id, env.letters[0].id, env.sender.ean, env.receiver.ean) == ("ENVX", "LETX", "5790000000050",
+                                                                             "5790000000067")  # fmt: skip
     assert env.letters[0].patient_cpr == "0202029998" and not env.ack_requested
     assert official.validate(make()).envelope.ack_requested  # type: ignore[union-attr]
 
@@ -45,8 +45,8 @@ def test_municipality_samples(make, ns: str, root: str, type_code: str, low: int
     assert mtype is not None and mtype.type_code == type_code
     env = extract_envelope(parse(data), mtype)
     assert env is not None
-    assert (env.id, env.letters[0].id, env.sender.ean, env.receiver.ean) == ("ENVX", "LETX", "5790000000011",
-                                                                             "5790000000022")  # fmt: skip
+    assert (env.id, env.letters[0].id, env.sender.ean, env.receiver.ean) == ("ENVX", "LETX", "5790000000050",
+                                                                             "5790000000067")  # fmt: skip
     assert env.sent == datetime(2026, 1, 2, 3, 4)
     assert env.letters[0].version_code in mtype.version_codes
     assert env.letters[0].patient_cpr == "0202029998"

@@ -102,7 +102,7 @@ def test_notify_config_addresses_are_stored_normalised() -> None:
 
 
 def test_partner_mailbox_and_alert_lists_are_checked_naming_the_key() -> None:
-    partner = {"ean": "5790000198765", "name": "Testkommune", "kind": "municipality", "cluster": "Fyn"}
+    partner = {"ean": "5790000198764", "name": "Testkommune", "kind": "municipality", "cluster": "Fyn"}
     with pytest.raises(ConfigError, match=r"^partners\[0\]\.mailbox: must be a mail address"):
         parse_settings({"partners": [{**partner, "mailbox": "edi@test\x01kommune.dk"}]})
     s = parse_settings({"partners": [{**partner, "mailbox": "EDI@TestKommune.DK"}]})

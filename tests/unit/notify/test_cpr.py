@@ -27,7 +27,7 @@ WRITTEN_FORMS = [
 ]
 EMBEDDED = ["Patient {} ramt", "CPR:{}", "cpr-nr.{}.", "pt{}x", "({})", "{}"]
 NOT_CPR = [
-    "5790000198765",  # an EAN (13 digits)
+    "5790000198764",  # an EAN (13 digits)
     "+45 65 51 10 00",
     "65511000",
     "tlf. 21 12 34 56",

@@ -65,7 +65,7 @@ def test_subjects_for_planned_update_and_resolved() -> None:
     assert notice_subject("resolved", incident(affected_organisations=(ASSENS.ean,)), CTX) == (
         "[Løst] Akut nedbrud: EOJ nede – Assens Kommune"
     )
-    regional = incident(role="regional-it", reporting_organisation="5799999000001")
+    regional = incident(role="regional-it", reporting_organisation="5799999000003")
     assert notice_subject("first", regional, CTX) == "[EDI-nedbrud] EOJ nede – alle kommuner"
 
 

@@ -7,18 +7,18 @@ from typing import Any
 
 from notify.model import ContactPerson, Incident, Organisation, Subscription
 
-OUH = Organisation("5799999000101", "Odense Universitetshospital", "hospital", ("Fyn",), "edi@ouh.example")
+OUH = Organisation("5799999000119", "Odense Universitetshospital", "hospital", ("Fyn",), "edi@ouh.example")
 SLB = Organisation("5799999000102", "Sygehus Lillebælt", "hospital", ("Lillebælt",), "edi@slb.example")
 ODENSE = Organisation("5799999000201", "Odense Kommune", "municipality", ("Fyn",), "edi@odense.example")
-ASSENS = Organisation("5799999000202", "Assens Kommune", "municipality", ("Fyn",), "edi@assens.example")
+ASSENS = Organisation("5799999000225", "Assens Kommune", "municipality", ("Fyn",), "edi@assens.example")
 KOLDING = Organisation(
-    "5799999000203", "Kolding Kommune", "municipality", ("Lillebælt",), "edi@kolding.example"
+    "5799999000232", "Kolding Kommune", "municipality", ("Lillebælt",), "edi@kolding.example"
 )
 VEJEN = Organisation(
-    "5799999000204", "Vejen Kommune", "municipality", ("Lillebælt", "Sydvestjylland"), "edi@vejen.example"
+    "5799999000249", "Vejen Kommune", "municipality", ("Lillebælt", "Sydvestjylland"), "edi@vejen.example"
 )
-NOMAIL = Organisation("5799999000205", "Ærø Kommune", "municipality", ("Fyn",), None)
-REGION = Organisation("5799999000001", "Regional IT", "region", (), None)
+NOMAIL = Organisation("5799999000256", "Ærø Kommune", "municipality", ("Fyn",), None)
+REGION = Organisation("5799999000003", "Regional IT", "region", (), None)
 ORGS = [OUH, SLB, ODENSE, ASSENS, KOLDING, VEJEN, NOMAIL, REGION]
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # Monday 10:00 local
 

@@ -10,8 +10,8 @@ from edigate.alerts import AlertSettings, AlertThrottle, compose_alert, recipien
 from edigate.health import EventKind, HealthEvent, HealthMonitor, HealthState, RouteSignals, TypeSignals
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # Monday 10:00 in Copenhagen
-OUH = "5790000000101"
-KOLDING = "5790000000202"
+OUH = "5790000000111"
+KOLDING = "5790000000227"
 NAMES = {OUH: "Odense Universitetshospital", KOLDING: "Kolding Kommune"}
 RECIPIENTS = {"edi-support": "edi-support@rsyd.dk", "on-call": ["vagt@rsyd.dk", "vagt2@rsyd.dk"]}
 
@@ -31,7 +31,7 @@ def down_event(
         OUH, KOLDING, pending_count=12, oldest_pending_at=at - timedelta(minutes=15), last_error=error,
         by_type={"XDIS17": TypeSignals(7, T0), "XDIS91": TypeSignals(5, T0)},
     )
-    events = monitor.update([sig, RouteSignals("5790000000102", KOLDING)], at)
+    events = monitor.update([sig, RouteSignals("5790000000128", KOLDING)], at)
     (event,) = [e for e in events if e.is_down]
     return event
 
@@ -45,7 +45,7 @@ def test_down_mail_in_support_hours_goes_to_edi_support() -> None:
     assert mail.subject == "[edigate] NEDE: Odense Universitetshospital → Kolding Kommune"
     assert event.kind is EventKind.ROUTE_DOWN
     text = mail.text
-    assert "Kolding Kommune (5790000000202)" in text
+    assert "Kolding Kommune (5790000000227)" in text
     assert "Siden:" in text and "23.11.2026 kl. 10:01" in text  # local time, since the first failure
     assert "Ventende meddelelser: 12" in text
     assert "Ældste meddelelse:" in text and "(15 min gammel)" in text
@@ -90,7 +90,7 @@ def test_receiver_and_recovered_mails() -> None:
     (down,) = [e for e in events if e.is_down]
     mail = compose_alert(down, now=down.at, handled_by=support_hours_fake, recipients=RECIPIENTS, names=NAMES)
     assert mail.subject == "[edigate] NEDE: Kolding Kommune (40 ruter)"
-    assert mail.text.count(" → Kolding Kommune (5790000000202)") == 40
+    assert mail.text.count(" → Kolding Kommune (5790000000227)") == 40
     assert "Ventende meddelelser: 40" in mail.text
 
     for m in range(11, 14):

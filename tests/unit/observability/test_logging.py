@@ -104,13 +104,13 @@ def test_not_a_cpr_is_left_alone() -> None:
 def test_personal_keys_redacted_whatever_they_hold(json_log: Callable[[], list[dict[str, Any]]]) -> None:
     get_logger().warning(
         "ingest", cpr="x", patient={"name": "Nancy"}, patient_name="Nancy Berggren", body=b"<xml/>",
-        meta={"xml": "<Emessage/>", "PatientName": "N"}, receiver="5790000000002",
+        meta={"xml": "<Emessage/>", "PatientName": "N"}, receiver="5790000000029",
     )
     (event,) = json_log()
     for key in ("cpr", "patient", "patient_name", "body"):
         assert event[key] == REDACTED
     assert event["meta"] == {"xml": REDACTED, "PatientName": REDACTED}
-    assert event["receiver"] == "5790000000002"
+    assert event["receiver"] == "5790000000029"
 
 
 def test_exception_text_and_traceback_scrubbed(json_log: Callable[[], list[dict[str, Any]]]) -> None:
@@ -183,7 +183,7 @@ def test_stdlib_and_access_log_are_json_and_redacted(json_log: Callable[[], list
 
 def test_bind_message_adds_ids_to_every_event(json_log: Callable[[], list[dict[str, Any]]]) -> None:
     log = get_logger()
-    bind_message("m-1", "ENV1", "5790000000001->5790000000002")
+    bind_message("m-1", "ENV1", "5790000000012->5790000000029")
     log.info("stored")
     log.info("delivered")
     unbind_message()
@@ -191,7 +191,7 @@ def test_bind_message_adds_ids_to_every_event(json_log: Callable[[], list[dict[s
     stored, delivered, idle = json_log()
     for e in (stored, delivered):
         assert (e["message_id"], e["envelope_id"]) == ("m-1", "ENV1")
-        assert e["route"] == "5790000000001->5790000000002"
+        assert e["route"] == "5790000000012->5790000000029"
     assert "message_id" not in idle
 
 

@@ -10,8 +10,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from edigate.health import HealthMonitor, RouteSignals
 from edigate.metrics import CONTENT_TYPE, GaugeSnapshot, Metrics, NullMetrics, QueueGauge
 
-OUH = "5790000000101"
-KOLDING = "5790000000202"
+OUH = "5790000000111"
+KOLDING = "5790000000227"
 TYPES = ["XDIS91", "XDIS17", "XDIS20"]
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 

@@ -44,7 +44,7 @@ def _dashboard_exprs() -> list[str]:
 
 
 def _exported_names() -> set[str]:
-    m = Metrics(["5790000000101"], ["XDIS91"], organisation_names={"5790000000101": "OUH"})
+    m = Metrics(["5790000000111"], ["XDIS91"], organisation_names={"5790000000111": "OUH"})
     return m.metric_names()
 
 
@@ -107,13 +107,13 @@ def test_dashboard_has_the_required_panels() -> None:
 
 
 def test_exposition_passes_promtool_check_metrics() -> None:
-    m = Metrics(["5790000000101", "5790000000202"], ["XDIS91"],
-                organisation_names={"5790000000101": "OUH", "5790000000202": "Kolding Kommune"})
-    m.message_received("XDIS91", "5790000000101", "5790000000202", "accepted")
-    m.delivery_finished("5790000000202", "delivered", 0.05)
+    m = Metrics(["5790000000111", "5790000000227"], ["XDIS91"],
+                organisation_names={"5790000000111": "OUH", "5790000000227": "Kolding Kommune"})
+    m.message_received("XDIS91", "5790000000111", "5790000000227", "accepted")
+    m.delivery_finished("5790000000227", "delivered", 0.05)
     m.receipt_received("XDIS91", 30)
     m.validation_observed("XDIS91", 0.003)
-    m.set_snapshot(GaugeSnapshot(queues={"5790000000202": QueueGauge(1, None)},
-                                 route_states={("5790000000101", "5790000000202"): "ok"}))
+    m.set_snapshot(GaugeSnapshot(queues={"5790000000227": QueueGauge(1, None)},
+                                 route_states={("5790000000111", "5790000000227"): "ok"}))
     result = _run("check", "metrics", stdin=m.render().decode())
     assert result.returncode == 0, result.stdout + result.stderr
