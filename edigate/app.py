@@ -44,6 +44,7 @@ from edigate.store.leader import LeaderElection
 from edigate.store.login_sessions import SqlLoginSessions
 from edigate.store.messages import MessageStore
 from edigate.store.notify_store import SqlNotifyStorage
+from edigate.store.portal_tasks import SqlPortalTasks
 from edigate.store.retention import purge_periodically
 from edigate.web import health_api, mailbox, messages_api, metrics_api, routes_api
 from edigate.web.edge_input import setup_edge_input
@@ -210,6 +211,7 @@ def _outage_procedure(
         is_leader=leader.is_leader,
         login_observer=metrics.login_event if metrics is not None else None,
         login_sessions=SqlLoginSessions(database),
+        portal_tasks=SqlPortalTasks(database),
     )
 
 

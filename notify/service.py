@@ -58,6 +58,7 @@ from notify.scheduler import Scheduler, facts_of, rules_from
 from notify.session import LoginSessions, MemoryLoginSessions
 from notify.storage import NotifyStorage
 from notify.subscribe_guard import GuardSettings, SubscribeGuard
+from notify.visinfosyd import MemoryPortalTasks, PortalTasks
 
 log = logging.getLogger("notify")
 
@@ -145,8 +146,11 @@ class NotifyService:
         is_leader: Callable[[], bool] | None = None,
         login_observer: Callable[[str], None] | None = None,
         login_sessions: LoginSessions | None = None,
+        portal_tasks: PortalTasks | None = None,
     ) -> None:
         self.settings = settings
+        #: the desk's sundhed.dk (VisInfoSyd) tasks
+        self.portal_tasks: PortalTasks = portal_tasks or MemoryPortalTasks()
         #: open logged-in sessions (server-side), so a logout ends a session even for a copied cookie
         self.login_sessions: LoginSessions = login_sessions or MemoryLoginSessions()
         self.storage = storage

@@ -12,6 +12,7 @@ import asyncio
 import sys
 from typing import Any
 
+from edigate.commands.store_access import announce, describe, missing_database
 from edigate.settings import ConfigError, load_settings
 from edigate.store.crypto import BodyDecryptError, BodyKeyError, BodyKeyring, new_key_line, rotate_bodies
 from edigate.store.db import Database
@@ -48,7 +49,18 @@ def run_rotate(args: argparse.Namespace) -> int:
     if keyring is None:
         print("edigate: EDIGATE_BODY_KEYS is not set: there is no key to seal with", file=sys.stderr)
         return 2
-    return asyncio.run(_rotate(settings.storage.url, keyring))
+    url = settings.storage.url
+    missing = missing_database(url, args.config)
+    if missing:
+        print(f"edigate: {missing}", file=sys.stderr)
+        return 2
+    announce(url)
+    try:
+        return asyncio.run(_rotate(url, keyring))
+    except Exception as exc:  # one line, not a traceback
+        first = (str(exc).splitlines() or [""])[0][:300]
+        print(f"edigate: cannot use the database {describe(url)}: {type(exc).__name__}: {first}", file=sys.stderr)
+        return 1
 
 
 async def _rotate(url: str, keyring: BodyKeyring) -> int:

@@ -74,6 +74,9 @@ class Database:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
+    # A new file only (no effect once tables exist): retention's freed pages can go back to the file
+    # system in small steps (edigate.store.retention.release_space) instead of only by a full VACUUM.
+    cur.execute("PRAGMA auto_vacuum=INCREMENTAL")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA busy_timeout=10000")

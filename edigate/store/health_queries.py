@@ -3,12 +3,13 @@
 The health monitor calls :func:`read_route_signals` every few seconds, so every query here is cheap and
 rides an index of ``gw_messages``:
 
-* pending work: ``receiver_ean IN (…) AND delivery_state = 'pending'`` (index ``gw_messages_queue``);
+* pending work: ``receiver_ean IN (…)`` and pending, grouped per route: an index-only read of the partial
+  index ``gw_messages_pending_routes``, which holds the pending rows only;
 * the failure streak: the head of each receiver's queue (FIFO: while it fails nothing behind it moves), and
   its first ``attempt_failed`` event (index ``gw_events_message``);
 * the last success: per receiver, the newest delivered row (``gw_messages_queue`` backwards);
 * receipts overdue, the recent refusal rate and the dead letters: ``state IN (…) AND created_at >= …``
-  (``gw_messages_state``).
+  (``gw_messages_state_created``).
 
 Nothing here reads ``body`` (which holds the CPR) and no error text leaves unscrubbed.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,7 +29,7 @@ from edigate.logging import scrub_text
 from edigate.store.db import Database
 from edigate.store.model import ACCEPTED, ACK_OVERDUE, ACKNOWLEDGED, DELIVERED, FAILED, REFUSED
 from edigate.store.notify_store import incidents, notices, outbox
-from edigate.store.schema import events, messages
+from edigate.store.schema import PENDING, events, messages
 
 __all__ = [
     "OutboxCounts",
@@ -127,9 +129,7 @@ async def read_route_signals(
     async with db.engine.connect() as conn:
         pending = (
             await conn.execute(
-                sa.select(m.sender_ean, m.receiver_ean, m.type, sa.func.count(), sa.func.min(m.created_at))
-                .where(m.receiver_ean.in_(receivers), m.delivery_state == "pending")
-                .group_by(m.sender_ean, m.receiver_ean, m.type)
+                pending_routes_statement(receivers)
             )
         ).all()
         for sender, receiver, mtype, count, oldest in pending:
@@ -326,6 +326,16 @@ async def _dead_letter_streaks(
     return out
 
 
+def pending_routes_statement(receivers: Sequence[str]) -> sa.Select[Any]:
+    """Pending count and oldest pending per (sender, receiver, type): an index-only read of the partial
+    index `gw_messages_pending_routes` (the plan test pins it)."""
+    return (
+        sa.select(m.sender_ean, m.receiver_ean, m.type, sa.func.count(), sa.func.min(m.created_at))
+        .where(m.receiver_ean.in_(list(receivers)), sa.text(PENDING))
+        .group_by(m.sender_ean, m.receiver_ean, m.type)
+    )
+
+
 def _aware(value: datetime | None) -> datetime | None:
     """UtcDateTime already returns aware values; min() over it on SQLite may come back as text or naive."""
     if value is None:
@@ -399,7 +409,7 @@ async def read_new_receipts(
 ) -> list[ReceiptSeen]:
     """Originals answered (XCTL03/XCTL02) after ``after``; latency = receipt time - delivery time.
 
-    Bounded to originals created within ``window`` so the scan rides ``gw_messages_state``.
+    Bounded to originals created within ``window`` so the scan rides ``gw_messages_state_created``.
     """
     async with db.engine.connect() as conn:
         rows = (

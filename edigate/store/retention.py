@@ -16,8 +16,10 @@ runs: each UPDATE re-checks the conditions.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 import structlog
@@ -26,7 +28,7 @@ from edigate.clock import Clock
 from edigate.store import schema as _schema  # noqa: F401  (registers the gateway migrations)
 from edigate.store.db import Database
 from edigate.store.model import ACK_OVERDUE, ACKNOWLEDGED, DELIVERED, FAILED, REFUSED, REJECTED
-from edigate.store.schema import events, messages
+from edigate.store.schema import BODY_KEPT, events, messages
 
 FINAL_STATES = (ACKNOWLEDGED, REFUSED, FAILED, REJECTED, ACK_OVERDUE)
 PURGED_EVENT = "body_purged"
@@ -37,12 +39,15 @@ m = messages.c
 
 
 def purgeable(cutoff: datetime) -> sa.ColumnElement[bool]:
-    """The rows whose body may go now."""
+    """The rows whose body may go now. The first two terms are the partial index `gw_messages_body_kept`
+    (rows still holding a body, by last change), written as its definition so that SQLite uses it: a pass
+    reads the bodies older than the cutoff, never the whole table."""
+    state = m.state.concat("")  # the same value, but no index on state competes with the partial index
     return sa.and_(
+        sa.text(BODY_KEPT),
         m.updated_at < cutoff,
         m.delivery_state != "pending",
-        sa.or_(m.state.in_(FINAL_STATES), sa.and_(m.state == DELIVERED, m.ack_requested.is_(False))),
-        sa.func.length(m.body) > 0,
+        sa.or_(state.in_(FINAL_STATES), sa.and_(state == DELIVERED, m.ack_requested.is_(False))),
     )
 
 
@@ -52,15 +57,41 @@ class PurgeResult:
     days: int
     purged: int  # bodies emptied (dry run: bodies that would be)
     dry_run: bool
+    batches: int = 0
+    seconds: float = 0.0
+
+
+BATCH_ROWS = 200  # bodies per write transaction: each holds the write lock for a few milliseconds
+BATCH_PAUSE_SECONDS = 0.02  # between transactions: the service's writer gets the lock in between
+
+
+def candidates(cutoff: datetime, after: tuple[datetime, int] | None, limit: int) -> sa.Select[Any]:
+    """The next `limit` purgeable rows in (updated_at, id) order after `after` (a range of the partial
+    index; the query the plan test pins)."""
+    stmt = sa.select(m.id, m.updated_at).where(purgeable(cutoff))
+    if after is not None:
+        stmt = stmt.where(sa.tuple_(m.updated_at, m.id) > sa.tuple_(*after))
+    return stmt.order_by(m.updated_at, m.id).limit(limit)
 
 
 async def purge_bodies(
-    database: Database, now: datetime, days: int, *, dry_run: bool = False, batch: int = 500
+    database: Database,
+    now: datetime,
+    days: int,
+    *,
+    dry_run: bool = False,
+    batch: int = BATCH_ROWS,
+    pause: float = BATCH_PAUSE_SECONDS,
 ) -> PurgeResult:
-    """Empty the bodies of final-state messages last changed more than `days` days before `now`."""
+    """Empty the bodies of final-state messages last changed more than `days` days before `now`.
+
+    In small transactions: the candidates are read without a lock (an index range), then each batch is
+    one short write transaction that re-checks every condition, then a pause; so a purge of millions of
+    bodies beside the running service never holds the write lock for long (issue 14)."""
     if days < 1:
         raise ValueError("retention days must be at least 1")
     cutoff = now - timedelta(days=days)
+    started = time.perf_counter()
     if dry_run:
         async with database.engine.connect() as conn:
             count = (
@@ -68,29 +99,22 @@ async def purge_bodies(
             ).scalar_one()
         return PurgeResult(cutoff, days, int(count), True)
 
-    purged = 0
-    last_id = 0
+    purged = batches = 0
+    after: tuple[datetime, int] | None = None
     while True:
+        async with database.engine.connect() as conn:
+            rows = (await conn.execute(candidates(cutoff, after, batch))).all()
+        if not rows:
+            break
+        after = (rows[-1].updated_at, rows[-1].id)
+        ids = [r.id for r in rows]
         async with database.engine.begin() as conn:
             if database.dialect == "sqlite":
-                await conn.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock before reading
-            ids = list(
-                (
-                    await conn.execute(
-                        sa.select(m.id).where(m.id > last_id, purgeable(cutoff)).order_by(m.id).limit(batch)
-                    )
-                ).scalars()
-            )
-            if not ids:
-                break
-            last_id = ids[-1]
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
             done = list(
                 (
                     await conn.execute(
-                        sa.update(messages)
-                        .where(m.id.in_(ids), purgeable(cutoff))
-                        .values(body=b"")
-                        .returning(m.id)
+                        sa.update(messages).where(m.id.in_(ids), purgeable(cutoff)).values(body=b"").returning(m.id)
                     )
                 ).scalars()
             )
@@ -98,17 +122,38 @@ async def purge_bodies(
                 await conn.execute(
                     sa.insert(events),
                     [
-                        {
-                            "message_id": i,
-                            "at": now,
-                            "event": PURGED_EVENT,
-                            "detail": f"retention: {days} days",
-                        }
+                        {"message_id": i, "at": now, "event": PURGED_EVENT, "detail": f"retention: {days} days"}
                         for i in done
                     ],
                 )
-            purged += len(done)
-    return PurgeResult(cutoff, days, purged, False)
+        purged += len(done)
+        batches += 1
+        if len(rows) < batch:
+            break
+        await asyncio.sleep(pause)
+    if purged and database.dialect == "sqlite":
+        await release_space(database, pause=pause)
+    return PurgeResult(cutoff, days, purged, False, batches, round(time.perf_counter() - started, 3))
+
+
+async def release_space(database: Database, *, pages: int = 1000, pause: float = BATCH_PAUSE_SECONDS) -> int:
+    """SQLite: give the freed pages back to the file system, `pages` at a time (one short write each),
+    when the file was created with auto_vacuum=INCREMENTAL (edigate sets it on new files). An older file
+    keeps its free pages for new messages; `VACUUM` (service stopped) shrinks it, see docs/operations.md."""
+    released = 0
+    async with database.engine.connect() as conn:
+        mode = (await conn.exec_driver_sql("PRAGMA auto_vacuum")).scalar()
+    if mode != 2:  # 2 = incremental
+        return 0
+    while True:
+        async with database.engine.connect() as conn:
+            free = int((await conn.exec_driver_sql("PRAGMA freelist_count")).scalar() or 0)
+            if free == 0:
+                return released
+            (await conn.exec_driver_sql(f"PRAGMA incremental_vacuum({int(pages)})")).fetchall()
+            await conn.commit()
+        released += min(free, pages)
+        await asyncio.sleep(pause)
 
 
 # ------------------------------------------------------------------------------------- in the service

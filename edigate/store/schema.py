@@ -79,8 +79,60 @@ sa.Index(
     sqlite_where=messages.c.resend_of_id.is_(None),
     postgresql_where=messages.c.resend_of_id.is_(None),
 )
-sa.Index("gw_messages_envelope_id", messages.c.envelope_id)
-sa.Index("gw_messages_state", messages.c.state, messages.c.created_at)
+# Listings and searches (newest first: ORDER BY created_at DESC, id DESC, keyset cursor on the same pair):
+# each documented filter is the equality prefix of one index whose tail is the order, so a page is an
+# index range scan that stops after `limit` rows however many are stored (migration step 2).
+_LISTING_INDEXES = {
+    "gw_messages_created": (),
+    "gw_messages_state_created": ("state",),
+    "gw_messages_envelope_created": ("envelope_id",),
+    "gw_messages_sender_created": ("sender_ean",),
+    "gw_messages_receiver_created": ("receiver_ean",),
+    "gw_messages_sender_state_created": ("sender_ean", "state"),
+    "gw_messages_receiver_state_created": ("receiver_ean", "state"),
+}
+for _name, _prefix in _LISTING_INDEXES.items():
+    sa.Index(_name, *(messages.c[c] for c in _prefix), messages.c.created_at, messages.c.id)
+
+# The receipt sweep reads only the messages still waiting for a receipt (partial indexes on the deadline's
+# column): the query repeats these predicates word for word, which is what lets SQLite use them. The state
+# is compared as `state || ''` so that no planner takes the state index instead (without statistics SQLite
+# prefers an equality on `gw_messages_state_created`, which holds every delivered message ever).
+AWAITING_RECEIPT = "(state || '') = 'delivered' AND ack_requested AND receipt_id IS NULL"
+OVERDUE_UNALERTED = "(state || '') = 'ack_overdue' AND ack_alerted_at IS NULL"
+# Retention reads only the rows that still hold a body, oldest change first.
+BODY_KEPT = "length(body) > 0"
+sa.Index(
+    "gw_messages_awaiting_receipt",
+    messages.c.delivered_at,
+    sqlite_where=sa.text(AWAITING_RECEIPT),
+    postgresql_where=sa.text(AWAITING_RECEIPT),
+)
+sa.Index(
+    "gw_messages_overdue_unalerted",
+    messages.c.delivered_at,
+    sqlite_where=sa.text(OVERDUE_UNALERTED),
+    postgresql_where=sa.text(OVERDUE_UNALERTED),
+)
+# The health tick's per-route aggregate of the queues: an index-only read of the pending rows (a partial
+# index holds nothing else), never a visit of the table's rows.
+PENDING = "(delivery_state || '') = 'pending'"
+sa.Index(
+    "gw_messages_pending_routes",
+    messages.c.receiver_ean,
+    messages.c.sender_ean,
+    messages.c.type,
+    messages.c.created_at,
+    sqlite_where=sa.text(PENDING),
+    postgresql_where=sa.text(PENDING),
+)
+sa.Index(
+    "gw_messages_body_kept",
+    messages.c.updated_at,
+    messages.c.id,
+    sqlite_where=sa.text(BODY_KEPT),
+    postgresql_where=sa.text(BODY_KEPT),
+)
 
 letters = sa.Table(
     "gw_letters",
@@ -123,4 +175,14 @@ def _v1(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
-register_migrations("gateway", [_v1])
+def _v2(conn: Connection) -> None:
+    """Cost flat in stored volume (issue 14): the listing, sweep and retention indexes above replace
+    `gw_messages_state` (state, created_at) and `gw_messages_envelope_id` (envelope_id), whose columns
+    lead the new ones. A fresh database already has them from step 1 (create_all)."""
+    for index in messages.indexes:
+        index.create(conn, checkfirst=True)
+    conn.execute(sa.text("DROP INDEX IF EXISTS gw_messages_state"))
+    conn.execute(sa.text("DROP INDEX IF EXISTS gw_messages_envelope_id"))
+
+
+register_migrations("gateway", [_v1, _v2])

@@ -8,7 +8,7 @@ pattern), so anything else is a 404 before a handler runs.
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -63,11 +63,16 @@ async def get_message(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
+LIST_PARAMETERS = frozenset({"limit", "since", "state", "envelope_id", "sender", "receiver", "cursor"})
+
+
 async def list_messages(request: web.Request) -> web.Response:
     caller = caller_of(request)
     if caller is None:
         return unauthorized()
     q = request.query
+    if unknown := set(q) - LIST_PARAMETERS:  # a misspelt filter must not silently list everything
+        return error(400, f"unknown query parameter ({len(unknown)}); known: {', '.join(sorted(LIST_PARAMETERS))}")
     try:
         limit = int(q.get("limit", "100"))
         if not 1 <= limit <= 1000:
@@ -88,6 +93,11 @@ async def list_messages(request: web.Request) -> web.Response:
     state = q.get("state")
     if state is not None and state not in STATES:
         return error(400, f"state must be one of {', '.join(STATES)}")
+    after = None
+    if q.get("cursor"):
+        after = read_cursor(q["cursor"])
+        if after is None:
+            return error(400, "cursor: must be the next_cursor of an earlier page, unchanged")
     f = SearchFilter(
         envelope_id=q.get("envelope_id") or None,
         sender=q.get("sender") or None,
@@ -96,9 +106,34 @@ async def list_messages(request: web.Request) -> web.Response:
         since=since,
         limit=limit,
         visible_to=None if caller.is_admin else caller.eans,
+        after=after,
     )
     rows = await request.app[STORE].search(f)
-    return web.json_response({"messages": [jsonable(r) for r in rows], "count": len(rows)})
+    page: dict[str, Any] = {"messages": [jsonable(r) for r in rows], "count": len(rows)}
+    if len(rows) == limit:  # maybe more: the next page starts after the last row of this one
+        page["next_cursor"] = make_cursor(rows[-1]["created_at"], rows[-1]["id"])
+    return web.json_response(page)
+
+
+def make_cursor(created_at: datetime, mid: int) -> str:
+    """An opaque keyset cursor: the (created_at, id) of a page's last row."""
+    raw = f"{created_at.astimezone(UTC).isoformat()}|{mid}".encode("ascii")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def read_cursor(text: str) -> tuple[datetime, int] | None:
+    """The (created_at, id) in a cursor from make_cursor; None for anything else."""
+    if len(text) > 100:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
+        at_text, _, id_text = raw.partition("|")
+        at, mid = datetime.fromisoformat(at_text), int(id_text)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if at.tzinfo is None or not 0 < mid < 2**63:
+        return None
+    return at, mid
 
 
 async def retry_message(request: web.Request) -> web.Response:

@@ -211,6 +211,10 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "messages": {"type": "array", "items": _ref("MessageMeta")},
             "count": {"type": "integer"},
+            "next_cursor": {
+                "type": "string",
+                "description": "present when the page is full: pass it as `cursor` for the next page",
+            },
         },
     },
     "Queued": {
@@ -495,6 +499,15 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
                 _query("envelope_id", {"type": "string"}, "envelope id"),
                 _query("sender", {"anyOf": [_EAN, {"const": ""}]}, "sender EAN (empty: no filter)"),
                 _query("receiver", {"anyOf": [_EAN, {"const": ""}]}, "receiver EAN (empty: no filter)"),
+                _query(
+                    "cursor",
+                    {
+                        "type": "string",
+                        "maxLength": 100,
+                        "x-server-rules": "exactly a next_cursor this server gave (an opaque keyset position)",
+                    },
+                    "next_cursor of the previous page (keyset pagination, newest first)",
+                ),
             ],
             "responses": {
                 "200": _resp("Matching messages.", "MessageList"),

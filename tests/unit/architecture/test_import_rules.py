@@ -3,7 +3,8 @@
 - `edigate/medcom` imports nothing else of the project;
 - `notify` imports nothing of `edigate`; the gateway may use notify's pure leaf `notify.cpr` (stdlib only);
 - the store, delivery, health, config and monitor modules import neither `edigate.web` nor `notify` (except
-  `edigate/store/notify_store.py`, which implements notify's storage port with notify's model types);
+  the adapters for notify's storage ports, `edigate/store/notify_store.py` and `portal_tasks.py`, which
+  import the port and its model types);
 - only the composition root (`edigate/app.py`, `edigate/settings.py`) and the commands import both the
   gateway and notify;
 - no `except ImportError` around the project's own modules, no `__import__`, and no import cycles.
@@ -76,7 +77,12 @@ def test_notify_imports_nothing_of_edigate(name: str) -> None:
 
 
 LOWER = ("edigate.store", "edigate.delivery", "edigate.health", "edigate.config", "edigate.monitor")
-NOTIFY_PORT = {"notify.storage", "notify.model"}  # what the storage adapter may import of notify
+#: the gateway's storage adapters for notify's ports, and what of notify they may import (the port, its model
+#: types and the errors the port's contract raises)
+NOTIFY_ADAPTERS = {
+    "edigate.store.notify_store": {"notify.storage", "notify.model"},
+    "edigate.store.portal_tasks": {"notify.visinfosyd", "notify.model", "notify.incidents"},
+}
 #: pure leaf modules of notify that the gateway may use too (the project's one CPR detector): they import
 #: nothing but the standard library, so using them couples nothing (test_shared_leaves_are_pure)
 SHARED_LEAVES = {"notify.cpr"}
@@ -92,12 +98,12 @@ def test_shared_leaves_are_pure(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(n for n in MODULES if under(n, *LOWER)))
 def test_lower_layers_import_no_web_and_no_notify(name: str) -> None:
-    allowed = (NOTIFY_PORT if name == "edigate.store.notify_store" else set()) | SHARED_LEAVES
+    allowed = NOTIFY_ADAPTERS.get(name, set()) | SHARED_LEAVES
     bad = {m for m in project_imports(name) if under(m, "edigate.web", "notify") and not under(m, *allowed)}
     assert not bad, f"{name} imports {sorted(bad)}"
 
 
-COMPOSITION = ("edigate.app", "edigate.settings", "edigate.commands", "edigate.store.notify_store")
+COMPOSITION = ("edigate.app", "edigate.settings", "edigate.commands", *NOTIFY_ADAPTERS)
 
 
 @pytest.mark.parametrize("name", sorted(n for n in MODULES if under(n, "edigate")))
