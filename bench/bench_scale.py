@@ -192,7 +192,7 @@ async def probe(url: str, repeat: int) -> dict[str, Any]:
             "health tick (store read)": lambda: read_route_signals(db, [MUNICIPALITY, HOSPITAL, OTHER], now),
         }
         for name, fn in cases.items():
-            await fn()  # warm: caches, prepared statements
+            await fn()  # type: ignore[no-untyped-call]  # warm: caches, prepared statements
             out[name] = await timed(fn, repeat)
         out["storage"] = await storage(db)
     finally:

@@ -12,7 +12,10 @@ import asyncio
 import sys
 from typing import Any
 
+from edigate.commands.store_access import announce, describe, missing_database
 from edigate.settings import ConfigError, load_settings
+from edigate.store.crypto import BodyDecryptError, BodyKeyError, BodyKeyring, new_key_line, rotate_bodies
+from edigate.store.db import Database
 
 
 def register(subparsers: Any) -> None:
@@ -28,8 +31,6 @@ def register(subparsers: Any) -> None:
 
 
 def run_new(args: argparse.Namespace) -> int:
-    from edigate.store.crypto import BodyKeyError, new_key_line
-
     try:
         print(new_key_line(args.key_id))
     except BodyKeyError as exc:
@@ -39,8 +40,6 @@ def run_new(args: argparse.Namespace) -> int:
 
 
 def run_rotate(args: argparse.Namespace) -> int:
-    from edigate.store.crypto import BodyKeyError, BodyKeyring
-
     try:
         settings = load_settings(args.config)
         keyring = BodyKeyring.from_environment()
@@ -50,13 +49,21 @@ def run_rotate(args: argparse.Namespace) -> int:
     if keyring is None:
         print("edigate: EDIGATE_BODY_KEYS is not set: there is no key to seal with", file=sys.stderr)
         return 2
-    return asyncio.run(_rotate(settings.storage.url, keyring))
+    url = settings.storage.url
+    missing = missing_database(url, args.config)
+    if missing:
+        print(f"edigate: {missing}", file=sys.stderr)
+        return 2
+    announce(url)
+    try:
+        return asyncio.run(_rotate(url, keyring))
+    except Exception as exc:  # one line, not a traceback
+        first = (str(exc).splitlines() or [""])[0][:300]
+        print(f"edigate: cannot use the database {describe(url)}: {type(exc).__name__}: {first}", file=sys.stderr)
+        return 1
 
 
-async def _rotate(url: str, keyring: Any) -> int:
-    from edigate.store.crypto import BodyDecryptError, BodyKeyError, rotate_bodies
-    from edigate.store.db import Database
-
+async def _rotate(url: str, keyring: BodyKeyring) -> int:
     db = Database.open(url)
     try:
         await db.migrate()

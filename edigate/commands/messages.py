@@ -13,7 +13,11 @@ import sys
 from datetime import datetime
 from typing import Any
 
+from edigate.clock import clock_from_environment
+from edigate.commands.store_access import announce, describe, missing_database
 from edigate.settings import ConfigError, load_settings
+from edigate.store.db import Database
+from edigate.store.messages import MessageStore, SearchFilter
 
 
 def register(subparsers: Any) -> None:
@@ -45,14 +49,21 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"edigate: configuration error: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(_run(args, settings.storage.url))
+    url = settings.storage.url
+    missing = missing_database(url, args.config)
+    if missing:
+        print(f"edigate: {missing}", file=sys.stderr)
+        return 2
+    announce(url)
+    try:
+        return asyncio.run(_run(args, url))
+    except Exception as exc:  # one line, not a traceback: the operator needs the cause, not the stack
+        first = (str(exc).splitlines() or [""])[0][:300]
+        print(f"edigate: cannot use the database {describe(url)}: {type(exc).__name__}: {first}", file=sys.stderr)
+        return 1
 
 
 async def _run(args: argparse.Namespace, url: str) -> int:
-    from edigate.clock import clock_from_environment
-    from edigate.store.db import Database
-    from edigate.store.messages import MessageStore, SearchFilter
-
     db = Database.open(url)
     store = MessageStore(db, clock_from_environment())
     try:

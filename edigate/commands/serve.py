@@ -7,6 +7,7 @@ is validated by `load_settings` before anything is built.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from typing import Any
@@ -37,6 +38,16 @@ def run(args: argparse.Namespace) -> int:
     settings = load_or_exit(args.config)
     if isinstance(settings, int):
         return settings
+    if args.config is None:
+        from edigate.commands.store_access import describe
+
+        print(
+            "edigate: no --config given: serving with the built-in defaults "
+            f"(database {describe(settings.storage.url)}, listening on "
+            f"{settings.server.host}:{settings.server.port}, no partners). "
+            "Give --config FILE for a real gateway.",
+            file=sys.stderr,
+        )
     configure_logging(level=settings.logging.level)
     log = structlog.get_logger()
     if os.environ.get("EDIGATE_CLOCK_FILE"):
@@ -48,14 +59,21 @@ def run(args: argparse.Namespace) -> int:
         storage=settings.storage.url.split("://", 1)[0],
         partners=len(settings.partners),
     )
-    web.run_app(
-        app,
-        host=settings.server.host,
-        port=settings.server.port,
-        access_log=None,
-        print=None,
-        shutdown_timeout=settings.server.shutdown_timeout_seconds,
-        handle_signals=True,
-    )
+    try:
+        web.run_app(
+            app,
+            host=settings.server.host,
+            port=settings.server.port,
+            access_log=None,
+            print=None,
+            shutdown_timeout=settings.server.shutdown_timeout_seconds,
+            handle_signals=True,
+        )
+    except OSError as exc:  # a busy port is one line, not a traceback
+        if exc.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise
+        why = exc.strerror or str(exc)
+        print(f"edigate: cannot listen on {settings.server.host}:{settings.server.port}: {why}", file=sys.stderr)
+        return 1
     log.info("edigate_stopped")
     return 0
