@@ -1,4 +1,4 @@
-"""The outage procedure's running system, and its seam to the app: `setup_notify(app, …)`.
+"""The outage procedure's running system; `edigate.app` builds it, `notify.web` serves it.
 
 `NotifyService` is what the web layer and the gateway's health monitor call: file, update, resolve and
 confirm incidents, manage subscriptions. Decisions about *when* to notify are `notify.policy`'s; this
@@ -13,13 +13,11 @@ import hashlib
 import logging
 import os
 import secrets
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
-
-from aiohttp import web
 
 from notify import policy
 from notify.addresses import InvalidAddress, danish_error, normalise_address
@@ -60,6 +58,7 @@ from notify.scheduler import Scheduler, facts_of, rules_from
 from notify.session import LoginSessions, MemoryLoginSessions
 from notify.storage import NotifyStorage
 from notify.subscribe_guard import GuardSettings, SubscribeGuard
+from notify.visinfosyd import MemoryPortalTasks, PortalTasks
 
 log = logging.getLogger("notify")
 
@@ -78,9 +77,6 @@ FALLBACK_CATALOGUE: tuple[tuple[str, str], ...] = (
     ("XDIS21", "Plejeforløbsplan"),
     ("GGOP", "Genoptræningsplan"),
 )
-
-NOTIFY_SERVICE: web.AppKey[NotifyService] = web.AppKey("notify_service")
-
 
 class NotFound(LookupError):
     pass
@@ -118,6 +114,23 @@ class PublicFacts:
     estimate_passed: bool  # an acute outage past its expected end: the end is unknown until re-estimated
 
 
+@dataclass(frozen=True)
+class WorkItem:
+    incident: Incident
+    next_status_at: datetime | None  # the next status promised to the lists, None before the first notice
+    overdue: bool  # that promise has passed without an update
+    handled_at: datetime  # when the report is (was) handled: 08:00 for one filed after 22:00
+    lists_told: bool  # a list notice went out
+
+
+@dataclass(frozen=True)
+class Worklist:
+    drafts: list[WorkItem]
+    deferred: list[WorkItem]
+    open: list[WorkItem]
+    ended: list[WorkItem]
+
+
 def _sha256(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
@@ -150,8 +163,11 @@ class NotifyService:
         is_leader: Callable[[], bool] | None = None,
         login_observer: Callable[[str], None] | None = None,
         login_sessions: LoginSessions | None = None,
+        portal_tasks: PortalTasks | None = None,
     ) -> None:
         self.settings = settings
+        #: the desk's sundhed.dk (VisInfoSyd) tasks
+        self.portal_tasks: PortalTasks = portal_tasks or MemoryPortalTasks()
         #: open logged-in sessions (server-side), so a logout ends a session even for a copied cookie
         self.login_sessions: LoginSessions = login_sessions or MemoryLoginSessions()
         self.storage = storage
@@ -323,6 +339,33 @@ class NotifyService:
             awaiting_confirmation=open_ and incident.kind == "planned" and incident.expected_end <= now,
             estimate_passed=open_ and incident.kind == "acute" and incident.expected_end <= now,
         )
+
+    async def worklist(self) -> Worklist:
+        """The desk's worklist: drafts, reports deferred to 08:00, open incidents with their promised next
+        status (overdue marked), and what ended in the last 7 days."""
+        now = self.clock()
+        rows: dict[str, list[WorkItem]] = {"drafts": [], "deferred": [], "open": [], "ended": []}
+        for incident in await self.storage.list_incidents(since=now - timedelta(days=7)):
+            notices = [n for n in await self.storage.notices_for(incident.id) if n.kind in LIST_NOTICE_KINDS]
+            promised = [n.next_status_at for n in notices if n.next_status_at is not None]
+            plan = self.plan_for(incident)
+            next_status = promised[-1] if promised and incident.resolved_at is None else None
+            item = WorkItem(
+                incident=incident,
+                next_status_at=next_status,
+                overdue=next_status is not None and next_status <= now,
+                handled_at=plan.handled_at,
+                lists_told=bool(notices),
+            )
+            if incident.ended:
+                rows["ended"].append(item)
+            elif incident.state == "draft":
+                rows["drafts"].append(item)
+            elif plan.handled_at.astimezone(UTC) > now.astimezone(UTC):
+                rows["deferred"].append(item)
+            else:
+                rows["open"].append(item)
+        return Worklist(**rows)
 
     async def is_public(self, incident: Incident) -> bool:
         """May the status page, the Atom feed and the public incident page show it? Only what the procedure
@@ -696,42 +739,3 @@ class NotifyService:
         return await self.storage.remove_subscription(
             sub.id, now, [AuditEntry(now, actor.name, "abonnement-fjernet", sub.email)]
         )
-
-
-def setup_notify(
-    app: web.Application,
-    *,
-    settings: NotifySettings,
-    storage: NotifyStorage,
-    clock: Callable[[], datetime],
-    organisations: Sequence[Organisation],
-    admin_token_hashes: frozenset[str],
-    message_types: Sequence[tuple[str, str]] | Callable[[], Sequence[tuple[str, str]]] | None = None,
-    is_leader: Callable[[], bool] | None = None,
-    login_observer: Callable[[str], None] | None = None,
-    login_sessions: LoginSessions | None = None,
-) -> NotifyService:
-    """Register the procedure's routes and background tasks on `app`; returns the service."""
-    from notify.web import add_routes
-
-    service = NotifyService(
-        settings=settings,
-        storage=storage,
-        clock=clock,
-        organisations=organisations,
-        admin_token_hashes=admin_token_hashes,
-        message_types=message_types,
-        is_leader=is_leader,
-        login_observer=login_observer,
-        login_sessions=login_sessions,
-    )
-    app[NOTIFY_SERVICE] = service
-    add_routes(app, service)
-
-    async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
-        await service.start()
-        yield
-        await service.stop()
-
-    app.cleanup_ctx.append(lifecycle)
-    return service

@@ -19,6 +19,8 @@ import structlog
 from aiohttp import web
 
 from notify import session as sess
+from notify import visinfosyd
+from notify.compose import public_incident_url
 from notify.feeds import atom_updated, planned_ics
 from notify.incidents import Actor, InvalidInput, InvalidTransition, allowed_roles, is_desk
 from notify.lists import distribution_lists
@@ -266,6 +268,15 @@ class Web:
         return self.redirect(f"/incidents/{incident.id}")
 
     # ---- incident page
+    async def worklist(self, request: web.Request) -> web.Response:
+        """The desk's worklist (EDI support and on-call as admins, Regional IT)."""
+        actor = self.require_login(request)
+        if not is_desk(actor):
+            raise web.HTTPForbidden(
+                text="Arbejdslisten er for EDI-supporten, vagten og Regional IT.", headers=SECURITY_HEADERS
+            )
+        return self.page(request, "web/worklist.html", {"work": await self.s.worklist()})
+
     async def incident_get(self, request: web.Request) -> web.Response:
         if self.actor(self.session(request)) is None:
             # an old link, or one shared from the desk: the public page if there is one, else the login
@@ -292,8 +303,40 @@ class Web:
                 "desk": is_desk(actor),
                 "organisations": sorted(self.s.organisations.values(), key=lambda o: (o.kind, o.name)),
                 "flash": request.query.get("ok"),
+                **await self.portal_context(view.incident),
             },
         )
+
+    async def portal_context(self, incident: Incident) -> dict[str, Any]:
+        """The incident's sundhed.dk (VisInfoSyd) task and the text to post, for the desk's pages."""
+        task = await self.s.portal_tasks.get(incident.id)
+        return {"portal_task": task, "portal_text": await self.portal_text(incident) if task else ""}
+
+    async def portal_text(self, incident: Incident) -> str:
+        """What the desk posts on sundhed.dk: the public facts, in the words of the status page."""
+        facts = await self.s.public_facts(incident)
+        return self.s.renderer.render(
+            "web/visinfosyd.txt",
+            {
+                "i": incident,
+                "catalogue": self.s.catalogue,
+                "org_name": self.s.org_name,
+                "now": self.s.clock(),
+                "next_status_at": facts.next_status_at if facts else None,
+                "public_url": public_incident_url(self.s.settings.public_url, incident.id) if facts else "",
+            },
+        ).strip()
+
+    async def portal_action(self, actor: Actor, incident_id: int, action: Any) -> None:
+        incident = await self.s.storage.get_incident(incident_id)
+        if incident is None:
+            raise NotFound(incident_id)
+        if action not in visinfosyd.ACTIONS:
+            raise InvalidInput({"action": "Vælg en handling: request, done eller withdraw."})
+        try:
+            await visinfosyd.apply(self.s.portal_tasks, actor, incident, action, self.s.clock())
+        except PermissionError as exc:
+            raise Forbidden(str(exc)) from None
 
     async def incident_action(self, request: web.Request) -> web.Response:
         actor = self.require_login(request)
@@ -310,6 +353,8 @@ class Web:
             elif action == "scope":
                 data.setdefault("affected_organisations", [])  # every box unticked: nobody named
                 await self.s.change_scope(actor, incident_id, data)
+            elif action == "visinfosyd":
+                await self.portal_action(actor, incident_id, data.get("action"))
             else:
                 raise web.HTTPNotFound()
         except NotFound:
@@ -331,6 +376,7 @@ class Web:
                     "desk": is_desk(actor),
                     "organisations": sorted(self.s.organisations.values(), key=lambda o: (o.kind, o.name)),
                     "flash": None,
+                    **await self.portal_context(view.incident),
                 },
                 status=422,
             )
@@ -483,6 +529,58 @@ class Web:
         if action == "scope":
             return await self.api_call(request, lambda: self.s.change_scope(actor, incident_id, body))
         return await self.api_call(request, lambda: self.s.resolve_incident(actor, incident_id, body))
+
+    # ---- sundhed.dk (VisInfoSyd) tasks
+    async def portal_json(self, task: visinfosyd.PortalTask) -> dict[str, Any]:
+        incident = await self.s.storage.get_incident(task.incident_id)
+        return {
+            "incident_id": task.incident_id,
+            "requested_at": _iso(task.requested_at),
+            "requested_by": task.requested_by,
+            "done_at": _iso(task.done_at),
+            "done_by": task.done_by,
+            "text": await self.portal_text(incident) if incident is not None else "",
+        }
+
+    async def api_portal_action(self, request: web.Request) -> web.Response:
+        """`{"action": "request" | "done" | "withdraw"}`: the desk's sundhed.dk task of one incident."""
+        actor = self.api_actor(request)
+        incident_id = _int(request.match_info["id"], api=True)
+        body = await self.api_body(request)
+        try:
+            await self.portal_action(actor, incident_id, body.get("action"))
+        except InvalidInput as exc:
+            raise _json_error(422, " ".join(exc.errors.values()), fields=exc.errors) from None
+        except InvalidTransition as exc:
+            raise _json_error(409, str(exc)) from None
+        except NotFound:
+            raise _json_error(404, "Hændelsen findes ikke.") from None
+        except Forbidden as exc:
+            raise _json_error(403, str(exc)) from None
+        task = await self.s.portal_tasks.get(incident_id)
+        body = {"incident_id": incident_id, "task": await self.portal_json(task) if task else None}
+        return web.json_response(body, headers=JSON_HEADERS)
+
+    async def api_portal_tasks(self, request: web.Request) -> web.Response:
+        actor = self.api_actor(request)
+        if not is_desk(actor):
+            raise _json_error(403, "Kun EDI-support, vagten og Regional IT ser opgaverne til sundhed.dk.")
+        tasks = await self.s.portal_tasks.list(open_only=request.query.get("open") == "1")
+        return web.json_response({"tasks": [await self.portal_json(t) for t in tasks]}, headers=JSON_HEADERS)
+
+    async def portal_tasks_page(self, request: web.Request) -> web.Response:
+        """The desk's list: sundhed.dk posts to make (with the text), then the ones done."""
+        actor = self.require_login(request)
+        if not is_desk(actor):
+            raise web.HTTPForbidden(
+                text="Kun for EDI-support, vagten og Regional IT.", headers=SECURITY_HEADERS
+            )
+        rows = []
+        for task in await self.s.portal_tasks.list():
+            incident = await self.s.storage.get_incident(task.incident_id)
+            if incident is not None:
+                rows.append((task, incident, await self.portal_text(incident)))
+        return self.page(request, "web/visinfosyd.html", {"rows": rows})
 
     # ---- subscriptions
     async def api_subscribe(self, request: web.Request) -> web.Response:
@@ -861,14 +959,18 @@ def add_routes(app: web.Application, service: NotifyService) -> Web:
     app.router.add_get("/login", w.login_get)
     app.router.add_post("/login", w.login_post)
     app.router.add_route("*", "/logout", w.logout)
+    app.router.add_get("/incidents", w.worklist)
     app.router.add_get("/incidents/new", w.form_get)
     app.router.add_post("/incidents/new", w.form_post)
     app.router.add_get(r"/incidents/{id}", w.incident_get)
-    app.router.add_post(r"/incidents/{id}/{action:update|resolve|confirm|scope}", w.incident_action)
+    app.router.add_post(r"/incidents/{id}/{action:update|resolve|confirm|scope|visinfosyd}", w.incident_action)
     app.router.add_post("/api/v1/incidents", w.api_create)
     app.router.add_get("/api/v1/incidents", w.api_list)
     app.router.add_get(r"/api/v1/incidents/{id}", w.api_get)
     app.router.add_post(r"/api/v1/incidents/{id}/{action:updates|resolve|confirm|scope}", w.api_action)
+    app.router.add_post(r"/api/v1/incidents/{id}/visinfosyd", w.api_portal_action)
+    app.router.add_get("/api/v1/visinfosyd", w.api_portal_tasks)
+    app.router.add_get("/desk/visinfosyd", w.portal_tasks_page)
     app.router.add_post("/api/v1/subscriptions", w.api_subscribe)
     app.router.add_get("/api/v1/subscriptions", w.api_subscriptions)
     app.router.add_delete(r"/api/v1/subscriptions/{id}", w.api_unsubscribe_admin)

@@ -14,7 +14,22 @@ from typing import Any
 
 from edigate.config import REPO
 
-EXAMPLE = REPO / "deploy" / "examples" / "region-syddanmark.toml"
+
+def example_config(repo: Path = REPO, data_prefix: Path | None = None) -> Path:
+    """The Region Syddanmark example: the checkout's, else the one a wheel installed in
+    `<prefix>/share/edigate/examples` (so `edigate demo` works after `pip install`)."""
+    import sysconfig
+
+    checkout = repo / "deploy" / "examples" / "region-syddanmark.toml"
+    prefix = data_prefix if data_prefix is not None else Path(sysconfig.get_paths()["data"])
+    installed = prefix / "share" / "edigate" / "examples" / "region-syddanmark.toml"
+    for candidate in (checkout, installed):
+        if candidate.is_file():
+            return candidate
+    return checkout
+
+
+EXAMPLE = example_config()
 
 #: the organisations whose systems the demo simulates, with their demo tokens (documented in the example)
 HOSPITALS = {

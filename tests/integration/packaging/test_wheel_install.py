@@ -46,6 +46,12 @@ def test_wheel_install_validates_with_its_own_schemas(tmp_path: Path) -> None:
     ).stdout.split()
     assert where[0].startswith(str(site)), where  # the installed package, not the checkout
     assert where[1] == str(venv / "share" / "edigate" / "schemas" / "medcom"), where
+    # the example configuration travels with the wheel: `edigate demo` finds it outside the checkout
+    example = _run(
+        python, "-c", "from edigate.demo.config import EXAMPLE; print(EXAMPLE, EXAMPLE.is_file())",
+        cwd=tmp_path, env=env,
+    ).stdout.split()
+    assert example == [str(venv / "share" / "edigate" / "examples" / "region-syddanmark.toml"), "True"], example
 
     messages = tmp_path / "in"
     messages.mkdir()
