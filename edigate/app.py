@@ -266,6 +266,7 @@ def _wire_notify(app: web.Application, settings: Settings, database: Database, c
     if settings.notify is None:
         return
     try:
+        from edigate.store.directory_store import SqlDirectoryStore
         from edigate.store.login_sessions import SqlLoginSessions
         from edigate.store.notify_store import SqlNotifyStorage
         from edigate.store.portal_tasks import SqlPortalTasks
@@ -291,4 +292,5 @@ def _wire_notify(app: web.Application, settings: Settings, database: Database, c
         login_observer=functools.partial(record_login_event, app),  # metrics are set up after notify
         login_sessions=SqlLoginSessions(database),
         portal_tasks=SqlPortalTasks(database),
+        directory_store=SqlDirectoryStore(database),
     )

@@ -24,7 +24,8 @@ from aiohttp import web
 from notify import policy
 from notify.addresses import InvalidAddress, danish_error, normalise_address
 from notify.compose import MailContext, confirm_row, receipt_rows, reporter_resolved_rows
-from notify.config import NotifySettings
+from notify.config import Contacts, NotifySettings
+from notify.directory import Directory, DirectoryStore, MemoryDirectoryStore
 from notify.incidents import (
     SUBSCRIPTION_FIELDS,
     SYSTEM,
@@ -152,6 +153,7 @@ class NotifyService:
         login_observer: Callable[[str], None] | None = None,
         login_sessions: LoginSessions | None = None,
         portal_tasks: PortalTasks | None = None,
+        directory_store: DirectoryStore | None = None,
     ) -> None:
         self.settings = settings
         #: the desk's sundhed.dk (VisInfoSyd) tasks
@@ -168,6 +170,9 @@ class NotifyService:
         self.catalogue: dict[str, str] = dict(types or FALLBACK_CATALOGUE)
         self.renderer = Renderer(self.rules.timezone)
         self.mail_context = MailContext(settings.public_url, self.organisations, self.catalogue)
+        #: mailboxes, clusters and contacts as the desk edits them (the TOML is the seed); applied in place
+        self.directory = Directory(directory_store or MemoryDirectoryStore(), self.organisations, settings.contacts)
+        self.directory.on_contacts = self._contacts_changed
         #: two instances on one database: the scheduler and the outbox sender run only where this is True
         self.is_leader = is_leader or (lambda: True)
         #: hears the login throttle's events (`wrong_key`, `lockout`, `throttled`); edigate counts them
@@ -229,6 +234,10 @@ class NotifyService:
 
     def org_name(self, ean: str) -> str:
         return self.mail_context.org_name(ean)
+
+    def _contacts_changed(self, contacts: Contacts) -> None:
+        """The desk edited the contacts card: receipts and drafts use the new numbers from now on."""
+        self.settings = self.settings.model_copy(update={"contacts": contacts})
 
     # ---- incidents
     async def _incident(self, incident_id: int) -> Incident:
@@ -715,6 +724,7 @@ def setup_notify(
     login_observer: Callable[[str], None] | None = None,
     login_sessions: LoginSessions | None = None,
     portal_tasks: PortalTasks | None = None,
+    directory_store: DirectoryStore | None = None,
 ) -> NotifyService:
     """Register the procedure's routes and background tasks on `app`; returns the service."""
     from notify.web import add_routes
@@ -730,6 +740,7 @@ def setup_notify(
         login_observer=login_observer,
         login_sessions=login_sessions,
         portal_tasks=portal_tasks,
+        directory_store=directory_store,
     )
     app[NOTIFY_SERVICE] = service
     add_routes(app, service)
