@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -378,7 +379,14 @@ class HealthLoop:
             status_url=self.status_url,
             draft_incident=incident_id is not None,
         )
-        await self._send(mail, now, incident_id if incident_id is not None else self.incidents.get(event.key))
+        linked = incident_id if incident_id is not None else self.incidents.get(event.key)
+        public_url = getattr(getattr(self.notify, "settings", None), "public_url", None)
+        if linked is not None and public_url and event.is_down:
+            # the draft is confirmed (or closed) from its page; the worklist has every open one
+            base = public_url.rstrip("/")
+            links = f"\nHændelse (bekræft kladden her): {base}/incidents/{linked}\nArbejdsliste: {base}/incidents\n"
+            mail = dataclasses.replace(mail, text=mail.text.rstrip("\n") + "\n" + links)
+        await self._send(mail, now, linked)
 
     async def _announced_before_restart(self, event: HealthEvent, now: datetime) -> bool:
         """After a restart the throttle is empty: if this outage's alert went out (by an earlier process)

@@ -120,6 +120,23 @@ class PublicFacts:
     estimate_passed: bool  # an acute outage past its expected end: the end is unknown until re-estimated
 
 
+@dataclass(frozen=True)
+class WorkItem:
+    incident: Incident
+    next_status_at: datetime | None  # the next status promised to the lists, None before the first notice
+    overdue: bool  # that promise has passed without an update
+    handled_at: datetime  # when the report is (was) handled: 08:00 for one filed after 22:00
+    lists_told: bool  # a list notice went out
+
+
+@dataclass(frozen=True)
+class Worklist:
+    drafts: list[WorkItem]
+    deferred: list[WorkItem]
+    open: list[WorkItem]
+    ended: list[WorkItem]
+
+
 def _sha256(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
@@ -336,6 +353,33 @@ class NotifyService:
             awaiting_confirmation=open_ and incident.kind == "planned" and incident.expected_end <= now,
             estimate_passed=open_ and incident.kind == "acute" and incident.expected_end <= now,
         )
+
+    async def worklist(self) -> Worklist:
+        """The desk's worklist: drafts, reports deferred to 08:00, open incidents with their promised next
+        status (overdue marked), and what ended in the last 7 days."""
+        now = self.clock()
+        rows: dict[str, list[WorkItem]] = {"drafts": [], "deferred": [], "open": [], "ended": []}
+        for incident in await self.storage.list_incidents(since=now - timedelta(days=7)):
+            notices = [n for n in await self.storage.notices_for(incident.id) if n.kind in LIST_NOTICE_KINDS]
+            promised = [n.next_status_at for n in notices if n.next_status_at is not None]
+            plan = self.plan_for(incident)
+            next_status = promised[-1] if promised and incident.resolved_at is None else None
+            item = WorkItem(
+                incident=incident,
+                next_status_at=next_status,
+                overdue=next_status is not None and next_status <= now,
+                handled_at=plan.handled_at,
+                lists_told=bool(notices),
+            )
+            if incident.ended:
+                rows["ended"].append(item)
+            elif incident.state == "draft":
+                rows["drafts"].append(item)
+            elif plan.handled_at.astimezone(UTC) > now.astimezone(UTC):
+                rows["deferred"].append(item)
+            else:
+                rows["open"].append(item)
+        return Worklist(**rows)
 
     async def is_public(self, incident: Incident) -> bool:
         """May the status page, the Atom feed and the public incident page show it? Only what the procedure

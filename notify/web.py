@@ -269,6 +269,15 @@ class Web:
         return self.redirect(f"/incidents/{incident.id}")
 
     # ---- incident page
+    async def worklist(self, request: web.Request) -> web.Response:
+        """The desk's worklist (EDI support and on-call as admins, Regional IT)."""
+        actor = self.require_login(request)
+        if not is_desk(actor):
+            raise web.HTTPForbidden(
+                text="Arbejdslisten er for EDI-supporten, vagten og Regional IT.", headers=SECURITY_HEADERS
+            )
+        return self.page(request, "web/worklist.html", {"work": await self.s.worklist()})
+
     async def incident_get(self, request: web.Request) -> web.Response:
         if self.actor(self.session(request)) is None:
             # an old link, or one shared from the desk: the public page if there is one, else the login
@@ -951,6 +960,7 @@ def add_routes(app: web.Application, service: NotifyService) -> Web:
     app.router.add_get("/login", w.login_get)
     app.router.add_post("/login", w.login_post)
     app.router.add_route("*", "/logout", w.logout)
+    app.router.add_get("/incidents", w.worklist)
     app.router.add_get("/incidents/new", w.form_get)
     app.router.add_post("/incidents/new", w.form_post)
     app.router.add_get(r"/incidents/{id}", w.incident_get)

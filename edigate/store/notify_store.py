@@ -93,7 +93,8 @@ notices = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("incident_id", sa.Integer, sa.ForeignKey("notify_incidents.id"), index=True),
-    sa.Column("kind", sa.String(16), nullable=False),
+    # 32 since migration step 3: "reporter-resolved" is 17 characters (PostgreSQL enforces the length)
+    sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("dedupe_key", sa.String(200), nullable=False, unique=True),
     sa.Column("created_at", UtcTime, nullable=False),
     sa.Column("subject", sa.Text, nullable=False),
@@ -171,7 +172,15 @@ def _add_outbox_lease(conn: Connection) -> None:
             conn.execute(sa.text(f"ALTER TABLE {outbox.name} ADD COLUMN {column.name} {ddl}"))
 
 
-register_migrations("notify", [_create_tables, _add_outbox_lease])
+def _widen_notice_kind(conn: Connection) -> None:
+    """Step 3: `notify_notices.kind` from VARCHAR(16) to VARCHAR(32), so the reporter's "reporter-resolved"
+    notice (17 characters) is stored on PostgreSQL. SQLite does not enforce a VARCHAR's length: nothing to do."""
+    if conn.dialect.name == "postgresql":
+        ddl = notices.c.kind.type.compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE {notices.name} ALTER COLUMN kind TYPE {ddl}"))
+
+
+register_migrations("notify", [_create_tables, _add_outbox_lease, _widen_notice_kind])
 
 
 def _codes(text: str) -> tuple[str, ...]:

@@ -153,7 +153,15 @@ def test_what_the_document_calls_invalid_the_server_refuses(world: World, path: 
 
 @pytest.mark.parametrize(
     "query",
-    ["/api/v1/messages?since=", "/api/v1/messages?state=", "/api/v1/routes?state=AAA", "/api/v1/routes?sender=1"],
+    [
+        "/api/v1/messages?since=",
+        "/api/v1/messages?state=",
+        "/api/v1/routes?state=AAA",
+        "/api/v1/routes?sender=1",
+        "/api/v1/routes?stat=down",
+        "/api/v1/mailbox?limt=5",
+        "/api/v1/incidents?since=2026-01-01",
+    ],
 )
 def test_empty_or_unknown_query_values_are_400(world: World, query: str) -> None:
     reply = world.call("GET", query, role="admin")
