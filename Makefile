@@ -37,11 +37,12 @@ demo: $(STAMP)
 
 test: $(STAMP) $(JAR)
 	$(BIN)/ruff check edigate notify tests bench
+	$(BIN)/mypy edigate notify tests bench
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check edigate notify tests bench
-	$(BIN)/mypy edigate/medcom notify/policy.py
+	$(BIN)/mypy edigate notify tests bench
 
 bench: $(STAMP) $(JAR)
 	$(BIN)/python bench/bench_validate.py

@@ -11,6 +11,7 @@ audited with who, when, before and after.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Callable, Mapping, MutableMapping
@@ -18,12 +19,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
+import structlog
+
 from notify.addresses import InvalidAddress, danish_error, normalise_address
 from notify.config import Contacts
 from notify.cpr import contains_cpr
 from notify.incidents import InvalidInput
 from notify.model import AuditEntry, Organisation
 
+log = structlog.get_logger(logger_name="notify.directory")
+REFRESH_SECONDS = 3.0
 CONTACTS_KEY = "contacts"
 ORG_PREFIX = "organisation:"
 MAX_PHONE = 60
@@ -201,6 +206,18 @@ class Directory:
     async def refresh(self) -> None:
         """Read the overrides again and apply them (also the ones another instance stored)."""
         self.apply(await self.store.all())
+
+    async def refresh_quietly(self) -> None:
+        try:
+            await self.refresh()
+        except Exception as exc:  # storage trouble: keep the last known directory, try again later
+            log.warning("notify_directory_refresh_failed", error=type(exc).__name__)
+
+    async def run(self) -> None:
+        """Every few seconds: another instance's edits are in force here too, without a restart."""
+        while True:
+            await asyncio.sleep(REFRESH_SECONDS)
+            await self.refresh_quietly()
 
     def apply(self, overrides: list[Override]) -> None:
         self.overrides = {o.key: o for o in overrides}

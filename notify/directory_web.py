@@ -3,13 +3,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-import structlog
 from aiohttp import web
 
 from notify.directory import CONTACTS_KEY, ORG_PREFIX, contact_values, org_values
@@ -17,9 +13,6 @@ from notify.incidents import Actor, InvalidInput
 
 if TYPE_CHECKING:
     from notify.web import Web
-
-log = structlog.get_logger(logger_name="notify.directory")
-REFRESH_SECONDS = 3.0  # how soon another instance's edit is in force here
 
 
 class DirectoryWeb:
@@ -163,27 +156,6 @@ class DirectoryWeb:
             raise _json_error(422, "Ikke gemt: " + " ".join(exc.errors.values()), fields=exc.errors) from None
         return web.json_response(contact_values(contacts), headers=JSON_HEADERS)
 
-    # ---- every instance reads the edits again
-    async def refresh_once(self) -> None:
-        try:
-            await self.directory.refresh()
-        except Exception as exc:  # storage trouble: keep the last known directory, try again
-            log.warning("notify_directory_refresh_failed", error=type(exc).__name__)
-
-    async def refresh_ctx(self, _app: web.Application) -> AsyncIterator[None]:
-        await self.refresh_once()  # before the first request: the stored edits, not the bare seed
-
-        async def loop() -> None:
-            while True:
-                await asyncio.sleep(REFRESH_SECONDS)
-                await self.refresh_once()
-
-        task = asyncio.create_task(loop())
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
 
 def add_directory_routes(app: web.Application, w: Web) -> DirectoryWeb:
     d = DirectoryWeb(w)
@@ -193,5 +165,4 @@ def add_directory_routes(app: web.Application, w: Web) -> DirectoryWeb:
     app.router.add_get("/api/v1/directory", d.api_get)
     app.router.add_put(r"/api/v1/directory/organisations/{ean}", d.api_put_org)
     app.router.add_put("/api/v1/directory/contacts", d.api_put_contacts)
-    app.cleanup_ctx.append(d.refresh_ctx)
     return d

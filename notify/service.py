@@ -1,4 +1,4 @@
-"""The outage procedure's running system, and its seam to the app: `setup_notify(app, …)`.
+"""The outage procedure's running system; `edigate.app` builds it, `notify.web` serves it.
 
 `NotifyService` is what the web layer and the gateway's health monitor call: file, update, resolve and
 confirm incidents, manage subscriptions. Decisions about *when* to notify are `notify.policy`'s; this
@@ -13,13 +13,11 @@ import hashlib
 import logging
 import os
 import secrets
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
-
-from aiohttp import web
 
 from notify import policy
 from notify.addresses import InvalidAddress, danish_error, normalise_address
@@ -80,9 +78,6 @@ FALLBACK_CATALOGUE: tuple[tuple[str, str], ...] = (
     ("XDIS21", "Plejeforløbsplan"),
     ("GGOP", "Genoptræningsplan"),
 )
-
-NOTIFY_SERVICE: web.AppKey[NotifyService] = web.AppKey("notify_service")
-
 
 class NotFound(LookupError):
     pass
@@ -220,9 +215,11 @@ class NotifyService:
 
     # ---- lifecycle
     async def start(self) -> None:
+        await self.directory.refresh_quietly()  # the desk's stored edits, before the first notice or page
         self._tasks = [
             asyncio.create_task(self.scheduler.run(), name="notify-scheduler"),
             asyncio.create_task(self.outbox.run(), name="notify-outbox"),
+            asyncio.create_task(self.directory.run(), name="notify-directory"),
         ]
 
     async def stop(self) -> None:
@@ -753,46 +750,3 @@ class NotifyService:
         return await self.storage.remove_subscription(
             sub.id, now, [AuditEntry(now, actor.name, "abonnement-fjernet", sub.email)]
         )
-
-
-def setup_notify(
-    app: web.Application,
-    *,
-    settings: NotifySettings,
-    storage: NotifyStorage,
-    clock: Callable[[], datetime],
-    organisations: Sequence[Organisation],
-    admin_token_hashes: frozenset[str],
-    message_types: Sequence[tuple[str, str]] | Callable[[], Sequence[tuple[str, str]]] | None = None,
-    is_leader: Callable[[], bool] | None = None,
-    login_observer: Callable[[str], None] | None = None,
-    login_sessions: LoginSessions | None = None,
-    portal_tasks: PortalTasks | None = None,
-    directory_store: DirectoryStore | None = None,
-) -> NotifyService:
-    """Register the procedure's routes and background tasks on `app`; returns the service."""
-    from notify.web import add_routes
-
-    service = NotifyService(
-        settings=settings,
-        storage=storage,
-        clock=clock,
-        organisations=organisations,
-        admin_token_hashes=admin_token_hashes,
-        message_types=message_types,
-        is_leader=is_leader,
-        login_observer=login_observer,
-        login_sessions=login_sessions,
-        portal_tasks=portal_tasks,
-        directory_store=directory_store,
-    )
-    app[NOTIFY_SERVICE] = service
-    add_routes(app, service)
-
-    async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
-        await service.start()
-        yield
-        await service.stop()
-
-    app.cleanup_ctx.append(lifecycle)
-    return service

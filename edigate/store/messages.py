@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -174,8 +175,6 @@ class MessageStore:
             ]
             if missing:
                 if self.db.dialect == "postgresql":
-                    from sqlalchemy.dialects.postgresql import insert as pg_insert
-
                     await conn.execute(pg_insert(delivery_queues).on_conflict_do_nothing(), missing)
                 else:
                     await conn.execute(sa.insert(delivery_queues).prefix_with("OR IGNORE"), missing)

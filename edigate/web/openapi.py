@@ -15,6 +15,9 @@ from typing import Any
 
 from aiohttp import web
 
+from edigate.medcom import all_types
+from edigate.web.keys import SETTINGS
+
 OPENAPI_PATH = "/api/v1/openapi.json"
 _DOC = web.AppKey("edigate.openapi_document", dict[str, bytes])  # filled on first request
 
@@ -805,15 +808,14 @@ def registered_routes(app: web.Application) -> set[tuple[str, str]]:
 
 
 def _with_app_values(schemas: dict[str, Any], app: web.Application) -> dict[str, Any]:
-    """The schemas with this app's own codes as enums: catalogue, partner EANs, health clusters."""
-    from edigate.web.keys import NOTIFY
-
-    service = app.get(NOTIFY)
-    if service is None:
+    """The schemas with this app's own codes as enums: catalogue, partner EANs, health clusters (the outage
+    procedure's organisations are the partners, its catalogue the MedCom one); unchanged without [notify]."""
+    if "/api/v1/incidents" not in {r.resource.canonical for r in app.router.routes() if r.resource is not None}:
         return schemas
-    eans = sorted(service.organisations)
-    clusters = sorted({c for o in service.organisations.values() for c in o.clusters})
-    codes = sorted(service.catalogue)
+    partners = app[SETTINGS].partners
+    eans = sorted(p.ean for p in partners)
+    clusters = sorted({c for p in partners for c in p.clusters})
+    codes = sorted(dict(all_types()))
     out = copy.deepcopy(schemas)
     incident, subscription = out["IncidentInput"]["properties"], out["SubscriptionInput"]["properties"]
     for prop, values in (

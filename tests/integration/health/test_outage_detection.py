@@ -109,7 +109,7 @@ def test_receiver_outage_alert_incident_notice_and_recovery(world_factory: Any) 
         what="the incident to be resolved",
     )
     world.wait_until(lambda: len(to(world, MAILBOX[MUNICIPALITY])) >= 2, what="the resolved notice")
-    assert world.route(HOSPITAL, MUNICIPALITY)["state"] == "ok"
+    assert world.route(HOSPITAL, MUNICIPALITY)["state"] == "ok"  # type: ignore[index]
     text = world.metrics()
     route_labels = {"sender": HOSPITAL, "receiver": MUNICIPALITY}
     assert metric_value(text, "edigate_route_state", **route_labels, state="ok") == 1
