@@ -41,6 +41,7 @@ from edigate.routing import PartnerDirectory
 from edigate.settings import Settings
 from edigate.store.crypto import BodyKeyring
 from edigate.store.db import Database
+from edigate.store.directory_store import SqlDirectoryStore
 from edigate.store.leader import LeaderElection
 from edigate.store.login_sessions import SqlLoginSessions
 from edigate.store.messages import MessageStore
@@ -223,6 +224,7 @@ def _outage_procedure(
         login_observer=metrics.login_event if metrics is not None else None,
         login_sessions=SqlLoginSessions(database),
         portal_tasks=SqlPortalTasks(database),
+        directory_store=SqlDirectoryStore(database),
     )
 
 

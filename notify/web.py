@@ -21,6 +21,7 @@ from aiohttp import web
 from notify import session as sess
 from notify import visinfosyd
 from notify.compose import public_incident_url
+from notify.directory_web import add_directory_routes
 from notify.feeds import atom_updated, planned_ics
 from notify.incidents import Actor, InvalidInput, InvalidTransition, allowed_roles, is_desk
 from notify.lists import distribution_lists
@@ -986,5 +987,6 @@ def add_routes(app: web.Application, service: NotifyService) -> Web:
     app.router.add_get("/status.atom", w.status_atom)
     app.router.add_get("/status/planned.ics", w.status_ics)
     app.router.add_get("/status/contacts", w.contacts)
+    add_directory_routes(app, w)
     app.router.add_get(r"/status/incidents/{id}", w.public_incident)
     return w
