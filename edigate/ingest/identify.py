@@ -39,7 +39,7 @@ def looks_like_json(body: bytes) -> bool:
 
 
 def format_of(body: bytes, content_type: str) -> str:
-    """"fhir" or "oioxml". A FHIR media type is always FHIR (a body that is not a Bundle is then refused in
+    """ "fhir" or "oioxml". A FHIR media type is always FHIR (a body that is not a Bundle is then refused in
     FHIR's terms); otherwise the content decides: JSON or an XML `Bundle` is FHIR, other XML is OIOXML."""
     if content_type in FHIR_TYPES or looks_like_json(body):
         return FHIR
