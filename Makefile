@@ -9,7 +9,7 @@ CONFIG ?= deploy/examples/region-syddanmark.toml
 JAR := validator/target/edigate-fhir-validator.jar
 JAVA_SOURCES := $(shell find validator/src -type f 2>/dev/null)
 
-.PHONY: run demo test lint bench venv clean validator
+.PHONY: run demo test lint bench bench-fhir venv clean validator
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -37,15 +37,19 @@ demo: $(STAMP)
 
 test: $(STAMP) $(JAR)
 	$(BIN)/ruff check edigate notify tests bench
+	$(BIN)/mypy edigate notify tests bench
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check edigate notify tests bench
-	$(BIN)/mypy edigate/medcom notify/policy.py
+	$(BIN)/mypy edigate notify tests bench
 
 bench: $(STAMP) $(JAR)
 	$(BIN)/python bench/bench_validate.py
 	$(BIN)/python bench/bench_ingest.py
+
+bench-fhir: $(STAMP) $(JAR)
+	$(BIN)/python bench/bench_fhir_validator.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info var validator/target

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import hashlib
 import json
 import os
@@ -194,6 +195,16 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def run_closed_loop(url: str, bodies: Bodies, seconds: float, concurrency: int) -> dict[str, float]:
+    return asyncio.run(closed_loop(url, bodies, seconds, concurrency))
+
+
+def run_rate(result: object) -> float:
+    """msgs/s of one run's result (a with_cpu dict)."""
+    assert isinstance(result, dict)
+    return float(result["msgs_per_s"])
+
+
 def with_cpu(pid: int, run: Callable[[], dict[str, float]]) -> dict[str, float]:
     """Run one measurement and add the server's CPU time per answered request (µs)."""
     before = process_cpu_seconds(pid)
@@ -279,16 +290,11 @@ def main() -> int:
                     proc = bare if name == "bare_202_handler" else gw
                     r = with_cpu(
                         proc.pid,
-                        lambda url=url, bodies=bodies: asyncio.run(
-                            closed_loop(url, bodies, args.seconds, args.concurrency)
-                        ),
+                        functools.partial(run_closed_loop, url, bodies, args.seconds, args.concurrency),
                     )
                     results[f"{mix}/{name}"] = r
                     print(f"{mix:7} {name:18} {r}", flush=True)
-                ratio = (
-                    results[f"{mix}/edigate_sqlite"]["msgs_per_s"]
-                    / results[f"{mix}/bare_202_handler"]["msgs_per_s"]
-                )  # type: ignore[index]
+                ratio = run_rate(results[f"{mix}/edigate_sqlite"]) / run_rate(results[f"{mix}/bare_202_handler"])
                 results[f"{mix}/ratio_to_ceiling"] = round(ratio, 3)
                 print(f"{mix:7} edigate / ceiling = {ratio:.0%}", flush=True)
             bodies = Bodies("FIXED", int(args.seconds * args.rate) + 10, "mixed")
@@ -328,8 +334,8 @@ def main() -> int:
     for key, val in results.items():
         if key.endswith("ratio_to_ceiling"):
             lines.append(
-                f"\n{key.split('/')[0]}: edigate reaches {float(val):.0%} of the bare-handler ceiling."
-            )  # type: ignore[arg-type]
+                f"\n{key.split('/')[0]}: edigate reaches {float(str(val)):.0%} of the bare-handler ceiling."
+            )
     (out / f"{args.out}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return 0
 

@@ -4,7 +4,9 @@ For each size the store is filled once with the store's own code paths, in the t
 `--before-src` (the commit before this work: schema step 1 only): `MessageStore.accept` (the group-commit
 writer the service uses) for originals and their XCTL03 receipts, `mark_delivered` for the deliveries.
 Composition of N rows: 10 % originals still pending for one municipality, the rest originals delivered
-and acknowledged plus their receipts, created over the last 20 days. Then a copy of that store is probed
+and acknowledged plus their receipts (which stay queued for the hospital: 55 % of the rows are queued),
+created over the last 20 days. No message is left delivered without a receipt request, so the receipt
+sweep's "before" reads few rows here (its state index finds no 'delivered' rows). Then a copy of that store is probed
 by each tree in its own process: before = the old tree on the old schema; after = this tree, which first
 runs its migration (step 2: the new indexes; the time is reported). Same data, same machine, one run.
 
@@ -91,6 +93,8 @@ async def fill(url: str, n: int) -> dict[str, Any]:
     return {
         "rows": total,
         "pending": pending * copies,
+        # the receipts are queued for the hospital too (this fill delivers originals only)
+        "queued": (pending + pairs) * copies,
         "seed_rows": pairs * 2 + pending,
         "seed_seconds": round(seeded, 1),
         "fill_seconds": round(time.perf_counter() - started, 1),
@@ -188,7 +192,7 @@ async def probe(url: str, repeat: int) -> dict[str, Any]:
             "health tick (store read)": lambda: read_route_signals(db, [MUNICIPALITY, HOSPITAL, OTHER], now),
         }
         for name, fn in cases.items():
-            await fn()  # warm: caches, prepared statements
+            await fn()  # type: ignore[no-untyped-call]  # warm: caches, prepared statements
             out[name] = await timed(fn, repeat)
         out["storage"] = await storage(db)
     finally:
@@ -289,7 +293,8 @@ def one_size(dialect: str, n: int, before: Path, repeat: int, tmp: Path) -> dict
 
 def fill_cell(r: dict[str, Any]) -> str:
     f = r["fill"]
-    return f"{f['fill_seconds']} s, {f['rows']:,}, {f['pending']:,} / {r['after']['migrate_seconds']} s"
+    queued = f.get("queued", f["pending"] + (f["rows"] - f["pending"]) // 2)
+    return f"{f['fill_seconds']} s, {f['rows']:,}, {queued:,} / {r['after']['migrate_seconds']} s"
 
 
 def report(results: dict[str, Any], args: argparse.Namespace) -> str:
@@ -326,7 +331,7 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
             cells.append(f"{r['before']['storage']['bytes_per_row']} → {r['after']['storage']['bytes_per_row']}")
         lines.append("| database bytes per row (tables + indexes) | " + " | ".join(cells) + " |")
         lines.append(
-            "| fill (s, rows, pending) / after's migration (s) | "
+            "| fill (s, rows, queued for delivery) / after's migration (s) | "
             + " | ".join(fill_cell(results[f"{dialect}/{s}"]) for s in sizes)
             + " |"
         )

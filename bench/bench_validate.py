@@ -142,7 +142,7 @@ def main() -> int:
         schema = validator.schemas.get(entry)  # the very same compiled schema
         parser = etree.XMLParser(resolve_entities=False, no_network=True)
 
-        def bare(data: bytes = data, schema: etree.XMLSchema = schema, parser: etree.XMLParser = parser):
+        def bare(data: bytes = data, schema: etree.XMLSchema = schema, parser: etree.XMLParser = parser) -> bool:
             return bool(schema.validate(etree.fromstring(data, parser)))
 
         def ours(data: bytes = data, validator: Validator = validator) -> object:

@@ -1,10 +1,12 @@
-"""Composition root: settings -> database, store, directory, validator, delivery, web, notify.
+"""Composition root: settings -> the object graph (:func:`build_gateway`) -> one aiohttp application
+(:func:`build_app`). Nothing else builds a long-lived object or reads another part's settings.
 
-Startup order (aiohttp runs `cleanup_ctx` before other on_startup handlers): migrate the database,
-start the group-commit writer, start the delivery worker and the receipt sweep; notify's scheduler
-starts after that. Shutdown (SIGTERM): the web runner stops taking requests and finishes in-flight
-ones, then the sweep and worker stop, the writer commits what is queued, notify stops, and the
-database closes last.
+Every object is made by a plain constructor with typed arguments, and the whole graph is started and stopped
+in one visible order (:func:`_running`): the validation threads compile the schemas → the store migrates
+the database and starts the group-commit writer → the delivery worker → the leader election → the receipt
+sweep and the retention purge → the outage procedure (scheduler, outbox) → the route health loop. On
+SIGTERM the web runner first stops taking requests and finishes the in-flight ones; then the same steps run
+in reverse, and the database closes last.
 """
 
 from __future__ import annotations
@@ -13,57 +15,98 @@ import asyncio
 import contextlib
 import functools
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import structlog
 from aiohttp import web
 
+from edigate.alerts import AlertSettings
 from edigate.clock import Clock, clock_from_environment
 from edigate.delivery.worker import DeliveryWorker
-from edigate.fhir.factory import build_fhir_validator
+from edigate.fhir.adapter import FhirAdapter
+from edigate.fhir.factory import AnyFhirValidator, build_fhir_validator
 from edigate.ingest.oioxml import OioxmlAdapter
 from edigate.ingest.pipeline import IngestPipeline
 from edigate.ingest.services import IngestServices
 from edigate.medcom import Validator, all_types
 from edigate.medcom.explain_pool import ExplainPool
-from edigate.monitor import setup_health_monitor
+from edigate.metrics import Metrics
+from edigate.monitor import HealthLoop, HealthLoopSettings
+from edigate.receipt_sweep import AckAlertHook, sweep_overdue_receipts
 from edigate.routing import PartnerDirectory
 from edigate.settings import Settings
 from edigate.store.crypto import BodyKeyring
 from edigate.store.db import Database
-from edigate.store.leader import LEADER, LeaderElection
+from edigate.store.directory_store import SqlDirectoryStore
+from edigate.store.leader import LeaderElection
+from edigate.store.login_sessions import SqlLoginSessions
 from edigate.store.messages import MessageStore
-from edigate.store.retention import retention_ctx
-from edigate.web import health_api, mailbox, messages_api
+from edigate.store.notify_store import SqlNotifyStorage
+from edigate.store.portal_tasks import SqlPortalTasks
+from edigate.store.retention import purge_periodically
+from edigate.web import health_api, mailbox, messages_api, metrics_api, routes_api
 from edigate.web.edge_input import setup_edge_input
 from edigate.web.errors import json_errors
 from edigate.web.ingest import post_message
 from edigate.web.keys import (
-    ACK_ALERT_HOOKS,
     CLOCK,
     DATABASE,
     DIRECTORY,
     EXPLAIN_POOL,
     FHIR_VALIDATOR,
+    HEALTH_LOOP,
     INGEST,
-    NOTIFY,
+    LEADER,
+    MAIL_RELAY,
+    METRICS,
     SETTINGS,
     STORE,
     VALIDATION_POOL,
     VALIDATOR,
     WORKER,
+    MailRelay,
 )
 from edigate.web.limits import setup_request_limits
-from edigate.web.metrics_api import record_login_event, record_received, record_validation, setup_metrics
 from edigate.web.openapi import setup_openapi
-from edigate.web.routes_api import setup_routes_api
 from edigate.web.security_headers import setup_security_headers
 from edigate.web.storage_trouble import setup_storage_trouble
+from notify import web as notify_web
+from notify.gateway_port import GatewayPort
+from notify.model import Organisation
+from notify.service import NotifyService
 
 log = structlog.get_logger()
+
+VALIDATION_THREADS = 4
+#: the outage procedure's service, for notify's own handlers and for tests; absent without [notify]
+NOTIFY = web.AppKey("edigate.notify", NotifyService)
+
+
+@dataclass
+class Gateway:
+    """The object graph of one running edigate."""
+
+    settings: Settings
+    clock: Clock
+    database: Database
+    directory: PartnerDirectory
+    validator: Validator
+    validation_pool: ThreadPoolExecutor
+    schema_problems: list[str]
+    explain_pool: ExplainPool
+    fhir_validator: AnyFhirValidator
+    store: MessageStore
+    worker: DeliveryWorker
+    leader: LeaderElection
+    metrics: Metrics | None
+    notify: NotifyService | None
+    health_loop: HealthLoop
+    ingest: IngestPipeline
+    ack_alert_hooks: list[AckAlertHook] = field(default_factory=list)
 
 
 def ensure_sqlite_dir(url: str) -> None:
@@ -74,90 +117,240 @@ def ensure_sqlite_dir(url: str) -> None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
-def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
-    clock = clock or clock_from_environment()
-    app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=[json_errors])
-    setup_security_headers(app)  # CSP, frame-ancestors, nosniff, Referrer-Policy on every answer
-    setup_storage_trouble(app)  # a full disk or a lost database: 503 with a reason, and /readyz sees it
+def build_gateway(settings: Settings, clock: Clock) -> Gateway:
+    """Every long-lived object, each given exactly what it needs."""
     ensure_sqlite_dir(settings.storage.url)
     database = Database.open(settings.storage.url)
-    app[SETTINGS] = settings
-    app[CLOCK] = clock
-    app[DATABASE] = database
-    app[DIRECTORY] = PartnerDirectory(settings)
-    app[VALIDATOR] = Validator(settings.medcom.schema_dir, max_bytes=settings.server.max_body_bytes)
-    app[EXPLAIN_POOL] = ExplainPool(app[VALIDATOR].schema_dir, max_bytes=settings.server.max_body_bytes)
-    app[STORE] = MessageStore(
+    validator = Validator(settings.medcom.schema_dir, max_bytes=settings.server.max_body_bytes)
+    validation_pool, schema_problems = _validation_pool(validator)
+    explain_pool = ExplainPool(validator.schema_dir, max_bytes=settings.server.max_body_bytes)
+    store = MessageStore(
         database,
         clock,
         group_commit_max=settings.storage.group_commit_max,
         group_commit_wait_ms=settings.storage.group_commit_wait_ms,
         keyring=BodyKeyring.from_environment(),  # None unless EDIGATE_BODY_KEYS is set
     )
-    app[WORKER] = DeliveryWorker(
-        app[STORE], settings.partners, settings.delivery, clock, gateway_ean=settings.medcom.gateway_ean
+    worker = DeliveryWorker(store, settings.partners, settings.delivery, clock, gateway_ean=settings.medcom.gateway_ean)
+    leader = LeaderElection(settings.storage.url, database.dialect)  # time-based jobs: one instance
+    metrics = metrics_api.build_metrics(settings.partners, clock) if settings.metrics.enabled else None
+    if metrics is not None:
+        metrics_api.observe_deliveries(worker, metrics)
+    notify = _outage_procedure(settings, database, clock, leader, metrics)
+    health_loop = _health_loop(settings, database, clock, worker, leader, metrics, notify)
+    fhir_validator = build_fhir_validator(settings.fhir)
+    return Gateway(
+        settings=settings,
+        clock=clock,
+        database=database,
+        directory=PartnerDirectory(settings),
+        validator=validator,
+        validation_pool=validation_pool,
+        schema_problems=schema_problems,
+        store=store,
+        worker=worker,
+        leader=leader,
+        metrics=metrics,
+        notify=notify,
+        explain_pool=explain_pool,
+        fhir_validator=fhir_validator,
+        health_loop=health_loop,
+        ingest=_ingest_pipeline(
+            settings, clock, validator, validation_pool, explain_pool, store, worker, metrics, fhir_validator
+        ),
+        ack_alert_hooks=[health_loop.ack_alert],  # receipts missing past the alert time: an IT alert mail
     )
-    app[FHIR_VALIDATOR] = build_fhir_validator(settings.fhir)
-    app[ACK_ALERT_HOOKS] = []
-    app[LEADER] = LeaderElection(settings.storage.url, database.dialect)  # time-based jobs: one instance
-    app[INGEST] = _ingest_pipeline(app, settings, clock)
+
+
+def _ingest_pipeline(
+    settings: Settings,
+    clock: Clock,
+    validator: Validator,
+    validation_pool: ThreadPoolExecutor,
+    explain_pool: ExplainPool,
+    store: MessageStore,
+    worker: DeliveryWorker,
+    metrics: Metrics | None,
+    fhir_validator: AnyFhirValidator,
+) -> IngestPipeline:
+    """POST /api/v1/messages: the shared stages and one adapter per message format (OIOXML, MedCom FHIR)."""
+    oioxml = OioxmlAdapter(
+        validator,
+        lambda: validation_pool,
+        gateway_ean=settings.medcom.gateway_ean,
+        observe_validation=metrics.validation_observed if metrics is not None else _ignore,
+        explain=explain_pool.explained,  # readable reports of invalid messages, off the loop
+    )
+    fhir = FhirAdapter(
+        lambda: fhir_validator,  # the HL7 reference validator (edigate.fhir.factory)
+        clock,
+        max_bytes=settings.server.max_body_bytes,
+        observe_validation=metrics.validation_observed if metrics is not None else _ignore,
+    )
+    return IngestPipeline(
+        IngestServices(
+            directory=PartnerDirectory(settings),
+            store=store,
+            clock=clock,
+            adapters=(oioxml, fhir),
+            max_body_bytes=settings.server.max_body_bytes,
+            wake=worker.wake,
+            observe_received=metrics.message_received if metrics is not None else _ignore,
+        )
+    )
+
+
+def _ignore(*_: object) -> None:
+    """An observer for when [metrics] enabled = false."""
+
+
+def _outage_procedure(
+    settings: Settings, database: Database, clock: Clock, leader: LeaderElection, metrics: Metrics | None
+) -> NotifyService | None:
+    """The outage procedure with its storage, clock, organisations and admin tokens; None without [notify]."""
+    if settings.notify is None:
+        return None
+    return NotifyService(
+        settings=settings.notify,
+        storage=SqlNotifyStorage(database),
+        clock=clock,
+        organisations=[
+            Organisation(ean=p.ean, name=p.name, kind=p.kind, clusters=p.clusters, mailbox=p.mailbox)
+            for p in settings.partners
+        ],
+        admin_token_hashes=frozenset(t for a in settings.admins for t in a.tokens_sha256),
+        message_types=all_types,  # the catalogue: the form's "Berørte meddelelser"
+        is_leader=leader.is_leader,
+        login_observer=metrics.login_event if metrics is not None else None,
+        login_sessions=SqlLoginSessions(database),
+        portal_tasks=SqlPortalTasks(database),
+        directory_store=SqlDirectoryStore(database),
+    )
+
+
+def _health_loop(
+    settings: Settings,
+    database: Database,
+    clock: Clock,
+    worker: DeliveryWorker,
+    leader: LeaderElection,
+    metrics: Metrics | None,
+    notify: NotifyService | None,
+) -> HealthLoop:
+    """The route health loop: gauges, alert mails and draft incidents through notify's gateway port."""
+    alerts = AlertSettings.from_section(
+        settings.alerts,
+        edi_support=settings.notify.edi_support_email if settings.notify else None,
+        on_call=settings.notify.on_call_email if settings.notify else None,
+    )
+    if alerts is None:
+        log.warning("alerts_disabled", reason="no [notify] and no [alerts] edi_support/on_call addresses")
+    public_url = settings.notify.public_url if settings.notify else None
+    return HealthLoop(
+        database=database,
+        clock=clock,
+        receivers=[p.ean for p in settings.partners],
+        settings=HealthLoopSettings.from_sections(settings.health, alerts),
+        worker=worker,
+        metrics=metrics,
+        outage=GatewayPort(notify) if notify is not None else None,
+        names={p.ean: p.name for p in settings.partners},
+        type_names=dict(all_types()),
+        status_url=f"{public_url}/routes" if public_url else None,
+        is_leader=leader.is_leader,
+    )
+
+
+def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+    gateway = build_gateway(settings, clock or clock_from_environment())
+    app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=[json_errors])
+    setup_security_headers(app)  # CSP, frame-ancestors, nosniff, Referrer-Policy on every answer
+    setup_storage_trouble(app)  # a full disk or a lost database: 503 with a reason, and /readyz sees it
+    app[SETTINGS] = settings
+    app[CLOCK] = gateway.clock
+    app[DATABASE] = gateway.database
+    app[DIRECTORY] = gateway.directory
+    app[VALIDATOR] = gateway.validator
+    app[VALIDATION_POOL] = gateway.validation_pool
+    app[EXPLAIN_POOL] = gateway.explain_pool
+    app[FHIR_VALIDATOR] = gateway.fhir_validator
+    app[STORE] = gateway.store
+    app[WORKER] = gateway.worker
+    app[LEADER] = gateway.leader
+    app[METRICS] = gateway.metrics
+    app[HEALTH_LOOP] = gateway.health_loop
+    app[INGEST] = gateway.ingest
+    mail = settings.notify.mail if settings.notify else None
+    app[MAIL_RELAY] = MailRelay(mail.kind, mail.host, mail.port, mail.directory) if mail else None
 
     app.router.add_post("/api/v1/messages", post_message)
     messages_api.add_routes(app)
     mailbox.add_routes(app)
     health_api.add_routes(app)
+    metrics_api.add_routes(app)  # GET /metrics (404 with [metrics] enabled = false)
+    routes_api.add_routes(app)  # GET /api/v1/routes, GET /routes
     setup_openapi(app)
+    if gateway.notify is not None:
+        app[NOTIFY] = gateway.notify
+        notify_web.add_routes(app, gateway.notify)
     setup_request_limits(app, settings.server.body_read_timeout_seconds)
     setup_edge_input(app)  # NUL bytes etc. in path, query, form fields, JSON: 404/400/422, never a 500
 
-    app.cleanup_ctx.append(_validation_pool)
-    app.cleanup_ctx.append(_fhir_validator_ctx)
-    app.cleanup_ctx.append(_explain_pool)
-    app.cleanup_ctx.append(_store_ctx)
-    app.cleanup_ctx.append(_delivery_ctx)
-    app.cleanup_ctx.append(_leader_ctx)
-    app.cleanup_ctx.append(_ack_sweep_ctx)
-    app.cleanup_ctx.append(retention_ctx)
-    _wire_notify(app, settings, database, clock)
-    setup_metrics(app)  # GET /metrics; [metrics] enabled = false turns recording off
-    setup_health_monitor(app)  # route health loop: gauges, alert mails, draft incidents
-    setup_routes_api(app)  # GET /api/v1/routes, GET /routes
-    app.on_cleanup.append(_close_database)  # after notify's own cleanup
+    app.cleanup_ctx.append(functools.partial(_running, gateway))
     return app
 
 
-def _ingest_pipeline(app: web.Application, settings: Settings, clock: Clock) -> IngestPipeline:
-    """POST /api/v1/messages: the shared stages and one adapter per message format."""
-    oioxml = OioxmlAdapter(
-        app[VALIDATOR],
-        lambda: app[VALIDATION_POOL],  # the threads start with the app
-        gateway_ean=settings.medcom.gateway_ean,
-        observe_validation=functools.partial(record_validation, app),
-        explain=app[EXPLAIN_POOL].explained,  # readable reports of invalid messages, off the loop
-    )
-    return IngestPipeline(
-        IngestServices(
-            directory=app[DIRECTORY],
-            store=app[STORE],
-            clock=clock,
-            adapters=(oioxml,),
-            max_body_bytes=settings.server.max_body_bytes,
-            wake=app[WORKER].wake,
-            observe_received=functools.partial(record_received, app),  # a no-op while metrics are off
-        )
-    )
+async def _running(gateway: Gateway, _app: web.Application) -> AsyncIterator[None]:
+    """Start everything in order; stop it in reverse (an AsyncExitStack also unwinds a failed start)."""
+    g = gateway
+    s = g.settings
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(g.database.close)
+        stack.callback(g.validation_pool.shutdown, wait=True)
+        await _warm_validation_pool(g.validation_pool, g.schema_problems)
+        await g.fhir_validator.start()  # in the background: the JVM warms up while OIOXML already flows
+        stack.push_async_callback(g.fhir_validator.stop)
+        available, reason = g.fhir_validator.status()
+        log.info("fhir_validation", available=available, reason=reason)
+        g.explain_pool.start()  # the worker process for readable reports of invalid messages
+        stack.callback(g.explain_pool.close)
+        await g.store.start()
+        stack.push_async_callback(g.store.stop)
+        log.info("store_started", dialect=g.database.dialect)
+        await g.worker.start()
+        stack.push_async_callback(g.worker.stop)
+        log.info("delivery_started", owner=g.worker.owner, push_receivers=len(g.worker.partners))
+        await g.leader.start()
+        stack.push_async_callback(g.leader.stop)
+        receipts = sweep_overdue_receipts(g.store, s.delivery, g.leader.is_leader, g.ack_alert_hooks)
+        await stack.enter_async_context(_task(receipts, "ack-sweep"))
+        purge = purge_periodically(g.database, g.clock, s.retention.body_days, s.retention.interval_minutes)
+        await stack.enter_async_context(_task(purge, "retention"))
+        if g.notify is not None:
+            await g.notify.start()
+            stack.push_async_callback(g.notify.stop)
+        await stack.enter_async_context(_task(g.health_loop.run(), "route-health"))
+        yield
 
 
-VALIDATION_THREADS = 4
+@contextlib.asynccontextmanager
+async def _task(coro: Coroutine[Any, Any, None], name: str) -> AsyncIterator[None]:
+    """A background loop for as long as the context lasts; cancelled and awaited on exit."""
+    task = asyncio.get_running_loop().create_task(coro, name=name)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
-async def _validation_pool(app: web.Application) -> AsyncIterator[None]:
-    """The validation threads, each with its own compiled schemas, compiled one thread after another at
-    startup. Measured: when the first XSD compiles of a process run in several threads at once, libxml2's
-    lazily built table of built-in types is corrupted and every compile fails from then on ("Internal
-    error: xmlSchemaPValAttrNodeValue, the given type is not a built-in type"); one compile first, then
-    any number of threads, works."""
-    validator = app[VALIDATOR]
+def _validation_pool(validator: Validator) -> tuple[ThreadPoolExecutor, list[str]]:
+    """The validation threads, each with its own compiled schemas, compiled one thread after another.
+    Measured: when the first XSD compiles of a process run in several threads at once, libxml2's lazily
+    built table of built-in types is corrupted and every compile fails from then on ("Internal error:
+    xmlSchemaPValAttrNodeValue, the given type is not a built-in type"); one compile first, then any number
+    of threads, works."""
     compile_lock = threading.Lock()
     problems: list[str] = []
 
@@ -168,127 +361,13 @@ async def _validation_pool(app: web.Application) -> AsyncIterator[None]:
     pool = ThreadPoolExecutor(
         max_workers=VALIDATION_THREADS, thread_name_prefix="medcom-validate", initializer=compile_schemas
     )
+    return pool, problems
+
+
+async def _warm_validation_pool(pool: ThreadPoolExecutor, problems: list[str]) -> None:
+    """Start every thread (each compiles its schemas) before the first request."""
     barrier = threading.Barrier(VALIDATION_THREADS)
     loop = asyncio.get_running_loop()
     await asyncio.gather(*(loop.run_in_executor(pool, barrier.wait, 30) for _ in range(VALIDATION_THREADS)))
     for problem in problems:
         log.warning("schema_unavailable", error=problem[:300])
-    app[VALIDATION_POOL] = pool
-    yield
-    pool.shutdown(wait=True)
-
-
-async def _fhir_validator_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Start the FHIR validator in the background: the JVM warms up while OIOXML already flows."""
-    validator = app[FHIR_VALIDATOR]
-    await validator.start()
-    available, reason = validator.status()
-    log.info("fhir_validation", available=available, reason=reason)
-    yield
-    await validator.stop()
-
-
-async def _explain_pool(app: web.Application) -> AsyncIterator[None]:
-    """The worker process that writes readable reports for invalid messages (edigate.medcom.explain_pool)."""
-    app[EXPLAIN_POOL].start()
-    yield
-    app[EXPLAIN_POOL].close()
-
-
-async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
-    store = app[STORE]
-    await store.start()
-    log.info("store_started", dialect=app[DATABASE].dialect)
-    yield
-    await store.stop()
-
-
-async def _delivery_ctx(app: web.Application) -> AsyncIterator[None]:
-    worker = app[WORKER]
-    await worker.start()
-    log.info("delivery_started", owner=worker.owner, push_receivers=len(worker.partners))
-    yield
-    await worker.stop()
-
-
-async def _leader_ctx(app: web.Application) -> AsyncIterator[None]:
-    leader = app[LEADER]
-    await leader.start()
-    yield
-    await leader.stop()
-
-
-async def _ack_sweep_ctx(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.get_running_loop().create_task(_ack_sweep(app), name="ack-sweep")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
-async def _ack_sweep(app: web.Application) -> None:
-    """pluspositivkvitt without a receipt: ack_overdue after 30 min, the alert hooks after 90 min."""
-    d = app[SETTINGS].delivery
-    while True:
-        if not app[LEADER].is_leader():  # two instances: the sweep (and its alerts) runs on the leader only
-            await asyncio.sleep(min(1.0, d.ack_sweep_interval_seconds))
-            continue
-        try:
-            overdue, alerts = await app[STORE].ack_sweep(
-                timedelta(minutes=d.ack_timeout_minutes), timedelta(minutes=d.ack_alert_minutes)
-            )
-            for mid in overdue:
-                log.warning("message_ack_overdue", message_id=mid)
-            for alert in alerts:
-                log.error(
-                    "message_ack_alert",
-                    message_id=alert.id,
-                    envelope_id=alert.envelope_id,
-                    route=f"{alert.sender_ean}->{alert.receiver_ean}",
-                    type=alert.type,
-                )
-                for hook in app[ACK_ALERT_HOOKS]:
-                    try:
-                        await hook(alert)
-                    except Exception as exc:
-                        log.warning("ack_alert_hook_failed", error=type(exc).__name__)
-        except Exception as exc:
-            log.warning("ack_sweep_failed", error=type(exc).__name__)
-        await asyncio.sleep(d.ack_sweep_interval_seconds)
-
-
-async def _close_database(app: web.Application) -> None:
-    await app[DATABASE].close()
-
-
-def _wire_notify(app: web.Application, settings: Settings, database: Database, clock: Clock) -> None:
-    """Hand notify its storage, clock, organisations and admin tokens (guarded: notify may be absent)."""
-    if settings.notify is None:
-        return
-    try:
-        from edigate.store.login_sessions import SqlLoginSessions
-        from edigate.store.notify_store import SqlNotifyStorage
-        from edigate.store.portal_tasks import SqlPortalTasks
-        from notify.model import Organisation
-        from notify.service import setup_notify
-    except ImportError as exc:
-        log.warning("notify_not_available", reason=f"{type(exc).__name__}: {exc}")
-        return
-    organisations = [
-        Organisation(ean=p.ean, name=p.name, kind=p.kind, clusters=p.clusters, mailbox=p.mailbox)
-        for p in settings.partners
-    ]
-    admin_hashes = frozenset(t for a in settings.admins for t in a.tokens_sha256)
-    app[NOTIFY] = setup_notify(
-        app,
-        settings=settings.notify,
-        storage=SqlNotifyStorage(database),
-        clock=clock,
-        organisations=organisations,
-        admin_token_hashes=admin_hashes,
-        message_types=all_types,  # the catalogue: the form's "Berørte meddelelser"
-        is_leader=app[LEADER].is_leader,
-        login_observer=functools.partial(record_login_event, app),  # metrics are set up after notify
-        login_sessions=SqlLoginSessions(database),
-        portal_tasks=SqlPortalTasks(database),
-    )

@@ -7,31 +7,18 @@ Each sub-command lives in its own module under `edigate.commands` and exposes
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
-COMMAND_MODULES = (
-    "edigate.commands.serve",
-    "edigate.commands.validate",
-    "edigate.commands.outage",
-    "edigate.commands.messages",
-    "edigate.commands.demo",
-    "edigate.commands.purge",
-    "edigate.commands.bodykeys",
-)
+from edigate.commands import bodykeys, demo, messages, outage, purge, serve, validate
+
+COMMAND_MODULES = (serve, validate, outage, messages, demo, purge, bodykeys)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edigate", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # command not built yet; others still work
-                continue
-            raise
+    for module in COMMAND_MODULES:
         module.register(sub)
     return parser
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -417,7 +417,7 @@ def _env_value(text: str) -> Any:
 _KEY_HEAD = re.compile(r"^([A-Za-z_][\w.\[\]]*): (.*)$", re.S)
 
 
-def config_error(exc: ValidationError, sections: Mapping[str, object] | None = None) -> ConfigError:
+def config_error(exc: ValidationError, sections: Collection[str] | None = None) -> ConfigError:
     """The first problem of a validation error as one line: `<key>: <what is wrong>`."""
     err = exc.errors(include_url=False)[0]
     key = _key(err["loc"])

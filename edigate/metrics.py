@@ -41,6 +41,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 
+import edigate
+
 __all__ = [
     "CONTENT_TYPE",
     "DELIVERY_OUTCOMES",
@@ -217,9 +219,7 @@ class Metrics:
         self.up = Gauge("edigate_up", "1 while the gateway is serving.", registry=r)
         self.up.set(1)
         if version is None:
-            from edigate import __version__
-
-            version = __version__
+            version = edigate.__version__
         Info("edigate_build", "Build information.", registry=r).info({"version": version})
         partner = Gauge(
             "edigate_partner_info",

@@ -6,8 +6,9 @@ and the worker's circuit states, feeds them to :meth:`HealthMonitor.update` and 
 1. the metrics gauges (route state, queue depth, oldest age, receipts overdue, incidents, outbox);
 2. one structlog event per state change;
 3. the on-call alert mail (``edigate.alerts``), addressed by the outage procedure's own schedule
-   (``notify.policy.handled_by``: EDI support inside support hours, otherwise on-call) and sent at any hour
-   through notify's durable outbox; repeats bounded by :class:`AlertThrottle`; a recovered mail on recovery;
+   (``OutageProcedure.handled_by``: EDI support inside support hours, otherwise on-call) and sent at any hour
+   through the procedure's durable outbox; repeats bounded by :class:`AlertThrottle`; a recovered mail on
+   recovery;
 4. a *draft* acute incident in the outage procedure (``open_draft_incident``) for a route/receiver that
    went down, with the receiver as the affected organisation, the message types seen pending and the
    first failure as start. ``[health] auto_confirm = true`` confirms it at once. On recovery the
@@ -15,19 +16,21 @@ and the worker's circuit states, feeds them to :meth:`HealthMonitor.update` and 
    got notices.
 
 Each action is guarded on its own: a failing mail never stops the incident, nor the loop.
+
+The outage procedure is reached only through :class:`OutageProcedure`, a narrow port in the gateway's own
+terms (``notify.gateway_port.GatewayPort`` implements it; ``edigate.app`` connects the two).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+import dataclasses
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
-from aiohttp import web
 
 from edigate.alerts import AlertMail, AlertSettings, AlertThrottle, compose_alert
 from edigate.clock import Clock
@@ -44,9 +47,8 @@ from edigate.store.health_queries import (
     read_sent_mail_counts,
 )
 from edigate.store.model import AckAlert
-from edigate.web.keys import ACK_ALERT_HOOKS, CLOCK, DATABASE, NOTIFY, SETTINGS, WORKER
 
-__all__ = ["HEALTH_LOOP", "HealthLoop", "HealthLoopSettings", "setup_health_monitor"]
+__all__ = ["HealthLoop", "HealthLoopSettings", "OutageProcedure"]
 
 log = structlog.get_logger("edigate.monitor")
 
@@ -71,6 +73,50 @@ MAIL_NOTICE_KIND = {
     "reminder": "alert-reminder",
     "degraded": "alert-degraded",
 }
+
+
+class OutageProcedure(Protocol):
+    """What the health loop asks of the outage procedure (notify), in plain values."""
+
+    @property
+    def public_url(self) -> str: ...  # where its pages are (incident links in the alert mails)
+
+    async def open_draft_incident(
+        self,
+        *,
+        cause: str,
+        organisations: Sequence[str],
+        message_types: Sequence[str],
+        start: datetime,
+        confirm: bool,
+    ) -> int: ...
+
+    async def open_auto_incident_for(self, receiver: str) -> int | None: ...
+
+    async def widen_auto_incident(self, incident_id: int, organisations: Sequence[str]) -> None: ...
+
+    async def resolve_auto_incident(self, incident_id: int, note: str) -> str | None: ...
+
+    def handled_by(self, at: datetime) -> str: ...
+
+    async def queue_alert_mail(
+        self,
+        *,
+        kind: str,
+        key: str,
+        to: Sequence[str],
+        subject: str,
+        text: str,
+        handled_by: str,
+        incident_id: int | None,
+        at: datetime,
+    ) -> bool: ...
+
+
+class CircuitSource(Protocol):
+    """The delivery worker, as far as the loop reads it."""
+
+    def circuit_state(self, receiver: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -98,9 +144,9 @@ class HealthLoop:
         clock: Clock,
         receivers: Sequence[str],
         settings: HealthLoopSettings,
-        worker: Any = None,
+        worker: CircuitSource | None = None,
         metrics: Metrics | None = None,
-        notify: Any = None,
+        outage: OutageProcedure | None = None,
         names: Mapping[str, str] | None = None,
         type_names: Mapping[str, str] | None = None,
         status_url: str | None = None,
@@ -112,7 +158,7 @@ class HealthLoop:
         self.settings = settings
         self.worker = worker
         self.metrics = metrics
-        self.notify = notify
+        self.outage = outage
         self.names = dict(names or {})
         self.type_names = dict(type_names or {})
         self.status_url = status_url
@@ -222,7 +268,7 @@ class HealthLoop:
         if event.is_recovery:
             await self._guard("incident_resolve_failed", self._recovered(event))
 
-    async def _guard(self, what: str, coro: Any) -> Any:
+    async def _guard(self, what: str, coro: Awaitable[Any]) -> Any:
         try:
             return await coro
         except Exception as exc:
@@ -254,7 +300,7 @@ class HealthLoop:
     # ---- incidents
 
     async def _open_incident(self, event: HealthEvent) -> int | None:
-        if self.notify is None:
+        if self.outage is None:
             return None
         scope = self._scope(event)
         existing = await self._incident_for_receiver(event.receiver)
@@ -262,26 +308,23 @@ class HealthLoop:
             self.incidents[event.key] = existing
             await self._widen(existing, scope)
             return existing
-        cause = self._cause(event)
-        incident = await self.notify.open_draft_incident(
-            cause=cause,
-            affected_organisations=scope,
-            affected_messages=list(event.message_types),
+        incident_id = await self.outage.open_draft_incident(
+            cause=self._cause(event),
+            organisations=scope,
+            message_types=list(event.message_types),
             start=event.since,
+            confirm=self.settings.auto_confirm,
         )
-        self.incidents[event.key] = incident.id
+        self.incidents[event.key] = incident_id
         log.warning(
             "incident_draft_opened",
-            incident_id=incident.id,
+            incident_id=incident_id,
             receiver=event.receiver,
             route=self._route_field(event),
         )
         if self.settings.auto_confirm:
-            from notify.incidents import SYSTEM
-
-            await self.notify.confirm_incident(SYSTEM, incident.id)
-            log.warning("incident_auto_confirmed", incident_id=incident.id)
-        return int(incident.id)
+            log.warning("incident_auto_confirmed", incident_id=incident_id)
+        return incident_id
 
     def _scope(self, event: HealthEvent) -> list[str]:
         """Who an automatic incident concerns: the failed receiver and every organisation with traffic on
@@ -292,13 +335,8 @@ class HealthLoop:
 
     async def _widen(self, incident_id: int, scope: Sequence[str]) -> None:
         """A further route into the same receiver went down: its sender joins the incident's scope."""
-        from notify.incidents import SYSTEM
-
-        incident = await self.notify.storage.get_incident(incident_id)
-        if incident is None or incident.ended or set(scope) <= set(incident.affected_organisations):
-            return
-        wider = list(dict.fromkeys([*incident.affected_organisations, *scope]))
-        await self.notify.change_scope(SYSTEM, incident_id, {"affected_organisations": wider})
+        if self.outage is not None:
+            await self.outage.widen_auto_incident(incident_id, scope)
 
     async def _incident_for_receiver(self, receiver: str) -> int | None:
         """An auto-opened incident still open for this receiver: this process's link, or (after a restart)
@@ -306,14 +344,7 @@ class HealthLoop:
         for key, incident_id in self.incidents.items():
             if key == f"receiver:{receiver}" or key.endswith(f"->{receiver}"):
                 return incident_id
-        for incident in await self.notify.storage.list_incidents(limit=200):
-            if (
-                incident.source == "monitor"
-                and not incident.ended
-                and incident.affected_organisations[:1] == (receiver,)  # the failed receiver comes first
-            ):
-                return int(incident.id)
-        return None
+        return await self.outage.open_auto_incident_for(receiver) if self.outage is not None else None
 
     def _cause(self, event: HealthEvent) -> str:
         receiver = self.names.get(event.receiver, event.receiver)
@@ -333,18 +364,18 @@ class HealthLoop:
             if incident_id is not None:
                 for route in event.still_down:  # still down on their own: the incident stays theirs
                     self.incidents[f"route:{route_key(*route)}"] = incident_id
-        if incident_id is None or self.notify is None:
+        if incident_id is None or self.outage is None:
             return
         if incident_id in self.incidents.values():
             return  # another route of the same incident is still down
-        incident = await self.notify.resolve_auto_incident(
+        state = await self.outage.resolve_auto_incident(
             incident_id, "Forbindelsen virker igen; edigate leverer meddelelserne."
         )
         log.info(
             "incident_auto_resolved",
             incident_id=incident_id,
             route=self._route_field(event),
-            state=getattr(incident, "state", None),
+            state=state,
         )
 
     # ---- alert mails
@@ -358,18 +389,15 @@ class HealthLoop:
             return
         if not reminder and not self.throttle.admit(event, now):
             return
-        if self.notify is None:
+        if self.outage is None:
             if not self._warned_no_outbox:
                 log.error("alert_not_sent", reason="no outbox: the outage procedure ([notify]) is not set up")
                 self._warned_no_outbox = True
             return
-        from notify.policy import handled_by
-
-        rules = self.notify.rules
         mail = compose_alert(
             event,
             now=now,
-            handled_by=lambda t: handled_by(t, rules),
+            handled_by=self.outage.handled_by,
             recipients=self.settings.alerts.recipients,
             names=self.names,
             type_names=self.type_names,
@@ -378,13 +406,20 @@ class HealthLoop:
             status_url=self.status_url,
             draft_incident=incident_id is not None,
         )
-        await self._send(mail, now, incident_id if incident_id is not None else self.incidents.get(event.key))
+        linked = incident_id if incident_id is not None else self.incidents.get(event.key)
+        public_url = self.outage.public_url if self.outage is not None else None
+        if linked is not None and public_url and event.is_down:
+            # the draft is confirmed (or closed) from its page; the worklist has every open one
+            base = public_url.rstrip("/")
+            links = f"\nHændelse (bekræft kladden her): {base}/incidents/{linked}\nArbejdsliste: {base}/incidents\n"
+            mail = dataclasses.replace(mail, text=mail.text.rstrip("\n") + "\n" + links)
+        await self._send(mail, now, linked)
 
     async def _announced_before_restart(self, event: HealthEvent, now: datetime) -> bool:
         """After a restart the throttle is empty: if this outage's alert went out (by an earlier process)
         less than a repeat interval ago and was not followed by a recovered mail, count it as sent (so the
         recovered mail and the reminders still follow) instead of mailing on-call twice."""
-        if event.key in self._alerts_recalled or self.throttle is None or self.notify is None:
+        if event.key in self._alerts_recalled or self.throttle is None or self.outage is None:
             return False
         self._alerts_recalled.add(event.key)
         down, recovered = await read_last_alerts(self.database, event.key)
@@ -397,41 +432,20 @@ class HealthLoop:
         return True
 
     async def _send(self, mail: AlertMail, now: datetime, incident_id: int | None) -> None:
-        """Through notify's durable outbox: the row is committed before anything is sent; no window."""
-        from notify.model import AuditEntry, NewOutboxRow
-
-        kind = MAIL_NOTICE_KIND.get(mail.kind, "alert")
-        rows = [
-            NewOutboxRow(
-                channel="mail",
-                address=a,
-                source=f"vagt:{mail.handled_by}",
-                subject=mail.subject,
-                body_text=mail.text,
-            )
-            for a in mail.to
-        ]
-        notice = await self.notify.storage.record_notice(
-            incident_id=incident_id,
-            kind=kind,
-            dedupe_key=f"{kind}:{mail.key}:{now.isoformat()}",
-            created_at=now,
+        """Through the procedure's durable outbox: the row is committed before anything is sent; no window."""
+        if self.outage is None:
+            return
+        queued = await self.outage.queue_alert_mail(
+            kind=MAIL_NOTICE_KIND.get(mail.kind, "alert"),
+            key=mail.key,
+            to=mail.to,
             subject=mail.subject,
-            next_status_at=None,
-            rows=rows,
-            audit=[
-                AuditEntry(
-                    now,
-                    "edigate",
-                    "driftsalarm",
-                    f"{mail.subject} → {', '.join(mail.to)}",
-                    incident_id=incident_id,
-                )
-            ],
-            not_before=datetime.now(UTC),  # the outbox's retry clock is the system clock
+            text=mail.text,
+            handled_by=mail.handled_by,
+            incident_id=incident_id,
+            at=now,
         )
-        self.notify.outbox.poke()
-        if notice is None:
+        if not queued:
             return
         log.info(
             "alert_mail_queued",
@@ -452,11 +466,9 @@ class HealthLoop:
         """One mail per route to EDI support (in its hours) or on-call, with the route and the count of
         messages whose receipt is missing: never a CPR, a name or a body, only types and counts."""
         alerts, self._ack_alerts = self._ack_alerts, []
-        if not alerts or self.settings.alerts is None or self.notify is None:
+        if not alerts or self.settings.alerts is None or self.outage is None:
             return
-        from notify.policy import handled_by
-
-        handler = str(handled_by(now, self.notify.rules))
+        handler = self.outage.handled_by(now)
         to = self.settings.alerts.recipients.get(handler)
         addresses = (to,) if isinstance(to, str) else tuple(to or ())
         if not addresses:
@@ -527,63 +539,3 @@ def _snapshot_fields(metrics: Metrics) -> dict[str, Any]:
         "mail_outbox_failed": snap.mail_outbox_failed,
         "outbox_failed": snap.outbox_failed,
     }
-
-
-# ---------------------------------------------------------------------------------------------- wiring
-
-HEALTH_LOOP = web.AppKey("edigate.health_loop", HealthLoop)
-
-
-def setup_health_monitor(app: web.Application) -> HealthLoop:
-    """Build the loop from ``[health]``/``[alerts]`` and run it while the app runs (``app[HEALTH_LOOP]``).
-
-    Call from ``build_app`` after notify is wired and after :func:`edigate.web.metrics_api.setup_metrics`
-    (both optional: without them the loop still keeps the matrix for ``/api/v1/routes``).
-    """
-    from edigate.store.leader import LEADER
-    from edigate.web.metrics_api import METRICS
-
-    settings = app[SETTINGS]
-    notify = app.get(NOTIFY)
-    leader = app.get(LEADER)
-    notify_settings = getattr(notify, "settings", None)
-    alerts = AlertSettings.from_section(
-        settings.alerts,
-        edi_support=getattr(notify_settings, "edi_support_email", None),
-        on_call=getattr(notify_settings, "on_call_email", None),
-    )
-    loop_settings = HealthLoopSettings.from_sections(settings.health, alerts)
-    if loop_settings.alerts is None:
-        log.warning("alerts_disabled", reason="no [notify] and no [alerts] edi_support/on_call addresses")
-    try:
-        from edigate.medcom.catalogue import all_types
-
-        type_names = dict(all_types())
-    except ImportError:  # pragma: no cover
-        type_names = {}
-    public_url = getattr(getattr(notify, "settings", None), "public_url", None)
-    loop = HealthLoop(
-        database=app[DATABASE],
-        clock=app[CLOCK],
-        receivers=[p.ean for p in settings.partners],
-        settings=loop_settings,
-        worker=app.get(WORKER),
-        metrics=app.get(METRICS),
-        notify=notify,
-        names={p.ean: p.name for p in settings.partners},
-        type_names=type_names,
-        status_url=f"{public_url.rstrip('/')}/routes" if public_url else None,
-        is_leader=leader.is_leader if leader is not None else None,
-    )
-    app[HEALTH_LOOP] = loop
-    app[ACK_ALERT_HOOKS].append(loop.ack_alert)
-
-    async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.get_running_loop().create_task(loop.run(), name="route-health")
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    app.cleanup_ctx.append(lifecycle)
-    return loop

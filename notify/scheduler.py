@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from notify import policy
 from notify.compose import MailContext, notice_rows, planned_end_row, reminder_row, webhook_payload
@@ -309,8 +309,6 @@ class Scheduler:
 
 
 def rules_from(settings: NotifySettings) -> policy.ProcedureRules:
-    from datetime import timedelta
-
     kwargs: dict[str, object] = {}
     if settings.rules.notice_threshold_minutes is not None:
         kwargs["notice_threshold"] = timedelta(minutes=settings.rules.notice_threshold_minutes)

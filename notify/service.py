@@ -1,4 +1,4 @@
-"""The outage procedure's running system, and its seam to the app: `setup_notify(app, …)`.
+"""The outage procedure's running system; `edigate.app` builds it, `notify.web` serves it.
 
 `NotifyService` is what the web layer and the gateway's health monitor call: file, update, resolve and
 confirm incidents, manage subscriptions. Decisions about *when* to notify are `notify.policy`'s; this
@@ -13,18 +13,17 @@ import hashlib
 import logging
 import os
 import secrets
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiohttp import web
-
 from notify import policy
 from notify.addresses import InvalidAddress, danish_error, normalise_address
 from notify.compose import MailContext, confirm_row, receipt_rows, reporter_resolved_rows
-from notify.config import NotifySettings
+from notify.config import Contacts, NotifySettings
+from notify.directory import Directory, DirectoryStore, MemoryDirectoryStore
 from notify.incidents import (
     SUBSCRIPTION_FIELDS,
     SYSTEM,
@@ -80,9 +79,6 @@ FALLBACK_CATALOGUE: tuple[tuple[str, str], ...] = (
     ("GGOP", "Genoptræningsplan"),
 )
 
-NOTIFY_SERVICE: web.AppKey[NotifyService] = web.AppKey("notify_service")
-
-
 class NotFound(LookupError):
     pass
 
@@ -119,6 +115,23 @@ class PublicFacts:
     estimate_passed: bool  # an acute outage past its expected end: the end is unknown until re-estimated
 
 
+@dataclass(frozen=True)
+class WorkItem:
+    incident: Incident
+    next_status_at: datetime | None  # the next status promised to the lists, None before the first notice
+    overdue: bool  # that promise has passed without an update
+    handled_at: datetime  # when the report is (was) handled: 08:00 for one filed after 22:00
+    lists_told: bool  # a list notice went out
+
+
+@dataclass(frozen=True)
+class Worklist:
+    drafts: list[WorkItem]
+    deferred: list[WorkItem]
+    open: list[WorkItem]
+    ended: list[WorkItem]
+
+
 def _sha256(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
@@ -152,6 +165,7 @@ class NotifyService:
         login_observer: Callable[[str], None] | None = None,
         login_sessions: LoginSessions | None = None,
         portal_tasks: PortalTasks | None = None,
+        directory_store: DirectoryStore | None = None,
     ) -> None:
         self.settings = settings
         #: the desk's sundhed.dk (VisInfoSyd) tasks
@@ -168,6 +182,9 @@ class NotifyService:
         self.catalogue: dict[str, str] = dict(types or FALLBACK_CATALOGUE)
         self.renderer = Renderer(self.rules.timezone)
         self.mail_context = MailContext(settings.public_url, self.organisations, self.catalogue)
+        #: mailboxes, clusters and contacts as the desk edits them (the TOML is the seed); applied in place
+        self.directory = Directory(directory_store or MemoryDirectoryStore(), self.organisations, settings.contacts)
+        self.directory.on_contacts = self._contacts_changed
         #: two instances on one database: the scheduler and the outbox sender run only where this is True
         self.is_leader = is_leader or (lambda: True)
         #: hears the login throttle's events (`wrong_key`, `lockout`, `throttled`); edigate counts them
@@ -198,9 +215,11 @@ class NotifyService:
 
     # ---- lifecycle
     async def start(self) -> None:
+        await self.directory.refresh_quietly()  # the desk's stored edits, before the first notice or page
         self._tasks = [
             asyncio.create_task(self.scheduler.run(), name="notify-scheduler"),
             asyncio.create_task(self.outbox.run(), name="notify-outbox"),
+            asyncio.create_task(self.directory.run(), name="notify-directory"),
         ]
 
     async def stop(self) -> None:
@@ -229,6 +248,10 @@ class NotifyService:
 
     def org_name(self, ean: str) -> str:
         return self.mail_context.org_name(ean)
+
+    def _contacts_changed(self, contacts: Contacts) -> None:
+        """The desk edited the contacts card: receipts and drafts use the new numbers from now on."""
+        self.settings = self.settings.model_copy(update={"contacts": contacts})
 
     # ---- incidents
     async def _incident(self, incident_id: int) -> Incident:
@@ -327,6 +350,33 @@ class NotifyService:
             awaiting_confirmation=open_ and incident.kind == "planned" and incident.expected_end <= now,
             estimate_passed=open_ and incident.kind == "acute" and incident.expected_end <= now,
         )
+
+    async def worklist(self) -> Worklist:
+        """The desk's worklist: drafts, reports deferred to 08:00, open incidents with their promised next
+        status (overdue marked), and what ended in the last 7 days."""
+        now = self.clock()
+        rows: dict[str, list[WorkItem]] = {"drafts": [], "deferred": [], "open": [], "ended": []}
+        for incident in await self.storage.list_incidents(since=now - timedelta(days=7)):
+            notices = [n for n in await self.storage.notices_for(incident.id) if n.kind in LIST_NOTICE_KINDS]
+            promised = [n.next_status_at for n in notices if n.next_status_at is not None]
+            plan = self.plan_for(incident)
+            next_status = promised[-1] if promised and incident.resolved_at is None else None
+            item = WorkItem(
+                incident=incident,
+                next_status_at=next_status,
+                overdue=next_status is not None and next_status <= now,
+                handled_at=plan.handled_at,
+                lists_told=bool(notices),
+            )
+            if incident.ended:
+                rows["ended"].append(item)
+            elif incident.state == "draft":
+                rows["drafts"].append(item)
+            elif plan.handled_at.astimezone(UTC) > now.astimezone(UTC):
+                rows["deferred"].append(item)
+            else:
+                rows["open"].append(item)
+        return Worklist(**rows)
 
     async def is_public(self, incident: Incident) -> bool:
         """May the status page, the Atom feed and the public incident page show it? Only what the procedure
@@ -700,44 +750,3 @@ class NotifyService:
         return await self.storage.remove_subscription(
             sub.id, now, [AuditEntry(now, actor.name, "abonnement-fjernet", sub.email)]
         )
-
-
-def setup_notify(
-    app: web.Application,
-    *,
-    settings: NotifySettings,
-    storage: NotifyStorage,
-    clock: Callable[[], datetime],
-    organisations: Sequence[Organisation],
-    admin_token_hashes: frozenset[str],
-    message_types: Sequence[tuple[str, str]] | Callable[[], Sequence[tuple[str, str]]] | None = None,
-    is_leader: Callable[[], bool] | None = None,
-    login_observer: Callable[[str], None] | None = None,
-    login_sessions: LoginSessions | None = None,
-    portal_tasks: PortalTasks | None = None,
-) -> NotifyService:
-    """Register the procedure's routes and background tasks on `app`; returns the service."""
-    from notify.web import add_routes
-
-    service = NotifyService(
-        settings=settings,
-        storage=storage,
-        clock=clock,
-        organisations=organisations,
-        admin_token_hashes=admin_token_hashes,
-        message_types=message_types,
-        is_leader=is_leader,
-        login_observer=login_observer,
-        login_sessions=login_sessions,
-        portal_tasks=portal_tasks,
-    )
-    app[NOTIFY_SERVICE] = service
-    add_routes(app, service)
-
-    async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
-        await service.start()
-        yield
-        await service.stop()
-
-    app.cleanup_ctx.append(lifecycle)
-    return service

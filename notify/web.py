@@ -21,6 +21,7 @@ from aiohttp import web
 from notify import session as sess
 from notify import visinfosyd
 from notify.compose import public_incident_url
+from notify.directory_web import add_directory_routes
 from notify.feeds import atom_updated, planned_ics
 from notify.incidents import Actor, InvalidInput, InvalidTransition, allowed_roles, is_desk
 from notify.lists import distribution_lists
@@ -268,6 +269,15 @@ class Web:
         return self.redirect(f"/incidents/{incident.id}")
 
     # ---- incident page
+    async def worklist(self, request: web.Request) -> web.Response:
+        """The desk's worklist (EDI support and on-call as admins, Regional IT)."""
+        actor = self.require_login(request)
+        if not is_desk(actor):
+            raise web.HTTPForbidden(
+                text="Arbejdslisten er for EDI-supporten, vagten og Regional IT.", headers=SECURITY_HEADERS
+            )
+        return self.page(request, "web/worklist.html", {"work": await self.s.worklist()})
+
     async def incident_get(self, request: web.Request) -> web.Response:
         if self.actor(self.session(request)) is None:
             # an old link, or one shared from the desk: the public page if there is one, else the login
@@ -950,6 +960,7 @@ def add_routes(app: web.Application, service: NotifyService) -> Web:
     app.router.add_get("/login", w.login_get)
     app.router.add_post("/login", w.login_post)
     app.router.add_route("*", "/logout", w.logout)
+    app.router.add_get("/incidents", w.worklist)
     app.router.add_get("/incidents/new", w.form_get)
     app.router.add_post("/incidents/new", w.form_post)
     app.router.add_get(r"/incidents/{id}", w.incident_get)
@@ -976,5 +987,6 @@ def add_routes(app: web.Application, service: NotifyService) -> Web:
     app.router.add_get("/status.atom", w.status_atom)
     app.router.add_get("/status/planned.ics", w.status_ics)
     app.router.add_get("/status/contacts", w.contacts)
+    add_directory_routes(app, w)
     app.router.add_get(r"/status/incidents/{id}", w.public_incident)
     return w

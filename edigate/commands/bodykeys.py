@@ -12,7 +12,10 @@ import asyncio
 import sys
 from typing import Any
 
+from edigate.commands.store_access import announce, describe, missing_database
 from edigate.settings import ConfigError, load_settings
+from edigate.store.crypto import BodyDecryptError, BodyKeyError, BodyKeyring, new_key_line, rotate_bodies
+from edigate.store.db import Database
 
 
 def register(subparsers: Any) -> None:
@@ -28,8 +31,6 @@ def register(subparsers: Any) -> None:
 
 
 def run_new(args: argparse.Namespace) -> int:
-    from edigate.store.crypto import BodyKeyError, new_key_line
-
     try:
         print(new_key_line(args.key_id))
     except BodyKeyError as exc:
@@ -39,9 +40,6 @@ def run_new(args: argparse.Namespace) -> int:
 
 
 def run_rotate(args: argparse.Namespace) -> int:
-    from edigate.commands.store_access import announce, describe, missing_database
-    from edigate.store.crypto import BodyKeyError, BodyKeyring
-
     try:
         settings = load_settings(args.config)
         keyring = BodyKeyring.from_environment()
@@ -65,10 +63,7 @@ def run_rotate(args: argparse.Namespace) -> int:
         return 1
 
 
-async def _rotate(url: str, keyring: Any) -> int:
-    from edigate.store.crypto import BodyDecryptError, BodyKeyError, rotate_bodies
-    from edigate.store.db import Database
-
+async def _rotate(url: str, keyring: BodyKeyring) -> int:
     db = Database.open(url)
     try:
         await db.migrate()

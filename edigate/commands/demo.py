@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from edigate.demo.scenario import run_demo
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
@@ -45,8 +47,6 @@ def run(args: argparse.Namespace) -> int:
     if not 0.1 <= args.speed <= 20:
         print("edigate demo: --speed must be between 0.1 and 20", file=sys.stderr)
         return 2
-    from edigate.demo.scenario import run_demo
-
     try:
         return asyncio.run(run_demo(speed=args.speed, workdir=args.workdir, keep=args.keep, out=sys.stdout))
     except KeyboardInterrupt:

@@ -13,8 +13,11 @@ import sys
 from datetime import datetime
 from typing import Any
 
+from edigate.clock import clock_from_environment
 from edigate.commands.store_access import announce, describe, missing_database
 from edigate.settings import ConfigError, load_settings
+from edigate.store.db import Database
+from edigate.store.messages import MessageStore, SearchFilter
 
 
 def register(subparsers: Any) -> None:
@@ -61,10 +64,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace, url: str) -> int:
-    from edigate.clock import clock_from_environment
-    from edigate.store.db import Database
-    from edigate.store.messages import MessageStore, SearchFilter
-
     db = Database.open(url)
     store = MessageStore(db, clock_from_environment())
     try:

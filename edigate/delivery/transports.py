@@ -65,7 +65,7 @@ class HttpTransport:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         headers = {
-            "Content-Type": "application/xml",
+            "Content-Type": message.content_type,  # application/xml, application/fhir+json or +xml
             "X-Edigate-Message-Id": str(message.id),
             "X-Edigate-Envelope-Id": header_value("X-Edigate-Envelope-Id", message.envelope_id),
         }
@@ -96,7 +96,8 @@ class DirectoryTransport:
         """ASCII letters, digits, '-' and '_' only, bounded: any envelope id gives a legal, unique name
         (the message id makes it unique; the envelope id part is for people)."""
         safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in message.envelope_id)
-        return f"{message.id:012d}-{safe[:FILE_ID_MAX]}.xml"
+        extension = ".json" if message.content_type.endswith("json") else ".xml"
+        return f"{message.id:012d}-{safe[:FILE_ID_MAX]}{extension}"
 
     async def deliver(self, message: QueuedMessage) -> str:
         try:

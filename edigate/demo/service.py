@@ -19,6 +19,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiohttp
+import holidays
 
 LOCAL = ZoneInfo("Europe/Copenhagen")
 
@@ -26,12 +27,7 @@ LOCAL = ZoneInfo("Europe/Copenhagen")
 def demo_start(today: date | None = None) -> datetime:
     """The latest weekday on or before `today` that is no Danish public holiday, at 10:00 local time."""
     day = today or datetime.now(LOCAL).date()
-    try:
-        import holidays
-
-        danish = holidays.country_holidays("DK")
-    except Exception:  # the holidays package is a dependency; without it weekends are still skipped
-        danish = {}
+    danish = holidays.country_holidays("DK")
     while day.weekday() >= 5 or day in danish:
         day -= timedelta(days=1)
     return datetime(day.year, day.month, day.day, 10, 0, tzinfo=LOCAL)

@@ -14,12 +14,16 @@ import contextlib
 import random
 import socket
 from collections import Counter
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
 
+from edigate.clock import Clock
 from edigate.demo.messages import MIX, Outgoing, build, fictitious_cpr
 from edigate.medcom import build_positive_receipt, extract_envelope, new_identifier, parse
 
@@ -54,7 +58,7 @@ class SimulatedSystems:
         hospitals: dict[str, str],
         municipalities: dict[str, str],
         names: dict[str, str],
-        clock: object,
+        clock: Clock,
         seed: int = 20261117,
     ) -> None:
         self.gateway_url = gateway_url.rstrip("/")
@@ -173,13 +177,11 @@ class SimulatedSystems:
             self.counts.send_errors += 1
             return False
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     def _local_now(self) -> datetime:
-        from zoneinfo import ZoneInfo
-
-        now = self.clock()  # type: ignore[operator]
+        now = self.clock()
         return now.astimezone(ZoneInfo("Europe/Copenhagen")).replace(tzinfo=None)

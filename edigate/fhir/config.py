@@ -9,7 +9,7 @@
     threads = 2                         # validations at once inside the JVM
     timeout_seconds = 30                # one validation, end to end
     start_timeout_seconds = 300         # JVM start + package load + warm-up
-    java_options = ["-Xmx1g"]
+    java_options = ["-Xmx1536m"]
 
 Self-contained (its own strict pydantic model; `edigate.config.GatewaySettings` includes it as `fhir`).
 `configured` is not a key: it says whether the file had a `[fhir]` section at all.

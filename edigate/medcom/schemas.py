@@ -31,9 +31,7 @@ def default_schema_dir() -> Path:
 
 def project_schema_dir() -> Path:
     """The project's own schemas: beside the package in a checkout, or where a wheel install put them."""
-    import edigate
-
-    package = Path(edigate.__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # edigate/medcom/schemas.py -> edigate/
     return shipped_schema_dir(package, Path(sysconfig.get_paths()["data"]))
 
 

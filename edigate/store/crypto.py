@@ -26,8 +26,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from edigate.store.schema import messages
 
 MAGIC = b"EGC1"
 NONCE_BYTES = 12
@@ -207,10 +210,6 @@ async def rotate_bodies(database: Database, keyring: BodyKeyring, *, batch: int 
     Works in id order, `batch` rows per transaction; each UPDATE only applies when the body is still
     the one read, so it is safe while the service runs. Idempotent: run it again after a crash.
     """
-    import sqlalchemy as sa
-
-    from edigate.store.schema import messages
-
     m = messages.c
     examined = resealed = sealed_plain = 0
     last_id = 0

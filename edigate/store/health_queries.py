@@ -28,6 +28,7 @@ from edigate.health import CircuitState, RouteSignals, TypeSignals
 from edigate.logging import scrub_text
 from edigate.store.db import Database
 from edigate.store.model import ACCEPTED, ACK_OVERDUE, ACKNOWLEDGED, DELIVERED, FAILED, REFUSED
+from edigate.store.notify_store import incidents, notices, outbox
 from edigate.store.schema import PENDING, events, messages
 
 __all__ = [
@@ -360,10 +361,6 @@ class OutboxCounts:
 async def read_outbox_counts(db: Database) -> OutboxCounts | None:
     """Mail outbox pending/failed and open incidents by kind; None when notify's tables are absent."""
     try:
-        from edigate.store.notify_store import incidents, notices, outbox
-    except ImportError:
-        return None
-    try:
         async with db.engine.connect() as conn:
             rows = (
                 await conn.execute(
@@ -437,10 +434,6 @@ async def read_sent_mail_counts(db: Database) -> dict[str, int] | None:
     """Mails the outage procedure's outbox has sent, by notice kind (for the notices-sent counter);
     None when notify's tables are absent. Rides ``ix_notify_outbox_due`` (status first)."""
     try:
-        from edigate.store.notify_store import notices, outbox
-    except ImportError:
-        return None
-    try:
         async with db.engine.connect() as conn:
             rows = (
                 await conn.execute(
@@ -459,10 +452,6 @@ async def read_last_alerts(db: Database, key: str) -> tuple[datetime | None, dat
     """(last down alert, last recovered mail) queued for a health event key (``HealthEvent.key``), from
     notify's notices, so a restarted process does not mail on-call again about an outage it already
     announced. (None, None) when there are none or notify's tables are absent."""
-    try:
-        from edigate.store.notify_store import notices
-    except ImportError:
-        return None, None
     n = notices.c
     try:
         async with db.engine.connect() as conn:

@@ -18,9 +18,8 @@ import contextlib
 from typing import Any
 
 import structlog
-from aiohttp import web
 
-__all__ = ["LEADER", "LEADER_LOCK_KEY", "LeaderElection", "asyncpg_dsn"]
+__all__ = ["LEADER_LOCK_KEY", "LeaderElection", "asyncpg_dsn"]
 
 log = structlog.get_logger("edigate.leader")
 
@@ -125,5 +124,3 @@ class LeaderElection:
             with contextlib.suppress(Exception):
                 conn.terminate()
 
-
-LEADER = web.AppKey("edigate.leader", LeaderElection)

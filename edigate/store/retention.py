@@ -22,7 +22,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+import structlog
 
+from edigate.clock import Clock
 from edigate.store import schema as _schema  # noqa: F401  (registers the gateway migrations)
 from edigate.store.db import Database
 from edigate.store.model import ACK_OVERDUE, ACKNOWLEDGED, DELIVERED, FAILED, REFUSED, REJECTED
@@ -30,6 +32,8 @@ from edigate.store.schema import BODY_KEPT, events, messages
 
 FINAL_STATES = (ACKNOWLEDGED, REFUSED, FAILED, REJECTED, ACK_OVERDUE)
 PURGED_EVENT = "body_purged"
+
+log = structlog.get_logger()
 
 m = messages.c
 
@@ -155,34 +159,16 @@ async def release_space(database: Database, *, pages: int = 1000, pause: float =
 # ------------------------------------------------------------------------------------- in the service
 
 
-async def retention_ctx(app: Any) -> Any:
-    """aiohttp cleanup context: purge past-retention bodies at start and every `interval_minutes`.
+async def purge_periodically(database: Database, clock: Clock, days: int, interval_minutes: float) -> None:
+    """Purge past-retention bodies now and every `interval_minutes`, until cancelled.
 
     Idempotent and race-safe, so two instances running it is harmless (only wasted work).
     """
-    import asyncio
-    import contextlib
-
-    import structlog
-
-    from edigate.web.keys import CLOCK, DATABASE, SETTINGS
-
-    log = structlog.get_logger()
-    days = app[SETTINGS].retention.body_days
-    interval = app[SETTINGS].retention.interval_minutes * 60
-
-    async def loop() -> None:
-        while True:
-            try:
-                result = await purge_bodies(app[DATABASE], app[CLOCK](), days)
-                if result.purged:
-                    log.info("retention_bodies_purged", count=result.purged, days=days)
-            except Exception as exc:  # the next round tries again; never kill the service for this
-                log.warning("retention_purge_failed", error=type(exc).__name__)
-            await asyncio.sleep(interval)
-
-    task = asyncio.get_running_loop().create_task(loop(), name="retention")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    while True:
+        try:
+            result = await purge_bodies(database, clock(), days)
+            if result.purged:
+                log.info("retention_bodies_purged", count=result.purged, days=days)
+        except Exception as exc:  # the next round tries again; never kill the service for this
+            log.warning("retention_purge_failed", error=type(exc).__name__)
+        await asyncio.sleep(interval_minutes * 60)

@@ -4,7 +4,9 @@ UTF-8), wherever a client can put them: the path (ids, confirm and unsubscribe t
 fields (urlencoded and multipart) and JSON bodies.
 
 Answers: a path with one is 404 (no such resource can exist), a query parameter 400, a form field or JSON
-member 422; the reason names the parameter or field. API paths get JSON that fits both documented error
+member 422; the reason names the parameter or field. A query parameter the OpenAPI document does not name
+for an API operation is a 400 too (a misspelt filter must not answer as if there were none); its name is
+not echoed (it could be anything a user typed). API paths get JSON that fits both documented error
 bodies (`status`/`reason` of the gateway, `fejl`/`felter` of the outage procedure); pages get Danish text.
 Runs after the body deadline (`edigate.web.limits`), so reading a body here is already bounded in time;
 the body stays cached for the handler.
@@ -75,10 +77,49 @@ async def _form_field_with(request: web.Request) -> str | None:
     return None
 
 
+def _documented_query_parameters() -> dict[tuple[str, str], frozenset[str]]:
+    """(method, aiohttp route) -> the query parameters the OpenAPI document names for it."""
+    from edigate.web.openapi import OPERATIONS
+
+    out: dict[tuple[str, str], set[str]] = {}
+    for (method, _), (route, op) in OPERATIONS.items():
+        names = {p["name"] for p in op.get("parameters", []) if p.get("in") == "query"}
+        out.setdefault((method.upper(), route), set()).update(names)
+    return {key: frozenset(names) for key, names in out.items()}
+
+
+_QUERY_PARAMETERS: dict[tuple[str, str], frozenset[str]] = {}
+
+
+def unknown_query_parameters(request: web.Request) -> tuple[set[str], frozenset[str]] | None:
+    """For a documented API route: the query parameters the document does not name, and those it does."""
+    if not request.query or not request.path.startswith("/api/"):
+        return None
+    if not _QUERY_PARAMETERS:
+        _QUERY_PARAMETERS.update(_documented_query_parameters())
+    resource = request.match_info.route.resource
+    method = "GET" if request.method == "HEAD" else request.method
+    known = _QUERY_PARAMETERS.get((method, resource.canonical)) if resource is not None else None
+    if known is None:
+        return None  # not in the document (the roles walk keeps API routes documented)
+    unknown = set(request.query) - known
+    return (unknown, known) if unknown else None
+
+
 @web.middleware
 async def edge_input(request: web.Request, handler: Handler) -> web.StreamResponse:
     if unstorable(request.path):
         return _refuse(request, 404, "not found", "Siden findes ikke.")
+    unknown = unknown_query_parameters(request)
+    if unknown is not None:  # a misspelt filter must not silently answer as if there were none
+        names, known = unknown
+        listed = ", ".join(sorted(known)) or "none"
+        return _refuse(
+            request,
+            400,
+            f"unknown query parameter ({len(names)}); this operation knows: {listed}",
+            f"Ukendt parameter i forespørgslen ({len(names)}); kendte: {listed}.",
+        )
     for key, value in request.query.items():
         if unstorable(key) or unstorable(value):
             name = _shown(key)

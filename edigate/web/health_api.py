@@ -11,23 +11,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from typing import Any
 
 from aiohttp import web
 
-from edigate.store.leader import LEADER
-from edigate.web.keys import FHIR_VALIDATOR, SETTINGS, STORE, WORKER
+from edigate.delivery.worker import DeliveryWorker
+from edigate.fhir.factory import AnyFhirValidator
+from edigate.web.keys import FHIR_VALIDATOR, LEADER, MAIL_RELAY, SETTINGS, STORE, WORKER, MailRelay
 from edigate.web.storage_trouble import MIN_FREE_BYTES, STORAGE_TROUBLE, sqlite_free_bytes
 
 SMTP_PROBE_SECONDS = 1.0
 
 
-async def smtp_reachability(settings: Any) -> str:
+async def smtp_reachability(mail: MailRelay | None) -> str:
     """"ok" when the configured SMTP server accepts a TCP connection (or the mail folder is writable)."""
-    notify = getattr(settings, "notify", None)
-    if notify is None:
+    if mail is None:
         return "not_configured"
-    mail = notify.mail
     if mail.kind != "smtp":
         return "ok" if os.access(os.path.dirname(os.path.abspath(mail.directory)) or ".", os.W_OK) else "unwritable"
     try:
@@ -40,14 +38,14 @@ async def smtp_reachability(settings: Any) -> str:
     return "ok"
 
 
-def receiver_reachability(worker: Any) -> dict[str, str]:
+def receiver_reachability(worker: DeliveryWorker | None) -> dict[str, str]:
     """Per push receiver (http/directory): its circuit, "closed" meaning deliveries go through."""
     if worker is None:
         return {}
     return {ean: worker.circuit_state(ean) for ean in worker.partners}
 
 
-def fhir_validation(validator: Any) -> dict[str, Any]:
+def fhir_validation(validator: AnyFhirValidator | None) -> dict[str, object]:
     """{"available": bool, "reason": str}: can FHIR messages be validated now, and if not, why."""
     if validator is None:
         return {"available": False, "reason": "FHIR validation is not set up"}
@@ -83,7 +81,7 @@ async def readyz(request: web.Request) -> web.Response:
             "status": "ready" if ready else "not_ready",
             "components": components,
             "leader": leader is not None and leader.is_leader(),  # runs the time-based jobs (one instance)
-            "smtp": await smtp_reachability(request.app.get(SETTINGS)),
+            "smtp": await smtp_reachability(request.app.get(MAIL_RELAY)),
             "receivers": receiver_reachability(worker),
             "fhir_validation": fhir,
         },

@@ -1,25 +1,40 @@
-"""Typed application state (aiohttp AppKey): one key per shared object of the gateway."""
+"""Typed application state (aiohttp AppKey): one key per shared object the HTTP handlers read.
+
+`edigate.app` builds every object and sets every key before the app starts; handlers only read them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from dataclasses import dataclass
 
 from aiohttp import web
 
 from edigate.clock import Clock
 from edigate.config import GatewaySettings
 from edigate.delivery.worker import DeliveryWorker
+from edigate.fhir.factory import AnyFhirValidator
 from edigate.ingest.pipeline import IngestPipeline
 from edigate.medcom import Validator
 from edigate.medcom.explain_pool import ExplainPool
+from edigate.metrics import Metrics
+from edigate.monitor import HealthLoop
 from edigate.routing import PartnerDirectory
 from edigate.store.db import Database
+from edigate.store.leader import LeaderElection
 from edigate.store.messages import MessageStore
-from edigate.store.model import AckAlert
 
-AckAlertHook = Callable[[AckAlert], Awaitable[None]]
+
+@dataclass(frozen=True)
+class MailRelay:
+    """Where the outage procedure's mails go, for `/readyz` (`kind` "smtp": host and port; "directory": a
+    folder)."""
+
+    kind: str
+    host: str
+    port: int
+    directory: str
+
 
 SETTINGS = web.AppKey("edigate.settings", GatewaySettings)
 CLOCK: web.AppKey[Clock] = web.AppKey("edigate.clock")
@@ -31,7 +46,9 @@ VALIDATION_POOL = web.AppKey("edigate.validation_pool", ThreadPoolExecutor)
 EXPLAIN_POOL = web.AppKey("edigate.explain_pool", ExplainPool)  # readable reports of invalid messages
 WORKER = web.AppKey("edigate.delivery_worker", DeliveryWorker)
 INGEST = web.AppKey("edigate.ingest", IngestPipeline)
-ACK_ALERT_HOOKS: web.AppKey[list[AckAlertHook]] = web.AppKey("edigate.ack_alert_hooks")
-NOTIFY: web.AppKey[Any] = web.AppKey("edigate.notify")  # notify.service.NotifyService when wired
-# edigate.fhir.factory.AnyFhirValidator: a FhirValidator (edigate.fhir.validation) with start()/stop()
-FHIR_VALIDATOR: web.AppKey[Any] = web.AppKey("edigate.fhir_validator")
+LEADER = web.AppKey("edigate.leader", LeaderElection)
+HEALTH_LOOP = web.AppKey("edigate.health_loop", HealthLoop)
+METRICS: web.AppKey[Metrics | None] = web.AppKey("edigate.metrics")  # None: [metrics] enabled = false
+MAIL_RELAY: web.AppKey[MailRelay | None] = web.AppKey("edigate.mail_relay")  # None: no [notify]
+EXPLAIN_POOL = web.AppKey("edigate.explain_pool", ExplainPool)  # readable reports of invalid messages
+FHIR_VALIDATOR: web.AppKey[AnyFhirValidator] = web.AppKey("edigate.fhir_validator")  # start()/stop()

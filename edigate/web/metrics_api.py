@@ -1,8 +1,9 @@
 """``GET /metrics`` and the small hooks the gateway calls on its hot path to feed it.
 
 The hooks take the app, so the code that sees an event needs no reference to
-:class:`edigate.metrics.Metrics`. With ``[metrics] enabled = false`` no Metrics object exists, every hook
-returns after one dict lookup and ``/metrics`` answers 404: the "metrics off" side of the overhead bench.
+:class:`edigate.metrics.Metrics`. With ``[metrics] enabled = false`` no Metrics object exists
+(``app[METRICS]`` is None), every hook returns after one dict lookup and ``/metrics`` answers 404: the
+"metrics off" side of the overhead bench.
 
 Where each figure comes from:
 
@@ -10,44 +11,56 @@ Where each figure comes from:
   with the outcome (``accepted`` | ``duplicate`` | ``invalid`` | ``refused`` | ``unauthorized`` | ``error``);
 * validation time - :func:`record_validation`, ``web/ingest.py`` around ``Validator.validate``;
 * deliveries and their duration, dead letters - the delivery worker's ``observers`` (receiver, outcome,
-  seconds), subscribed here; a worker without ``observers`` feeds the counts (without durations) through
-  its health ``listeners`` instead;
+  seconds), subscribed by :func:`observe_deliveries`;
 * receipt latency - observed by the route health loop from the store (``edigate.monitor``), which sees
   every correlated receipt, so the ingest path needs no hook for it;
 * the state gauges (queues, route states, incidents, outbox) - refreshed by the route health loop.
-* login events of the outage procedure's form - :func:`record_login_event`, its throttle's observer.
+* login events of the outage procedure's form - ``Metrics.login_event``, its throttle's observer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aiohttp import web
 
+from edigate.clock import Clock
+from edigate.config import Partner
+from edigate.delivery.worker import DeliveryWorker
+from edigate.fhir.standards import STANDARDS as FHIR_STANDARDS
+from edigate.medcom.catalogue import CATALOGUE
 from edigate.metrics import CONTENT_TYPE, Metrics
-from edigate.web.keys import CLOCK, SETTINGS, WORKER
+from edigate.web.keys import METRICS
 
 __all__ = [
-    "METRICS",
-    "record_login_event",
+    "add_routes",
+    "build_metrics",
+    "observe_deliveries",
     "record_received",
     "record_validation",
-    "setup_metrics",
 ]
 
-METRICS = web.AppKey("edigate.metrics", Metrics)
 
-
-def build_metrics(app: web.Application) -> Metrics:
+def build_metrics(partners: Sequence[Partner], clock: Clock) -> Metrics:
     """A Metrics whose label values are bounded by the partner directory and the MedCom catalogue."""
-    from edigate.medcom.catalogue import CATALOGUE
-
-    settings = app[SETTINGS]
-    clock = app[CLOCK]
     return Metrics(
-        known_eans=[p.ean for p in settings.partners],
-        known_types=[t.type_code for t in CATALOGUE],
-        organisation_names={p.ean: p.name for p in settings.partners},
+        known_eans=[p.ean for p in partners],
+        known_types=[t.type_code for t in CATALOGUE] + [s.name for s in FHIR_STANDARDS],  # metrics by standard
+        organisation_names={p.ean: p.name for p in partners},
         clock=clock,
     )
+
+
+def observe_deliveries(worker: DeliveryWorker, metrics: Metrics) -> None:
+    """Every delivery attempt's outcome and duration, and every dead letter, from the worker's observers."""
+
+    def on_attempt(receiver: str, outcome: str, seconds: float | None) -> None:
+        if outcome == "dead_letter":
+            metrics.dead_letter(receiver)
+        else:
+            metrics.delivery_finished(receiver, outcome, seconds)
+
+    worker.observers.append(on_attempt)
 
 
 async def metrics_handler(request: web.Request) -> web.Response:
@@ -58,39 +71,12 @@ async def metrics_handler(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
-def setup_metrics(app: web.Application, *, delivery_from_listener: bool = True) -> Metrics | None:
-    """Register ``GET /metrics`` and, unless disabled, the app's Metrics (``app[METRICS]``).
-
-    Call from ``build_app`` after SETTINGS, CLOCK and WORKER are set and before the app starts.
-    """
+def add_routes(app: web.Application) -> None:
     app.router.add_get("/metrics", metrics_handler)
-    if not app[SETTINGS].metrics.enabled:
-        return None
-    metrics = build_metrics(app)
-    app[METRICS] = metrics
-    worker = app.get(WORKER)
-    if worker is None:
-        return metrics
-    observers = getattr(worker, "observers", None)
-    if observers is not None:
-
-        def on_attempt(receiver: str, outcome: str, seconds: float | None) -> None:
-            if outcome == "dead_letter":
-                metrics.dead_letter(receiver)
-            else:
-                metrics.delivery_finished(receiver, outcome, seconds)
-
-        observers.append(on_attempt)
-    elif delivery_from_listener:
-
-        def on_delivery(receiver: str, ok: bool, error: str | None) -> None:
-            metrics.delivery_finished(receiver, "delivered" if ok else "failed")
-
-        worker.listeners.append(on_delivery)
-    return metrics
 
 
 # ---------------------------------------------------------------------------------------------- hot path
+
 
 
 def record_received(
@@ -105,10 +91,3 @@ def record_validation(app: web.Application, message_type: str | None, seconds: f
     metrics = app.get(METRICS)
     if metrics is not None:
         metrics.validation_observed(message_type, seconds)
-
-
-def record_login_event(app: web.Application, event: str) -> None:
-    """The outage procedure's login throttle heard `event` (wrong_key | lockout | throttled)."""
-    metrics = app.get(METRICS)
-    if metrics is not None:
-        metrics.login_event(event)

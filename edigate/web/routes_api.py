@@ -17,12 +17,11 @@ from aiohttp import web
 
 from edigate.health import HealthMatrix, HealthState, Reason, RouteHealth, RouteSignals
 from edigate.medcom.ean import INVALID_EAN, is_valid_ean
-from edigate.monitor import HEALTH_LOOP
 from edigate.web.auth import caller_of, unauthorized
 from edigate.web.errors import error
-from edigate.web.keys import SETTINGS
+from edigate.web.keys import HEALTH_LOOP, SETTINGS
 
-__all__ = ["STATE_WORDS", "setup_routes_api"]
+__all__ = ["STATE_WORDS", "add_routes"]
 
 EAN = r"{%s:[0-9]{13}}"
 LOCAL = ZoneInfo("Europe/Copenhagen")
@@ -37,10 +36,7 @@ _COLOURS = {  # background, text: WCAG AA contrast on both
 
 
 def _matrix(app: web.Application) -> HealthMatrix:
-    loop = app.get(HEALTH_LOOP)
-    if loop is None:
-        return HealthMatrix(None, (), frozenset())
-    return loop.matrix
+    return app[HEALTH_LOOP].matrix
 
 
 def _names(app: web.Application) -> dict[str, str]:
@@ -224,7 +220,7 @@ async def routes_page(request: web.Request) -> web.Response:
     return web.Response(text=html, content_type="text/html", charset="utf-8")
 
 
-def setup_routes_api(app: web.Application) -> None:
+def add_routes(app: web.Application) -> None:
     """Register the routes; the matrix comes from ``app[HEALTH_LOOP]`` (``edigate.monitor``)."""
     app.router.add_get("/api/v1/routes", routes_json)
     app.router.add_get(f"/api/v1/routes/{EAN % 'sender'}/{EAN % 'receiver'}", route_json)

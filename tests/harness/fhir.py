@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edigate.fhir.config import DEFAULT_JAR
 from edigate.fhir.standards import BY_EVENT_CODE, STANDARDS
-from edigate.fhir.supervisor import DEFAULT_JAR, standard_args
+from edigate.fhir.supervisor import standard_args
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"

@@ -49,7 +49,7 @@ def test_demo_config_round_trips_and_parses(tmp_path: Path) -> None:
     settings = parse_settings(tomllib.loads(dumps(raw)))
     http = {p.ean for p in settings.partners if p.delivery.kind == "http"}
     assert http == set(HOSPITALS) | set(MUNICIPALITIES)
-    assert settings.notify.mail.kind == "directory"
+    assert settings.notify.mail.kind == "directory"  # type: ignore[union-attr]
     thresholds = settings.health.thresholds()
     assert thresholds.down_unreachable.total_seconds() == pytest.approx(6, abs=0.1)
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from edigate.fhir.config import DEFAULT_JAR
 from edigate.fhir.standards import ACKNOWLEDGEMENT
-from edigate.fhir.supervisor import DEFAULT_JAR, SupervisedFhirValidator
+from edigate.fhir.supervisor import SupervisedFhirValidator
 from edigate.fhir.validation import FhirValidatorUnavailable
 from tests.harness.fhir import FHIR_PACKAGES, example_named, fhir_skip_reason
 

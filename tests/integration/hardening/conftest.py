@@ -36,7 +36,7 @@ ROLES = tuple(TOKENS)
 
 def config_text(storage_url: str, workdir: Path) -> str:
     """The hardened world on `storage_url`; files (deliveries, mail) go below `workdir`."""
-    body_timeout = {"body_read_timeout_seconds": BODY_TIMEOUT} if body_timeout_config_supported() else {}
+    body_timeout = {"body_read_timeout_seconds": BODY_TIMEOUT}
     return "".join(
         [
             cfg.base(storage_url, "hardening admin", TOKENS["admin"], max_body_bytes=MAX_BODY, **body_timeout),
@@ -149,50 +149,19 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
-APP_PY = Path(__file__).resolve().parents[3] / "edigate" / "app.py"
-
-
-def openapi_wired() -> bool:
-    """Whether the lead's composition root serves the document (edigate/app.py calls setup_openapi)."""
-    return "setup_openapi" in APP_PY.read_text(encoding="utf-8")
-
-
 def inprocess_app(config_path: Path) -> Any:
     """The app the service builds from the same config, not started: for its route table and document."""
     from edigate.app import build_app
     from edigate.settings import load_settings
-    from edigate.web.openapi import OPENAPI_PATH, setup_openapi
 
-    app = build_app(load_settings(config_path))
-    if not any(getattr(r.resource, "canonical", None) == OPENAPI_PATH for r in app.router.routes()):
-        setup_openapi(app)  # until edigate/app.py calls it (see /tmp/h8-integration.patch)
-    return app
+    return build_app(load_settings(config_path))
 
 
 def api_document(world: World) -> dict[str, Any]:
-    """The document the running service serves; before it is wired in, the one it would serve."""
+    """The document the running service serves."""
     served = world.call("GET", "/api/v1/openapi.json", role="anonymous")
-    if served.status == 200:
-        return dict(served.body)
-    assert not openapi_wired(), f"edigate/app.py calls setup_openapi but the service answers {served}"
-    from edigate.web.openapi import openapi_document
-
-    return openapi_document(inprocess_app(world.service.config_path))
+    assert served.status == 200, f"the service does not serve its OpenAPI document: {served}"
+    return dict(served.body)
 
 
-BODY_TIMEOUT = 3.0  # server.body_read_timeout_seconds in the test world, when config.py knows the key
-
-
-def limits_wired() -> bool:
-    """Whether edigate/app.py adds the body read deadline (edigate.web.limits)."""
-    return "setup_request_limits" in APP_PY.read_text(encoding="utf-8")
-
-
-def body_timeout_config_supported() -> bool:
-    from edigate.settings import ConfigError, parse_settings
-
-    try:
-        parse_settings({"server": {"body_read_timeout_seconds": BODY_TIMEOUT}})
-    except ConfigError:
-        return False
-    return True
+BODY_TIMEOUT = 3.0  # server.body_read_timeout_seconds in the test world

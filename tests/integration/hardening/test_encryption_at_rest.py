@@ -5,15 +5,11 @@ receiver still gets the exact bytes, and after a key rotation old bodies stay re
 from __future__ import annotations
 
 import base64
-import inspect
 import os
 import sqlite3
 from pathlib import Path
 
-import pytest
-
 from edigate.store.crypto import ACTIVE_ENV, KEYS_ENV, key_id_of
-from edigate.store.messages import MessageStore
 from tests.harness.config import sqlite_url
 from tests.harness.service import make_service
 from tests.integration.hardening.conftest import World, config_text
@@ -29,14 +25,6 @@ def stored_bodies(db: Path) -> list[bytes]:
         return [bytes(r[0]) for r in conn.execute("SELECT body FROM gw_messages ORDER BY id")]
 
 
-def require_keyring() -> None:
-    if "keyring" not in inspect.signature(MessageStore).parameters:
-        pytest.skip(
-            "MessageStore takes no keyring yet: body encryption is not wired into the store "
-            "(apply /tmp/h8-integration.patch)"
-        )
-
-
 def started_world(tmp_path: Path, body_keys: str) -> tuple[World, Path]:
     """The hardened world on SQLite in tmp_path, started with EDIGATE_BODY_KEYS = `body_keys`; its database file."""
     db = tmp_path / "edigate.db"
@@ -46,7 +34,6 @@ def started_world(tmp_path: Path, body_keys: str) -> tuple[World, Path]:
 
 
 def test_bodies_are_sealed_and_keys_rotate(tmp_path: Path) -> None:
-    require_keyring()
     k1, k2 = key(), key()
     w, db = started_world(tmp_path, f"k1:{k1}")
     svc = w.service
@@ -75,7 +62,6 @@ def test_bodies_are_sealed_and_keys_rotate(tmp_path: Path) -> None:
 
 
 def test_missing_key_for_a_stored_body_is_a_clear_error_not_ciphertext(tmp_path: Path) -> None:
-    require_keyring()
     w, _db = started_world(tmp_path, f"old:{key()}")
     svc = w.service
     try:

@@ -77,7 +77,7 @@ def test_a_cookie_is_worthless_after_logout(world: World) -> None:
 
     replay = Browser(world.url)
     for name, value in stolen.items():
-        replay.jar.set_cookie(_cookie(name, value))
+        replay.jar.set_cookie(_cookie(name, value))  # type: ignore[arg-type]
     status, _, headers = replay.get("/incidents/new")
     assert status == 303 and headers["Location"].startswith("/login"), (status, headers)
     status, _, _ = replay.post("/incidents/new", [("csrf", "x"), ("kind", "acute")])

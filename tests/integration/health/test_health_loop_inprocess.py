@@ -17,10 +17,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from edigate.app import build_app
 from edigate.health import EventKind
 from edigate.medcom import Validator, build_positive_receipt
-from edigate.monitor import HEALTH_LOOP, HealthLoop
+from edigate.monitor import HealthLoop
 from edigate.settings import Settings, parse_settings
 from edigate.store.db import Database
 from edigate.store.health_queries import StoreSignals, read_route_signals
+from edigate.web.keys import HEALTH_LOOP
 from tests.harness.config import sqlite_url
 from tests.harness.receiver import Receiver
 from tests.harness.smtp import SmtpServer
@@ -176,7 +177,7 @@ async def test_receiver_down_matrix_and_recovery(
         clock.now += timedelta(seconds=3)
         events = await loop.tick()
         assert [e.kind for e in events] == [EventKind.RECEIVER_RECOVERED], events
-        assert loop.matrix.get(HOSPITAL, MUNICIPALITY).state == "ok"
+        assert loop.matrix.get(HOSPITAL, MUNICIPALITY).state == "ok"  # type: ignore[union-attr]
         metrics = await (await client.get("/metrics")).text()
         assert metric_value(metrics, "edigate_route_state", **labels, state="ok") == 1
         assert metric_value(metrics, "edigate_queue_depth", receiver=MUNICIPALITY) == 0
@@ -184,7 +185,7 @@ async def test_receiver_down_matrix_and_recovery(
         # the municipality's receipt (XCTL03) 90 s after delivery: one receipt latency observation
         clock.now += timedelta(seconds=90)
         original = Validator().validate(posts[0][1]).envelope
-        receipt = build_positive_receipt(original, envelope_id="KVITIP01", letter_id="KVLIP01", sent=SENT)
+        receipt = build_positive_receipt(original, envelope_id="KVITIP01", letter_id="KVLIP01", sent=SENT)  # type: ignore[arg-type]
         municipality = {
             "Authorization": f"Bearer {TOKENS['municipality']}",
             "Content-Type": "application/xml",

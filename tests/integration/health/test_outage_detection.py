@@ -70,6 +70,7 @@ def test_receiver_outage_alert_incident_notice_and_recovery(world_factory: Any) 
     assert "Testkommune" in alert.subject
     assert "Ventende meddelelser: 1" in body.replace("  ", " ") or "Ventende meddelelser:" in body
     assert "XDIS91" in body and "udkast" in body.lower()
+    assert "/incidents/1" in body and "Arbejdsliste:" in body  # the draft links from the alert mail
 
     # a draft acute incident, linked to the receiver, with the pending type and start = first failure
     incidents = world.call("GET", "/api/v1/incidents").body["incidents"]
@@ -108,7 +109,7 @@ def test_receiver_outage_alert_incident_notice_and_recovery(world_factory: Any) 
         what="the incident to be resolved",
     )
     world.wait_until(lambda: len(to(world, MAILBOX[MUNICIPALITY])) >= 2, what="the resolved notice")
-    assert world.route(HOSPITAL, MUNICIPALITY)["state"] == "ok"
+    assert world.route(HOSPITAL, MUNICIPALITY)["state"] == "ok"  # type: ignore[index]
     text = world.metrics()
     route_labels = {"sender": HOSPITAL, "receiver": MUNICIPALITY}
     assert metric_value(text, "edigate_route_state", **route_labels, state="ok") == 1

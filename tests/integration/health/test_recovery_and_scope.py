@@ -17,10 +17,11 @@ from typing import Any
 import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, TestServer
 
-from edigate.app import build_app
+from edigate.app import NOTIFY, build_app
 from edigate.health import EventKind
-from edigate.monitor import HEALTH_LOOP, HealthLoop
+from edigate.monitor import HealthLoop
 from edigate.store.schema import messages
+from edigate.web.keys import HEALTH_LOOP
 from tests.harness.receiver import Receiver
 from tests.harness.smtp import SmtpServer
 from tests.integration.health.conftest import EDI_SUPPORT, HOSPITAL, MUNICIPALITY, TOKENS, TUESDAY_10
@@ -96,7 +97,7 @@ async def test_dead_lettered_queue_is_not_recovery_and_the_incident_scopes_the_s
         for seconds in (30, 60, 180, 600):
             clock.now = TUESDAY_10 + timedelta(seconds=seconds)
             assert await loop.tick() == []
-        assert loop.matrix.get(HOSPITAL, MUNICIPALITY).state == "down"
+        assert loop.matrix.get(HOSPITAL, MUNICIPALITY).state == "down"  # type: ignore[union-attr]
         body = await (await client.get(f"/api/v1/incidents/{incident['id']}", headers=ADMIN)).json()
         assert body["state"] == "open"
         kinds = {n["kind"] for n in body["notices"]}
@@ -163,7 +164,7 @@ async def test_unconfirmed_draft_stays_internal_and_closes_quietly(
         assert body["state"] == "closed" and body["resolved_at"], body["state"]
         assert any(a["action"] == "løst" for a in body["audit"])  # recorded, visible to the desk
         await wait_for(lambda: any("OK igen" in m.subject for m in smtp_server.catcher.mails), timeout=10)
-        await loop.notify.scheduler.run_once()  # the procedure's scheduler looks at every incident
+        await app[NOTIFY].scheduler.run_once()  # the procedure's scheduler looks at every incident
         body = await (await client.get(f"/api/v1/incidents/{incident['id']}", headers=ADMIN)).json()
         assert not [n for n in body["notices"] if n["kind"] in ("first", "update", "resolved", "combined")]
         assert not [m for m in smtp_server.catcher.mails if m.subject.startswith("[Løst]")]

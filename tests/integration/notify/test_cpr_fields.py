@@ -15,7 +15,7 @@ SERIAL = "6789"  # the last four digits of every form: must appear nowhere after
 
 
 def with_cpr(field: str, cpr: str) -> dict[str, Any]:
-    body: dict[str, Any] = {**GOOD, "contact": dict(GOOD["contact"])}
+    body: dict[str, Any] = {**GOOD, "contact": dict(GOOD["contact"])}  # type: ignore[arg-type]
     text = f"Patient {cpr} er ramt"
     if field.startswith("contact_"):
         key = field.removeprefix("contact_")

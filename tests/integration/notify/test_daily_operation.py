@@ -152,3 +152,43 @@ def test_overrun_notice_never_states_a_passed_end_and_a_planned_end_reminds_the_
     assert "Næste status senest" in card
     time.sleep(1.0)
     assert len(world.notices("[Påmindelse] Planlagt nedlukning")) == 1  # once per planned end
+
+
+def test_worklist_shows_the_desk_deferred_open_overdue_and_ended(world_factory: Any, smtp_server: SmtpServer) -> None:
+    """Item 7: /incidents for the desk: an incident filed at 23:30 is deferred to 08:00; at 08:00 it is open
+    with its next status; when that passes it is marked overdue; a resolved one is listed as ended. A
+    municipal EOJ owner is not the desk."""
+    from tests.integration.notify.conftest import TOKENS
+    from tests.integration.notify.test_notify_input import Browser
+
+    world = world_factory(smtp_server, clock="2026-11-23T23:30:00+01:00")
+    world.service.start()
+    night = world.file(cause="Cosmic-integration nede", expected_end="2026-11-24T12:00:00+01:00")
+    ended = world.file(cause="Kort netværksfejl", expected_end="2026-11-24T00:30:00+01:00")
+    assert world.call("POST", f"/api/v1/incidents/{ended['id']}/resolve", {})[0] == 200
+
+    desk = Browser(world.service.base_url)
+    desk.login(TOKENS["admin"])
+
+    def section(page: str, title: str) -> str:
+        return page.split(f"<h2>{title}", 1)[1].split("<h2>", 1)[0]
+
+    status, page, _ = desk.get("/incidents")
+    assert status == 200, page
+    assert "Cosmic-integration nede" in section(page, "Udskudt til kl. 08.00")
+    assert "Kort netværksfejl" in section(page, "Afsluttet de seneste 7 dage")
+
+    world.set_clock("2026-11-24T08:00:00+01:00")
+    world.wait_until(lambda: world.notices("[EDI-nedbrud]"), what="the first notice at 08:00")
+    _, page, _ = desk.get("/incidents")
+    open_ = section(page, "Igangværende")
+    assert "Cosmic-integration nede" in open_ and "24.11.2026 10:00" in open_ and "overskredet" not in open_
+
+    world.set_clock("2026-11-24T10:01:00+01:00")
+    _, page, _ = desk.get("/incidents")
+    row = section(page, "Igangværende").split(f'id="incident-{night["id"]}"', 1)[1].split("</tr>", 1)[0]
+    assert "overskredet" in row
+
+    eoj = Browser(world.service.base_url)
+    eoj.login(TOKENS["odense"])
+    assert eoj.get("/incidents")[0] == 403

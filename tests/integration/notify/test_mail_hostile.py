@@ -70,7 +70,7 @@ def test_bad_addresses_are_refused_where_they_enter_and_good_ones_stored_normali
         assert reply["felter"]["email"].startswith("E-mail: adressen"), reply
         assert "\x01" not in json.dumps(reply, ensure_ascii=False)  # the bad value is never echoed raw
     status, reply, _ = post_json(
-        base, "/api/v1/incidents", {**INCIDENT, "contact": {**INCIDENT["contact"], "email": POISON}}, "odense"
+        base, "/api/v1/incidents", {**INCIDENT, "contact": {**INCIDENT["contact"], "email": POISON}}, "odense"  # type: ignore[dict-item]
     )
     assert status == 422 and reply["felter"]["contact_email"].startswith("Kontaktpersonens e-mail"), reply
     # The outage form's contact e-mail: the same check, the Danish message on the page.
@@ -112,7 +112,7 @@ def _poison_the_database(db_file: Path) -> None:
     engine = sa.create_engine(f"sqlite:///{db_file}")
     now = datetime.now(UTC)
     with engine.begin() as conn:
-        sub_id = conn.execute(
+        sub_id = conn.execute(  # type: ignore[index]
             sa.insert(subscriptions).values(
                 email=POISON,
                 organisations="[]",
@@ -126,7 +126,7 @@ def _poison_the_database(db_file: Path) -> None:
                 confirmed_at=now,
             )
         ).inserted_primary_key[0]
-        notice_id = conn.execute(
+        notice_id = conn.execute(  # type: ignore[index]
             sa.insert(notices).values(
                 incident_id=None, kind="confirm", dedupe_key="poison:confirm", created_at=now, subject="Bekræft"
             )

@@ -103,7 +103,7 @@ async def test_poison_mail_rows_in_front_do_not_stop_the_mails_behind(
         assert row.last_error.startswith("ugyldig modtageradresse"), row.last_error
         assert row.last_error.isprintable(), row.last_error  # control characters escaped, never raw
     assert after[len(poison)].last_error is not None
-    assert after[len(poison)].last_error.startswith("mailen kan ikke dannes"), after[len(poison)].last_error
+    assert after[len(poison)].last_error.startswith("mailen kan ikke dannes"), after[len(poison)].last_error  # type: ignore[union-attr]
     audit = [a for a in await store.audit_for(incident_id=incident_id) if a.action == "mail-fejlet"]
     assert len(audit) == len(poison) + 1 and all(a.detail.isprintable() for a in audit)
     # What the support desk's page lists: exactly these rows, newest first.

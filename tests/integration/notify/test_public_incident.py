@@ -17,8 +17,7 @@ from urllib.parse import urlsplit
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from edigate.app import build_app
-from edigate.web.keys import NOTIFY
+from edigate.app import NOTIFY, build_app
 from notify.service import NotifyService
 from tests.harness.eans import MUNICIPALITY
 from tests.harness.receiver import Receiver

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from edigate.fhir.config import DEFAULT_JAR
 from edigate.fhir.factory import build_fhir_validator
-from edigate.fhir.supervisor import DEFAULT_JAR, SupervisedFhirValidator
+from edigate.fhir.supervisor import SupervisedFhirValidator
 from edigate.fhir.validation import DisabledFhirValidator, HttpFhirValidator
 from edigate.settings import ConfigError, parse_settings
 

@@ -154,9 +154,9 @@ def listing_problem(dialect: str, f: SearchFilter, indexes: set[str], plan: list
     # PostgreSQL picks among the listing indexes by its statistics (on this table: sometimes the
     # created_at index with a filter for a common state); any of them reads in page order and stops at
     # the limit. Which one is pinned on SQLite, whose planner has no statistics.
-    used = {line.split(" using ", 1)[1].split()[0] for line in plan if " using " in line}
-    if not used or not used <= LISTING_INDEXES:
-        return f"reads {sorted(used)}, not only listing indexes"
+    indexes = {line.split(" using ", 1)[1].split()[0] for line in plan if " using " in line}
+    if not indexes or not indexes <= LISTING_INDEXES:
+        return f"reads {sorted(indexes)}, not only listing indexes"
     if not scoped and "Sort" in text:
         return "sorts what matched instead of reading in index order"
     return None

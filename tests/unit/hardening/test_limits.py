@@ -6,7 +6,7 @@ import asyncio
 import gzip
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 from aiohttp import web
@@ -37,7 +37,7 @@ async def server() -> AsyncIterator[TestServer]:
     await srv.close()
 
 
-async def raw(srv: TestServer, head: bytes, chunks: list[bytes] = (), pause: float = 0.0) -> bytes:
+async def raw(srv: TestServer, head: bytes, chunks: Sequence[bytes] = (), pause: float = 0.0) -> bytes:
     reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
     writer.write(head)
     for c in chunks:

@@ -11,9 +11,9 @@ from edigate.medcom import validator as validator_module
 @contextmanager
 def tree_reader_only() -> Iterator[None]:
     """Within the block every envelope is read by the tree reader of envelope.py (envelope_bytes is off)."""
-    real = validator_module.read_head
-    validator_module.read_head = lambda *args, **kwargs: None
+    real = validator_module.read_head  # type: ignore[attr-defined]
+    validator_module.read_head = lambda *args, **kwargs: None  # type: ignore[attr-defined]
     try:
         yield
     finally:
-        validator_module.read_head = real
+        validator_module.read_head = real  # type: ignore[attr-defined]

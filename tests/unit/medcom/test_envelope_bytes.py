@@ -47,18 +47,18 @@ def assert_same(data: bytes) -> ValidationResult:
 def byte_reader_answers(data: bytes) -> bool:
     """Whether the byte reader itself reads this message (rather than handing it to the tree)."""
     calls: list[Any] = []
-    real = validator_module.read_head
+    real = validator_module.read_head  # type: ignore[attr-defined]
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         result = real(*args, **kwargs)
         calls.append(result)
         return result
 
-    validator_module.read_head = spy
+    validator_module.read_head = spy  # type: ignore[attr-defined]
     try:
         VALIDATOR.validate(data)
     finally:
-        validator_module.read_head = real
+        validator_module.read_head = real  # type: ignore[attr-defined]
     return any(result is not None for result in calls)
 
 

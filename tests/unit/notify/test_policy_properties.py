@@ -110,7 +110,7 @@ def stories(draw: st.DrawFn) -> Story:
     resolve_after = draw(st.one_of(st.none(), st.integers(1, 288)))
     resolved = None if resolve_after is None else max(start, reported) + STEP * resolve_after
     facts = IncidentFacts(
-        kind=kind,
+        kind=kind,  # type: ignore[arg-type]
         confirmed=confirm_delay == timedelta(0),
         reported_at=reported,
         start=start,
