@@ -212,6 +212,8 @@ def receipt_rows(
     threshold_text: str,
     contacts: Any,
     duty_address: str,
+    window_text: str = "08.00–22.00",
+    support_hours_text: str = "man–tors 8.00–15.45, fre 8.00–14.00",
 ) -> tuple[str, list[NewOutboxRow]]:
     """The reporter's receipt, with a copy to the person on duty when the report is handled."""
     subject = (
@@ -225,6 +227,8 @@ def receipt_rows(
         "overrun_at": overrun_at,
         "threshold_text": threshold_text,
         "contacts": contacts,
+        "window_text": window_text,
+        "support_hours_text": support_hours_text,
     }
     text = renderer.render("mail/receipt.txt", context)
     html = renderer.render("mail/receipt.html", context)
