@@ -69,12 +69,18 @@ def notice_subject(kind: str, incident: Incident, ctx: MailContext) -> str:
     return f"{prefix} Opdatering: {body}" if kind == "update" else f"{prefix} {body}"
 
 
+def reporter_name(incident: Incident, ctx: MailContext) -> str:
+    """Who "meldt af": the reporting organisation, else the person or system that filed it; never empty."""
+    if incident.reporting_organisation:
+        return ctx.org_name(incident.reporting_organisation)
+    return incident.reported_by.strip() or "edigate (automatisk)"
+
+
 def _base(incident: Incident, ctx: MailContext) -> dict[str, Any]:
     return {
         "incident": incident,
         # an auto-detected incident has no reporting organisation: edigate itself reported it
-        "reporter_name": ctx.org_name(incident.reporting_organisation) if incident.reporting_organisation
-        else incident.reported_by,
+        "reporter_name": reporter_name(incident, ctx),
         "org_names": ctx.affected_names(incident),
         "message_names": ctx.message_names(incident),
         "incident_url": ctx.incident_url(incident),

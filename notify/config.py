@@ -87,6 +87,8 @@ class MailSettings(_Table):
     username: str | None = None
     password_env: str | None = None
     timeout_seconds: Positive = 10.0
+    #: optional mailbox that unsubscribes by mail (List-Unsubscribe mailto), besides the one-click URL
+    unsubscribe_mailto: str | None = None
 
 
 class Reporter(_Table):
