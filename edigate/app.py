@@ -27,6 +27,7 @@ from aiohttp import web
 from edigate.alerts import AlertSettings
 from edigate.clock import Clock, clock_from_environment
 from edigate.delivery.worker import DeliveryWorker
+from edigate.fhir.adapter import FhirAdapter
 from edigate.fhir.factory import AnyFhirValidator, build_fhir_validator
 from edigate.ingest.oioxml import OioxmlAdapter
 from edigate.ingest.pipeline import IngestPipeline
@@ -40,6 +41,7 @@ from edigate.routing import PartnerDirectory
 from edigate.settings import Settings
 from edigate.store.crypto import BodyKeyring
 from edigate.store.db import Database
+from edigate.store.directory_store import SqlDirectoryStore
 from edigate.store.leader import LeaderElection
 from edigate.store.login_sessions import SqlLoginSessions
 from edigate.store.messages import MessageStore
@@ -136,6 +138,7 @@ def build_gateway(settings: Settings, clock: Clock) -> Gateway:
         metrics_api.observe_deliveries(worker, metrics)
     notify = _outage_procedure(settings, database, clock, leader, metrics)
     health_loop = _health_loop(settings, database, clock, worker, leader, metrics, notify)
+    fhir_validator = build_fhir_validator(settings.fhir)
     return Gateway(
         settings=settings,
         clock=clock,
@@ -150,9 +153,11 @@ def build_gateway(settings: Settings, clock: Clock) -> Gateway:
         metrics=metrics,
         notify=notify,
         explain_pool=explain_pool,
-        fhir_validator=build_fhir_validator(settings.fhir),
+        fhir_validator=fhir_validator,
         health_loop=health_loop,
-        ingest=_ingest_pipeline(settings, clock, validator, validation_pool, explain_pool, store, worker, metrics),
+        ingest=_ingest_pipeline(
+            settings, clock, validator, validation_pool, explain_pool, store, worker, metrics, fhir_validator
+        ),
         ack_alert_hooks=[health_loop.ack_alert],  # receipts missing past the alert time: an IT alert mail
     )
 
@@ -166,8 +171,9 @@ def _ingest_pipeline(
     store: MessageStore,
     worker: DeliveryWorker,
     metrics: Metrics | None,
+    fhir_validator: AnyFhirValidator,
 ) -> IngestPipeline:
-    """POST /api/v1/messages: the shared stages and one adapter per message format."""
+    """POST /api/v1/messages: the shared stages and one adapter per message format (OIOXML, MedCom FHIR)."""
     oioxml = OioxmlAdapter(
         validator,
         lambda: validation_pool,
@@ -175,12 +181,18 @@ def _ingest_pipeline(
         observe_validation=metrics.validation_observed if metrics is not None else _ignore,
         explain=explain_pool.explained,  # readable reports of invalid messages, off the loop
     )
+    fhir = FhirAdapter(
+        lambda: fhir_validator,  # the HL7 reference validator (edigate.fhir.factory)
+        clock,
+        max_bytes=settings.server.max_body_bytes,
+        observe_validation=metrics.validation_observed if metrics is not None else _ignore,
+    )
     return IngestPipeline(
         IngestServices(
             directory=PartnerDirectory(settings),
             store=store,
             clock=clock,
-            adapters=(oioxml,),
+            adapters=(oioxml, fhir),
             max_body_bytes=settings.server.max_body_bytes,
             wake=worker.wake,
             observe_received=metrics.message_received if metrics is not None else _ignore,
@@ -212,6 +224,7 @@ def _outage_procedure(
         login_observer=metrics.login_event if metrics is not None else None,
         login_sessions=SqlLoginSessions(database),
         portal_tasks=SqlPortalTasks(database),
+        directory_store=SqlDirectoryStore(database),
     )
 
 

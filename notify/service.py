@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 from notify import policy
 from notify.addresses import InvalidAddress, danish_error, normalise_address
 from notify.compose import MailContext, confirm_row, receipt_rows, reporter_resolved_rows
-from notify.config import NotifySettings
+from notify.config import Contacts, NotifySettings
+from notify.directory import Directory, DirectoryStore, MemoryDirectoryStore
 from notify.incidents import (
     SUBSCRIPTION_FIELDS,
     SYSTEM,
@@ -164,6 +165,7 @@ class NotifyService:
         login_observer: Callable[[str], None] | None = None,
         login_sessions: LoginSessions | None = None,
         portal_tasks: PortalTasks | None = None,
+        directory_store: DirectoryStore | None = None,
     ) -> None:
         self.settings = settings
         #: the desk's sundhed.dk (VisInfoSyd) tasks
@@ -180,6 +182,9 @@ class NotifyService:
         self.catalogue: dict[str, str] = dict(types or FALLBACK_CATALOGUE)
         self.renderer = Renderer(self.rules.timezone)
         self.mail_context = MailContext(settings.public_url, self.organisations, self.catalogue)
+        #: mailboxes, clusters and contacts as the desk edits them (the TOML is the seed); applied in place
+        self.directory = Directory(directory_store or MemoryDirectoryStore(), self.organisations, settings.contacts)
+        self.directory.on_contacts = self._contacts_changed
         #: two instances on one database: the scheduler and the outbox sender run only where this is True
         self.is_leader = is_leader or (lambda: True)
         #: hears the login throttle's events (`wrong_key`, `lockout`, `throttled`); edigate counts them
@@ -210,9 +215,11 @@ class NotifyService:
 
     # ---- lifecycle
     async def start(self) -> None:
+        await self.directory.refresh_quietly()  # the desk's stored edits, before the first notice or page
         self._tasks = [
             asyncio.create_task(self.scheduler.run(), name="notify-scheduler"),
             asyncio.create_task(self.outbox.run(), name="notify-outbox"),
+            asyncio.create_task(self.directory.run(), name="notify-directory"),
         ]
 
     async def stop(self) -> None:
@@ -241,6 +248,10 @@ class NotifyService:
 
     def org_name(self, ean: str) -> str:
         return self.mail_context.org_name(ean)
+
+    def _contacts_changed(self, contacts: Contacts) -> None:
+        """The desk edited the contacts card: receipts and drafts use the new numbers from now on."""
+        self.settings = self.settings.model_copy(update={"contacts": contacts})
 
     # ---- incidents
     async def _incident(self, incident_id: int) -> Incident:
@@ -297,6 +308,8 @@ class NotifyService:
             threshold_text=_threshold_text(self.rules),
             contacts=self.settings.contacts,
             duty_address=duty,
+            window_text=policy.window_text(self.rules),
+            support_hours_text=policy.support_hours_text(self.rules),
         )
         now = self.clock()
         await self.storage.record_notice(

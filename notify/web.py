@@ -21,6 +21,7 @@ from aiohttp import web
 from notify import session as sess
 from notify import visinfosyd
 from notify.compose import public_incident_url
+from notify.directory_web import add_directory_routes
 from notify.feeds import atom_updated, planned_ics
 from notify.incidents import Actor, InvalidInput, InvalidTransition, allowed_roles, is_desk
 from notify.lists import distribution_lists
@@ -275,7 +276,12 @@ class Web:
             raise web.HTTPForbidden(
                 text="Arbejdslisten er for EDI-supporten, vagten og Regional IT.", headers=SECURITY_HEADERS
             )
-        return self.page(request, "web/worklist.html", {"work": await self.s.worklist()})
+        portal = []  # "i givne tilfælde … opslag på sundhed.dk": the desk's open posting tasks
+        for task in await self.s.portal_tasks.list(open_only=True):
+            incident = await self.s.storage.get_incident(task.incident_id)
+            if incident is not None:
+                portal.append((task, incident))
+        return self.page(request, "web/worklist.html", {"work": await self.s.worklist(), "portal": portal})
 
     async def incident_get(self, request: web.Request) -> web.Response:
         if self.actor(self.session(request)) is None:
@@ -986,5 +992,6 @@ def add_routes(app: web.Application, service: NotifyService) -> Web:
     app.router.add_get("/status.atom", w.status_atom)
     app.router.add_get("/status/planned.ics", w.status_ics)
     app.router.add_get("/status/contacts", w.contacts)
+    add_directory_routes(app, w)
     app.router.add_get(r"/status/incidents/{id}", w.public_incident)
     return w

@@ -41,8 +41,8 @@ def header_value(name: str, value: str) -> str:
     """`value` as it may go into header `name`, or PermanentDeliveryError (never quoting the value)."""
     if _HEADER_VALUE.fullmatch(value) is None or len(value) > 200:
         raise PermanentDeliveryError(
-            f"cannot be sent over HTTP: the value for the {name} header is not 1–200 visible ASCII "
-            "characters (a line break or control character in the envelope id?)"
+            f"kan ikke sendes over HTTP: værdien til headeren {name} er ikke 1–200 synlige ASCII-tegn "
+            "(et linjeskift eller kontroltegn i kuvertens id?)"
         )
     return value
 
@@ -65,7 +65,7 @@ class HttpTransport:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         headers = {
-            "Content-Type": "application/xml",
+            "Content-Type": message.content_type,  # application/xml, application/fhir+json or +xml
             "X-Edigate-Message-Id": str(message.id),
             "X-Edigate-Envelope-Id": header_value("X-Edigate-Envelope-Id", message.envelope_id),
         }
@@ -74,7 +74,7 @@ class HttpTransport:
                 await resp.read()
                 if 200 <= resp.status < 300:
                     return f"http {resp.status}"
-                raise DeliveryError(f"receiver answered HTTP {resp.status}")
+                raise DeliveryError(f"modtageren svarede HTTP {resp.status}")
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise DeliveryError(f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__) from None
 
@@ -96,13 +96,14 @@ class DirectoryTransport:
         """ASCII letters, digits, '-' and '_' only, bounded: any envelope id gives a legal, unique name
         (the message id makes it unique; the envelope id part is for people)."""
         safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in message.envelope_id)
-        return f"{message.id:012d}-{safe[:FILE_ID_MAX]}.xml"
+        extension = ".json" if message.content_type.endswith("json") else ".xml"
+        return f"{message.id:012d}-{safe[:FILE_ID_MAX]}{extension}"
 
     async def deliver(self, message: QueuedMessage) -> str:
         try:
             name = await asyncio.to_thread(self._write, message)
         except OSError as exc:
-            raise DeliveryError(f"cannot write to {self.path}: {exc.strerror or exc}") from None
+            raise DeliveryError(f"kan ikke skrive til {self.path}: {exc.strerror or exc}") from None
         return f"file {name}"
 
     def _write(self, message: QueuedMessage) -> str:

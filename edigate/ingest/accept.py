@@ -28,7 +28,7 @@ async def build_item(s: IngestServices, ctx: IngestContext) -> Answer | None:
     parsed, refusal = ctx.parsed, ctx.refusal
     assert parsed is not None and parsed.envelope is not None
     if refusal is None:
-        ctx.item = IngestItem(parsed.envelope, ctx.body)
+        ctx.item = IngestItem(parsed.envelope, ctx.body, format=parsed.format)
         return None
     assert ctx.adapter is not None
     ctx.negative = ctx.adapter.negative(parsed, refusal, s.clock())
@@ -39,6 +39,7 @@ async def build_item(s: IngestServices, ctx: IngestContext) -> Answer | None:
         refuse_code=refusal.code,
         refuse_text=refusal.text or refusal.code,
         receipt=ctx.negative,
+        format=parsed.format,
     )
     return None
 

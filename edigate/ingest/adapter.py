@@ -29,6 +29,10 @@ class FormatAdapter(Protocol):
         """422 for a body that could not be read far enough to answer it in the format's own terms."""
         ...
 
+    def routing_refusal(self, parsed: Parsed, code: str, reason: str) -> Refusal:
+        """The refusal for a receiver that is unknown or does not take this standard, in the format's terms."""
+        ...
+
     def negative(self, parsed: Parsed, refusal: Refusal, now: datetime) -> GeneratedReceipt | None:
         """The negative answer to queue to the sender (None: none can be built or none is due)."""
         ...

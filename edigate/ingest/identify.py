@@ -17,6 +17,7 @@ FHIR = "fhir"
 OIOXML = "oioxml"
 JSON_TYPES = ("application/fhir+json", "application/json")
 FHIR_XML_TYPE = "application/fhir+xml"
+FHIR_TYPES = ("application/fhir+json", FHIR_XML_TYPE)
 _SNIFF_BYTES = 4096
 # the first start tag that is not a processing instruction, comment or DOCTYPE
 _COMMENT = re.compile(rb"<!--.*?-->", re.DOTALL)
@@ -38,14 +39,13 @@ def looks_like_json(body: bytes) -> bool:
 
 
 def format_of(body: bytes, content_type: str) -> str:
-    """ "fhir" or "oioxml" for this content (the declared type only breaks the tie for unreadable bodies)."""
-    if looks_like_json(body):
+    """"fhir" or "oioxml". A FHIR media type is always FHIR (a body that is not a Bundle is then refused in
+    FHIR's terms); otherwise the content decides: JSON or an XML `Bundle` is FHIR, other XML is OIOXML."""
+    if content_type in FHIR_TYPES or looks_like_json(body):
         return FHIR
     name = root_name(body)
-    if name == "Bundle":
+    if name == "Bundle" or (name is None and content_type in JSON_TYPES):
         return FHIR
-    if name is None and content_type in (*JSON_TYPES, FHIR_XML_TYPE):
-        return FHIR  # unreadable, but declared FHIR: answer it in FHIR terms
     return OIOXML
 
 
@@ -60,7 +60,8 @@ async def identify_format(s: IngestServices, ctx: IngestContext) -> Answer | Non
         allowed = adapter.content_types() if adapter is not None else ()
         return error(
             415,
-            f"the body is {what}, which is not sent as {ct!r}" + (f" (use {' or '.join(allowed)})" if allowed else ""),
+            f"Content-Type {ct!r} does not fit the body: it is {what}"
+            + (f" (send it as {' or '.join(allowed)})" if allowed else ""),
             kind="rejected",
         )
     ctx.adapter = adapter

@@ -55,7 +55,9 @@ class Problem:
     line: int | None = None
     path: str | None = None
     severity: str = "error"
-    code: str | None = None
+    code: str | None = None  # FHIR IssueType
+    detail_code: str | None = None  # MedCom's Acknowledgement error code, where one fits
+    expressions: tuple[str, ...] = ()  # every FHIRPath the validator named (path is the first)
 
     def as_json(self) -> dict[str, Any]:
         return {"message": self.message, "line": self.line, "path": self.path}
@@ -85,6 +87,7 @@ class Parsed:
     problems: tuple[Problem, ...]
     refusal: Refusal | None
     unreadable_code: str | None = None
+    format: str = "oioxml"  # how the store keeps it (edigate.store.model: oioxml | fhir+json | fhir+xml)
     extra: Any = None  # the adapter's own reading (e.g. the FHIR message ids), opaque to the stages
 
     @property

@@ -125,6 +125,9 @@ class OioxmlAdapter:
             },
         )
 
+    def routing_refusal(self, parsed: Parsed, code: str, reason: str) -> Refusal:
+        return Refusal(code, reason, (Problem(reason),), invalid=False)
+
     def negative(self, parsed: Parsed, refusal: Refusal, now: datetime) -> GeneratedReceipt | None:
         env = parsed.envelope
         assert env is not None

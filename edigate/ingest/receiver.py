@@ -3,7 +3,7 @@ receiver must be known and take this standard (a refusal otherwise, answered in 
 
 from __future__ import annotations
 
-from edigate.ingest.model import Answer, IngestContext, Problem, Refusal
+from edigate.ingest.model import Answer, IngestContext
 from edigate.ingest.services import IngestServices
 
 
@@ -29,6 +29,6 @@ async def resolve_receiver(s: IngestServices, ctx: IngestContext) -> Answer | No
         return None
     verdict = s.directory.route(parsed.receiver, parsed.standard, parsed.version, is_receipt=parsed.envelope.is_receipt)
     if not verdict.ok:
-        reason = verdict.reason or ""
-        ctx.refusal = Refusal(verdict.refuse_code or "", reason, (Problem(reason),), invalid=False)
+        assert ctx.adapter is not None
+        ctx.refusal = ctx.adapter.routing_refusal(parsed, verdict.refuse_code or "", verdict.reason or "")
     return None

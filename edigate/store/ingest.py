@@ -24,16 +24,18 @@ from sqlalchemy.engine import Connection
 
 from edigate.medcom.model import Envelope
 from edigate.store.correlation import partner_text, receipt_may_change
-from edigate.store.crypto import BodyKeyring, seal_rows
+from edigate.store.crypto import BodyKeyring, open_body, seal_rows
 from edigate.store.model import (
     ACCEPTED,
     ACK_OVERDUE,
     ACKNOWLEDGED,
     DELIVERED,
+    OIOXML,
     REFUSED,
     REJECTED,
     IngestItem,
     IngestOutcome,
+    is_fhir,
 )
 from edigate.store.schema import events, letters, messages
 
@@ -82,6 +84,7 @@ def _message_row(
         "attempts": 0,
         "receipt_for_id": None,
         "resend_of_id": None,
+        "format": None,
         **extra,
     }
 
@@ -92,6 +95,7 @@ def apply_batch(
     """Classify and insert a batch; returns one outcome per item, in order."""
     known = _load_known(conn, items)
     originals = _load_originals(conn, items)
+    fhir_originals = _load_fhir_originals(conn, items)
     outcomes: list[IngestOutcome | None] = [None] * len(items)
     new_rows: list[dict[str, Any]] = []
     new_index: list[int] = []
@@ -123,11 +127,12 @@ def apply_batch(
                     "conflict",
                     same_env.id,
                     refuse_code="ikke_specificeret",
-                    refuse_text=f"envelope id {env.id} was already used by message {same_env.id} "
-                    "with other letters",
+                    refuse_text=f"kuvert-id {env.id} er allerede brugt af meddelelse {same_env.id} "
+                    "med andre breve",
                 )
             continue
-        seen = [known.by_letter.get((sender, lid)) for lid in letter_ids]
+        by_letter = known.by_letter_fhir if is_fhir(item.format) else known.by_letter
+        seen = [by_letter.get((sender, lid)) for lid in letter_ids]
         # Letters re-sent under a new envelope id count as seen whether their first envelope is stored or
         # in this very batch: the answer is the same whatever the timing of the posts (issue 10 #14).
         in_batch = [batch_letters.get((sender, lid)) for lid in letter_ids]
@@ -144,18 +149,18 @@ def apply_batch(
                 "conflict",
                 None,
                 refuse_code="ikke_specificeret",
-                refuse_text="some letter ids of this envelope were already sent in another envelope",
+                refuse_text="nogle af kuvertens brev-id'er er allerede sendt i en anden kuvert",
             )
             continue
         if not item.rejected and env.receipt is not None:
-            original = originals.get(_original_key(env))
+            original = (fhir_originals if is_fhir(item.format) else originals).get(_original_key(env))
             if original is not None and not receipt_may_change(original, sender):
                 outcomes[i] = IngestOutcome(
                     "conflict",
                     None,
                     refuse_code="ikke_specificeret",
-                    refuse_text=f"the receipt's Sender {sender} is not the receiver of the message it "
-                    "answers: only that message's receiver may acknowledge or refuse it",
+                    refuse_text=f"kvitteringens afsender {sender} er ikke modtager af den meddelelse, den svarer på: "
+                    "kun meddelelsens modtager må kvittere for eller afvise den",
                 )
                 continue
         batch_envelopes[key] = (i, letter_ids)
@@ -173,6 +178,7 @@ def apply_batch(
                 receiver=env.receiver.ean or "",
                 refuse_code=item.refuse_code,
                 refuse_text=item.refuse_text,
+                format=_stored_format(item.format),
             )
         else:
             row = _message_row(
@@ -183,6 +189,7 @@ def apply_batch(
                 delivery_state="pending",
                 sender=sender,
                 receiver=env.receiver.ean or "",
+                format=_stored_format(item.format),
             )
         new_rows.append(row)
         new_index.append(i)
@@ -247,8 +254,9 @@ def apply_batch(
                         receiver=env.sender.ean or "",
                     ),
                     "envelope_id": r.envelope_id,
-                    "type": "XCTL02",
-                    "version_code": "XC0230Q",
+                    "type": r.type,
+                    "version_code": r.version_code,
+                    "format": _stored_format(r.format),
                     "ack_requested": False,
                     "is_receipt": True,
                     "generated": True,
@@ -267,7 +275,7 @@ def apply_batch(
                     "message_id": rid,
                     "letter_id": items[i].receipt.letter_id,  # type: ignore[union-attr]
                     "sender_ean": row["sender_ean"],
-                    "version_code": "XC0230Q",
+                    "version_code": row["version_code"],
                     "status_code": None,
                 }
             ],
@@ -299,7 +307,10 @@ def apply_batch(
     for i, mid in id_of_item.items():
         item = items[i]
         if not item.rejected and item.envelope.receipt is not None:
-            _correlate(conn, item.envelope, mid, now, event_rows)
+            if is_fhir(item.format):
+                _correlate_fhir(conn, item.envelope, mid, now, event_rows)
+            else:
+                _correlate(conn, item.envelope, mid, now, event_rows)
 
     # Duplicates and resends: same outcome as the first time, and the original receipt again.
     for i, original in resends:
@@ -326,6 +337,9 @@ def apply_batch(
                     "detail": f"envelope {items[i].envelope.id}",
                 }
             )
+        answer_body = None
+        if is_fhir(items[i].format) and original.state == REJECTED and original.receipt_id is not None:
+            answer_body = _body_of(conn, original.receipt_id, keyring)  # a negative duplicate: the same answer
         outcomes[i] = IngestOutcome(
             "duplicate",
             original.id,
@@ -333,6 +347,7 @@ def apply_batch(
             refuse_code=original.refuse_code,
             refuse_text=original.refuse_text,
             receipt_resent=resent,
+            receipt_body=answer_body,
         )
     # duplicates of an envelope first seen in this same batch
     for i, o in enumerate(outcomes):
@@ -427,6 +442,8 @@ def _insert_messages(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
 class _KnownSet:
     by_envelope: dict[tuple[str, str], _Known]
     by_letter: dict[tuple[str, str], _Known]
+    # FHIR (MedCom MR8): the same MessageHeader.id is a duplicate even when the original was refused
+    by_letter_fhir: dict[tuple[str, str], _Known]
 
 
 def _load_known(conn: Connection, items: Sequence[IngestItem]) -> _KnownSet:
@@ -456,7 +473,7 @@ def _load_known(conn: Connection, items: Sequence[IngestItem]) -> _KnownSet:
         r.message_id for r in lrows if r.sender_ean in senders
     }
     if not msg_ids:
-        return _KnownSet({}, {})
+        return _KnownSet({}, {}, {})
     if not msg_ids <= {r.id for r in rows}:
         rows = (
             conn.execute(
@@ -489,12 +506,15 @@ def _load_known(conn: Connection, items: Sequence[IngestItem]) -> _KnownSet:
     }
     by_env = {(k.sender_ean, k.envelope_id): k for k in known.values()}
     by_letter: dict[tuple[str, str], _Known] = {}
-    for k in known.values():
+    by_letter_fhir: dict[tuple[str, str], _Known] = {}
+    for k in sorted(known.values(), key=lambda k: k.id):
+        for lid in k.letter_ids:
+            by_letter_fhir.setdefault((k.sender_ean, lid), k)
         if k.state == REJECTED:  # never delivered: a corrected resend of its letters is a new message
             continue
         for lid in k.letter_ids:
             by_letter.setdefault((k.sender_ean, lid), k)
-    return _KnownSet(by_env, by_letter)
+    return _KnownSet(by_env, by_letter, by_letter_fhir)
 
 
 def _original_key(env: Envelope) -> tuple[str, str]:
@@ -506,7 +526,11 @@ def _original_key(env: Envelope) -> tuple[str, str]:
 
 def _load_originals(conn: Connection, items: Sequence[IngestItem]) -> dict[tuple[str, str], Any]:
     """The stored originals the batch's receipts name, by (sender EAN, envelope id)."""
-    wanted = {_original_key(it.envelope) for it in items if it.envelope.receipt is not None and not it.rejected}
+    wanted = {
+        _original_key(it.envelope)
+        for it in items
+        if it.envelope.receipt is not None and not it.rejected and not is_fhir(it.format)
+    }
     if not wanted:
         return {}
     m = messages.c
@@ -516,6 +540,103 @@ def _load_originals(conn: Connection, items: Sequence[IngestItem]) -> dict[tuple
         )
     ).all()
     return {(r.sender_ean, r.envelope_id): r for r in rows if (r.sender_ean, r.envelope_id) in wanted}
+
+
+def _stored_format(fmt: str) -> str | None:
+    return None if fmt == OIOXML else fmt
+
+
+def _load_fhir_originals(conn: Connection, items: Sequence[IngestItem]) -> dict[tuple[str, str], Any]:
+    """The stored originals the batch's FHIR Acknowledgements answer, by (original sender GLN,
+    MessageHeader.id): a FHIR Acknowledgement names the original's MessageHeader.id, i.e. its letter id."""
+    wanted = {
+        _original_key(it.envelope)
+        for it in items
+        if is_fhir(it.format) and it.envelope.receipt is not None and not it.rejected
+    }
+    if not wanted:
+        return {}
+    m, lt = messages.c, letters.c
+    rows = conn.execute(
+        sa.select(m.id, m.state, m.receiver_ean, lt.sender_ean, lt.letter_id)
+        .select_from(letters.join(messages, lt.message_id == m.id))
+        .where(lt.letter_id.in_({e for _, e in wanted}), m.resend_of_id.is_(None), m.generated.is_(False))
+        .order_by(m.id)
+    ).all()
+    out: dict[tuple[str, str], Any] = {}
+    for r in rows:
+        out.setdefault((r.sender_ean, r.letter_id), r)
+    return {k: v for k, v in out.items() if k in wanted}
+
+
+def _body_of(conn: Connection, mid: int, keyring: BodyKeyring | None) -> bytes | None:
+    row = conn.execute(
+        sa.select(messages.c.body, messages.c.sender_ean, messages.c.envelope_id).where(messages.c.id == mid)
+    ).first()
+    if row is None or not row.body:
+        return None
+    return open_body(keyring, row.body, row.sender_ean, row.envelope_id)
+
+
+def _correlate_fhir(
+    conn: Connection, env: Envelope, ack_msg_id: int, now: datetime, event_rows: list[dict[str, Any]]
+) -> None:
+    """A FHIR Acknowledgement from the original's receiver: ok -> acknowledged; transient-error and
+    fatal-error -> refused, with the OperationOutcome's text (scrubbed by the reader) kept."""
+    rc = env.receipt
+    assert rc is not None
+    key = _original_key(env)
+    row = _load_fhir_originals_for(conn, key)
+    if row is None or not receipt_may_change(row, env.sender.ean):
+        event_rows.append(
+            {
+                "message_id": ack_msg_id,
+                "at": now,
+                "event": "receipt_uncorrelated",
+                "detail": f"no message with MessageHeader.id {key[1]} from {key[0]} to {env.sender.ean}",
+            }
+        )
+        return
+    m, lt = messages.c, letters.c
+    conn.execute(sa.update(messages).where(m.id == ack_msg_id).values(receipt_for_id=row.id))
+    positive = rc.kind == "positive"
+    new_state = ACKNOWLEDGED if positive else REFUSED
+    code = None if positive else rc.refuse_code
+    text = None if positive else rc.refuse_text
+    conn.execute(
+        sa.update(letters)
+        .where(lt.message_id == row.id)
+        .values(receipt_state=new_state, refuse_code=code, refuse_text=text, receipt_at=now)
+    )
+    values: dict[str, Any] = {"receipt_id": ack_msg_id, "receipt_at": now, "updated_at": now}
+    if row.state in (ACCEPTED, DELIVERED, ACK_OVERDUE, ACKNOWLEDGED, REFUSED, "failed"):
+        values["state"] = new_state
+    values["refuse_code"] = code
+    values["refuse_text"] = text
+    conn.execute(sa.update(messages).where(m.id == row.id).values(**values))
+    event_rows.append(
+        {
+            "message_id": row.id,
+            "at": now,
+            "event": new_state if new_state != row.state else "receipt",
+            "detail": f"Acknowledgement message {ack_msg_id}" + (f": {code}" if code else ""),
+        }
+    )
+
+
+def _load_fhir_originals_for(conn: Connection, key: tuple[str, str]) -> Any:
+    m, lt = messages.c, letters.c
+    return conn.execute(
+        sa.select(m.id, m.state, m.receiver_ean)
+        .select_from(letters.join(messages, lt.message_id == m.id))
+        .where(
+            lt.letter_id == key[1],
+            lt.sender_ean == key[0],
+            m.resend_of_id.is_(None),
+            m.generated.is_(False),
+        )
+        .order_by(m.id)
+    ).first()
 
 
 def _receiver_of(conn: Connection, mid: int) -> str:

@@ -52,7 +52,8 @@ META_COLUMNS = [c for c in messages.c if c.name not in ("body",)]
 
 @dataclass(frozen=True)
 class SearchFilter:
-    envelope_id: str | None = None
+    envelope_id: str | None = None  # the Bundle.id of a FHIR message
+    letter_id: str | None = None  # the MessageHeader.id of a FHIR message
     sender: str | None = None
     receiver: str | None = None
     state: str | None = None
@@ -68,7 +69,7 @@ _NEWEST_FIRST = (m.created_at.desc(), m.id.desc())
 
 # What a transport needs of a queued message (see MessageStore._queued).
 _QUEUE_COLUMNS = (m.id, m.envelope_id, m.receiver_ean, m.sender_ean, m.type, m.body, m.attempts, m.created_at,
-                  m.next_attempt_at)
+                  m.next_attempt_at, m.format)
 
 class MessageStore:
     def __init__(
@@ -249,6 +250,7 @@ class MessageStore:
             r.attempts,
             r.created_at,
             r.next_attempt_at,
+            r.format,
         )
 
     async def mark_delivered(self, ids: Sequence[int], detail: str) -> None:
@@ -596,10 +598,12 @@ def search_statement(f: SearchFilter) -> sa.Select[Any]:
     """The SELECT for one page of `f` (also what the query-plan tests explain)."""
     # With an envelope id (near unique) the other columns are wrapped so that no planner prefers their
     # index (without statistics SQLite may read a sender's whole range instead of one envelope's rows).
-    col = _unindexed if f.envelope_id else _as_is
+    col = _unindexed if f.envelope_id or f.letter_id else _as_is
     conds: list[Any] = []
     if f.envelope_id:
         conds.append(m.envelope_id == f.envelope_id)
+    if f.letter_id:  # a FHIR MessageHeader.id (or an OIOXML letter id): the letters' index finds it
+        conds.append(m.id.in_(sa.select(letters.c.message_id).where(letters.c.letter_id == f.letter_id)))
     if f.sender:
         conds.append(col(m.sender_ean) == f.sender)
     if f.receiver:

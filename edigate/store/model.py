@@ -20,6 +20,21 @@ FAILED = "failed"
 REJECTED = "rejected"
 STATES = (ACCEPTED, DELIVERED, ACKNOWLEDGED, REFUSED, ACK_OVERDUE, FAILED, REJECTED)
 
+# message formats (gw_messages.format; NULL = OIOXML, as every row made before FHIR)
+OIOXML = "oioxml"
+FHIR_JSON = "fhir+json"
+FHIR_XML = "fhir+xml"
+CONTENT_TYPES = {OIOXML: "application/xml", FHIR_JSON: "application/fhir+json", FHIR_XML: "application/fhir+xml"}
+
+
+def content_type_of(fmt: str | None) -> str:
+    """The media type a stored message is delivered with."""
+    return CONTENT_TYPES.get(fmt or OIOXML, "application/xml")
+
+
+def is_fhir(fmt: str | None) -> bool:
+    return fmt in (FHIR_JSON, FHIR_XML)
+
 
 @dataclass(frozen=True)
 class GeneratedReceipt:
@@ -29,6 +44,9 @@ class GeneratedReceipt:
     envelope_id: str
     letter_id: str
     sender_ean: str  # who the receipt is from (the original receiver)
+    type: str = "XCTL02"
+    version_code: str | None = "XC0230Q"
+    format: str = OIOXML
 
 
 @dataclass(frozen=True)
@@ -39,6 +57,7 @@ class IngestItem:
     refuse_code: str | None = None
     refuse_text: str | None = None
     receipt: GeneratedReceipt | None = None
+    format: str = OIOXML  # FHIR: a duplicate of a refused original is a duplicate too (negative duplicate)
 
 
 @dataclass(frozen=True)
@@ -66,6 +85,11 @@ class QueuedMessage:
     attempts: int
     created_at: datetime
     next_attempt_at: datetime | None
+    format: str | None = None  # None = OIOXML
+
+    @property
+    def content_type(self) -> str:
+        return content_type_of(self.format)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ messages = sa.Table(
     sa.Column("envelope_id", sa.String(64), nullable=False),
     sa.Column("sender_ean", sa.String(13), nullable=False),
     sa.Column("receiver_ean", sa.String(13), nullable=False),
-    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),  # catalogue type or FHIR standard
     sa.Column("version_code", sa.String(16)),
     sa.Column("ack_requested", sa.Boolean, nullable=False, default=False),
     sa.Column("is_receipt", sa.Boolean, nullable=False, default=False),
@@ -69,6 +69,7 @@ messages = sa.Table(
     sa.Column("receipt_id", sa.BigInteger),  # the receipt that answered this message
     sa.Column("resend_of_id", sa.BigInteger),  # a re-sent copy of that receipt (duplicate handling)
     sa.Column("ack_alerted_at", UtcDateTime),
+    sa.Column("format", sa.String(16)),  # NULL = OIOXML; fhir+json | fhir+xml (migration step 3)
 )
 sa.Index("gw_messages_queue", messages.c.receiver_ean, messages.c.delivery_state, messages.c.id)
 sa.Index(
@@ -185,4 +186,15 @@ def _v2(conn: Connection) -> None:
     conn.execute(sa.text("DROP INDEX IF EXISTS gw_messages_envelope_id"))
 
 
-register_migrations("gateway", [_v1, _v2])
+def _v3_fhir(conn: Connection) -> None:
+    """Step 3: FHIR messages beside OIOXML. `format` added in place to a database made before it, and
+    `type` widened to hold a FHIR standard's name ("HospitalNotification"). Step 1 creates today's
+    tables, so on a new database there is nothing to do."""
+    have = {c["name"]: c for c in sa.inspect(conn).get_columns(messages.name)}
+    if "format" not in have:
+        conn.execute(sa.text(f"ALTER TABLE {messages.name} ADD COLUMN format VARCHAR(16)"))
+    if conn.dialect.name == "postgresql":  # SQLite does not enforce VARCHAR lengths
+        conn.execute(sa.text(f"ALTER TABLE {messages.name} ALTER COLUMN type TYPE VARCHAR(32)"))
+
+
+register_migrations("gateway", [_v1, _v2, _v3_fhir])

@@ -55,6 +55,7 @@ async def fetch(request: web.Request) -> web.Response:
                     "type": msg.type,
                     "xml": xml_text(msg.body),
                     "xml_base64": base64.b64encode(msg.body).decode("ascii"),
+                    "content_type": msg.content_type,  # FHIR JSON's text is in "xml" too (a historic name)
                 }
             )
     return web.json_response({"messages": out, "lease_seconds": lease})

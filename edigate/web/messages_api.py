@@ -63,7 +63,9 @@ async def get_message(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
-LIST_PARAMETERS = frozenset({"limit", "since", "state", "envelope_id", "sender", "receiver", "cursor"})
+LIST_PARAMETERS = frozenset(
+    {"limit", "since", "state", "envelope_id", "bundle_id", "message_header_id", "sender", "receiver", "cursor"}
+)
 
 
 async def list_messages(request: web.Request) -> web.Response:
@@ -99,7 +101,8 @@ async def list_messages(request: web.Request) -> web.Response:
         if after is None:
             return error(400, "cursor: must be the next_cursor of an earlier page, unchanged")
     f = SearchFilter(
-        envelope_id=q.get("envelope_id") or None,
+        envelope_id=q.get("envelope_id") or q.get("bundle_id") or None,
+        letter_id=q.get("message_header_id") or None,
         sender=q.get("sender") or None,
         receiver=q.get("receiver") or None,
         state=state,

@@ -27,6 +27,7 @@ from aiohttp import web
 from edigate.clock import Clock
 from edigate.config import Partner
 from edigate.delivery.worker import DeliveryWorker
+from edigate.fhir.standards import STANDARDS as FHIR_STANDARDS
 from edigate.medcom.catalogue import CATALOGUE
 from edigate.metrics import CONTENT_TYPE, Metrics
 from edigate.web.keys import METRICS
@@ -44,7 +45,7 @@ def build_metrics(partners: Sequence[Partner], clock: Clock) -> Metrics:
     """A Metrics whose label values are bounded by the partner directory and the MedCom catalogue."""
     return Metrics(
         known_eans=[p.ean for p in partners],
-        known_types=[t.type_code for t in CATALOGUE],
+        known_types=[t.type_code for t in CATALOGUE] + [s.name for s in FHIR_STANDARDS],  # metrics by standard
         organisation_names={p.ean: p.name for p in partners},
         clock=clock,
     )

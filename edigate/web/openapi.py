@@ -57,6 +57,13 @@ _MEDCOM_XML = {
     "x-server-rules": "one MedCom envelope, valid against its XSD and addressed to a known partner: "
     "anything else is 422 MessageRejected with its MedCom refuse code",
 }
+_FHIR_RULES = (
+    "one MedCom FHIR message (a Bundle of type message: CareCommunication, HospitalNotification or "
+    "Acknowledgement), judged by the HL7 reference validator and addressed to a known partner: anything else "
+    "is 422 with a MedCom Acknowledgement or an OperationOutcome"
+)
+_FHIR_JSON = {"type": "object", "x-server-rules": _FHIR_RULES}
+_FHIR_XML = {"type": "string", "x-server-rules": _FHIR_RULES}
 _STATES = ["accepted", "delivered", "acknowledged", "refused", "ack_overdue", "failed", "rejected"]
 
 
@@ -73,6 +80,17 @@ def _resp(description: str, schema: str | dict[str, Any] | None = None, ctype: s
 
 def _err(description: str) -> dict[str, Any]:
     return _resp(description, "Error")
+
+
+def _with_fhir(response: dict[str, Any], what: str) -> dict[str, Any]:
+    """`response` that may also come as a FHIR resource (`what`) in application/fhir+json or +xml."""
+    resource = {"description": f"a FHIR {what}"}
+    content = {
+        **response.get("content", {}),
+        "application/fhir+json": {"schema": {"type": "object", **resource}},
+        "application/fhir+xml": {"schema": {"type": "string", **resource}},
+    }
+    return {**response, "content": content}
 
 
 def _nerr(description: str) -> dict[str, Any]:
@@ -121,13 +139,18 @@ SCHEMAS: dict[str, Any] = {
     },
     "MessageAccepted": {
         "type": "object",
-        "required": ["id", "status", "envelope_id", "letters"],
+        "required": ["id", "status"],
+        "description": "OIOXML answers carry envelope_id and letters; FHIR answers format, bundle_id and "
+        "message_header_id.",
         "properties": {
             "id": {"type": "integer"},
             "status": {"const": "accepted"},
-            "type": {"type": "string", "description": "MedCom type code, e.g. XDIS91"},
+            "type": {"type": "string", "description": "MedCom type code (XDIS91) or FHIR standard (CareCommunication)"},
             "envelope_id": {"type": "string"},
             "letters": {"type": "array", "items": {"type": "string"}},
+            "format": {"const": "fhir"},
+            "bundle_id": {"type": "string"},
+            "message_header_id": {"type": "string"},
         },
     },
     "MessageDuplicate": {
@@ -142,6 +165,10 @@ SCHEMAS: dict[str, Any] = {
             "receipt_resent": {"type": "boolean"},
             "envelope_id": {"type": "string"},
             "letters": {"type": "array", "items": {"type": "string"}},
+            "format": {"const": "fhir"},
+            "acknowledgement_resent": {"type": "boolean"},
+            "bundle_id": _STR_OR_NULL,
+            "message_header_id": _STR_OR_NULL,
         },
     },
     "MessageRejected": {
@@ -239,6 +266,7 @@ SCHEMAS: dict[str, Any] = {
                         "type": {"type": "string"},
                         "xml": {"type": "string"},
                         "xml_base64": {"type": "string"},
+                        "content_type": {"type": "string"},
                     },
                 },
             },
@@ -467,6 +495,8 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
                 "content": {
                     "application/xml": {"schema": _MEDCOM_XML},
                     "text/xml": {"schema": _MEDCOM_XML},
+                    "application/fhir+json": {"schema": _FHIR_JSON},
+                    "application/fhir+xml": {"schema": _FHIR_XML},
                 },
             },
             "responses": {
@@ -475,9 +505,25 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
                 "401": UNAUTHORIZED,
                 "403": _err("The sender EAN is not one of the caller's, or an admin token was used."),
                 "413": _err("The body is over `server.max_body_bytes`."),
-                "415": _err("Content-Type is not application/xml or text/xml."),
-                "422": _resp("Refused (syntaksfejl, unknown receiver, …).", "MessageRejected"),
-                "503": _err("Storage or schema unavailable: NOT accepted, send again later."),
+                "415": _err(
+                    "Content-Type does not fit the body (OIOXML: application/xml or text/xml; FHIR: "
+                    "application/fhir+json or application/fhir+xml)."
+                ),
+                "422": _with_fhir(
+                    _resp(
+                        "Refused (syntaksfejl, unknown receiver, …). FHIR: a MedCom Acknowledgement "
+                        "(fatal-error) in the request's format, or an OperationOutcome.",
+                        "MessageRejected",
+                    ),
+                    "Bundle or OperationOutcome",
+                ),
+                "503": _with_fhir(
+                    _err(
+                        "Storage, schema or FHIR validation unavailable: NOT accepted, send again later. FHIR: "
+                        "a transient-error Acknowledgement."
+                    ),
+                    "Bundle",
+                ),
             },
         },
     ),
@@ -489,14 +535,12 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
             "tags": ["messages"],
             "security": BEARER,
             "parameters": [
-                _query(
-                    "limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "page size"
-                ),
-                _query(
-                    "since", {"type": "string", "format": "date-time"}, "created at or after (with offset)"
-                ),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "page size"),
+                _query("since", {"type": "string", "format": "date-time"}, "created at or after (with offset)"),
                 _query("state", {"type": "string", "enum": _STATES}, "life state"),
                 _query("envelope_id", {"type": "string"}, "envelope id"),
+                _query("bundle_id", {"type": "string"}, "FHIR Bundle.id (the envelope id of a FHIR message)"),
+                _query("message_header_id", {"type": "string"}, "FHIR MessageHeader.id (or an OIOXML letter id)"),
                 _query("sender", {"anyOf": [_EAN, {"const": ""}]}, "sender EAN (empty: no filter)"),
                 _query("receiver", {"anyOf": [_EAN, {"const": ""}]}, "receiver EAN (empty: no filter)"),
                 _query(

@@ -81,5 +81,6 @@ def test_an_order_can_be_withdrawn_before_it_is_done(world_factory: Any, smtp_se
     status, body = world.call("POST", path, {"action": "withdraw"}, token="admin")
     assert status == 200 and body["task"] is None
     assert world.call("GET", "/api/v1/visinfosyd", token="admin")[1]["tasks"] == []
-    actions = [a["action"] for a in world.incident(incident["id"])["audit"]]
-    assert actions[-2:] == ["sundhed.dk bestilt", "sundhed.dk fravalgt"]
+    # the scheduler audits its notices meanwhile, in its own time: look at the sundhed.dk steps only
+    actions = [a["action"] for a in world.incident(incident["id"])["audit"] if a["action"].startswith("sundhed.dk")]
+    assert actions == ["sundhed.dk bestilt", "sundhed.dk fravalgt"]

@@ -1,0 +1,131 @@
+"""The validator JVM killed while FHIR messages flow: nothing accepted is lost, FHIR answers 503 (with a
+transient-error Acknowledgement) until edigate's supervisor has it back, then 202 again.
+
+This test has a validator of its own (the service starts and supervises it, as in production), because it
+kills it; the session's shared validator is left alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.harness import config as cfg
+from tests.harness.http import Reply, request
+from tests.harness.receiver import Receiver
+from tests.harness.service import Fleet, Service, make_service
+from tests.harness.wait import wait_until
+from tests.integration.fhir.conftest import FAST_DELIVERY, TOKENS
+from tests.unit.fhir.examples import CARE, GLN_A, GLN_B, dump, example, header, new_message
+
+PACKAGES = Path(__file__).resolve().parents[3].parent / "shared" / "medcom" / "fhir-packages"
+JAR = Path(__file__).resolve().parents[3] / "validator" / "target" / "edigate-fhir-validator.jar"
+
+
+def validator_pids(service_pid: int) -> list[int]:
+    """The validator JVMs the service started (its children running the jar)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat[1]) == service_pid and b"edigate-fhir-validator" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture
+def supervised(tmp_path: Path) -> Iterator[tuple[Service, Receiver]]:
+    if not PACKAGES.is_dir() or not JAR.is_file():
+        pytest.skip(f"needs the FHIR packages ({PACKAGES}) and the built validator jar ({JAR})")
+    rx_b = Receiver().start()
+    text = "".join(
+        [
+            cfg.base(cfg.sqlite_url(tmp_path / "gw.db"), "test admin", TOKENS["admin"]),
+            cfg.table("delivery", FAST_DELIVERY),
+            cfg.table("fhir", {"package_dir": str(PACKAGES), "timeout_seconds": 60}),
+            cfg.partner(GLN_A, "A", "hospital", "Fyn", cfg.MAILBOX_DELIVERY, token=TOKENS["a"]),
+            cfg.partner(GLN_B, "B", "municipality", "Fyn", cfg.http_delivery(rx_b.url), token=TOKENS["b"]),
+        ]
+    )
+    fleet = Fleet()
+    try:
+        service = fleet.start(make_service(text, tmp_path))
+        yield service, rx_b
+    finally:
+        fleet.stop()
+        rx_b.stop()
+
+
+def post(service: Service, body: bytes) -> Reply:
+    return request(
+        f"{service.base_url}/api/v1/messages",
+        "POST",
+        body,
+        token=TOKENS["a"],
+        headers={"Content-Type": "application/fhir+json"},
+        timeout=90,
+    )
+
+
+@pytest.mark.timeout(900)
+def test_validator_killed_mid_load(supervised: tuple[Service, Receiver]) -> None:
+    service, rx_b = supervised
+    template = example(CARE)
+    wait_until(
+        lambda: post(service, dump(new_message(template))).status == 202,
+        timeout=400,
+        explain=lambda: "the supervised validator never became ready",
+    )
+    accepted: dict[str, int] = {}  # Bundle.id -> message id
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        while not stop.is_set():
+            doc = new_message(template)
+            reply = post(service, dump(doc))
+            statuses.append(reply.status)
+            if reply.status == 202:
+                accepted[doc["id"]] = reply.body["id"]
+            elif reply.status == 503:
+                ack = json.loads(reply.raw)  # a transient-error Acknowledgement: send it again later
+                assert header(ack)["response"]["code"] == "transient-error"
+            time.sleep(0.05)
+
+    sender = threading.Thread(target=load, daemon=True)
+    sender.start()
+    try:
+        wait_until(lambda: len(accepted) >= 5, timeout=120, explain=lambda: f"only {len(accepted)} accepted")
+        assert service.proc is not None
+        (jvm,) = validator_pids(service.proc.pid)
+        os.kill(jvm, signal.SIGKILL)
+        wait_until(lambda: 503 in statuses, timeout=120, explain=lambda: "no 503 after the validator died")
+        n_at_503 = len(statuses)
+        wait_until(
+            lambda: 202 in statuses[n_at_503:],
+            timeout=400,
+            explain=lambda: "FHIR never got 202 again after the validator was restarted",
+        )
+    finally:
+        stop.set()
+        sender.join(120)
+    assert set(statuses) <= {202, 503}, statuses  # never a 500, never a false answer
+    for bundle_id, mid in accepted.items():  # nothing accepted is lost
+        shown = request(f"{service.base_url}/api/v1/messages/{mid}", "GET", token=TOKENS["admin"])
+        assert shown.status == 200 and shown.body["envelope_id"] == bundle_id
+    bodies = rx_b.wait_for(len(accepted), timeout=120)
+    delivered = {json.loads(b)["id"] for b in bodies}
+    assert delivered == set(accepted)  # each accepted message delivered, once
+    assert len(bodies) == len(accepted)
