@@ -132,10 +132,12 @@ class Validator:
             self.proc.wait()
 
 
-def start_validator(packages: Path, threads: int = 2, java_options: tuple[str, ...] = ()) -> Validator:
-    if not DEFAULT_JAR.is_file():
-        raise SystemExit(f"{DEFAULT_JAR} is missing: run `make validator`")
-    cmd = ["java", *java_options, "-jar", str(DEFAULT_JAR), "--packages", str(packages), "--port", "0"]
+def start_validator(
+    packages: Path, threads: int = 2, java_options: tuple[str, ...] = (), jar: Path = DEFAULT_JAR
+) -> Validator:
+    if not jar.is_file():
+        raise SystemExit(f"{jar} is missing: run `make validator`")
+    cmd = ["java", *java_options, "-jar", str(jar), "--packages", str(packages), "--port", "0"]
     cmd += ["--threads", str(threads), *standard_args(STANDARDS)]
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -270,7 +272,7 @@ def write_results(name: str, meta: dict[str, Any], rows: list[Row]) -> Path:
         f"after: {meta['load_after']} (the machine is shared).",
         "",
         f"Validator: HAPI FHIR {meta['hapi_fhir']}, --threads {meta['threads']}, "
-        f"JVM options {meta['java_options'] or 'none'}. "
+        f"JVM options {meta['java_options'] or 'none'}, jar {meta.get('jar', DEFAULT_JAR.name)}. "
         f"Start to READY: {meta['start_seconds']:.1f} s ({meta['ready_line']}). "
         f"RSS after warm-up {meta['rss_mb_ready']:.0f} MB, after the run {meta['rss_mb_after']:.0f} MB.",
         "",
@@ -295,6 +297,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--java-option", action="append", default=[], help="e.g. -Xmx1g (repeatable)")
     parser.add_argument("--out-name", default="fhir_validator")
+    parser.add_argument("--jar", type=Path, default=DEFAULT_JAR, help="another build, e.g. to compare before/after")
     args = parser.parse_args()
     meta: dict[str, Any] = {
         "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -302,8 +305,9 @@ def main() -> int:
         "load_before": load_average(),
         "threads": args.threads,
         "java_options": " ".join(args.java_option),
+        "jar": args.jar.name,
     }
-    validator = start_validator(args.packages, args.threads, tuple(args.java_option))
+    validator = start_validator(args.packages, args.threads, tuple(args.java_option), args.jar)
     try:
         conn = http.client.HTTPConnection("127.0.0.1", validator.port, timeout=30)
         conn.request("GET", "/health")

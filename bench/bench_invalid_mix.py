@@ -28,10 +28,8 @@ import aiohttp
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
-from bench_ingest import TOKEN, config, load_average, start, stop  # noqa: E402
-
+from bench.bench_ingest import TOKEN, config, load_average, start, stop  # noqa: E402
 from tests.harness.ports import free_port  # noqa: E402
 from tests.unit.medcom.samples import xdis91_message  # noqa: E402
 

@@ -31,11 +31,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
 import aiohttp  # noqa: E402
-import bench_ingest as ingest  # noqa: E402
 
+import bench.bench_ingest as ingest  # noqa: E402
 from tests.harness.ports import free_port  # noqa: E402
 
 

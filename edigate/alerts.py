@@ -115,6 +115,13 @@ def _duration(d: timedelta) -> str:
     return f"{hours // 24} døgn {hours % 24} t"
 
 
+def _routes_down_text(n: int) -> str:
+    """No "Alle 1 ruter": one route is named as the only one."""
+    if n == 1:
+        return "Den eneste rute ind til den er markeret nede."
+    return f"Alle {n} ruter ind til den er markeret nede."
+
+
 def _org(ean: str, names: Mapping[str, str]) -> str:
     name = names.get(ean)
     return f"{name} ({ean})" if name else ean
@@ -160,7 +167,7 @@ def compose_alert(
     if event.is_recovery:
         label, kind = "OK igen", "recovered"
     elif event.kind is EventKind.DEGRADED:
-        label, kind = "Forringet", "degraded"
+        label, kind = "Forstyrret", "degraded"
     elif reminder:
         label, kind = "PÅMINDELSE, stadig nede", "reminder"
     else:
@@ -170,13 +177,13 @@ def compose_alert(
     lines: list[str] = []
     if event.kind is EventKind.RECEIVER_DOWN:
         lines.append(f"Modtageren {_org(event.receiver, names)} modtager ikke meddelelser. "
-                     f"Alle {len(event.routes)} ruter ind til den er markeret nede.")
+                     + _routes_down_text(len(event.routes)))
     elif event.kind is EventKind.RECEIVER_RECOVERED:
         lines.append(f"Modtageren {_org(event.receiver, names)} modtager igen meddelelser.")
     elif event.kind is EventKind.ROUTE_RECOVERED:
         lines.append(f"Ruten {_route_text(event.routes[0], names)} virker igen.")
     elif event.kind is EventKind.DEGRADED:
-        lines.append(f"Leveringen til {_org(event.receiver, names)} er forringet.")
+        lines.append(f"Leveringen til {_org(event.receiver, names)} er forstyrret.")
     else:
         lines.append(f"Ruten {_route_text(event.routes[0], names)} er nede.")
     lines.append("")

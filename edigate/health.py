@@ -60,6 +60,14 @@ class CircuitState(StrEnum):
     HALF_OPEN = "half-open"
 
 
+#: the circuit breaker's state as the desk reads it in a health reason
+_CIRCUIT_DA = {
+    CircuitState.OPEN: "leveringer sat på pause efter gentagne fejl (afbryderen er åben)",
+    CircuitState.HALF_OPEN: "prøvelevering efter pause (afbryderen er halvåben)",
+    CircuitState.CLOSED: "afbryderen er lukket",
+}
+
+
 class EventKind(StrEnum):
     ROUTE_DOWN = "route_down"
     ROUTE_RECOVERED = "route_recovered"
@@ -317,7 +325,7 @@ def assess(
     reasons.extend(_pending_reasons(signals.pending_count, signals.oldest_pending_at, now, th))
     reasons.extend(_receipt_reasons(signals.receipts_overdue, signals.receipts, signals.refusals, th))
     if signals.circuit != CircuitState.CLOSED:
-        reasons.append(Reason("circuit", degraded, f"afbryder {signals.circuit}"))
+        reasons.append(Reason("circuit", degraded, _CIRCUIT_DA[signals.circuit]))
     if signals.dead_letters > 0:  # the queue moves on, but a message never arrived: someone must look
         n = signals.dead_letters
         text = f"{n} {'meddelelse' if n == 1 else 'meddelelser'} opgivet (kan ikke leveres)"

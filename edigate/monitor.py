@@ -354,7 +354,7 @@ class HealthLoop:
             sender = self.names.get(event.routes[0][0], event.routes[0][0]) if event.routes else "?"
             what = f"EDI-meddelelser fra {sender} til {receiver} bliver ikke leveret"
         reasons = "; ".join(r.text for r in event.reasons[:3])
-        return f"Automatisk registreret af edigate: {what}." + (f" Årsag: {reasons}." if reasons else "")
+        return f"Automatisk registreret af edigate: {what}." + (f" Målt: {reasons}." if reasons else "")
 
     async def _recovered(self, event: HealthEvent) -> None:
         incident_id = self.incidents.pop(event.key, None)

@@ -69,12 +69,18 @@ def notice_subject(kind: str, incident: Incident, ctx: MailContext) -> str:
     return f"{prefix} Opdatering: {body}" if kind == "update" else f"{prefix} {body}"
 
 
+def reporter_name(incident: Incident, ctx: MailContext) -> str:
+    """Who "meldt af": the reporting organisation, else the person or system that filed it; never empty."""
+    if incident.reporting_organisation:
+        return ctx.org_name(incident.reporting_organisation)
+    return incident.reported_by.strip() or "edigate (automatisk)"
+
+
 def _base(incident: Incident, ctx: MailContext) -> dict[str, Any]:
     return {
         "incident": incident,
         # an auto-detected incident has no reporting organisation: edigate itself reported it
-        "reporter_name": ctx.org_name(incident.reporting_organisation) if incident.reporting_organisation
-        else incident.reported_by,
+        "reporter_name": reporter_name(incident, ctx),
         "org_names": ctx.affected_names(incident),
         "message_names": ctx.message_names(incident),
         "incident_url": ctx.incident_url(incident),
@@ -206,6 +212,8 @@ def receipt_rows(
     threshold_text: str,
     contacts: Any,
     duty_address: str,
+    window_text: str = "08.00–22.00",
+    support_hours_text: str = "man–tors 8.00–15.45, fre 8.00–14.00",
 ) -> tuple[str, list[NewOutboxRow]]:
     """The reporter's receipt, with a copy to the person on duty when the report is handled."""
     subject = (
@@ -219,6 +227,8 @@ def receipt_rows(
         "overrun_at": overrun_at,
         "threshold_text": threshold_text,
         "contacts": contacts,
+        "window_text": window_text,
+        "support_hours_text": support_hours_text,
     }
     text = renderer.render("mail/receipt.txt", context)
     html = renderer.render("mail/receipt.html", context)

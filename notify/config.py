@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import date, time
 from email.utils import parseaddr
 from typing import Annotated, Any, Literal
 
@@ -16,7 +17,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from notify.addresses import InvalidAddress, normalise_address
 
-__all__ = ["Contacts", "MailSettings", "NotifySettings", "Reporter", "RuleOverrides", "Webhook"]
+__all__ = ["WEEKDAYS", "Contacts", "MailSettings", "NotifySettings", "Reporter", "RuleOverrides", "Webhook"]
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -87,6 +88,8 @@ class MailSettings(_Table):
     username: str | None = None
     password_env: str | None = None
     timeout_seconds: Positive = 10.0
+    #: optional mailbox that unsubscribes by mail (List-Unsubscribe mailto), besides the one-click URL
+    unsubscribe_mailto: str | None = None
 
 
 class Reporter(_Table):
@@ -110,9 +113,70 @@ class Webhook(_Table):
     secret_env: str | None = None
 
 
+_CLOCK = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _clock(value: str) -> time:
+    m = _CLOCK.match(value.strip())
+    if m is None:
+        raise ValueError('must be a time of day "HH:MM"')
+    return time(int(m.group(1)), int(m.group(2)))
+
+
+def span(value: str) -> tuple[time, time]:
+    """ "08:00-15:45" → (08:00, 15:45); the end must come after the start (a span within one day)."""
+    start, sep, end = value.partition("-")
+    if not sep:
+        raise ValueError('must be a span "HH:MM-HH:MM" (e.g. "08:00-15:45")')
+    first, last = _clock(start), _clock(end)
+    if last <= first:
+        raise ValueError(f'must end after it starts ("{value}")')
+    return first, last
+
+
+def _closing_day(value: str) -> str:
+    """ "12-24" (every year) or "2027-12-27" (once)."""
+    try:
+        if len(value) == 5:
+            date.fromisoformat(f"2000-{value}")  # a leap year: "02-29" is allowed
+        else:
+            date.fromisoformat(value)
+            if len(value) != 10:
+                raise ValueError
+    except ValueError:
+        raise ValueError(f'must be "MM-DD" (every year) or "YYYY-MM-DD" (once), not "{value}"') from None
+    return value
+
+
+def _checked_span(value: str) -> str:
+    span(value)
+    return value
+
+
+def _string_list(value: Any) -> Any:
+    if not isinstance(value, list | tuple):
+        raise ValueError('must be a list of days, e.g. ["12-24", "12-31"]')
+    return tuple(value)
+
+
+Span = Annotated[str, AfterValidator(_checked_span)]
+ClosingDay = Annotated[str, AfterValidator(_closing_day)]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
 class RuleOverrides(_Table):
+    """The procedure's numbers and hours. Absent keys keep Region Syddanmark's values (notify.policy)."""
+
     notice_threshold_minutes: PositiveInt | None = None
     next_status_minutes: PositiveInt | None = None
+    #: "alle dage mellem kl. 08.00 og 22.00": when notices go out and reports are handled
+    notice_window: Span | None = None
+    #: EDI support's opening hours per weekday ("mon" … "sun"); a day left out is closed. Outside them (in
+    #: the notice window) the operations and management on-call ("drifts- og ledelsesvagten") handles.
+    support_hours: Mapping[Weekday, Span] | None = None
+    #: the region's closing days besides Danish public holidays (default 24 and 31 December)
+    closing_days: Annotated[tuple[ClosingDay, ...], BeforeValidator(_string_list)] | None = None
 
 
 class NotifySettings(_Table):

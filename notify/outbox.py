@@ -48,7 +48,11 @@ def sign(secret: bytes, body: bytes) -> str:
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
-def build_message(row: OutboxRow, mail: MailSettings, date: datetime) -> EmailMessage:
+def build_message(
+    row: OutboxRow, mail: MailSettings, date: datetime, unsubscribe_url: str | None = None
+) -> EmailMessage:
+    """One outbox row as a mail. A subscriber's mail carries RFC 2369/8058 one-click unsubscribe headers, so
+    the mail client's "Afmeld" button works (it POSTs `List-Unsubscribe=One-Click` to the URL)."""
     msg = EmailMessage()
     msg["From"] = mail.from_addr
     msg["To"] = row.address
@@ -57,6 +61,12 @@ def build_message(row: OutboxRow, mail: MailSettings, date: datetime) -> EmailMe
     msg["Message-ID"] = row.message_id
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Edigate-Notice"] = row.notice_kind or "notice"
+    if unsubscribe_url:
+        targets = [f"<{unsubscribe_url}>"]
+        if mail.unsubscribe_mailto:
+            targets.append(f"<mailto:{mail.unsubscribe_mailto}?subject=afmeld%20{row.subscription_id}>")
+        msg["List-Unsubscribe"] = ", ".join(targets)
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(row.body_text)
     if row.body_html:
         msg.add_alternative(row.body_html, subtype="html")
@@ -213,7 +223,8 @@ class OutboxSender:
                 continue
             try:
                 smtp_recipient(row.address)
-                msg = bytes(build_message(row, self.settings.mail, self.clock()))
+                unsubscribe = await self._unsubscribe_url(row)
+                msg = bytes(build_message(row, self.settings.mail, self.clock(), unsubscribe))
             except Exception as exc:
                 await self._poisoned(row, _build_stage(exc), exc)
                 continue
@@ -227,6 +238,15 @@ class OutboxSender:
             await self._sent(row)
         self.on_change()
         return True
+
+    async def _unsubscribe_url(self, row: OutboxRow) -> str | None:
+        """The subscription's own one-click unsubscribe URL; none for list mailboxes and the confirm mail."""
+        if row.subscription_id is None or row.notice_kind == "confirm":
+            return None
+        sub = await self.storage.get_subscription(row.subscription_id)
+        if sub is None or sub.state != "confirmed":
+            return None
+        return f"{self.settings.public_url}/subscriptions/unsubscribe/{sub.unsubscribe_token}"
 
     # ---- mail: SMTP
     async def _send_smtp(self, rows: list[OutboxRow]) -> bool:
@@ -267,7 +287,8 @@ class OutboxSender:
         """Send one row: "next" to go on with the next row, "stop" when the connection is gone."""
         try:
             recipient = smtp_recipient(row.address)
-            msg = build_message(row, self.settings.mail, self.clock())
+            unsubscribe = await self._unsubscribe_url(row)
+            msg = build_message(row, self.settings.mail, self.clock(), unsubscribe)
         except Exception as exc:  # nothing was said to the server yet
             await self._poisoned(row, _build_stage(exc), exc)
             return "next"

@@ -38,6 +38,10 @@ SUPPORT_HOURS_RSYD: Mapping[int, tuple[time, time]] = MappingProxyType(
 )
 
 
+#: Region Syddanmark is closed on 24 and 31 December (not public holidays in Denmark)
+CLOSING_DAYS_RSYD: frozenset[str] = frozenset({"12-24", "12-31"})
+
+
 @dataclass(frozen=True)
 class ProcedureRules:
     """The procedure's numbers; the defaults are Region Syddanmark's. Configure, do not hard-code."""
@@ -51,6 +55,8 @@ class ProcedureRules:
     )
     timezone: str = "Europe/Copenhagen"
     holiday_country: str = "DK"  # public holidays of this country are outside support hours
+    #: the region's own closing days besides the public holidays: "MM-DD" every year, or "YYYY-MM-DD" once
+    closing_days: frozenset[str] = CLOSING_DAYS_RSYD
 
     @property
     def zone(self) -> ZoneInfo:
@@ -121,14 +127,53 @@ def is_public_holiday(day: date, rules: ProcedureRules = DEFAULT_RULES) -> bool:
     return day in _public_holidays(rules.holiday_country, day.year)
 
 
+def is_closing_day(day: date, rules: ProcedureRules = DEFAULT_RULES) -> bool:
+    """A public holiday or one of the region's own closing days (24 and 31 December by default)."""
+    if is_public_holiday(day, rules):
+        return True
+    return f"{day:%m-%d}" in rules.closing_days or day.isoformat() in rules.closing_days
+
+
 def in_support_hours(t: datetime, rules: ProcedureRules = DEFAULT_RULES) -> bool:
-    """Is `t` within EDI support's opening hours (not on a public holiday)?"""
+    """Is `t` within EDI support's opening hours (not on a public holiday or a closing day)?"""
     local = to_local(t, rules)
     hours = rules.support_hours.get(local.weekday())
-    if hours is None or is_public_holiday(local.date(), rules):
+    if hours is None or is_closing_day(local.date(), rules):
         return False
     start, end = hours
     return start <= local.time().replace(fold=0) < end
+
+
+_DAYS_DA = ("man", "tirs", "ons", "tors", "fre", "lør", "søn")
+
+
+def _clock_da(t: time, *, pad: bool = False) -> str:
+    return f"{t.hour:02d}.{t.minute:02d}" if pad else f"{t.hour}.{t.minute:02d}"
+
+
+def window_text(rules: ProcedureRules = DEFAULT_RULES) -> str:
+    """The notice window as the procedure writes it: "08.00–22.00"."""
+    return f"{_clock_da(rules.window_start, pad=True)}–{_clock_da(rules.window_end, pad=True)}"
+
+
+def support_hours_text(rules: ProcedureRules = DEFAULT_RULES) -> str:
+    """EDI support's hours for a mail: "man–tors 8.00–15.45, fre 8.00–14.00" (runs of equal days joined)."""
+    runs: list[tuple[int, int, tuple[time, time]]] = []
+    for day in range(7):
+        hours = rules.support_hours.get(day)
+        if hours is None:
+            continue
+        if runs and runs[-1][1] == day - 1 and runs[-1][2] == hours:
+            runs[-1] = (runs[-1][0], day, hours)
+        else:
+            runs.append((day, day, hours))
+    if not runs:
+        return "lukket"
+    parts = []
+    for first, last, (start, end) in runs:
+        days = _DAYS_DA[first] if first == last else f"{_DAYS_DA[first]}–{_DAYS_DA[last]}"
+        parts.append(f"{days} {_clock_da(start)}–{_clock_da(end)}")
+    return ", ".join(parts)
 
 
 def handled_by(t: datetime, rules: ProcedureRules = DEFAULT_RULES) -> Handler:

@@ -13,10 +13,11 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 
 from notify import policy
 from notify.compose import MailContext, notice_rows, planned_end_row, reminder_row, webhook_payload
-from notify.config import NotifySettings
+from notify.config import WEEKDAYS, NotifySettings, span
 from notify.lists import choose_recipients, merge_recipients
 from notify.model import LIST_NOTICE_KINDS, AuditEntry, Incident, NewOutboxRow, Notice, Recipient
 from notify.render import Renderer
@@ -314,4 +315,12 @@ def rules_from(settings: NotifySettings) -> policy.ProcedureRules:
         kwargs["notice_threshold"] = timedelta(minutes=settings.rules.notice_threshold_minutes)
     if settings.rules.next_status_minutes is not None:
         kwargs["next_status_interval"] = timedelta(minutes=settings.rules.next_status_minutes)
+    if settings.rules.notice_window is not None:
+        kwargs["window_start"], kwargs["window_end"] = span(settings.rules.notice_window)
+    if settings.rules.support_hours is not None:
+        kwargs["support_hours"] = MappingProxyType(
+            {WEEKDAYS.index(day): span(hours) for day, hours in settings.rules.support_hours.items()}
+        )
+    if settings.rules.closing_days is not None:
+        kwargs["closing_days"] = frozenset(settings.rules.closing_days)
     return policy.ProcedureRules(**kwargs)  # type: ignore[arg-type]

@@ -308,6 +308,8 @@ class NotifyService:
             threshold_text=_threshold_text(self.rules),
             contacts=self.settings.contacts,
             duty_address=duty,
+            window_text=policy.window_text(self.rules),
+            support_hours_text=policy.support_hours_text(self.rules),
         )
         now = self.clock()
         await self.storage.record_notice(

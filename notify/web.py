@@ -276,7 +276,12 @@ class Web:
             raise web.HTTPForbidden(
                 text="Arbejdslisten er for EDI-supporten, vagten og Regional IT.", headers=SECURITY_HEADERS
             )
-        return self.page(request, "web/worklist.html", {"work": await self.s.worklist()})
+        portal = []  # "i givne tilfælde … opslag på sundhed.dk": the desk's open posting tasks
+        for task in await self.s.portal_tasks.list(open_only=True):
+            incident = await self.s.storage.get_incident(task.incident_id)
+            if incident is not None:
+                portal.append((task, incident))
+        return self.page(request, "web/worklist.html", {"work": await self.s.worklist(), "portal": portal})
 
     async def incident_get(self, request: web.Request) -> web.Response:
         if self.actor(self.session(request)) is None:

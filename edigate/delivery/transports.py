@@ -41,8 +41,8 @@ def header_value(name: str, value: str) -> str:
     """`value` as it may go into header `name`, or PermanentDeliveryError (never quoting the value)."""
     if _HEADER_VALUE.fullmatch(value) is None or len(value) > 200:
         raise PermanentDeliveryError(
-            f"cannot be sent over HTTP: the value for the {name} header is not 1–200 visible ASCII "
-            "characters (a line break or control character in the envelope id?)"
+            f"kan ikke sendes over HTTP: værdien til headeren {name} er ikke 1–200 synlige ASCII-tegn "
+            "(et linjeskift eller kontroltegn i kuvertens id?)"
         )
     return value
 
@@ -74,7 +74,7 @@ class HttpTransport:
                 await resp.read()
                 if 200 <= resp.status < 300:
                     return f"http {resp.status}"
-                raise DeliveryError(f"receiver answered HTTP {resp.status}")
+                raise DeliveryError(f"modtageren svarede HTTP {resp.status}")
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise DeliveryError(f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__) from None
 
@@ -103,7 +103,7 @@ class DirectoryTransport:
         try:
             name = await asyncio.to_thread(self._write, message)
         except OSError as exc:
-            raise DeliveryError(f"cannot write to {self.path}: {exc.strerror or exc}") from None
+            raise DeliveryError(f"kan ikke skrive til {self.path}: {exc.strerror or exc}") from None
         return f"file {name}"
 
     def _write(self, message: QueuedMessage) -> str:

@@ -46,8 +46,8 @@ def receipt_sender_refusal(envelope: Envelope) -> str | None:
     sender = envelope.sender.ean
     if rc.original_receiver_ean is not None and rc.original_receiver_ean != sender:
         return (
-            f"the receipt's Sender {sender} is not the receiver of the message it answers: "
-            "only that message's receiver may acknowledge or refuse it"
+            f"kvitteringens afsender {sender} er ikke modtager af den meddelelse, den svarer på: "
+            "kun meddelelsens modtager må kvittere for eller afvise den"
         )
     return None
 

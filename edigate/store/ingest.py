@@ -127,8 +127,8 @@ def apply_batch(
                     "conflict",
                     same_env.id,
                     refuse_code="ikke_specificeret",
-                    refuse_text=f"envelope id {env.id} was already used by message {same_env.id} "
-                    "with other letters",
+                    refuse_text=f"kuvert-id {env.id} er allerede brugt af meddelelse {same_env.id} "
+                    "med andre breve",
                 )
             continue
         by_letter = known.by_letter_fhir if is_fhir(item.format) else known.by_letter
@@ -149,7 +149,7 @@ def apply_batch(
                 "conflict",
                 None,
                 refuse_code="ikke_specificeret",
-                refuse_text="some letter ids of this envelope were already sent in another envelope",
+                refuse_text="nogle af kuvertens brev-id'er er allerede sendt i en anden kuvert",
             )
             continue
         if not item.rejected and env.receipt is not None:
@@ -159,8 +159,8 @@ def apply_batch(
                     "conflict",
                     None,
                     refuse_code="ikke_specificeret",
-                    refuse_text=f"the receipt's Sender {sender} is not the receiver of the message it "
-                    "answers: only that message's receiver may acknowledge or refuse it",
+                    refuse_text=f"kvitteringens afsender {sender} er ikke modtager af den meddelelse, den svarer på: "
+                    "kun meddelelsens modtager må kvittere for eller afvise den",
                 )
                 continue
         batch_envelopes[key] = (i, letter_ids)

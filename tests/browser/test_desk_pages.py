@@ -38,6 +38,10 @@ def test_order_a_sundhed_dk_post_see_the_task_and_mark_it_done(tmp_path: Path, s
             text = page.input_value("#portal-text")
             assert text.startswith("Akut nedbrud: Cloverleaf opgraderes") and "Næste status senest" in text
 
+            page.click("header >> text=Arbejdsliste")
+            page.wait_for_url("**/incidents")
+            assert "Cloverleaf opgraderes" in page.inner_text("#sundhed-dk + ul")
+
             page.click("header >> text=sundhed.dk")
             page.wait_for_url("**/desk/visinfosyd")
             card = page.inner_text(f"#task-{incident['id']}")
@@ -54,6 +58,8 @@ def test_order_a_sundhed_dk_post_see_the_task_and_mark_it_done(tmp_path: Path, s
             assert "sundhed.dk udført" in page.inner_text("main")  # the audit trail
             page.goto(world.service.base_url + "/desk/visinfosyd")
             assert "Ingen opslag venter." in page.inner_text("main")
+            page.goto(world.service.base_url + "/incidents")
+            assert page.locator("#sundhed-dk + ul").count() == 0
 
             # A reporter is not the desk: no section, no link, no list.
             log_out(page)

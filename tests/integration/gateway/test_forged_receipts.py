@@ -75,7 +75,7 @@ def test_forged_receipts_are_refused_and_change_nothing(gateway: Gateway) -> Non
         if reply.status == 403:
             assert "not one of yours" in reason, (what, reply)
         else:
-            assert "not the receiver of the message it answers" in reason, (what, reply)
+            assert "er ikke modtager af den meddelelse, den svarer på" in reason, (what, reply)
             assert MUNICIPALITY not in reason and HOSPITAL not in reason  # only the caller's own EAN
     assert statuses == {
         "XCTL03 as the receiver": 403,

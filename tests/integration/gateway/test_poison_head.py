@@ -82,7 +82,7 @@ def test_a_poison_head_is_dead_lettered_at_once_and_fifo_goes_on(gateway: Gatewa
     assert gateway.municipality_rx.wait_for(3) == behind
     dead = wait_state(gateway, poison_http, "failed")
     assert dead["attempts"] == 1, dead
-    assert "cannot be sent over HTTP" in dead["last_error"] and "X-Edigate-Envelope-Id" in dead["last_error"]
+    assert "kan ikke sendes over HTTP" in dead["last_error"] and "X-Edigate-Envelope-Id" in dead["last_error"]
     assert all(b"X-Evil" not in body for body in gateway.municipality_rx.bodies())
 
     # the route shows it (and names the reason), the receiver is not blamed for it
@@ -94,7 +94,7 @@ def test_a_poison_head_is_dead_lettered_at_once_and_fifo_goes_on(gateway: Gatewa
             break
         time.sleep(0.2)
     assert route.get("dead_letters") == 1, route
-    assert "cannot be sent over HTTP" in route["last_dead_letter"]
+    assert "kan ikke sendes over HTTP" in route["last_dead_letter"]
     assert "dead_letters" in [r["code"] for r in route["reasons"]]
     assert route["circuit"] == "closed" and route["consecutive_failures"] == 0
 

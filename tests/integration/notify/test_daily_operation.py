@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from edigate.medcom.ean import with_check_digit
 from tests.harness.smtp import SmtpServer
 from tests.integration.notify.conftest import (
     ASSENS,
@@ -39,11 +40,17 @@ def test_desk_widens_and_narrows_the_scope_and_the_next_notice_follows(
     # a municipal EOJ owner is not the desk
     status, body = world.call("POST", f"/api/v1/incidents/{reply['id']}/scope", {"affected_organisations": []})
     assert status == 403, body
-    # unknown organisations are refused by name, nothing stored
+    # an unknown organisation (a well-formed EAN that is no partner's) is refused by name, nothing stored
+    unknown = with_check_digit("579999900099")
+    status, body = world.call(
+        "POST", f"/api/v1/incidents/{reply['id']}/scope", {"affected_organisations": [unknown]}, token="admin"
+    )
+    assert status == 422 and unknown in body["fejl"], body
+    # a value not shaped like an EAN may be a CPR number: refused without being repeated (issue 10 item 5)
     status, body = world.call(
         "POST", f"/api/v1/incidents/{reply['id']}/scope", {"affected_organisations": ["123"]}, token="admin"
     )
-    assert status == 422 and "EAN" in body["fejl"] and "123" not in body["fejl"], body
+    assert status == 422 and "gentages ikke" in body["fejl"] and "123" not in str(body), body
 
     world.set_clock("2026-11-23T10:05:00+01:00")
     status, body = world.call(

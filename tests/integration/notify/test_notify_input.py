@@ -242,11 +242,21 @@ def test_subscription_double_opt_in_and_unsubscribe_removes_only_that_one(
     got = {r: m for m in notices for r in m.rcpt_tos}
     assert set(got) == HOSPITALS | {MAILBOX[KOLDING], "sygeplejerske@kolding.example"}
     assert "Afmeld" not in got[MAILBOX[KOLDING]].text()
+    assert got[MAILBOX[KOLDING]].message["List-Unsubscribe"] is None  # a list mailbox cannot unsubscribe
     sub_mail = got["sygeplejerske@kolding.example"].text()
     link = re.search(r"(/subscriptions/unsubscribe/\S+)", sub_mail).group(1)  # type: ignore[union-attr]
+    # RFC 8058: the mail client's one-click "Afmeld" POSTs to the subscription's own URL, without a form
+    headers = got["sygeplejerske@kolding.example"].message
+    assert headers["List-Unsubscribe"] == f"<{world.service.base_url}{link}>"
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     with urllib.request.urlopen(world.service.base_url + link, timeout=5) as resp:  # GET only asks
         assert "Afmeld" in resp.read().decode()
-    req = urllib.request.Request(world.service.base_url + link, data=b"", method="POST")
+    req = urllib.request.Request(
+        headers["List-Unsubscribe"].strip("<>"),
+        data=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        method="POST",
+    )
     with urllib.request.urlopen(req, timeout=5) as resp:
         assert "Abonnementet er afmeldt" in resp.read().decode()
     status, subs = world.call("GET", "/api/v1/subscriptions", token="admin")

@@ -30,6 +30,6 @@ async def test_step_3_adds_format_and_widens_type_in_place(storage_url: str) -> 
             ).scalar()
         assert "format" in columns and version == 3
         if db.dialect == "postgresql":
-            assert columns["type"]["type"].length == 32  # "HospitalNotification" fits
+            assert getattr(columns["type"]["type"], "length", None) == 32  # "HospitalNotification" fits
     finally:
         await db.close()

@@ -36,7 +36,7 @@ def test_intake_accepts_what_medcom_systems_send() -> None:
 def test_http_header_values_are_refused_for_good(value: str) -> None:
     with pytest.raises(PermanentDeliveryError) as err:
         header_value("X-Edigate-Envelope-Id", value)
-    assert "cannot be sent over HTTP" in str(err.value) and (not value or value not in str(err.value))
+    assert "kan ikke sendes over HTTP" in str(err.value) and (not value or value not in str(err.value))
 
 
 def test_http_header_keeps_ordinary_ids_and_inner_spaces() -> None:

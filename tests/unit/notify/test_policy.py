@@ -103,7 +103,9 @@ def test_next_in_window_seconds_before_eight() -> None:
         ("2026-11-28 10:00", "on-call"),  # Saturday
         ("2026-11-29 10:00", "on-call"),  # Sunday
         ("2026-12-25 10:00", "on-call"),  # Juledag 2026, a Friday
-        ("2026-12-24 10:00", "edi-support"),  # Juleaftensdag is not a public holiday
+        ("2026-12-24 10:00", "on-call"),  # Juleaftensdag: no public holiday, but the region is closed
+        ("2026-12-31 10:00", "on-call"),  # Nytårsaftensdag: likewise
+        ("2026-12-23 10:00", "edi-support"),
         ("2026-04-03 10:00", "on-call"),  # Langfredag 2026
         ("2026-04-02 10:00", "on-call"),  # Skærtorsdag 2026
         ("2026-04-06 10:00", "on-call"),  # 2. påskedag 2026

@@ -1,0 +1,1 @@
+"""Benchmarks with their results files (run as scripts: python bench/<name>.py)."""
