@@ -898,6 +898,110 @@ def openapi_document(app: web.Application | None = None) -> dict[str, Any]:
     }
 
 
+# The desk's sundhed.dk (VisInfoSyd) tasks and the directory the desk edits (notify/visinfosyd.py,
+# notify/directory_web.py): described loosely (objects), so a client knows they exist and who may call them.
+_OBJECT: dict[str, Any] = {"type": "object"}
+OPERATIONS.update(
+    {
+        ("post", "/api/v1/incidents/{id}/visinfosyd"): (
+            "/api/v1/incidents/{id}/visinfosyd",
+            {
+                "operationId": "incidentPortalTask",
+                "summary": "Request, mark done or withdraw the incident's sundhed.dk post (the desk)",
+                "tags": ["incidents"],
+                "security": BEARER,
+                "parameters": [_path_param("id", _ID31, "incident id")],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        JSON: {
+                            "schema": {
+                                "type": "object",
+                                "required": ["action"],
+                                "properties": {"action": {"enum": ["request", "done", "withdraw"]}},
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _resp("The incident's task (`task` null once withdrawn).", _OBJECT),
+                    "400": _nerr("Not a JSON object."),
+                    "401": N_UNAUTHORIZED,
+                    "403": _nerr("Only the desk (EDI support, on-call, Regional IT)."),
+                    "404": _nerr("No such incident."),
+                    "409": _nerr("Not possible in the task's or incident's state."),
+                    "422": _nerr("Unknown `action`."),
+                },
+            },
+        ),
+        ("get", "/api/v1/visinfosyd"): (
+            "/api/v1/visinfosyd",
+            {
+                "operationId": "listPortalTasks",
+                "summary": "The desk's sundhed.dk tasks (`?open=1`: only those still to post)",
+                "tags": ["incidents"],
+                "security": BEARER,
+                "responses": {
+                    "200": _resp("Tasks.", _OBJECT),
+                    "401": N_UNAUTHORIZED,
+                    "403": _nerr("Only the desk (EDI support, on-call, Regional IT)."),
+                },
+            },
+        ),
+        ("get", "/api/v1/directory"): (
+            "/api/v1/directory",
+            {
+                "operationId": "getDirectory",
+                "summary": "Organisations, contacts and the change history of the directory (admin)",
+                "tags": ["directory"],
+                "security": BEARER,
+                "responses": {
+                    "200": _resp("The directory.", _OBJECT),
+                    "401": N_UNAUTHORIZED,
+                    "403": _nerr("Admins only."),
+                },
+            },
+        ),
+        ("put", "/api/v1/directory/organisations/{ean}"): (
+            "/api/v1/directory/organisations/{ean}",
+            {
+                "operationId": "editDirectoryOrganisation",
+                "summary": "Change one organisation's mailbox, clusters and contacts (admin)",
+                "tags": ["directory"],
+                "security": BEARER,
+                "parameters": [_path_param("ean", _EAN, "the organisation's EAN")],
+                "requestBody": {"required": True, "content": {JSON: {"schema": _OBJECT}}},
+                "responses": {
+                    "200": _resp("The organisation as stored.", _OBJECT),
+                    "400": _nerr("Not a JSON object."),
+                    "401": N_UNAUTHORIZED,
+                    "403": _nerr("Admins only."),
+                    "404": _nerr("No such organisation."),
+                    "422": _nerr("Invalid fields (`felter`), nothing stored."),
+                },
+            },
+        ),
+        ("put", "/api/v1/directory/contacts"): (
+            "/api/v1/directory/contacts",
+            {
+                "operationId": "editDirectoryContacts",
+                "summary": "Change the procedure's contacts (admin)",
+                "tags": ["directory"],
+                "security": BEARER,
+                "requestBody": {"required": True, "content": {JSON: {"schema": _OBJECT}}},
+                "responses": {
+                    "200": _resp("The contacts as stored.", _OBJECT),
+                    "400": _nerr("Not a JSON object."),
+                    "401": N_UNAUTHORIZED,
+                    "403": _nerr("Admins only."),
+                    "422": _nerr("Invalid fields (`felter`), nothing stored."),
+                },
+            },
+        ),
+    }
+)
+
+
 def undocumented_api_routes(app: web.Application) -> set[tuple[str, str]]:
     """Registered `/api/` routes the catalogue does not describe (should be empty)."""
     documented = {(method, route) for (method, _), (route, _) in OPERATIONS.items()}

@@ -89,6 +89,11 @@ def new_incident(w: World, role: str) -> tuple[str, str, bytes | None, str | Non
     return "POST", "/api/v1/incidents", json.dumps(body).encode(), "application/json"
 
 
+def public_incident(w: World, role: str) -> tuple[str, str, bytes | None, str | None]:
+    """A filed acute incident lasting over 2 hours: one the procedure informs about, so public."""
+    return "GET", f"/status/incidents/{w.new_incident()}", None, None
+
+
 def on_subscription(w: World, role: str) -> tuple[str, str, bytes | None, str | None]:
     return "DELETE", f"/api/v1/subscriptions/{w.new_subscription()}", None, None
 
@@ -123,6 +128,19 @@ TABLE: dict[tuple[str, str], Row] = {
         by_role(401, 401, 401, 401, 200, 200),
         on_incident("updates", {"text": "Leverandøren arbejder på sagen"}),
     ),
+    # ---- the desk's sundhed.dk tasks (bearer: the desk; this reporter is a municipality's EOJ owner)
+    ("post", "/api/v1/incidents/{id}/visinfosyd"): Row(
+        by_role(401, 401, 401, 401, 403, 200), on_incident("visinfosyd", {"action": "request"})
+    ),
+    ("get", "/api/v1/visinfosyd"): Row(by_role(401, 401, 401, 401, 403, 200), fixed("GET", "/api/v1/visinfosyd")),
+    # ---- the directory (bearer: admins only); a PUT without fields is refused after the role check
+    ("get", "/api/v1/directory"): Row(by_role(401, 401, 401, 401, 403, 200), fixed("GET", "/api/v1/directory")),
+    ("put", "/api/v1/directory/organisations/{ean}"): Row(
+        by_role(401, 401, 401, 401, 403, 422), fixed("PUT", f"/api/v1/directory/organisations/{HOSPITAL}", {})
+    ),
+    ("put", "/api/v1/directory/contacts"): Row(
+        by_role(401, 401, 401, 401, 403, 422), fixed("PUT", "/api/v1/directory/contacts", {})
+    ),
     ("post", "/api/v1/subscriptions"): Row(by_role(202, 401, 401, 401, 202, 201), subscribe),
     ("get", "/api/v1/subscriptions"): Row(
         by_role(401, 401, 401, 401, 403, 200), fixed("GET", "/api/v1/subscriptions")
@@ -143,6 +161,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("get", "/status/contacts"): Row(A, fixed("GET", "/status/contacts")),
     ("get", "/login"): Row(A, fixed("GET", "/login")),
     ("get", "/subscriptions/new"): Row(A, fixed("GET", "/subscriptions/new")),
+    ("get", "/status/incidents/{id}"): Row(A, public_incident),
     # ---- pages behind the login session: a bearer token changes nothing
     ("post", "/login"): Row(
         same(403), fixed("POST", "/login", b"token=x", "application/x-www-form-urlencoded")
@@ -152,7 +171,16 @@ TABLE: dict[tuple[str, str], Row] = {
     ("post", "/incidents/new"): Row(
         same(303), fixed("POST", "/incidents/new", b"", "application/x-www-form-urlencoded")
     ),
-    ("get", "/incidents/{id}"): Row(same(303), fixed("GET", "/incidents/1")),
+    # a public incident's page is open to all (the same as /status/incidents/<id>); any other number asks for a
+    # login, whatever the bearer token
+    ("get", "/incidents/{id}"): Row(same(303), fixed("GET", "/incidents/999999")),
+    ("get", "/incidents"): Row(same(303), fixed("GET", "/incidents")),
+    ("get", "/desk/visinfosyd"): Row(same(303), fixed("GET", "/desk/visinfosyd")),
+    ("get", "/admin/directory"): Row(same(303), fixed("GET", "/admin/directory")),
+    ("*", "/admin/directory/organisations/{ean}"): Row(
+        same(303), fixed("GET", f"/admin/directory/organisations/{HOSPITAL}")
+    ),
+    ("*", "/admin/directory/contacts"): Row(same(303), fixed("GET", "/admin/directory/contacts")),
     ("post", "/incidents/{id}/{action}"): Row(
         same(303), fixed("POST", "/incidents/1/resolve", b"", "application/x-www-form-urlencoded")
     ),
