@@ -941,6 +941,7 @@ OPERATIONS.update(
                 "summary": "The desk's sundhed.dk tasks (`?open=1`: only those still to post)",
                 "tags": ["incidents"],
                 "security": BEARER,
+                "parameters": [_query("open", {"enum": ["0", "1"]}, "1: only the tasks still to post")],
                 "responses": {
                     "200": _resp("Tasks.", _OBJECT),
                     "401": N_UNAUTHORIZED,

@@ -92,7 +92,7 @@ def operations(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]
 def fill_path(world: World, path: str, params: list[dict[str, Any]], override: dict[str, str]) -> str:
     """A real resource for every path parameter (so only the one under test is bad)."""
     values = {"id": str(world.new_incident()) if "/incidents/" in path else "1"}
-    values |= {"sender": "5790001382445", "receiver": "5790000198764", "token": "x"}
+    values |= {"sender": "5790001382445", "receiver": "5790000198764", "token": "x", "ean": "5790001382445"}
     values |= override
     for p in params:
         path = path.replace("{" + p["name"] + "}", urllib.parse.quote(values[p["name"]], safe=""))
