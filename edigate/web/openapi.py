@@ -944,6 +944,7 @@ OPERATIONS.update(
                 "parameters": [_query("open", {"enum": ["0", "1"]}, "1: only the tasks still to post")],
                 "responses": {
                     "200": _resp("Tasks.", _OBJECT),
+                    "400": _err("A query parameter other than `open` (the reason names how many)."),
                     "401": N_UNAUTHORIZED,
                     "403": _nerr("Only the desk (EDI support, on-call, Regional IT)."),
                 },
