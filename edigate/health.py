@@ -325,7 +325,7 @@ def assess(
     reasons.extend(_pending_reasons(signals.pending_count, signals.oldest_pending_at, now, th))
     reasons.extend(_receipt_reasons(signals.receipts_overdue, signals.receipts, signals.refusals, th))
     if signals.circuit != CircuitState.CLOSED:
-        reasons.append(Reason("circuit", degraded, _CIRCUIT_DA[signals.circuit]))
+        reasons.append(Reason("circuit", degraded, _CIRCUIT_DA[CircuitState(signals.circuit)]))
     if signals.dead_letters > 0:  # the queue moves on, but a message never arrived: someone must look
         n = signals.dead_letters
         text = f"{n} {'meddelelse' if n == 1 else 'meddelelser'} opgivet (kan ikke leveres)"

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from notify.answers import JSON_HEADERS, SECURITY_HEADERS
+from notify.answers import json_error as _json_error
 from notify.directory import CONTACTS_KEY, ORG_PREFIX, contact_values, org_values
 from notify.incidents import Actor, InvalidInput
 
@@ -23,7 +25,6 @@ class DirectoryWeb:
 
     # ---- helpers
     def admin(self, request: web.Request) -> Actor:
-        from notify.web import SECURITY_HEADERS
 
         actor = self.w.require_login(request)
         if not actor.is_admin:
@@ -31,7 +32,6 @@ class DirectoryWeb:
         return actor
 
     def api_admin(self, request: web.Request) -> Actor:
-        from notify.web import _json_error
 
         actor = self.w.api_actor(request)
         if not actor.is_admin:
@@ -82,7 +82,6 @@ class DirectoryWeb:
         ean = request.match_info["ean"]
         org = self.s.organisations.get(ean)
         if org is None:
-            from notify.web import SECURITY_HEADERS
 
             raise web.HTTPNotFound(text="Organisationen findes ikke.", headers=SECURITY_HEADERS)
         values = {"mailbox": org.mailbox or "", "clusters": ", ".join(org.clusters)}
@@ -119,7 +118,6 @@ class DirectoryWeb:
 
     # ---- API
     async def api_get(self, request: web.Request) -> web.Response:
-        from notify.web import JSON_HEADERS
 
         self.api_admin(request)
         body = {
@@ -132,7 +130,6 @@ class DirectoryWeb:
         return web.json_response(body, headers=JSON_HEADERS, dumps=lambda o: json.dumps(o, ensure_ascii=False))
 
     async def api_put_org(self, request: web.Request) -> web.Response:
-        from notify.web import JSON_HEADERS, _json_error
 
         actor = self.api_admin(request)
         ean = request.match_info["ean"]
@@ -146,7 +143,6 @@ class DirectoryWeb:
         return web.json_response(self.org_json(ean), headers=JSON_HEADERS)
 
     async def api_put_contacts(self, request: web.Request) -> web.Response:
-        from notify.web import JSON_HEADERS, _json_error
 
         actor = self.api_admin(request)
         body = await self.w.api_body(request)

@@ -20,6 +20,8 @@ from aiohttp import web
 
 from notify import session as sess
 from notify import visinfosyd
+from notify.answers import JSON_HEADERS, SECURITY_HEADERS
+from notify.answers import json_error as _json_error
 from notify.compose import public_incident_url
 from notify.directory_web import add_directory_routes
 from notify.feeds import atom_updated, planned_ics
@@ -30,17 +32,6 @@ from notify.model import LIST_NOTICE_KINDS, Incident
 from notify.service import Forbidden, NotFound, NotifyService, PublicFacts
 from notify.subscribe_guard import TooManyRequests
 
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
-JSON_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 FIELD_LABELS = {
     "kind": "Type",
     "reporting_organisation": "Indberettende organisation",
@@ -935,28 +926,6 @@ def _safe_next(value: Any) -> str:
     if isinstance(value, str) and len(value) <= 500 and SAFE_NEXT.fullmatch(value):
         return value
     return DEFAULT_NEXT
-
-
-def _json_error(
-    status: int, message: str, *, fields: dict[str, str] | None = None, headers: dict[str, str] | None = None
-) -> web.HTTPException:
-    body: dict[str, Any] = {"fejl": message}
-    if fields:
-        body["felter"] = fields
-    exc_class = {
-        400: web.HTTPBadRequest,
-        401: web.HTTPUnauthorized,
-        403: web.HTTPForbidden,
-        404: web.HTTPNotFound,
-        409: web.HTTPConflict,
-        422: web.HTTPUnprocessableEntity,
-        429: web.HTTPTooManyRequests,
-    }[status]
-    return exc_class(
-        text=json.dumps(body, ensure_ascii=False),
-        content_type="application/json",
-        headers={**JSON_HEADERS, **(headers or {})},
-    )
 
 
 def add_routes(app: web.Application, service: NotifyService) -> Web:

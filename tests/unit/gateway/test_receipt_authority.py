@@ -69,7 +69,7 @@ async def test_forged_receipt_changes_nothing(store: MessageStore, refused: str 
     for forged in (sent_by(honest, OTHER), sent_by(honest, OTHER, named_receiver=OTHER)):
         out = await store.accept(IngestItem(forged, b"<forged/>"))
         assert out.kind == "conflict" and out.id is None, out
-        assert "not the receiver" in (out.refuse_text or "")
+        assert "er ikke modtager" in (out.refuse_text or "")
     after = await store.get(first.id)
     assert after is not None and before is not None
     assert after["state"] == "delivered" and after["receipt_id"] is None

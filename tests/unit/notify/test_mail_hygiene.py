@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from notify.compose import (
     reporter_resolved_rows,
 )
 from notify.config import Contacts
-from notify.model import IncidentUpdate, NewOutboxRow, Recipient
+from notify.model import Incident, IncidentUpdate, NewOutboxRow, Recipient
 from notify.policy import plan
 from notify.render import TEMPLATES, Renderer
 from notify.service import FALLBACK_CATALOGUE
@@ -67,7 +68,7 @@ ENGLISH = (
 )
 
 
-def incidents() -> Iterator[tuple[str, object]]:
+def incidents() -> Iterator[tuple[str, Incident]]:
     yield "municipal acute", incident()
     yield (
         "planned, several",
@@ -101,7 +102,7 @@ def mails() -> Iterator[tuple[str, str, str]]:
             for latest in (None, update):
                 for now in (T0, T0 + timedelta(days=1)):  # the second: the estimate has passed
                     ended = kind in ("resolved", "combined")
-                    inc2 = inc if not ended or inc.resolved_at else _resolved(inc)  # type: ignore[attr-defined]
+                    inc2 = inc if not ended or inc.resolved_at else _resolved(inc)
                     _, rows = notice_rows(
                         R, kind, inc2, CTX, recipients, subs, None if ended else NEXT, latest, now
                     )
@@ -110,7 +111,7 @@ def mails() -> Iterator[tuple[str, str, str]]:
         yield from _rows(f"{name}/planned_end", [planned_end_row(R, inc, CTX, "edi@rsyd.example", "edi-support")])
         for contacts in (Contacts(), Contacts(edi_support_phone="65 41 00 00", on_call_phone="70 11 22 33")):
             for reported in (T0, T0.replace(hour=22)):  # inside and outside 08-22
-                p = plan(inc.kind, reported, reported + timedelta(hours=4), start=reported)  # type: ignore[attr-defined]
+                p = plan(inc.kind, reported, reported + timedelta(hours=4), start=reported)
                 _, rows = receipt_rows(
                     R,
                     inc,
@@ -139,10 +140,8 @@ def mails() -> Iterator[tuple[str, str, str]]:
     yield from _rows("confirm", [row])
 
 
-def _resolved(inc: object) -> object:
-    from dataclasses import replace
-
-    return replace(inc, state="resolved", resolved_at=T0 + timedelta(hours=1))  # type: ignore[type-var]
+def _resolved(inc: Incident) -> Incident:
+    return replace(inc, state="resolved", resolved_at=T0 + timedelta(hours=1))
 
 
 def _rows(what: str, rows: list[NewOutboxRow]) -> Iterator[tuple[str, str, str]]:

@@ -20,7 +20,9 @@ def L(text: str) -> datetime:
 
 
 def rules(**raw: Any) -> policy.ProcedureRules:
-    return rules_from(parse_settings({"notify": {"rules": raw}}).notify)
+    notify = parse_settings({"notify": {"rules": raw}}).notify
+    assert notify is not None
+    return rules_from(notify)
 
 
 def test_defaults_are_region_syddanmarks() -> None:

@@ -1,0 +1,43 @@
+"""The headers and JSON error answers every notify page and API handler shares (one place, so the directory
+pages and the main pages cannot drift apart, and neither imports the other)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+JSON_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+
+
+def json_error(
+    status: int, message: str, *, fields: dict[str, str] | None = None, headers: dict[str, str] | None = None
+) -> web.HTTPException:
+    body: dict[str, Any] = {"fejl": message}
+    if fields:
+        body["felter"] = fields
+    exc_class = {
+        400: web.HTTPBadRequest,
+        401: web.HTTPUnauthorized,
+        403: web.HTTPForbidden,
+        404: web.HTTPNotFound,
+        409: web.HTTPConflict,
+        422: web.HTTPUnprocessableEntity,
+        429: web.HTTPTooManyRequests,
+    }[status]
+    return exc_class(
+        text=json.dumps(body, ensure_ascii=False),
+        content_type="application/json",
+        headers={**JSON_HEADERS, **(headers or {})},
+    )
