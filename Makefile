@@ -36,11 +36,13 @@ demo: $(STAMP)
 	$(BIN)/edigate demo $(DEMO_ARGS)
 
 test: $(STAMP) $(JAR)
+	$(BIN)/ruff format --check edigate notify tests bench
 	$(BIN)/ruff check edigate notify tests bench
 	$(BIN)/mypy edigate notify tests bench
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
+	$(BIN)/ruff format --check edigate notify tests bench
 	$(BIN)/ruff check edigate notify tests bench
 	$(BIN)/mypy edigate notify tests bench
 

@@ -243,9 +243,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--rate", type=float, default=500.0)
-    ap.add_argument(
-        "--log-level", default="warning", help="service log level (info logs one line per message)"
-    )
+    ap.add_argument("--log-level", default="warning", help="service log level (info logs one line per message)")
     ap.add_argument("--out", default="ingest", help="results file stem under bench/results")
     ap.add_argument(
         "--gateway-src",
@@ -333,9 +331,7 @@ def main() -> int:
             )
     for key, val in results.items():
         if key.endswith("ratio_to_ceiling"):
-            lines.append(
-                f"\n{key.split('/')[0]}: edigate reaches {float(str(val)):.0%} of the bare-handler ceiling."
-            )
+            lines.append(f"\n{key.split('/')[0]}: edigate reaches {float(str(val)):.0%} of the bare-handler ceiling.")
     (out / f"{args.out}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return 0
 

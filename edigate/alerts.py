@@ -176,8 +176,10 @@ def compose_alert(
 
     lines: list[str] = []
     if event.kind is EventKind.RECEIVER_DOWN:
-        lines.append(f"Modtageren {_org(event.receiver, names)} modtager ikke meddelelser. "
-                     + _routes_down_text(len(event.routes)))
+        lines.append(
+            f"Modtageren {_org(event.receiver, names)} modtager ikke meddelelser. "
+            + _routes_down_text(len(event.routes))
+        )
     elif event.kind is EventKind.RECEIVER_RECOVERED:
         lines.append(f"Modtageren {_org(event.receiver, names)} modtager igen meddelelser.")
     elif event.kind is EventKind.ROUTE_RECOVERED:
@@ -204,9 +206,7 @@ def compose_alert(
             oldest = f"{_local(event.oldest_pending_at, tz)} ({_duration(age)} gammel)"
             rows.append(("Ældste meddelelse", oldest))
         if event.message_types:
-            types = ", ".join(
-                f"{t} ({type_names[t]})" if t in type_names else t for t in event.message_types
-            )
+            types = ", ".join(f"{t} ({type_names[t]})" if t in type_names else t for t in event.message_types)
             rows.append(("Meddelelsestyper", types))
         rows.append(("Sidste fejl", event.last_error or "(ingen registreret)"))
     width = max(len(k) for k, _ in rows) + 1

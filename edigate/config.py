@@ -86,8 +86,6 @@ def _array_of_tables(value: Any) -> Any:
     return tuple(value)
 
 
-
-
 def _text(value: str) -> str:
     if not value.strip():
         raise ValueError("must be a non-empty string")

@@ -304,9 +304,7 @@ def _minutes(d: timedelta) -> str:
     return f"{m} min" if m < 120 else f"{m // 60} t {m % 60} min"
 
 
-def assess(
-    signals: RouteSignals, now: datetime, th: HealthThresholds
-) -> tuple[HealthState, tuple[Reason, ...]]:
+def assess(signals: RouteSignals, now: datetime, th: HealthThresholds) -> tuple[HealthState, tuple[Reason, ...]]:
     """The raw state of one route from its signals alone (no hysteresis, no receiver view)."""
     reasons: list[Reason] = []
     down, degraded = HealthState.DOWN, HealthState.DEGRADED
@@ -334,9 +332,7 @@ def assess(
     return state, tuple(sorted(reasons, key=lambda r: -r.state.rank))
 
 
-def _pending_reasons(
-    pending: int, oldest: datetime | None, now: datetime, th: HealthThresholds
-) -> list[Reason]:
+def _pending_reasons(pending: int, oldest: datetime | None, now: datetime, th: HealthThresholds) -> list[Reason]:
     if pending <= 0 or oldest is None:
         return []
     age = now - oldest
@@ -359,9 +355,7 @@ def _receipt_reasons(overdue: int, receipts: int, refusals: int, th: HealthThres
     if receipts >= th.refusal_min_receipts and receipts > 0:
         rate = refusals / receipts
         if rate >= th.degraded_refusal_rate:
-            out.append(
-                Reason("refusal_rate", HealthState.DEGRADED, f"{rate:.0%} negative kvitteringer (XCTL02)")
-            )
+            out.append(Reason("refusal_rate", HealthState.DEGRADED, f"{rate:.0%} negative kvitteringer (XCTL02)"))
     return out
 
 
@@ -369,8 +363,7 @@ def _assess_type(signals: TypeSignals, now: datetime, th: HealthThresholds) -> T
     reasons = _pending_reasons(signals.pending_count, signals.oldest_pending_at, now, th)
     reasons += _receipt_reasons(signals.receipts_overdue, signals.receipts, signals.refusals, th)
     state = max((r.state for r in reasons), key=lambda s: s.rank, default=HealthState.OK)
-    return TypeHealth(state, tuple(reasons), signals.pending_count, signals.oldest_pending_at,
-                      signals.receipts_overdue)
+    return TypeHealth(state, tuple(reasons), signals.pending_count, signals.oldest_pending_at, signals.receipts_overdue)
 
 
 # ---------------------------------------------------------------------------------------------- the monitor
@@ -511,8 +504,9 @@ class HealthMonitor:
             # While the receiver is down its routes' own changes are covered by the receiver events.
             for route in went_down:
                 events.append(
-                    self._event(EventKind.ROUTE_DOWN, receiver, [route], now,
-                                since=self._routes[route].problem_since or now)
+                    self._event(
+                        EventKind.ROUTE_DOWN, receiver, [route], now, since=self._routes[route].problem_since or now
+                    )
                 )
             for route, problem_since in recovered:
                 events.append(
@@ -535,9 +529,7 @@ class HealthMonitor:
         still_down: tuple[Route, ...] = (),
     ) -> HealthEvent:
         sigs = [self._signals[r] for r in routes] or [self._signals[r] for r in still_down]
-        oldest = [
-            s.oldest_pending_at for s in sigs if s.pending_count > 0 and s.oldest_pending_at is not None
-        ]
+        oldest = [s.oldest_pending_at for s in sigs if s.pending_count > 0 and s.oldest_pending_at is not None]
         errors = [s for s in sigs if s.last_error]
         # the most recent failure's error: the route failing longest is the best guess without timestamps
         last_error = errors[0].last_error if errors else None

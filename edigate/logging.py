@@ -100,9 +100,7 @@ class _Registered:
     pattern: re.Pattern[str] | None
 
 
-_registered: contextvars.ContextVar[_Registered | None] = contextvars.ContextVar(
-    "edigate_redact_values", default=None
-)
+_registered: contextvars.ContextVar[_Registered | None] = contextvars.ContextVar("edigate_redact_values", default=None)
 
 
 def _compile(values: frozenset[str]) -> re.Pattern[str] | None:
@@ -198,9 +196,7 @@ def _scrub(value: Any, strings: bool, depth: int = 0) -> Any:
     if depth > 20:
         return REDACTED
     if isinstance(value, Mapping):
-        return {
-            k: (REDACTED if _is_personal_key(k) else _scrub(v, strings, depth + 1)) for k, v in value.items()
-        }
+        return {k: (REDACTED if _is_personal_key(k) else _scrub(v, strings, depth + 1)) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [_scrub(v, strings, depth + 1) for v in value]
     if not strings:
@@ -220,9 +216,7 @@ def _redact(event_dict: MutableMapping[str, Any], strings: bool) -> MutableMappi
     return event_dict
 
 
-def redact_processor(
-    logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
+def redact_processor(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: remove CPR numbers, registered values and personal fields from every field.
 
     Standalone form (e.g. with ``structlog.testing.capture_logs``). :func:`configure_logging` uses the
@@ -231,9 +225,7 @@ def redact_processor(
     return _redact(event_dict, strings=True)
 
 
-def _redact_keys(
-    logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
+def _redact_keys(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     return _redact(event_dict, strings=False)
 
 
@@ -258,9 +250,7 @@ def bind_message(
     ``structlog.contextvars.reset_contextvars(**tokens)``; :func:`unbind_message` clears the keys.
     """
     fields = {
-        k: v
-        for k, v in (("message_id", message_id), ("envelope_id", envelope_id), ("route", route))
-        if v is not None
+        k: v for k, v in (("message_id", message_id), ("envelope_id", envelope_id), ("route", route)) if v is not None
     }
     return structlog.contextvars.bind_contextvars(**fields)
 
@@ -277,9 +267,7 @@ def get_logger(name: str | None = None, **initial: Any) -> Any:
     return structlog.get_logger(**initial)
 
 
-def _logger_key(
-    logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
+def _logger_key(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     # structlog.get_logger() reserves the keyword "logger", so get_logger(name) binds "logger_name".
     name = event_dict.pop("logger_name", None)
     if name is not None:

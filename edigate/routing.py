@@ -105,14 +105,8 @@ class PartnerDirectory:
         the receiver's own messages)."""
         partner = self.partner(receiver_ean)
         if partner is None:
-            return RouteVerdict(
-                "ukendt_lokationsnummer", f"receiver EAN {receiver_ean} is not a known partner"
-            )
-        if (
-            not is_receipt
-            and partner.accepts is not None
-            and not ({message_type, version_code} & set(partner.accepts))
-        ):
+            return RouteVerdict("ukendt_lokationsnummer", f"receiver EAN {receiver_ean} is not a known partner")
+        if not is_receipt and partner.accepts is not None and not ({message_type, version_code} & set(partner.accepts)):
             return RouteVerdict(
                 "problem_med_version",
                 f"receiver {receiver_ean} does not accept {message_type} {version_code}",

@@ -170,9 +170,7 @@ def reminder_row(
     handler: str,
     promised_at: datetime,
 ) -> NewOutboxRow:
-    subject = (
-        f"[Påmindelse] Næste status er overskredet: hændelse nr. {incident.id} – {short(incident.cause, 50)}"
-    )
+    subject = f"[Påmindelse] Næste status er overskredet: hændelse nr. {incident.id} – {short(incident.cause, 50)}"
     context = {**_base(incident, ctx), "subject": subject, "handler": handler, "promised_at": promised_at}
     return NewOutboxRow(
         channel="mail",
@@ -188,9 +186,7 @@ def planned_end_row(
     renderer: Renderer, incident: Incident, ctx: MailContext, address: str, handler: str
 ) -> NewOutboxRow:
     """A planned shutdown has reached its planned end unconfirmed: ask the person on duty to close it."""
-    subject = (
-        f"[Påmindelse] Planlagt nedlukning nr. {incident.id} skulle være afsluttet – {short(incident.cause, 50)}"
-    )
+    subject = f"[Påmindelse] Planlagt nedlukning nr. {incident.id} skulle være afsluttet – {short(incident.cause, 50)}"
     context = {**_base(incident, ctx), "subject": subject, "handler": handler}
     return NewOutboxRow(
         channel="mail",
@@ -216,9 +212,7 @@ def receipt_rows(
     support_hours_text: str = "man–tors 8.00–15.45, fre 8.00–14.00",
 ) -> tuple[str, list[NewOutboxRow]]:
     """The reporter's receipt, with a copy to the person on duty when the report is handled."""
-    subject = (
-        f"[Kvittering] {KIND_DA[incident.kind]} nr. {incident.id} modtaget – {short(incident.cause, 50)}"
-    )
+    subject = f"[Kvittering] {KIND_DA[incident.kind]} nr. {incident.id} modtaget – {short(incident.cause, 50)}"
     context = {
         **_base(incident, ctx),
         "subject": subject,

@@ -82,7 +82,6 @@ class DirectoryWeb:
         ean = request.match_info["ean"]
         org = self.s.organisations.get(ean)
         if org is None:
-
             raise web.HTTPNotFound(text="Organisationen findes ikke.", headers=SECURITY_HEADERS)
         values = {"mailbox": org.mailbox or "", "clusters": ", ".join(org.clusters)}
         if request.method == "POST":

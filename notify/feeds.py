@@ -79,6 +79,4 @@ def planned_ics(
 
 
 def atom_updated(incident: Incident) -> datetime:
-    return max(
-        t for t in (incident.reported_at, incident.last_update_at, incident.resolved_at) if t is not None
-    )
+    return max(t for t in (incident.reported_at, incident.last_update_at, incident.resolved_at) if t is not None)

@@ -282,9 +282,7 @@ def parse_update(data: Mapping[str, Any], incident: Incident, zone: ZoneInfo) ->
     end_raw = data.get("expected_end")
     expected_end = parse_time(end_raw, zone) if end_raw not in (None, "") else None
     if end_raw not in (None, "") and expected_end is None:
-        errors["expected_end"] = (
-            "Forventet afslutning skal være en dato og et klokkeslæt (fx 2026-11-23T12:00)."
-        )
+        errors["expected_end"] = "Forventet afslutning skal være en dato og et klokkeslæt (fx 2026-11-23T12:00)."
     elif expected_end is not None and expected_end <= incident.start:
         errors["expected_end"] = "Forventet afslutning skal ligge efter start."
     if not text and expected_end is None and "expected_end" not in errors:

@@ -99,9 +99,7 @@ def choose_recipients(
     for sub in subscriptions:
         if subscription_matches(sub, area_orgs, incident.affected_messages):
             recipients.setdefault(sub.email.lower(), Recipient(sub.email, f"abonnement:{sub.id}", sub.id))
-    return Selection(
-        tuple(recipients.values()), tuple(o.ean for o in area_orgs), tuple(dict.fromkeys(missing))
-    )
+    return Selection(tuple(recipients.values()), tuple(o.ean for o in area_orgs), tuple(dict.fromkeys(missing)))
 
 
 def merge_recipients(*groups: Iterable[Recipient]) -> tuple[Recipient, ...]:

@@ -13,9 +13,7 @@ from typing import Literal
 Kind = Literal["acute", "planned"]
 State = Literal["draft", "open", "resolved", "closed"]  # closed: a draft that ended unconfirmed
 Role = Literal["eoj", "regional-it"]
-NoticeKind = Literal[
-    "first", "update", "resolved", "combined", "reminder", "receipt", "reporter-resolved", "confirm"
-]
+NoticeKind = Literal["first", "update", "resolved", "combined", "reminder", "receipt", "reporter-resolved", "confirm"]
 LIST_NOTICE_KINDS: frozenset[str] = frozenset({"first", "update", "resolved", "combined"})
 Channel = Literal["mail", "webhook"]
 OutboxStatus = Literal["pending", "sent", "refused", "failed"]
@@ -107,9 +105,7 @@ class Recipient:
     """One address a notice goes to, and why (the list, organisation or subscription that chose it)."""
 
     address: str
-    source: (
-        str  # e.g. "liste:sygehuse", "kommune:<EAN>", "abonnement:<id>", "vagt:edi-support", "indberetter"
-    )
+    source: str  # e.g. "liste:sygehuse", "kommune:<EAN>", "abonnement:<id>", "vagt:edi-support", "indberetter"
     subscription_id: int | None = None
 
 

@@ -82,9 +82,7 @@ def _system_now() -> datetime:
 
 
 class _FinalMark(Protocol):
-    async def __call__(
-        self, row_id: int, error: str, audit: Sequence[AuditEntry], *, owner: str
-    ) -> bool: ...
+    async def __call__(self, row_id: int, error: str, audit: Sequence[AuditEntry], *, owner: str) -> bool: ...
 
 
 class OutboxSender:
@@ -170,9 +168,7 @@ class OutboxSender:
             sent = False
             if mails:
                 sent |= await (
-                    self._send_directory(mails)
-                    if self.settings.mail.kind == "directory"
-                    else self._send_smtp(mails)
+                    self._send_directory(mails) if self.settings.mail.kind == "directory" else self._send_smtp(mails)
                 )
             hooks = await self._claim("webhook", 20)
             claimed = claimed or bool(hooks)

@@ -50,9 +50,7 @@ class ProcedureRules:
     window_start: time = time(8, 0)  # the notice window [08:00, 22:00), every day, local
     window_end: time = time(22, 0)
     next_status_interval: timedelta = timedelta(hours=2)
-    support_hours: Mapping[int, tuple[time, time]] = field(
-        default_factory=lambda: SUPPORT_HOURS_RSYD, hash=False
-    )
+    support_hours: Mapping[int, tuple[time, time]] = field(default_factory=lambda: SUPPORT_HOURS_RSYD, hash=False)
     timezone: str = "Europe/Copenhagen"
     holiday_country: str = "DK"  # public holidays of this country are outside support hours
     #: the region's own closing days besides the public holidays: "MM-DD" every year, or "YYYY-MM-DD" once
@@ -336,9 +334,7 @@ def first_notice_due(facts: IncidentFacts, rules: ProcedureRules = DEFAULT_RULES
     return next_in_window(later, rules)
 
 
-def promised_next_status(
-    facts: IncidentFacts, notice_at: datetime, rules: ProcedureRules = DEFAULT_RULES
-) -> datetime:
+def promised_next_status(facts: IncidentFacts, notice_at: datetime, rules: ProcedureRules = DEFAULT_RULES) -> datetime:
     """The next status a notice sent at `notice_at` promises: `next_status_at(notice_at)`, except that a
     planned shutdown announced before it starts promises its next status counted from the start (so an
     announcement days ahead does not make the person on duty overdue two hours later)."""
@@ -354,9 +350,7 @@ def decide(facts: IncidentFacts, now: datetime, rules: ProcedureRules = DEFAULT_
         return None if t is None else to_local(t, rules)
 
     def wait_for_window(what: str) -> Decision:
-        return Decision(
-            None, None, False, next_in_window(now_utc, rules), f"{what} is due but waits for the window."
-        )
+        return Decision(None, None, False, next_in_window(now_utc, rules), f"{what} is due but waits for the window.")
 
     if not facts.confirmed:
         return Decision(None, None, False, None, "The incident is an unconfirmed draft: nothing goes out.")
@@ -370,9 +364,7 @@ def decide(facts: IncidentFacts, now: datetime, rules: ProcedureRules = DEFAULT_
         if sent:
             if not in_window(now_utc, rules):
                 return wait_for_window("The resolved notice")
-            return Decision(
-                "resolved", None, False, None, "Resolved after notices: send the resolved notice."
-            )
+            return Decision("resolved", None, False, None, "Resolved after notices: send the resolved notice.")
         actual = resolved_at - _utc(facts.start, rules)
         announced = downtime(facts.start, facts.expected_end, rules) > rules.notice_threshold
         if facts.kind == "planned" and not announced:
@@ -415,9 +407,7 @@ def decide(facts: IncidentFacts, now: datetime, rules: ProcedureRules = DEFAULT_
     if resolved_at is not None:
         wakes.append(resolved_at)
 
-    def finish(
-        notice: NoticeKind | None, next_status: datetime | None, remind: bool, reason: str
-    ) -> Decision:
+    def finish(notice: NoticeKind | None, next_status: datetime | None, remind: bool, reason: str) -> Decision:
         future = [w for w in wakes if w > now_utc]
         wake = to_local(min(future), rules) if future else None
         return Decision(notice, local(next_status), remind, wake, reason)

@@ -38,9 +38,7 @@ def facts_of(incident: Incident, notices: Sequence[Notice]) -> policy.IncidentFa
         resolved_at=incident.resolved_at,
         last_update_at=incident.last_update_at,
         notices=tuple(
-            policy.SentNotice(n.created_at, n.kind, n.next_status_at)
-            for n in notices
-            if n.kind in LIST_NOTICE_KINDS
+            policy.SentNotice(n.created_at, n.kind, n.next_status_at) for n in notices if n.kind in LIST_NOTICE_KINDS
         ),
         last_reminder_at=incident.last_reminder_at,
     )
@@ -149,9 +147,7 @@ class Scheduler:
 
     async def _previous_recipients(self, incident: Incident) -> list[Recipient]:
         """Everyone who got (or is getting) a list notice for this incident and has not unsubscribed."""
-        removed = {
-            s.id for s in await self.storage.list_subscriptions(include_removed=True) if s.state == "removed"
-        }
+        removed = {s.id for s in await self.storage.list_subscriptions(include_removed=True) if s.state == "removed"}
         scope = set(incident.affected_organisations)
         out = []
         for row in await self.storage.outbox_for(incident.id):
@@ -200,10 +196,7 @@ class Scheduler:
         )
         text = rows[0].body_text if rows else ""
         payload = webhook_payload(kind, incident, self.ctx, subject, text, next_status_at)
-        hooks = [
-            NewOutboxRow("webhook", w.url, "webhook", subject, payload=payload)
-            for w in self.settings.webhooks
-        ]
+        hooks = [NewOutboxRow("webhook", w.url, "webhook", subject, payload=payload) for w in self.settings.webhooks]
         audit.insert(
             0,
             AuditEntry(
@@ -233,9 +226,7 @@ class Scheduler:
             self.on_outbox()
         return notice
 
-    async def _planned_end(
-        self, incident: Incident, notices: Sequence[Notice], now: datetime
-    ) -> datetime | None:
+    async def _planned_end(self, incident: Incident, notices: Sequence[Notice], now: datetime) -> datetime | None:
         """A planned shutdown still open at its planned end: remind the person on duty once per planned end
         (the status page meanwhile says "forventet afsluttet, afventer bekræftelse"). Returns when to look
         again, or None."""
@@ -288,8 +279,7 @@ class Scheduler:
                 now,
                 "edigate",
                 "påmindelse",
-                f"Næste status lovet {self.renderer.dk_short(promised)} er overskredet; "
-                f"påmindelse til {address}",
+                f"Næste status lovet {self.renderer.dk_short(promised)} er overskredet; påmindelse til {address}",
                 incident_id=incident.id,
             )
         ]

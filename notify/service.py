@@ -79,6 +79,7 @@ FALLBACK_CATALOGUE: tuple[tuple[str, str], ...] = (
     ("GGOP", "Genoptræningsplan"),
 )
 
+
 class NotFound(LookupError):
     pass
 
@@ -99,11 +100,7 @@ class IncidentView:
     @property
     def errors(self) -> list[OutboxRow]:
         """Visible errors: refused or failed rows, and pending rows whose last attempt failed."""
-        return [
-            r
-            for r in self.outbox
-            if r.status in ("refused", "failed") or (r.status == "pending" and r.last_error)
-        ]
+        return [r for r in self.outbox if r.status in ("refused", "failed") or (r.status == "pending" and r.last_error)]
 
 
 @dataclass(frozen=True)
@@ -282,8 +279,7 @@ class NotifyService:
                     new.reported_at,
                     actor.name,
                     "indberettet",
-                    f"{KIND_DA[new.kind]} via {source}, "
-                    f"forventet slut {self.renderer.dk_short(new.expected_end)}",
+                    f"{KIND_DA[new.kind]} via {source}, forventet slut {self.renderer.dk_short(new.expected_end)}",
                 )
             ],
         )
@@ -293,11 +289,7 @@ class NotifyService:
 
     async def _send_receipt(self, incident: Incident) -> None:
         plan = self.plan_for(incident)
-        duty = (
-            self.settings.edi_support_email
-            if plan.handled_by == "edi-support"
-            else self.settings.on_call_email
-        )
+        duty = self.settings.edi_support_email if plan.handled_by == "edi-support" else self.settings.on_call_email
         subject, rows = receipt_rows(
             self.renderer,
             incident,
@@ -397,9 +389,7 @@ class NotifyService:
         return warranted is not None and warranted.astimezone(UTC) <= self.clock().astimezone(UTC)
 
     def plan_for(self, incident: Incident) -> policy.Plan:
-        return policy.plan(
-            incident.kind, incident.reported_at, incident.expected_end, incident.start, self.rules
-        )
+        return policy.plan(incident.kind, incident.reported_at, incident.expected_end, incident.start, self.rules)
 
     async def update_incident(self, actor: Actor, incident_id: int, data: Mapping[str, Any]) -> Incident:
         incident = await self._incident(incident_id)
@@ -408,9 +398,7 @@ class NotifyService:
         update = parse_update(data, incident, self.zone)
         now = self.clock()
         detail = update.text + (
-            f" (nyt forventet slut {self.renderer.dk_short(update.expected_end)})"
-            if update.expected_end
-            else ""
+            f" (nyt forventet slut {self.renderer.dk_short(update.expected_end)})" if update.expected_end else ""
         )
         incident = await self.storage.add_update(
             incident_id,
@@ -595,9 +583,7 @@ class NotifyService:
         self.changed()
         return incident
 
-    async def resolve_auto_incident(
-        self, incident_id: int, text: str = "Forbindelsen virker igen."
-    ) -> Incident | None:
+    async def resolve_auto_incident(self, incident_id: int, text: str = "Forbindelsen virker igen.") -> Incident | None:
         incident = await self.storage.get_incident(incident_id)
         if incident is None or incident.ended:
             return incident
@@ -697,9 +683,7 @@ class NotifyService:
             audit=[AuditEntry(now, who, "abonnement-oprettet" if confirmed else "abonnement-anmodet", email)],
         )
         if not confirmed:
-            subject, row = confirm_row(
-                self.renderer, sub, self.settings.public_url, self.subscription_scope(sub)
-            )
+            subject, row = confirm_row(self.renderer, sub, self.settings.public_url, self.subscription_scope(sub))
             await self.storage.record_notice(
                 incident_id=None,
                 kind="confirm",

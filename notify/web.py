@@ -106,9 +106,7 @@ class Web:
             return None
         return Actor(session.name or "", session.is_admin, session.organisation, session.role)
 
-    def page(
-        self, request: web.Request, template: str, context: dict[str, Any], *, status: int = 200
-    ) -> web.Response:
+    def page(self, request: web.Request, template: str, context: dict[str, Any], *, status: int = 200) -> web.Response:
         """Render a page; makes sure the visitor has a session (for the CSRF token)."""
         session = self.session(request)
         fresh = session is None
@@ -158,8 +156,7 @@ class Web:
         session = self.session(request)
         if session is None or not sess.csrf_ok(self.s.session_secret, session, data.get("csrf")):
             raise web.HTTPForbidden(
-                text="Formularen er udløbet eller kommer ikke fra denne side (CSRF). "
-                "Genindlæs siden og prøv igen.",
+                text="Formularen er udløbet eller kommer ikke fra denne side (CSRF). Genindlæs siden og prøv igen.",
                 headers=SECURITY_HEADERS,
             )
         return data, session
@@ -172,9 +169,7 @@ class Web:
 
     # ---- login
     async def login_get(self, request: web.Request) -> web.Response:
-        return self.page(
-            request, "web/login.html", {"error": None, "next": _safe_next(request.query.get("next"))}
-        )
+        return self.page(request, "web/login.html", {"error": None, "next": _safe_next(request.query.get("next"))})
 
     async def login_post(self, request: web.Request) -> web.Response:
         data, _ = await self.form_data(request)
@@ -460,12 +455,8 @@ class Web:
 
     async def api_list(self, request: web.Request) -> web.Response:
         actor = self.api_actor(request)
-        incidents = [
-            i for i in await self.s.storage.list_incidents(limit=500) if i.confirmed or is_desk(actor)
-        ]
-        return web.json_response(
-            {"incidents": [self.incident_json(i) for i in incidents]}, headers=JSON_HEADERS
-        )
+        incidents = [i for i in await self.s.storage.list_incidents(limit=500) if i.confirmed or is_desk(actor)]
+        return web.json_response({"incidents": [self.incident_json(i) for i in incidents]}, headers=JSON_HEADERS)
 
     async def api_get(self, request: web.Request) -> web.Response:
         actor = self.api_actor(request)
@@ -506,8 +497,7 @@ class Web:
             for r in view.outbox
         ]
         body["errors"] = [
-            {"channel": r.channel, "address": r.address, "status": r.status, "error": r.last_error}
-            for r in view.errors
+            {"channel": r.channel, "address": r.address, "status": r.status, "error": r.last_error} for r in view.errors
         ]
         body["audit"] = [
             {"at": _iso(a.at), "actor": a.actor, "action": a.action, "detail": a.detail} for a in view.audit
@@ -569,9 +559,7 @@ class Web:
         """The desk's list: sundhed.dk posts to make (with the text), then the ones done."""
         actor = self.require_login(request)
         if not is_desk(actor):
-            raise web.HTTPForbidden(
-                text="Kun for EDI-support, vagten og Regional IT.", headers=SECURITY_HEADERS
-            )
+            raise web.HTTPForbidden(text="Kun for EDI-support, vagten og Regional IT.", headers=SECURITY_HEADERS)
         rows = []
         for task in await self.s.portal_tasks.list():
             incident = await self.s.storage.get_incident(task.incident_id)
@@ -670,9 +658,7 @@ class Web:
             response.headers["Retry-After"] = str(exc.retry_after)
             return response
         except InvalidInput as exc:
-            return self.page(
-                request, "web/subscribe.html", self.subscribe_context(data, exc.errors), status=422
-            )
+            return self.page(request, "web/subscribe.html", self.subscribe_context(data, exc.errors), status=422)
         ctx = self.subscribe_context({}, {})
         ctx["done"] = result
         return self.page(request, "web/subscribe.html", ctx)
@@ -759,9 +745,7 @@ class Web:
             if public is not None:
                 facts[i.id] = public
                 incidents.append(i)
-        ongoing = [
-            i for i in incidents if i.resolved_at is None and not (i.kind == "planned" and i.start > now)
-        ]
+        ongoing = [i for i in incidents if i.resolved_at is None and not (i.kind == "planned" and i.start > now)]
         planned = [i for i in incidents if i.resolved_at is None and i.kind == "planned" and i.start > now]
         recent = [i for i in incidents if i.resolved_at is not None]
         return StatusLists(ongoing, planned, recent, now, facts)
@@ -796,16 +780,12 @@ class Web:
                 "iso": _iso,
             },
         )
-        return web.Response(
-            text=text, content_type="application/atom+xml", charset="utf-8", headers=JSON_HEADERS
-        )
+        return web.Response(text=text, content_type="application/atom+xml", charset="utf-8", headers=JSON_HEADERS)
 
     async def status_ics(self, request: web.Request) -> web.Response:
         now = self.s.clock()
         incidents = [
-            i
-            for i in await self.s.storage.list_incidents(since=now - timedelta(days=30))
-            if await self.s.is_public(i)
+            i for i in await self.s.storage.list_incidents(since=now - timedelta(days=30)) if await self.s.is_public(i)
         ]
         host = urlsplit(self.s.settings.public_url).hostname or "edigate"
         text = planned_ics(incidents, now=now, host=host, base_url=self.s.settings.public_url)
@@ -845,9 +825,7 @@ class Web:
         notices = [n for n in await self.s.storage.notices_for(incident_id) if n.kind in LIST_NOTICE_KINDS]
         told_until = max((n.created_at for n in notices), default=None)
         updates = [
-            u
-            for u in await self.s.storage.updates_for(incident_id)
-            if told_until is not None and u.at <= told_until
+            u for u in await self.s.storage.updates_for(incident_id) if told_until is not None and u.at <= told_until
         ]
         return self.page(
             request,
@@ -871,7 +849,7 @@ class StatusLists:
 
 
 def who_text(actor: Actor, org_name: Callable[[str], str]) -> str:
-    """"Logget ind som …": the reporter's name, then its organisation unless the name already says it.
+    """ "Logget ind som …": the reporter's name, then its organisation unless the name already says it.
     A dash, not brackets: names and organisation names carry their own "(demo)", "(FIKTIV EAN)"."""
     if not actor.organisation:
         return actor.name

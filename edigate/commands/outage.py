@@ -21,8 +21,7 @@ def _instant(text: str) -> datetime:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO 8601 time (e.g. 2026-11-23T21:30, 2026-11-23T21:30+01:00 or"
-            " 2026-11-23T20:30Z)"
+            f"{text!r} is not an ISO 8601 time (e.g. 2026-11-23T21:30, 2026-11-23T21:30+01:00 or 2026-11-23T20:30Z)"
         ) from None
     return to_local(value, DEFAULT_RULES)
 
@@ -49,9 +48,7 @@ def register(subparsers: Any) -> None:
             " local time (Europe/Copenhagen). Prints JSON."
         ),
     )
-    parser.add_argument(
-        "--kind", required=True, choices=("acute", "planned"), help="akut nedbrud or planlagt"
-    )
+    parser.add_argument("--kind", required=True, choices=("acute", "planned"), help="akut nedbrud or planlagt")
     parser.add_argument("--reported-at", required=True, type=_instant, metavar="ISO", help="when reported")
     parser.add_argument("--start", type=_instant, metavar="ISO", help="outage start (default: --reported-at)")
     parser.add_argument("--expected-end", required=True, type=_instant, metavar="ISO", help="expected end")

@@ -17,9 +17,7 @@ def backoff_delay(attempts: int, settings: DeliverySettings, rnd: random.Random 
     return float(raw * (0.5 + r.random() * 0.5))
 
 
-def dead_letter_reason(
-    attempts: int, created_at: datetime, now: datetime, settings: DeliverySettings
-) -> str | None:
+def dead_letter_reason(attempts: int, created_at: datetime, now: datetime, settings: DeliverySettings) -> str | None:
     """Why a message should stop being retried, or None to keep trying."""
     if attempts >= settings.max_attempts:
         return f"gave up after {attempts} attempts"

@@ -69,8 +69,7 @@ class DeliveryWorker:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.partners = {p.ean: p for p in partners if p.delivery.kind in ("http", "directory")}
         self.circuits = {
-            ean: Circuit(settings.circuit_failure_threshold, settings.circuit_open_seconds)
-            for ean in self.partners
+            ean: Circuit(settings.circuit_failure_threshold, settings.circuit_open_seconds) for ean in self.partners
         }
         self.listeners: list[DeliveryListener] = []  # health signals (the route health monitor subscribes)
         self.observers: list[DeliveryObserver] = []  # metrics: outcome and duration of every attempt
@@ -87,12 +86,8 @@ class DeliveryWorker:
         await self.store.ensure_queues(sorted(self.partners))
         recovered = await self.store.recover_queues()
         if recovered:
-            log.warning(
-                "delivery_queues_recovered", queues=recovered, reason="left leased by a stopped process"
-            )
-        self._dispatcher = asyncio.get_running_loop().create_task(
-            self._dispatch(), name="delivery-dispatcher"
-        )
+            log.warning("delivery_queues_recovered", queues=recovered, reason="left leased by a stopped process")
+        self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch(), name="delivery-dispatcher")
 
     async def stop(self) -> None:
         self._stopping = True
@@ -146,9 +141,7 @@ class DeliveryWorker:
             for r in owned:
                 task = self._drains.get(r)
                 if task is None or task.done():
-                    self._drains[r] = asyncio.get_running_loop().create_task(
-                        self._drain(r), name=f"drain-{r}"
-                    )
+                    self._drains[r] = asyncio.get_running_loop().create_task(self._drain(r), name=f"drain-{r}")
             await asyncio.sleep(renew_every)
 
     def _transport(self, receiver: str) -> Transport:

@@ -185,9 +185,7 @@ CATALOGUE: tuple[MessageType, ...] = (
     ),
 )
 
-_BY_ROOT: dict[tuple[str, str], MessageType] = {
-    (t.namespace, t.root): t for t in CATALOGUE if t.root is not None
-}
+_BY_ROOT: dict[tuple[str, str], MessageType] = {(t.namespace, t.root): t for t in CATALOGUE if t.root is not None}
 _BY_VERSION: dict[str, MessageType] = {v: t for t in CATALOGUE for v in t.version_codes}
 _BY_CODE: dict[str, MessageType] = {t.type_code: t for t in CATALOGUE}
 

@@ -65,9 +65,7 @@ def from_lxml_log(log: Iterable[Any], limit: int = MAX_ERRORS) -> tuple[Validati
     """lxml's schema error log as ValidationErrors (line + XPath-ish path)."""
     out = []
     for entry in log:
-        out.append(
-            ValidationError(redact(str(entry.message)), line=entry.line or None, path=entry.path or None)
-        )
+        out.append(ValidationError(redact(str(entry.message)), line=entry.line or None, path=entry.path or None))
         if len(out) >= limit:
             break
     return tuple(out)

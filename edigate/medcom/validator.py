@@ -71,7 +71,11 @@ class Validator:
                         envelope = head.envelope(data, root, mtype.type_code, letter_root, namespace or "")
                         if (problem := identifier_problem(envelope)) is not None:
                             return _refused(
-                                SYNTAKSFEJL, problem, namespace, envelope, message_type=mtype.type_code,
+                                SYNTAKSFEJL,
+                                problem,
+                                namespace,
+                                envelope,
+                                message_type=mtype.type_code,
                                 version_code=vc,
                             )
                         return frozen(

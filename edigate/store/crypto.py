@@ -116,9 +116,7 @@ class BodyKeyring:
         active = env.get(ACTIVE_ENV, "").strip()
         if not spec:
             if active:
-                raise BodyKeyError(
-                    f"{ACTIVE_ENV} is set but {KEYS_ENV} is empty: set the keys, or unset both"
-                )
+                raise BodyKeyError(f"{ACTIVE_ENV} is set but {KEYS_ENV} is empty: set the keys, or unset both")
             return None
         keys = parse_keys(spec)
         if not active:
@@ -134,9 +132,7 @@ class BodyKeyring:
         """Encrypt a body with the active key (a fresh random nonce every time)."""
         kid = self.active.encode("ascii")
         nonce = os.urandom(NONCE_BYTES)
-        return (
-            MAGIC + bytes([len(kid)]) + kid + nonce + AESGCM(self.keys[self.active]).encrypt(nonce, body, aad)
-        )
+        return MAGIC + bytes([len(kid)]) + kid + nonce + AESGCM(self.keys[self.active]).encrypt(nonce, body, aad)
 
     def open(self, stored: bytes, aad: bytes) -> bytes:
         """Decrypt a stored body; a plain body (stored before encryption, or purged) comes back as is."""
@@ -172,8 +168,7 @@ def parse_keys(spec: str) -> dict[str, bytes]:
         kid = kid.strip()
         if not sep or not _KEY_ID.match(kid):
             raise BodyKeyError(
-                f"{KEYS_ENV} entry {i + 1}: must be <key id>:<base64 key>, "
-                "the key id 1-32 of A-Z a-z 0-9 _ . -"
+                f"{KEYS_ENV} entry {i + 1}: must be <key id>:<base64 key>, the key id 1-32 of A-Z a-z 0-9 _ . -"
             )
         if kid in keys:
             raise BodyKeyError(f"{KEYS_ENV}: key id {kid!r} is listed twice")
@@ -234,9 +229,7 @@ async def rotate_bodies(database: Database, keyring: BodyKeyring, *, batch: int 
                     continue
                 aad = message_aad(r.sender_ean, r.envelope_id)
                 new = keyring.seal(keyring.open(stored, aad), aad)
-                res = await conn.execute(
-                    sa.update(messages).where(m.id == r.id, m.body == stored).values(body=new)
-                )
+                res = await conn.execute(sa.update(messages).where(m.id == r.id, m.body == stored).values(body=new))
                 if res.rowcount:
                     if is_sealed(stored):
                         resealed += 1
@@ -273,9 +266,7 @@ def open_body(keyring: BodyKeyring | None, stored: bytes, sender_ean: str, envel
     stored = bytes(stored)
     if keyring is None:
         if is_sealed(stored):
-            raise BodyKeyError(
-                f"a stored body is sealed with key id {key_id_of(stored)!r} but {KEYS_ENV} is not set"
-            )
+            raise BodyKeyError(f"a stored body is sealed with key id {key_id_of(stored)!r} but {KEYS_ENV} is not set")
         return stored
     return keyring.open(stored, message_aad(sender_ean, envelope_id))
 

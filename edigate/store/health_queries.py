@@ -127,11 +127,7 @@ async def read_route_signals(
         return StoreSignals((), {}, {})
     receivers = list(receivers)
     async with db.engine.connect() as conn:
-        pending = (
-            await conn.execute(
-                pending_routes_statement(receivers)
-            )
-        ).all()
+        pending = (await conn.execute(pending_routes_statement(receivers))).all()
         for sender, receiver, mtype, count, oldest in pending:
             acc = routes.setdefault((sender, receiver), RouteCounts()).type(mtype)
             acc.pending += int(count)

@@ -127,8 +127,7 @@ def apply_batch(
                     "conflict",
                     same_env.id,
                     refuse_code="ikke_specificeret",
-                    refuse_text=f"kuvert-id {env.id} er allerede brugt af meddelelse {same_env.id} "
-                    "med andre breve",
+                    refuse_text=f"kuvert-id {env.id} er allerede brugt af meddelelse {same_env.id} med andre breve",
                 )
             continue
         by_letter = known.by_letter_fhir if is_fhir(item.format) else known.by_letter
@@ -219,9 +218,7 @@ def apply_batch(
                     "message_id": mid,
                     "at": now,
                     "event": "rejected",
-                    "detail": f"{item.refuse_code}: {item.refuse_text}"
-                    if item.refuse_text
-                    else item.refuse_code,
+                    "detail": f"{item.refuse_code}: {item.refuse_text}" if item.refuse_text else item.refuse_code,
                 }
             )
             outcomes[i] = IngestOutcome(
@@ -288,9 +285,7 @@ def apply_batch(
                 "detail": f"negative receipt for message {mid}",
             }
         )
-        event_rows.append(
-            {"message_id": mid, "at": now, "event": "receipt_queued", "detail": f"message {rid}"}
-        )
+        event_rows.append({"message_id": mid, "at": now, "event": "receipt_queued", "detail": f"message {rid}"})
         woken.add(row["receiver_ean"])
         o = outcomes[i]
         assert o is not None
@@ -453,9 +448,9 @@ def _load_known(conn: Connection, items: Sequence[IngestItem]) -> _KnownSet:
     m = messages.c
     rows = (
         conn.execute(
-            sa.select(
-                m.id, m.envelope_id, m.sender_ean, m.state, m.refuse_code, m.refuse_text, m.receipt_id
-            ).where(m.envelope_id.in_(env_ids), m.resend_of_id.is_(None))
+            sa.select(m.id, m.envelope_id, m.sender_ean, m.state, m.refuse_code, m.refuse_text, m.receipt_id).where(
+                m.envelope_id.in_(env_ids), m.resend_of_id.is_(None)
+            )
         )
     ).all()
     lrows = (
@@ -469,23 +464,19 @@ def _load_known(conn: Connection, items: Sequence[IngestItem]) -> _KnownSet:
         if letter_ids
         else []
     )
-    msg_ids = {r.id for r in rows if r.sender_ean in senders} | {
-        r.message_id for r in lrows if r.sender_ean in senders
-    }
+    msg_ids = {r.id for r in rows if r.sender_ean in senders} | {r.message_id for r in lrows if r.sender_ean in senders}
     if not msg_ids:
         return _KnownSet({}, {}, {})
     if not msg_ids <= {r.id for r in rows}:
         rows = (
             conn.execute(
-                sa.select(
-                    m.id, m.envelope_id, m.sender_ean, m.state, m.refuse_code, m.refuse_text, m.receipt_id
-                ).where(m.id.in_(msg_ids), m.resend_of_id.is_(None))
+                sa.select(m.id, m.envelope_id, m.sender_ean, m.state, m.refuse_code, m.refuse_text, m.receipt_id).where(
+                    m.id.in_(msg_ids), m.resend_of_id.is_(None)
+                )
             )
         ).all()
     all_letters = (
-        conn.execute(
-            sa.select(letters.c.message_id, letters.c.letter_id).where(letters.c.message_id.in_(msg_ids))
-        )
+        conn.execute(sa.select(letters.c.message_id, letters.c.letter_id).where(letters.c.message_id.in_(msg_ids)))
     ).all()
     per_msg: dict[int, set[str]] = {}
     for r in all_letters:
@@ -693,8 +684,7 @@ def _correlate(
                 "message_id": receipt_msg_id,
                 "at": now,
                 "event": "receipt_uncorrelated",
-                "detail": f"no message with envelope {rc.original_envelope_id} "
-                f"from {orig_sender} to {env.sender.ean}",
+                "detail": f"no message with envelope {rc.original_envelope_id} from {orig_sender} to {env.sender.ean}",
             }
         )
         return

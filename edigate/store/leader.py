@@ -123,4 +123,3 @@ class LeaderElection:
         if conn is not None and not conn.is_closed():
             with contextlib.suppress(Exception):
                 conn.terminate()
-

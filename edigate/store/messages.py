@@ -68,8 +68,19 @@ _NEWEST_FIRST = (m.created_at.desc(), m.id.desc())
 
 
 # What a transport needs of a queued message (see MessageStore._queued).
-_QUEUE_COLUMNS = (m.id, m.envelope_id, m.receiver_ean, m.sender_ean, m.type, m.body, m.attempts, m.created_at,
-                  m.next_attempt_at, m.format)
+_QUEUE_COLUMNS = (
+    m.id,
+    m.envelope_id,
+    m.receiver_ean,
+    m.sender_ean,
+    m.type,
+    m.body,
+    m.attempts,
+    m.created_at,
+    m.next_attempt_at,
+    m.format,
+)
+
 
 class MessageStore:
     def __init__(
@@ -171,9 +182,7 @@ class MessageStore:
     async def ensure_queues(self, receivers: Sequence[str]) -> None:
         async with self.write() as conn:
             have = set((await conn.execute(sa.select(delivery_queues.c.receiver_ean))).scalars())
-            missing = [
-                {"receiver_ean": r, "owner": None, "lease_until": None} for r in receivers if r not in have
-            ]
+            missing = [{"receiver_ean": r, "owner": None, "lease_until": None} for r in receivers if r not in have]
             if missing:
                 if self.db.dialect == "postgresql":
                     await conn.execute(pg_insert(delivery_queues).on_conflict_do_nothing(), missing)
@@ -186,9 +195,7 @@ class MessageStore:
             return []
         now = self.clock()
         q = delivery_queues.c
-        free = sa.and_(
-            q.receiver_ean.in_(receivers), sa.or_(q.owner == owner, q.owner.is_(None), q.lease_until < now)
-        )
+        free = sa.and_(q.receiver_ean.in_(receivers), sa.or_(q.owner == owner, q.owner.is_(None), q.lease_until < now))
         if self.db.dialect == "postgresql":
             sub = sa.select(q.receiver_ean).where(free).with_for_update(skip_locked=True).scalar_subquery()
             cond: sa.ColumnElement[bool] = q.receiver_ean.in_(sub)
@@ -220,9 +227,7 @@ class MessageStore:
     async def release_queues(self, owner: str) -> None:
         async with self.write() as conn:
             await conn.execute(
-                sa.update(delivery_queues)
-                .where(delivery_queues.c.owner == owner)
-                .values(owner=None, lease_until=None)
+                sa.update(delivery_queues).where(delivery_queues.c.owner == owner).values(owner=None, lease_until=None)
             )
 
     async def next_messages(self, receiver: str, limit: int) -> list[QueuedMessage]:
@@ -260,9 +265,7 @@ class MessageStore:
         async with self.write() as conn:
             await self._mark_delivered(conn, ids, now, detail)
 
-    async def _mark_delivered(
-        self, conn: AsyncConnection, ids: Sequence[int], now: datetime, detail: str
-    ) -> None:
+    async def _mark_delivered(self, conn: AsyncConnection, ids: Sequence[int], now: datetime, detail: str) -> None:
         await conn.execute(
             sa.update(messages)
             .where(m.id.in_(ids), m.delivery_state == "pending")
@@ -302,9 +305,7 @@ class MessageStore:
         if dead:
             values.update(delivery_state="failed", state=FAILED)
         async with self.write() as conn:
-            await conn.execute(
-                sa.update(messages).where(m.id == mid, m.delivery_state == "pending").values(**values)
-            )
+            await conn.execute(sa.update(messages).where(m.id == mid, m.delivery_state == "pending").values(**values))
             await conn.execute(
                 sa.insert(events).values(
                     message_id=mid, at=now, event="failed" if dead else "attempt_failed", detail=error[:2000]
@@ -437,13 +438,7 @@ class MessageStore:
                     updated_at=now,
                 )
             )
-            rows = (
-                await conn.execute(
-                    sa.select(*_QUEUE_COLUMNS)
-                    .where(m.id.in_(ids))
-                    .order_by(m.id)
-                )
-            ).all()
+            rows = (await conn.execute(sa.select(*_QUEUE_COLUMNS).where(m.id.in_(ids)).order_by(m.id))).all()
             await conn.execute(
                 sa.insert(events),
                 [{"message_id": i, "at": now, "event": "mailbox_leased", "detail": None} for i in ids],
@@ -473,9 +468,7 @@ class MessageStore:
                 )
             )
             await conn.execute(
-                sa.insert(events).values(
-                    message_id=mid, at=now, event="delivered", detail="mailbox confirmed"
-                )
+                sa.insert(events).values(message_id=mid, at=now, event="delivered", detail="mailbox confirmed")
             )
         return "ok"
 
@@ -489,13 +482,7 @@ class MessageStore:
         messages still waiting, by delivery time, however many are stored."""
         now = self.clock()
         async with self.write() as conn:
-            overdue = list(
-                (
-                    await conn.execute(
-                        overdue_update(now - timeout, now)
-                    )
-                ).scalars()
-            )
+            overdue = list((await conn.execute(overdue_update(now - timeout, now))).scalars())
             if overdue:
                 await conn.execute(
                     sa.insert(events),
@@ -509,11 +496,7 @@ class MessageStore:
                         for i in overdue
                     ],
                 )
-            rows = (
-                await conn.execute(
-                    alert_update(now - alert_after, now)
-                )
-            ).all()
+            rows = (await conn.execute(alert_update(now - alert_after, now))).all()
             if rows:
                 await conn.execute(
                     sa.insert(events),
@@ -573,9 +556,7 @@ class MessageStore:
 
     async def body(self, mid: int) -> bytes | None:
         async with self.db.engine.connect() as conn:
-            row = (
-                await conn.execute(sa.select(m.body, m.sender_ean, m.envelope_id).where(m.id == mid))
-            ).first()
+            row = (await conn.execute(sa.select(m.body, m.sender_ean, m.envelope_id).where(m.id == mid))).first()
         return None if row is None else open_body(self.keyring, row.body, row.sender_ean, row.envelope_id)
 
     async def search(self, f: SearchFilter) -> list[dict[str, Any]]:

@@ -338,9 +338,7 @@ class SqlNotifyStorage:
             return int((await conn.execute(sa.select(sa.func.count()).select_from(incidents))).scalar_one())
 
     async def active_incidents(self) -> list[Incident]:
-        q = sa.select(incidents).where(
-            incidents.c.state.notin_(("draft", "closed")), incidents.c.settled.is_(False)
-        )
+        q = sa.select(incidents).where(incidents.c.state.notin_(("draft", "closed")), incidents.c.settled.is_(False))
         async with self.engine.connect() as conn:
             return [_incident(r) for r in await conn.execute(q.order_by(incidents.c.id))]
 
@@ -382,9 +380,7 @@ class SqlNotifyStorage:
     ) -> Incident:
         async with self.engine.begin() as conn:
             await self._get(conn, incident_id)
-            await conn.execute(
-                sa.insert(updates).values(incident_id=incident_id, at=at, author=author, text=text)
-            )
+            await conn.execute(sa.insert(updates).values(incident_id=incident_id, at=at, author=author, text=text))
             await conn.execute(
                 sa.update(incidents)
                 .where(incidents.c.id == incident_id, incidents.c.resolved_at.is_(None))
@@ -413,9 +409,7 @@ class SqlNotifyStorage:
 
     async def set_reminded(self, incident_id: int, at: datetime, audit: Sequence[AuditEntry]) -> None:
         async with self.engine.begin() as conn:
-            await conn.execute(
-                sa.update(incidents).where(incidents.c.id == incident_id).values(last_reminder_at=at)
-            )
+            await conn.execute(sa.update(incidents).where(incidents.c.id == incident_id).values(last_reminder_at=at))
             await self._audit(conn, audit, incident_id=incident_id)
 
     async def set_settled(self, incident_id: int) -> None:
@@ -497,9 +491,7 @@ class SqlNotifyStorage:
             ]
 
     def _outbox_select(self) -> sa.Select[Any]:
-        return sa.select(outbox, notices.c.kind.label("notice_kind")).join(
-            notices, notices.c.id == outbox.c.notice_id
-        )
+        return sa.select(outbox, notices.c.kind.label("notice_kind")).join(notices, notices.c.id == outbox.c.notice_id)
 
     async def outbox_for(self, incident_id: int) -> list[OutboxRow]:
         q = self._outbox_select().where(outbox.c.incident_id == incident_id).order_by(outbox.c.id)
@@ -559,9 +551,7 @@ class SqlNotifyStorage:
     def _held(self, row_id: int, owner: str) -> sa.ColumnElement[bool]:
         return sa.and_(outbox.c.id == row_id, outbox.c.leased_by == owner, outbox.c.status == "pending")
 
-    async def _mark(
-        self, row_id: int, owner: str, values: dict[str, Any], audit: Sequence[AuditEntry] = ()
-    ) -> bool:
+    async def _mark(self, row_id: int, owner: str, values: dict[str, Any], audit: Sequence[AuditEntry] = ()) -> bool:
         """Change a row only if `owner` holds its lease, clear the lease; audit only what happened."""
         async with self.engine.begin() as conn:
             result = await conn.execute(
@@ -597,26 +587,20 @@ class SqlNotifyStorage:
             return 0
         async with self.engine.begin() as conn:
             result = await conn.execute(
-                sa.update(outbox)
-                .where(outbox.c.leased_by.is_not(None))
-                .values(lease_until=None, leased_by=None)
+                sa.update(outbox).where(outbox.c.leased_by.is_not(None)).values(lease_until=None, leased_by=None)
             )
             return int(result.rowcount or 0)
 
     async def mark_sent(self, row_id: int, at: datetime, *, owner: str) -> bool:
         return await self._mark(row_id, owner, {"status": "sent", "sent_at": at, "last_error": None})
 
-    async def mark_refused(
-        self, row_id: int, error: str, audit: Sequence[AuditEntry], *, owner: str
-    ) -> bool:
+    async def mark_refused(self, row_id: int, error: str, audit: Sequence[AuditEntry], *, owner: str) -> bool:
         return await self._mark(row_id, owner, {"status": "refused", "last_error": error}, audit)
 
     async def mark_retry(self, row_id: int, error: str, next_attempt_at: datetime, *, owner: str) -> bool:
         return await self._mark(row_id, owner, {"last_error": error, "next_attempt_at": next_attempt_at})
 
-    async def mark_failed(
-        self, row_id: int, error: str, audit: Sequence[AuditEntry], *, owner: str
-    ) -> bool:
+    async def mark_failed(self, row_id: int, error: str, audit: Sequence[AuditEntry], *, owner: str) -> bool:
         return await self._mark(row_id, owner, {"status": "failed", "last_error": error}, audit)
 
     # ---- subscriptions
@@ -669,9 +653,7 @@ class SqlNotifyStorage:
 
     async def get_subscription(self, subscription_id: int) -> Subscription | None:
         async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(sa.select(subscriptions).where(subscriptions.c.id == subscription_id))
-            ).first()
+            row = (await conn.execute(sa.select(subscriptions).where(subscriptions.c.id == subscription_id))).first()
             return _subscription(row) if row else None
 
     async def _set_subscription(
@@ -682,9 +664,7 @@ class SqlNotifyStorage:
                 sa.update(subscriptions).where(subscriptions.c.id == subscription_id, where).values(**values)
             )
             await self._audit(conn, audit, subscription_id=subscription_id)
-            row = (
-                await conn.execute(sa.select(subscriptions).where(subscriptions.c.id == subscription_id))
-            ).one()
+            row = (await conn.execute(sa.select(subscriptions).where(subscriptions.c.id == subscription_id))).one()
             return _subscription(row)
 
     async def confirm_subscription(

@@ -23,7 +23,7 @@ SMTP_PROBE_SECONDS = 1.0
 
 
 async def smtp_reachability(mail: MailRelay | None) -> str:
-    """"ok" when the configured SMTP server accepts a TCP connection (or the mail folder is writable)."""
+    """ "ok" when the configured SMTP server accepts a TCP connection (or the mail folder is writable)."""
     if mail is None:
         return "not_configured"
     if mail.kind != "smtp":

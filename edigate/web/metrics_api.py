@@ -78,7 +78,6 @@ def add_routes(app: web.Application) -> None:
 # ---------------------------------------------------------------------------------------------- hot path
 
 
-
 def record_received(
     app: web.Application, message_type: str | None, sender: str | None, receiver: str | None, outcome: str
 ) -> None:

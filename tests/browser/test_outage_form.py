@@ -21,9 +21,7 @@ pytestmark = pytest.mark.browser
 
 def _playwright() -> Any:
     if not os.path.exists(CHROMIUM):
-        pytest.skip(
-            f"Debian chromium not found at {CHROMIUM} (apt-get install chromium; .ci/run installs it)"
-        )
+        pytest.skip(f"Debian chromium not found at {CHROMIUM} (apt-get install chromium; .ci/run installs it)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

@@ -40,9 +40,7 @@ def validator() -> Validator:
 
 
 def originals() -> dict[str, bytes]:
-    return {
-        n: (EXAMPLES / f"{n}.xml").read_bytes() for n in EXAMPLE_NAMES if (EXAMPLES / f"{n}.xml").is_file()
-    }
+    return {n: (EXAMPLES / f"{n}.xml").read_bytes() for n in EXAMPLE_NAMES if (EXAMPLES / f"{n}.xml").is_file()}
 
 
 @st.composite
@@ -79,9 +77,7 @@ def check(original: bytes, data: bytes) -> None:
         assert cpr.decode() not in repr(result.errors)
 
 
-@pytest.mark.skipif(
-    not ORIGINALS or not OFFICIAL_XSD.is_dir(), reason="needs ../shared/medcom (examples + XSD)"
-)
+@pytest.mark.skipif(not ORIGINALS or not OFFICIAL_XSD.is_dir(), reason="needs ../shared/medcom (examples + XSD)")
 @settings(
     max_examples=MAX_EXAMPLES, deadline=None, derandomize=MAX_EXAMPLES <= 200, database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -91,9 +87,7 @@ def test_validate_never_raises(case: tuple[bytes, bytes]) -> None:
     check(*case)
 
 
-@pytest.mark.skipif(
-    not ORIGINALS or not OFFICIAL_XSD.is_dir(), reason="needs ../shared/medcom (examples + XSD)"
-)
+@pytest.mark.skipif(not ORIGINALS or not OFFICIAL_XSD.is_dir(), reason="needs ../shared/medcom (examples + XSD)")
 @pytest.mark.parametrize(
     "mutation",
     [

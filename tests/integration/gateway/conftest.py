@@ -46,9 +46,7 @@ FAST_DELIVERY = {  # second-scale retries, so failures show within a test
 }
 
 
-def config_text(
-    storage_url: str, hospital_url: str, municipality_url: str, outdir: Path, **delivery: Any
-) -> str:
+def config_text(storage_url: str, hospital_url: str, municipality_url: str, outdir: Path, **delivery: Any) -> str:
     """The gateway world; `delivery` overrides or adds [delivery] settings."""
     fyn, mailbox = "Fyn", cfg.MAILBOX_DELIVERY
     return "".join(
@@ -119,9 +117,7 @@ def gateway_factory(storage_url: str, tmp_path: Path) -> Iterator[Any]:
     fleet = Fleet()
     receivers: list[Receiver] = []
 
-    def make(
-        hospital_rx: Receiver | None = None, municipality_rx: Receiver | None = None, **delivery: Any
-    ) -> Gateway:
+    def make(hospital_rx: Receiver | None = None, municipality_rx: Receiver | None = None, **delivery: Any) -> Gateway:
         if hospital_rx is None:
             hospital_rx = Receiver().start()
             receivers.append(hospital_rx)

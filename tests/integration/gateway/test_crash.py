@@ -29,9 +29,7 @@ def test_kill_9_with_messages_in_flight_loses_nothing_that_got_202(gateway: Gate
     assert gateway.service.proc is not None and gateway.service.proc.returncode == -9, (
         f"the kill did not happen: {dict(outcomes)}\n{gateway.service.log_text()[-2000:]}"
     )
-    assert KILL_AFTER <= len(accepted) < TOTAL, (
-        f"{len(accepted)} accepted: the kill came too late to test much"
-    )
+    assert KILL_AFTER <= len(accepted) < TOTAL, f"{len(accepted)} accepted: the kill came too late to test much"
 
     gateway.service.start()  # same database, same receiver
     got_list = wait_delivered(rx, accepted, timeout=90)

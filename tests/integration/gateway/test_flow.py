@@ -52,9 +52,7 @@ def test_hospital_to_municipality_and_receipt_back(gateway: Gateway) -> None:
     assert gateway.municipality_rx.wait_for(1) == [xml]  # byte for byte, windows-1252 kept
     wait_state(gateway, mid, "delivered")
 
-    receipt = build_positive_receipt(
-        envelope_of(xml), envelope_id="KVIT0001", letter_id="KVITL0001", sent=SENT
-    )
+    receipt = build_positive_receipt(envelope_of(xml), envelope_id="KVIT0001", letter_id="KVITL0001", sent=SENT)
     r2 = gateway.post(receipt, "municipality")
     assert r2.status == 202, r2
     assert r2.body["type"] == "XCTL03"
@@ -97,9 +95,7 @@ def test_duplicates_follow_the_medcom_matrix(gateway: Gateway) -> None:
     assert again.body["status"] == "accepted"
 
     gateway.municipality_rx.wait_for(1)
-    receipt = build_positive_receipt(
-        envelope_of(xml), envelope_id="KVITDUP1", letter_id="KVITDUPL1", sent=SENT
-    )
+    receipt = build_positive_receipt(envelope_of(xml), envelope_id="KVITDUP1", letter_id="KVITDUPL1", sent=SENT)
     assert gateway.post(receipt, "municipality").status == 202
     gateway.hospital_rx.wait_for(1)
     wait_state(gateway, first.body["id"], "acknowledged")
@@ -147,19 +143,13 @@ def test_invalid_message_gets_a_negative_receipt(gateway: Gateway) -> None:
 
 
 def test_refusals_and_authentication(gateway: Gateway) -> None:
-    unknown = gateway.post(
-        xdis91_message(envelope_id="ENVUNK01", letter_id="LENVUNK01", receiver_ean=UNKNOWN)
-    )
+    unknown = gateway.post(xdis91_message(envelope_id="ENVUNK01", letter_id="LENVUNK01", receiver_ean=UNKNOWN))
     assert unknown.status == 422 and unknown.body["refuse_code"] == "ukendt_lokationsnummer", unknown
 
-    picky = gateway.post(
-        xdis91_message(envelope_id="ENVPIC01", letter_id="LENVPIC01", receiver_ean=PICKY_MUNI)
-    )
+    picky = gateway.post(xdis91_message(envelope_id="ENVPIC01", letter_id="LENVPIC01", receiver_ean=PICKY_MUNI))
     assert picky.status == 422 and picky.body["refuse_code"] == "problem_med_version", picky
     assert (
-        gateway.post(
-            xdis20_message(envelope_id="ENVPIC02", letter_id="LENVPIC02", receiver_ean=PICKY_MUNI)
-        ).status
+        gateway.post(xdis20_message(envelope_id="ENVPIC02", letter_id="LENVPIC02", receiver_ean=PICKY_MUNI)).status
         == 202
     )
 
@@ -173,9 +163,7 @@ def test_refusals_and_authentication(gateway: Gateway) -> None:
     assert gateway.post(b"<x>" + b" " * 300_000 + b"</x>").status == 413
 
     # the integration engine speaks for both hospitals
-    engine = gateway.post(
-        xdis91_message(envelope_id="ENVENG01", letter_id="LENVENG01", sender_ean=HOSPITAL2), "engine"
-    )
+    engine = gateway.post(xdis91_message(envelope_id="ENVENG01", letter_id="LENVENG01", sender_ean=HOSPITAL2), "engine")
     assert engine.status == 202, engine
     assert (
         gateway.post(

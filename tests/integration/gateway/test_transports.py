@@ -44,9 +44,7 @@ def test_mailbox_transport(gateway: Gateway) -> None:
     for i in range(3):
         assert (
             gateway.post(
-                xdis91_message(
-                    envelope_id=f"ENVMBX{i:03d}", letter_id=f"LETMBX{i:03d}", receiver_ean=MAILBOX_MUNI
-                )
+                xdis91_message(envelope_id=f"ENVMBX{i:03d}", letter_id=f"LETMBX{i:03d}", receiver_ean=MAILBOX_MUNI)
             ).status
             == 202
         )
@@ -61,8 +59,7 @@ def test_mailbox_transport(gateway: Gateway) -> None:
     assert [m["envelope_id"] for m in rest] == ["ENVMBX002"]
     assert call(gateway.url, "POST", f"/api/v1/mailbox/{msgs[0]['id']}/ack", token=token).status == 200
     assert (
-        call(gateway.url, "POST", f"/api/v1/mailbox/{msgs[0]['id']}/ack", token=TOKENS["municipality"]).status
-        == 404
+        call(gateway.url, "POST", f"/api/v1/mailbox/{msgs[0]['id']}/ack", token=TOKENS["municipality"]).status == 404
     )  # not the receiver's message
     # unconfirmed ones come back after the lease (2 s in the test config)
     time.sleep(2.5)

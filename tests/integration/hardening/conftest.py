@@ -66,8 +66,15 @@ def config_text(storage_url: str, workdir: Path) -> str:
 
 
 def call(
-    base: str, method: str, path: str, body: bytes | None = None, *, role: str = "admin", timeout: float = 20.0,
-    content_type: str | None = None, headers: dict[str, str] | None = None,
+    base: str,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    *,
+    role: str = "admin",
+    timeout: float = 20.0,
+    content_type: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Reply:
     """One request as `role` (see TOKENS); `content_type` overrides a Content-Type in `headers`."""
     sent = {**(headers or {}), **({"Content-Type": content_type} if content_type else {})}

@@ -35,9 +35,7 @@ class Raw:
         return f"Raw({self.status}, {self.body[:300]!r})"
 
 
-def raw_request(
-    port: int, data: bytes, *, body_chunks: Iterator[bytes] | None = None, timeout: float = 30.0
-) -> Raw:
+def raw_request(port: int, data: bytes, *, body_chunks: Iterator[bytes] | None = None, timeout: float = 30.0) -> Raw:
     """Send bytes as they are (no client normalisation); read one response until the server closes."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(data)
@@ -255,9 +253,7 @@ def test_wrong_or_missing_content_type_is_415(world: World, ctype: str | None) -
 @pytest.mark.parametrize("path", ["/api/v1/messages", "/api/v1/incidents", "/api/v1/mailbox"])
 def test_garbage_bearer_tokens_are_401(world: World, auth: bytes, path: str) -> None:
     req = (
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nAuthorization: ".encode()
-        + auth
-        + b"\r\n\r\n"
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nAuthorization: ".encode() + auth + b"\r\n\r\n"
     )
     reply = raw_request(world.service.port, req)
     if reply.status == 400 and reply.body.startswith(b"Invalid header"):  # the HTTP parser refused it
@@ -295,11 +291,7 @@ def test_deep_xml_is_refused(world: World) -> None:
 
 
 def test_huge_flat_xml_is_refused_quickly(world: World) -> None:
-    xml = (
-        b'<?xml version="1.0" encoding="UTF-8"?><Emessage>'
-        + b"<x/>" * ((MAX_BODY - 100) // 4)
-        + b"</Emessage>"
-    )
+    xml = b'<?xml version="1.0" encoding="UTF-8"?><Emessage>' + b"<x/>" * ((MAX_BODY - 100) // 4) + b"</Emessage>"
     assert len(xml) <= MAX_BODY
     t0 = time.monotonic()
     assert_clear_4xx(post_xml(world, xml), 422)
@@ -350,9 +342,7 @@ def test_xxe_network_entity_is_refused_and_never_fetched(world: World) -> None:
     try:
         url = f"http://127.0.0.1:{listener.port}/evil.dtd".encode()
         for xml in (
-            b'<?xml version="1.0"?><!DOCTYPE Emessage [<!ENTITY x SYSTEM "'
-            + url
-            + b'">]><Emessage>&x;</Emessage>',
+            b'<?xml version="1.0"?><!DOCTYPE Emessage [<!ENTITY x SYSTEM "' + url + b'">]><Emessage>&x;</Emessage>',
             b'<?xml version="1.0"?><!DOCTYPE Emessage SYSTEM "' + url + b'"><Emessage/>',
             b'<?xml version="1.0"?><!DOCTYPE Emessage [<!ENTITY % p SYSTEM "' + url + b'"> %p;]><Emessage/>',
         ):

@@ -52,9 +52,7 @@ async def world(storage_url: str) -> AsyncIterator[tuple[MessageStore, FakeNow, 
 
 async def body_of(db: Database, mid: int) -> bytes:
     async with db.engine.connect() as conn:
-        return bytes(
-            (await conn.execute(sa.select(messages.c.body).where(messages.c.id == mid))).scalar_one()
-        )
+        return bytes((await conn.execute(sa.select(messages.c.body).where(messages.c.id == mid))).scalar_one())
 
 
 async def build_history(store: MessageStore, clock: FakeNow) -> dict[str, int]:
@@ -64,9 +62,7 @@ async def build_history(store: MessageStore, clock: FakeNow) -> dict[str, int]:
     ids["acknowledged"] = (await store.accept(IngestItem(acked, b"<acked/>"))).id  # type: ignore[assignment]
     await store.mark_delivered([ids["acknowledged"]], "test")
     ids["receipt"] = (await store.accept(IngestItem(positive_receipt("RACK", acked), b"<r/>"))).id  # type: ignore
-    await store.mark_delivered(
-        [ids["receipt"]], "test"
-    )  # a receipt asks for no receipt: final when delivered
+    await store.mark_delivered([ids["receipt"]], "test")  # a receipt asks for no receipt: final when delivered
 
     ids["awaiting_receipt"] = (await store.accept(IngestItem(envelope("ENVWAIT", ("LWAIT",)), b"<w/>"))).id  # type: ignore
     await store.mark_delivered([ids["awaiting_receipt"]], "test")
@@ -213,9 +209,7 @@ async def test_rotate_seals_plain_and_old_key_bodies(world) -> None:
     assert (await rotate_bodies(db, ring2)).resealed == 0
     async with db.engine.connect() as conn:
         rows = (
-            await conn.execute(
-                sa.select(messages.c.id, messages.c.sender_ean, messages.c.envelope_id, messages.c.body)
-            )
+            await conn.execute(sa.select(messages.c.id, messages.c.sender_ean, messages.c.envelope_id, messages.c.body))
         ).all()
     by_id = {r.id: r for r in rows}
     r = by_id[ids["pending"]]

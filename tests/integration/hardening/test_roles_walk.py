@@ -31,9 +31,7 @@ from tests.integration.hardening.conftest import (
 A = dict.fromkeys(ROLES, 200)
 
 
-def by_role(
-    anonymous: int, wrong: int, sender: int, receiver: int, reporter: int, admin: int
-) -> dict[str, int]:
+def by_role(anonymous: int, wrong: int, sender: int, receiver: int, reporter: int, admin: int) -> dict[str, int]:
     return dict(zip(ROLES, (anonymous, wrong, sender, receiver, reporter, admin), strict=True))
 
 
@@ -73,9 +71,7 @@ def mailbox_ack(w: World, role: str) -> tuple[str, str, bytes | None, str | None
     return "POST", f"/api/v1/mailbox/{w.send_message()}/ack", None, None
 
 
-def on_incident(
-    action: str = "", body: dict[str, Any] | None = None, method: str = "POST"
-) -> Callable[..., Any]:
+def on_incident(action: str = "", body: dict[str, Any] | None = None, method: str = "POST") -> Callable[..., Any]:
     def make(w: World, role: str) -> tuple[str, str, bytes | None, str | None]:
         path = f"/api/v1/incidents/{w.new_incident()}" + (f"/{action}" if action else "")
         return method, path, json.dumps(body).encode() if body is not None else None, "application/json"
@@ -109,9 +105,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("post", "/api/v1/messages"): Row(by_role(401, 401, 202, 403, 401, 403), message_xml),
     ("get", "/api/v1/messages"): Row(by_role(401, 401, 200, 200, 401, 200), fixed("GET", "/api/v1/messages")),
     ("get", "/api/v1/messages/{id}"): Row(by_role(401, 401, 200, 200, 401, 200), on_message("")),
-    ("post", "/api/v1/messages/{id}/retry"): Row(
-        by_role(401, 401, 200, 403, 401, 200), on_message("/retry", "POST")
-    ),
+    ("post", "/api/v1/messages/{id}/retry"): Row(by_role(401, 401, 200, 403, 401, 200), on_message("/retry", "POST")),
     ("get", "/api/v1/mailbox"): Row(by_role(401, 401, 200, 200, 401, 403), fixed("GET", "/api/v1/mailbox")),
     ("post", "/api/v1/mailbox/{id}/ack"): Row(by_role(401, 401, 404, 200, 401, 404), mailbox_ack),
     ("get", "/api/v1/routes"): Row(by_role(401, 401, 200, 200, 401, 200), fixed("GET", "/api/v1/routes")),
@@ -120,9 +114,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ),
     # ---- outage procedure API (bearer: reporters, admins)
     ("post", "/api/v1/incidents"): Row(by_role(401, 401, 401, 401, 201, 201), new_incident),
-    ("get", "/api/v1/incidents"): Row(
-        by_role(401, 401, 401, 401, 200, 200), fixed("GET", "/api/v1/incidents")
-    ),
+    ("get", "/api/v1/incidents"): Row(by_role(401, 401, 401, 401, 200, 200), fixed("GET", "/api/v1/incidents")),
     ("get", "/api/v1/incidents/{id}"): Row(by_role(401, 401, 401, 401, 200, 200), on_incident(method="GET")),
     ("post", "/api/v1/incidents/{id}/{action}"): Row(  # walked for each action in test_incident_actions
         by_role(401, 401, 401, 401, 200, 200),
@@ -142,13 +134,9 @@ TABLE: dict[tuple[str, str], Row] = {
         by_role(401, 401, 401, 401, 403, 422), fixed("PUT", "/api/v1/directory/contacts", {})
     ),
     ("post", "/api/v1/subscriptions"): Row(by_role(202, 401, 401, 401, 202, 201), subscribe),
-    ("get", "/api/v1/subscriptions"): Row(
-        by_role(401, 401, 401, 401, 403, 200), fixed("GET", "/api/v1/subscriptions")
-    ),
+    ("get", "/api/v1/subscriptions"): Row(by_role(401, 401, 401, 401, 403, 200), fixed("GET", "/api/v1/subscriptions")),
     ("delete", "/api/v1/subscriptions/{id}"): Row(by_role(401, 401, 401, 401, 403, 200), on_subscription),
-    ("get", "/api/v1/subscriptions/confirm/{token}"): Row(
-        same(404), fixed("GET", "/api/v1/subscriptions/confirm/x")
-    ),
+    ("get", "/api/v1/subscriptions/confirm/{token}"): Row(same(404), fixed("GET", "/api/v1/subscriptions/confirm/x")),
     # ---- open to all
     ("get", "/healthz"): Row(A, fixed("GET", "/healthz")),
     ("get", "/readyz"): Row(A, fixed("GET", "/readyz")),
@@ -163,9 +151,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("get", "/subscriptions/new"): Row(A, fixed("GET", "/subscriptions/new")),
     ("get", "/status/incidents/{id}"): Row(A, public_incident),
     # ---- pages behind the login session: a bearer token changes nothing
-    ("post", "/login"): Row(
-        same(403), fixed("POST", "/login", b"token=x", "application/x-www-form-urlencoded")
-    ),
+    ("post", "/login"): Row(same(403), fixed("POST", "/login", b"token=x", "application/x-www-form-urlencoded")),
     ("*", "/logout"): Row(same(303), fixed("GET", "/logout")),
     ("get", "/incidents/new"): Row(same(303), fixed("GET", "/incidents/new")),
     ("post", "/incidents/new"): Row(
@@ -190,9 +176,7 @@ TABLE: dict[tuple[str, str], Row] = {
         same(403), fixed("POST", "/subscriptions/new", b"email=a%40b.dk", "application/x-www-form-urlencoded")
     ),
     ("get", "/subscriptions/confirm/{token}"): Row(same(404), fixed("GET", "/subscriptions/confirm/x")),
-    ("get", "/subscriptions/unsubscribe/{token}"): Row(
-        same(404), fixed("GET", "/subscriptions/unsubscribe/x")
-    ),
+    ("get", "/subscriptions/unsubscribe/{token}"): Row(same(404), fixed("GET", "/subscriptions/unsubscribe/x")),
     ("post", "/subscriptions/unsubscribe/{token}"): Row(
         same(404), fixed("POST", "/subscriptions/unsubscribe/x", b"", "application/x-www-form-urlencoded")
     ),
@@ -248,9 +232,7 @@ def test_every_role_gets_the_expected_status(
         ("confirm", None, by_role(401, 401, 401, 401, 403, 409)),  # admin may, but a filed report is no draft
     ],
 )
-def test_incident_actions(
-    world: World, action: str, body: dict[str, Any] | None, expect: dict[str, int]
-) -> None:
+def test_incident_actions(world: World, action: str, body: dict[str, Any] | None, expect: dict[str, int]) -> None:
     got = {}
     for role in ROLES:
         method, path, data, ctype = on_incident(action, body if body is not None else {})(world, role)

@@ -58,9 +58,7 @@ def partner(ean: str, name: str, kind: str, cluster: str | list[str], outdir: Pa
     return cfg.partner(ean, name, kind, cluster, delivery, token=f"partner-{ean}", mailbox=MAILBOX.get(ean))
 
 
-def config_text(
-    storage_url: str, smtp_port: int, workdir: Path, *, webhooks: Sequence[str] = (), **notify: Any
-) -> str:
+def config_text(storage_url: str, smtp_port: int, workdir: Path, *, webhooks: Sequence[str] = (), **notify: Any) -> str:
     """The outage-procedure world; `notify` adds [notify] settings, each of `webhooks` gets the shared secret."""
     out = workdir / "out"
     hooks = [cfg.table("notify.webhooks", {"url": u, "secret_env": WEBHOOK_SECRET_ENV}, array=True) for u in webhooks]

@@ -70,7 +70,10 @@ def test_bad_addresses_are_refused_where_they_enter_and_good_ones_stored_normali
         assert reply["felter"]["email"].startswith("E-mail: adressen"), reply
         assert "\x01" not in json.dumps(reply, ensure_ascii=False)  # the bad value is never echoed raw
     status, reply, _ = post_json(
-        base, "/api/v1/incidents", {**INCIDENT, "contact": {**INCIDENT["contact"], "email": POISON}}, "odense"  # type: ignore[dict-item]
+        base,
+        "/api/v1/incidents",
+        {**INCIDENT, "contact": {**INCIDENT["contact"], "email": POISON}},  # type: ignore[dict-item]
+        "odense",
     )
     assert status == 422 and reply["felter"]["contact_email"].startswith("Kontaktpersonens e-mail"), reply
     # The outage form's contact e-mail: the same check, the Danish message on the page.

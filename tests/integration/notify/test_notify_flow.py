@@ -45,9 +45,7 @@ def _main_flow(world: Any) -> None:
     assert "Forventet løst (tidshorisont): mandag 23. november 2026 kl. 14:30" in text
     assert "Kontaktperson: Hanne Hansen" in text
     assert "Afmeld" not in text  # list addresses carry no unsubscribe link
-    assert (
-        "Næste status" in mail.html() and "<strong>mandag 23. november 2026 kl. 12:00</strong>" in mail.html()
-    )
+    assert "Næste status" in mail.html() and "<strong>mandag 23. november 2026 kl. 12:00</strong>" in mail.html()
 
     # Resolve: the resolved notice goes to exactly those who got the notice.
     world.set_clock("2026-11-23T11:15:00+01:00")
@@ -79,9 +77,7 @@ def _main_flow(world: Any) -> None:
     assert len(world.mails()) == 2 + 3 + 1 + 3  # nothing more (no reminder, no duplicate)
 
 
-def test_acute_outage_over_2h_notifies_lists_then_resolved(
-    world_factory: Any, smtp_server: SmtpServer
-) -> None:
+def test_acute_outage_over_2h_notifies_lists_then_resolved(world_factory: Any, smtp_server: SmtpServer) -> None:
     _main_flow(world_factory(smtp_server, clock=MONDAY_10))
 
 
@@ -114,9 +110,7 @@ def test_exactly_2h_sends_only_the_receipt(world_factory: Any, smtp_server: Smtp
     assert len(world.mails()) == 2 + 2
 
 
-def test_overnight_waits_for_0800_then_first_and_combined(
-    world_factory: Any, smtp_server: SmtpServer
-) -> None:
+def test_overnight_waits_for_0800_then_first_and_combined(world_factory: Any, smtp_server: SmtpServer) -> None:
     """Filed at 23:30: only the receipts go out (to staff, at any hour). At 08:00 the still-open outage gets
     its first notice; the one resolved overnight after > 2 h gets one combined notice."""
     world = world_factory(smtp_server, clock="2026-11-23T23:30:00+01:00")
@@ -190,18 +184,14 @@ def test_regional_outage_goes_to_all_municipalities_and_overdue_status_reminds_o
     )
     assert status == 200
     update = world.wait_until(
-        lambda: (
-            len(world.notices("[EDI-nedbrud] Opdatering")) >= 4 and world.notices("[EDI-nedbrud] Opdatering")
-        ),
+        lambda: len(world.notices("[EDI-nedbrud] Opdatering")) >= 4 and world.notices("[EDI-nedbrud] Opdatering"),
         what="update notice",
     )
     assert "Næste status: fredag 27. november 2026 kl. 17:01" in update[0].text()
     assert "Leverandøren arbejder på det" in update[0].text()
 
 
-def test_overrun_of_a_short_estimate_triggers_the_first_notice(
-    world_factory: Any, smtp_server: SmtpServer
-) -> None:
+def test_overrun_of_a_short_estimate_triggers_the_first_notice(world_factory: Any, smtp_server: SmtpServer) -> None:
     """Estimated 1 h, still unresolved 2 h after the start: the first notice goes out then."""
     world = world_factory(smtp_server, clock=MONDAY_10)
     world.service.start()

@@ -24,9 +24,7 @@ GOOD = {
 }
 
 
-def test_bad_api_input_gets_danish_errors_and_stores_nothing(
-    world_factory: Any, smtp_server: SmtpServer
-) -> None:
+def test_bad_api_input_gets_danish_errors_and_stores_nothing(world_factory: Any, smtp_server: SmtpServer) -> None:
     world = world_factory(smtp_server, clock=MONDAY_10)
     world.service.start()
     before = world.count_incidents()
@@ -121,19 +119,14 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def test_form_needs_login_and_csrf_and_shows_danish_errors(
-    world_factory: Any, smtp_server: SmtpServer
-) -> None:
+def test_form_needs_login_and_csrf_and_shows_danish_errors(world_factory: Any, smtp_server: SmtpServer) -> None:
     world = world_factory(smtp_server, clock=MONDAY_10)
     world.service.start()
     b = Browser(world.service.base_url)
     status, _, headers = b.get("/incidents/new")
     assert status == 303 and headers["Location"].startswith("/login")
     status, page, headers = b.get("/login")
-    assert (
-        headers["X-Frame-Options"] == "DENY"
-        and "frame-ancestors 'none'" in headers["Content-Security-Policy"]
-    )
+    assert headers["X-Frame-Options"] == "DENY" and "frame-ancestors 'none'" in headers["Content-Security-Policy"]
     assert headers["X-Content-Type-Options"] == "nosniff" and "Referrer-Policy" in headers
     cookie = headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
@@ -186,15 +179,10 @@ def test_form_needs_login_and_csrf_and_shows_danish_errors(
     assert status == 200 and "Planlagt nedlukning nr. 1" in page and "Revisionsspor" in page
     # Planned: announced when handled (now), not when the shutdown starts.
     world.wait_until(lambda: len(world.notices("[Planlagt nedlukning]")) == 3, what="planned announcement")
-    assert {r for m in world.notices("[Planlagt nedlukning]") for r in m.rcpt_tos} == HOSPITALS | {
-        MAILBOX[ODENSE]
-    }
+    assert {r for m in world.notices("[Planlagt nedlukning]") for r in m.rcpt_tos} == HOSPITALS | {MAILBOX[ODENSE]}
     with urllib.request.urlopen(world.service.base_url + "/status/planned.ics", timeout=5) as resp:
         ics = resp.read()
-    assert (
-        b"DTSTART:20261128T070000Z\r\n" in ics
-        and b"SUMMARY:Planlagt EDI-nedlukning: Opgradering af EOJ" in ics
-    )
+    assert b"DTSTART:20261128T070000Z\r\n" in ics and b"SUMMARY:Planlagt EDI-nedlukning: Opgradering af EOJ" in ics
 
 
 def test_subscription_double_opt_in_and_unsubscribe_removes_only_that_one(
@@ -271,8 +259,6 @@ def test_subscription_double_opt_in_and_unsubscribe_removes_only_that_one(
         {**GOOD, "reporting_organisation": ASSENS, "role": "eoj", "cause": "Assens EOJ nede"},
         token="admin",
     )
-    world.wait_until(
-        lambda: len([m for m in world.notices("[EDI-nedbrud] Assens")]) >= 4, what="second notice"
-    )
+    world.wait_until(lambda: len([m for m in world.notices("[EDI-nedbrud] Assens")]) >= 4, what="second notice")
     second = {r for m in world.notices("[EDI-nedbrud] Assens") for r in m.rcpt_tos}
     assert second == HOSPITALS | {MAILBOX[ASSENS], "sygeplejerske@kolding.example"}

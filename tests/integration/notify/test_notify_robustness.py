@@ -74,9 +74,7 @@ def test_kill_9_mid_send_then_restart_sends_the_rest_without_duplicates(world_fa
         smtp.stop()
 
 
-def test_smtp_down_leaves_visible_error_and_outbox_catches_up(
-    world_factory: Any, smtp_server: SmtpServer
-) -> None:
+def test_smtp_down_leaves_visible_error_and_outbox_catches_up(world_factory: Any, smtp_server: SmtpServer) -> None:
     port = free_port()  # nothing listens here yet
     world = world_factory(smtp_server, clock=MONDAY_10, smtp_port=port)
     world.service.start()
@@ -91,9 +89,7 @@ def test_smtp_down_leaves_visible_error_and_outbox_catches_up(
     try:
         # 2 receipts + 3 notices for the first, 2 receipts for the second: nothing lost.
         late.catcher.wait_for(7, timeout=20)
-        world.wait_until(
-            lambda: not world.incident(reply["id"])["errors"], what="errors cleared after delivery"
-        )
+        world.wait_until(lambda: not world.incident(reply["id"])["errors"], what="errors cleared after delivery")
         assert recipients([m for m in late.catcher.mails if m.subject.startswith("[EDI-nedbrud]")]) == sorted(
             HOSPITALS | {MAILBOX[ODENSE]}
         )
@@ -136,9 +132,7 @@ def test_refused_address_is_recorded_on_the_incident(world_factory: Any, smtp_se
         expected_end="2026-11-23T15:00:00+01:00",
     )
     errors = world.wait_until(lambda: world.incident(reply["id"])["errors"], what="refusal")
-    assert errors == [
-        {"channel": "mail", "address": MAILBOX[ASSENS], "status": "refused", "error": errors[0]["error"]}
-    ]
+    assert errors == [{"channel": "mail", "address": MAILBOX[ASSENS], "status": "refused", "error": errors[0]["error"]}]
     assert "550" in errors[0]["error"]
     world.wait_until(lambda: world.notices("[EDI-nedbrud]"), what="the accepted notice")
     assert recipients(world.notices("[EDI-nedbrud]")) == [MAILBOX[ODENSE]]  # narrowed by affected orgs

@@ -41,15 +41,21 @@ def test_wheel_install_validates_with_its_own_schemas(tmp_path: Path) -> None:
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EDIGATE_", "PYTHON", "VIRTUAL_ENV"))}
     where = _run(
-        python, "-c", "import edigate, edigate.medcom as m; print(edigate.__file__); print(m.default_schema_dir())",
-        cwd=tmp_path, env=env,
+        python,
+        "-c",
+        "import edigate, edigate.medcom as m; print(edigate.__file__); print(m.default_schema_dir())",
+        cwd=tmp_path,
+        env=env,
     ).stdout.split()
     assert where[0].startswith(str(site)), where  # the installed package, not the checkout
     assert where[1] == str(venv / "share" / "edigate" / "schemas" / "medcom"), where
     # the example configuration travels with the wheel: `edigate demo` finds it outside the checkout
     example = _run(
-        python, "-c", "from edigate.demo.config import EXAMPLE; print(EXAMPLE, EXAMPLE.is_file())",
-        cwd=tmp_path, env=env,
+        python,
+        "-c",
+        "from edigate.demo.config import EXAMPLE; print(EXAMPLE, EXAMPLE.is_file())",
+        cwd=tmp_path,
+        env=env,
     ).stdout.split()
     assert example == [str(venv / "share" / "edigate" / "examples" / "region-syddanmark.toml"), "True"], example
 

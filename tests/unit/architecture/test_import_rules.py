@@ -29,9 +29,7 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-MODULES = {
-    module_name(p): p for pkg in PACKAGES for p in sorted((REPO / pkg).rglob("*.py")) if ".venv" not in p.parts
-}
+MODULES = {module_name(p): p for pkg in PACKAGES for p in sorted((REPO / pkg).rglob("*.py")) if ".venv" not in p.parts}
 
 
 def imports_of(path: Path) -> Iterator[tuple[str, ast.AST]]:
@@ -92,8 +90,12 @@ SHARED_LEAVES = {"notify.cpr"}
 @pytest.mark.parametrize("name", sorted(SHARED_LEAVES))
 def test_shared_leaves_are_pure(name: str) -> None:
     tree = ast.parse(MODULES[name].read_text(encoding="utf-8"))
-    imported = {m.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom)
-                for m, _ in imports_of_node(node, name)}
+    imported = {
+        m.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for m, _ in imports_of_node(node, name)
+    }
     assert imported <= {"__future__", "re", "unicodedata"}, f"{name} imports {sorted(imported)}"
 
 
@@ -132,7 +134,10 @@ def test_no_import_guards_and_no_dunder_import(name: str) -> None:
         if not catches & {"ImportError", "ModuleNotFoundError"}:
             continue
         guarded = {
-            m for stmt in node.body for sub in ast.walk(stmt) if isinstance(sub, ast.Import | ast.ImportFrom)
+            m
+            for stmt in node.body
+            for sub in ast.walk(stmt)
+            if isinstance(sub, ast.Import | ast.ImportFrom)
             for m, _ in imports_of_node(sub, name)
         }
         own = {m for m in guarded if m.split(".")[0] in PACKAGES}

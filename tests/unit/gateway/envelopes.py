@@ -31,9 +31,7 @@ def envelope(
         )
         for lid in letter_ids
     )
-    return Envelope(
-        id=env_id, sent=None, acknowledgement_code=ack, namespace="x", message_type=type_, letters=letters
-    )
+    return Envelope(id=env_id, sent=None, acknowledgement_code=ack, namespace="x", message_type=type_, letters=letters)
 
 
 def positive_receipt(env_id: str, original: Envelope, *, refused: str | None = None) -> Envelope:

@@ -24,7 +24,7 @@ BAD = [
     ("clients", PARTNER + '[[clients]]\nname = "c"\neans = ["5790000000005"]\n', "clients[0].eans[0]"),
     ("admins", '[[admins]]\nname = "a"\ntokens_sha256 = ["zz"]\n', "admins[0].tokens_sha256[0]"),
     ("health", '[health]\ninterval_seconds = "often"\n', "health.interval_seconds"),
-    ("alerts", '[alerts]\nmax_reminders = -1\n', "alerts.max_reminders"),
+    ("alerts", "[alerts]\nmax_reminders = -1\n", "alerts.max_reminders"),
     ("logging", '[logging]\nlevel = "loud"\n', "logging.level"),
     ("metrics", '[metrics]\nenabled = "yes"\n', "metrics.enabled"),
     ("retention", "[retention]\nbody_days = 0\n", "retention.body_days"),

@@ -27,9 +27,7 @@ async def store(tmp_path: Path) -> AsyncIterator[MessageStore]:
 
 
 async def test_group_commit_batches_concurrent_accepts(store: MessageStore) -> None:
-    outs = await asyncio.gather(
-        *(store.accept(IngestItem(envelope(f"E{i}", (f"L{i}",)), b"<x/>")) for i in range(50))
-    )
+    outs = await asyncio.gather(*(store.accept(IngestItem(envelope(f"E{i}", (f"L{i}",)), b"<x/>")) for i in range(50)))
     assert [o.kind for o in outs] == ["accepted"] * 50
     assert len({o.id for o in outs}) == 50
     assert store.writer.batches < 50  # several callers shared a COMMIT

@@ -55,8 +55,9 @@ async def raw(srv: TestServer, head: bytes, chunks: Sequence[bytes] = (), pause:
 
 
 def head(length: int, ctype: str = "application/xml") -> bytes:
-    return (f"POST /api/v1/echo HTTP/1.1\r\nHost: x\r\nContent-Type: {ctype}\r\n"
-            f"Content-Length: {length}\r\n\r\n").encode()
+    return (
+        f"POST /api/v1/echo HTTP/1.1\r\nHost: x\r\nContent-Type: {ctype}\r\nContent-Length: {length}\r\n\r\n"
+    ).encode()
 
 
 async def test_slow_drip_body_gets_408_while_others_are_served(server: TestServer) -> None:
@@ -96,8 +97,11 @@ async def test_normal_bodies_reach_the_handler(server: TestServer) -> None:
 async def test_chunked_body_over_the_limit_is_413(server: TestServer) -> None:
     chunk = b"x" * 4000
     body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(5)) + b"0\r\n\r\n"
-    reply = await raw(server, b"POST /api/v1/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/xml\r\n"
-                      b"Transfer-Encoding: chunked\r\n\r\n" + body)
+    reply = await raw(
+        server,
+        b"POST /api/v1/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/xml\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n" + body,
+    )
     assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
 
 

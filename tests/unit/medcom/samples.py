@@ -130,9 +130,7 @@ def _m(name: str, inner: str) -> str:
 def _formatted(paragraph: str, n: int) -> str:
     parts = []
     for i in range(n):
-        parts.append(
-            f"{_e(paragraph)} <m:Bold>Punkt {i + 1}.</m:Bold> <m:Italic>Se også plan.</m:Italic><m:Break/>"
-        )
+        parts.append(f"{_e(paragraph)} <m:Bold>Punkt {i + 1}.</m:Bold> <m:Italic>Se også plan.</m:Italic><m:Break/>")
     return "".join(parts)
 
 
@@ -242,9 +240,7 @@ def ggop_message(
             "O3",
             _m("SignedBy", "Fysioterapeut Test Testsen") + _m("CoWriter", "Ergoterapeut Prøve"),
         )
-        + _party(
-            "Receiver", receiver_ean, "461", "kommunenummer", "Testkommune", "Genoptræning", "Visitation"
-        )
+        + _party("Receiver", receiver_ean, "461", "kommunenummer", "Testkommune", "Genoptræning", "Visitation")
         + _m(
             "GPCCReceiver",
             _m(
@@ -331,9 +327,7 @@ def xdis18_message(
             "Medicinsk Afdeling M",
             "M2",
         )
-        + _party(
-            "Receiver", receiver_ean, "461", "kommunenummer", "Testkommune", "Hjemmeplejen", "Visitation"
-        )
+        + _party("Receiver", receiver_ean, "461", "kommunenummer", "Testkommune", "Hjemmeplejen", "Visitation")
         + _patient(cpr)
         + _m(
             "Practitioner",

@@ -50,9 +50,7 @@ def test_receipts_for_every_example_type(official: Validator, name: str) -> None
     original = official.validate(example(name)).envelope
     assert original is not None
     cpr = original.letters[0].patient_cpr
-    pos = build_positive_receipt(
-        original, envelope_id=new_identifier("R"), letter_id=new_identifier(), sent=SENT
-    )
+    pos = build_positive_receipt(original, envelope_id=new_identifier("R"), letter_id=new_identifier(), sent=SENT)
     assert_official_valid(pos)
     for code in REFUSE_CODES:
         for per_letter in (False, True):
@@ -101,9 +99,7 @@ def test_negative_receipt_content_round_trips(official: Validator) -> None:
 
 
 def test_refuse_text_is_cleaned_and_bounded() -> None:
-    original = OriginalMessage(
-        "ENV1", "5790000000029", "5790000000036", (OriginalLetterRef("L1", "XD9134L"),)
-    )
+    original = OriginalMessage("ENV1", "5790000000029", "5790000000036", (OriginalLetterRef("L1", "XD9134L"),))
     text = "CPR 150282-4933 og 1502824933 er forkert\x00\x07 " + "x" * 2000
     data = build_negative_receipt(
         original, envelope_id="E", letter_id="L", sent=SENT, refuse_code="syntaksfejl", refuse_text=text
@@ -116,9 +112,7 @@ def test_refuse_text_is_cleaned_and_bounded() -> None:
 
 def test_partial_original_still_gives_valid_receipt() -> None:
     # Only the envelope id and sender could be read; the letter is unknown, the id over-long.
-    partial = OriginalMessage(
-        "ENVELOPE-ID-THAT-IS-TOO-LONG", "5790000000029", None, (OriginalLetterRef("", None),)
-    )
+    partial = OriginalMessage("ENVELOPE-ID-THAT-IS-TOO-LONG", "5790000000029", None, (OriginalLetterRef("", None),))
     data = build_negative_receipt(
         partial, envelope_id="E", letter_id="L", sent=SENT, refuse_code="syntaksfejl",
         refuse_text="Ikke læsbar", sender_ean="5790000000043", per_letter=True,
@@ -172,6 +166,4 @@ def test_new_identifier() -> None:
     assert len(ids) == 1000
     assert all(len(i) == 14 and is_valid_identifier(i) for i in ids)
     assert new_identifier("R").startswith("R")
-    assert (
-        not is_valid_identifier("") and not is_valid_identifier("x" * 15) and not is_valid_identifier("a b")
-    )
+    assert not is_valid_identifier("") and not is_valid_identifier("x" * 15) and not is_valid_identifier("a b")

@@ -42,8 +42,7 @@ def test_xxe_file_entity_is_refused_and_file_never_read(validator: Validator, tm
     secret = tmp_path / "secret.txt"
     secret.write_text("TOPSECRET-4711")
     data = (
-        f'<?xml version="1.0"?><!DOCTYPE Emessage [<!ENTITY x SYSTEM "file://{secret}">]>'
-        "<Emessage>&x;</Emessage>"
+        f'<?xml version="1.0"?><!DOCTYPE Emessage [<!ENTITY x SYSTEM "file://{secret}">]><Emessage>&x;</Emessage>'
     ).encode()
     result, elapsed = timed(lambda: validator.validate(data))
     assert_refused(result, elapsed, "DOCTYPE")
@@ -56,9 +55,7 @@ def test_xxe_network_entity_makes_no_connection(validator: Validator) -> None:
     listener.listen(1)
     listener.settimeout(0.3)
     port = listener.getsockname()[1]
-    data = (
-        f'<?xml version="1.0"?><!DOCTYPE E [<!ENTITY x SYSTEM "http://127.0.0.1:{port}/x">]><E>&x;</E>'
-    ).encode()
+    data = (f'<?xml version="1.0"?><!DOCTYPE E [<!ENTITY x SYSTEM "http://127.0.0.1:{port}/x">]><E>&x;</E>').encode()
     try:
         result, elapsed = timed(lambda: validator.validate(data))
         assert_refused(result, elapsed, "DOCTYPE")

@@ -30,9 +30,7 @@ def test_sambo_examples_are_valid(official: Validator, name: str) -> None:
     assert result.refuse_code is None and result.errors == ()
 
 
-@pytest.mark.parametrize(
-    "name", ["BIN01_1", "RPT01_1", "PRE01_1", "REQ01_1", "REF06_1", "DIS02_1", "DIS13_1"]
-)
+@pytest.mark.parametrize("name", ["BIN01_1", "RPT01_1", "PRE01_1", "REQ01_1", "REF06_1", "DIS02_1", "DIS13_1"])
 def test_other_families_are_unsupported(official: Validator, name: str) -> None:
     result = official.validate(example(name))
     assert not result.valid

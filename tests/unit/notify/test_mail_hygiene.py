@@ -103,9 +103,7 @@ def mails() -> Iterator[tuple[str, str, str]]:
                 for now in (T0, T0 + timedelta(days=1)):  # the second: the estimate has passed
                     ended = kind in ("resolved", "combined")
                     inc2 = inc if not ended or inc.resolved_at else _resolved(inc)
-                    _, rows = notice_rows(
-                        R, kind, inc2, CTX, recipients, subs, None if ended else NEXT, latest, now
-                    )
+                    _, rows = notice_rows(R, kind, inc2, CTX, recipients, subs, None if ended else NEXT, latest, now)
                     yield from _rows(f"{name}/{kind}", rows)
         yield from _rows(f"{name}/reminder", [reminder_row(R, inc, CTX, "vagt@rsyd.example", "on-call", NEXT)])
         yield from _rows(f"{name}/planned_end", [planned_end_row(R, inc, CTX, "edi@rsyd.example", "edi-support")])

@@ -36,9 +36,7 @@ def test_regional_component_outage_goes_to_all_municipalities_with_a_mailbox() -
 
 
 def test_affected_organisations_narrow_a_regional_outage() -> None:
-    inc = incident(
-        role="regional-it", reporting_organisation=REGION.ean, affected_organisations=(ASSENS.ean,)
-    )
+    inc = incident(role="regional-it", reporting_organisation=REGION.ean, affected_organisations=(ASSENS.ean,))
     assert addresses(choose_recipients(inc, ORGS, [])) == {ASSENS.mailbox}
 
 

@@ -20,9 +20,7 @@ async def _service(tmp_path: Path, now: list) -> tuple[NotifyService, Database]:
     db = Database.open(f"sqlite:///{tmp_path / 'n.db'}")
     await db.migrate()
     settings = NotifySettings.model_validate({"mail": {"kind": "directory", "directory": str(tmp_path / "mail")}})
-    return NotifyService(
-        settings=settings, storage=SqlNotifyStorage(db), clock=lambda: now[0], organisations=ORGS
-    ), db
+    return NotifyService(settings=settings, storage=SqlNotifyStorage(db), clock=lambda: now[0], organisations=ORGS), db
 
 
 async def test_draft_sends_nothing_until_confirmed(tmp_path: Path) -> None:
@@ -43,17 +41,13 @@ async def test_draft_sends_nothing_until_confirmed(tmp_path: Path) -> None:
         kinds = [n.kind for n in await svc.storage.notices_for(draft.id)]
         assert kinds == ["receipt", "first"]  # overrun: started 3 h ago, still unresolved
         # A second scheduler instance evaluating stale facts records nothing new.
-        other = NotifyService(
-            settings=svc.settings, storage=svc.storage, clock=lambda: now[0], organisations=ORGS
-        )
+        other = NotifyService(settings=svc.settings, storage=svc.storage, clock=lambda: now[0], organisations=ORGS)
         await other.scheduler.run_once()
         assert [n.kind for n in await svc.storage.notices_for(draft.id)] == kinds
         await svc.resolve_auto_incident(draft.id)
         await svc.scheduler.run_once()
         assert [n.kind for n in await svc.storage.notices_for(draft.id)] == [*kinds, "resolved"]
         sent = await svc.outbox.send_due()
-        assert sent and len(list((tmp_path / "mail").glob("*.eml"))) == len(
-            await svc.storage.outbox_for(draft.id)
-        )
+        assert sent and len(list((tmp_path / "mail").glob("*.eml"))) == len(await svc.storage.outbox_for(draft.id))
     finally:
         await db.close()

@@ -11,9 +11,7 @@ OUH = Organisation("5799999000119", "Odense Universitetshospital", "hospital", (
 SLB = Organisation("5799999000102", "Sygehus Lillebælt", "hospital", ("Lillebælt",), "edi@slb.example")
 ODENSE = Organisation("5799999000201", "Odense Kommune", "municipality", ("Fyn",), "edi@odense.example")
 ASSENS = Organisation("5799999000225", "Assens Kommune", "municipality", ("Fyn",), "edi@assens.example")
-KOLDING = Organisation(
-    "5799999000232", "Kolding Kommune", "municipality", ("Lillebælt",), "edi@kolding.example"
-)
+KOLDING = Organisation("5799999000232", "Kolding Kommune", "municipality", ("Lillebælt",), "edi@kolding.example")
 VEJEN = Organisation(
     "5799999000249", "Vejen Kommune", "municipality", ("Lillebælt", "Sydvestjylland"), "edi@vejen.example"
 )

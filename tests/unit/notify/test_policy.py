@@ -397,9 +397,7 @@ def test_plan_acute_under_threshold_explains_the_overrun() -> None:
 
 
 def test_plan_exactly_two_hours_is_no_notice_two_hours_one_minute_is() -> None:
-    assert not plan(
-        "planned", L("2026-11-23 10:00"), L("2026-11-23 14:00"), start=L("2026-11-23 12:00")
-    ).notify
+    assert not plan("planned", L("2026-11-23 10:00"), L("2026-11-23 14:00"), start=L("2026-11-23 12:00")).notify
     assert plan("planned", L("2026-11-23 10:00"), L("2026-11-23 14:01"), start=L("2026-11-23 12:00")).notify
     assert not plan("acute", L("2026-11-23 10:00"), L("2026-11-23 12:00")).notify
     assert plan("acute", L("2026-11-23 10:00"), L("2026-11-23 12:00:01")).notify

@@ -112,17 +112,13 @@ def test_overrun_in_the_day(now: str, notice: str | None, next_status: str | Non
         ("2026-11-24 08:00", "first", "2026-11-24 10:00", "2026-11-24 10:00"),
     ],
 )
-def test_overrun_at_night_waits_for_eight(
-    now: str, notice: str | None, next_status: str | None, wake: str
-) -> None:
+def test_overrun_at_night_waits_for_eight(now: str, notice: str | None, next_status: str | None, wake: str) -> None:
     facts = incident("2026-11-23 21:00", "2026-11-23 22:00")
     check(decide(facts, L(now)), notice, next_status, wake)
 
 
 def test_resolved_before_the_overrun_sends_nothing() -> None:
-    facts = incident(
-        "2026-11-23 10:00", "2026-11-23 11:00", resolved="2026-11-23 11:59", updated="2026-11-23 11:59"
-    )
+    facts = incident("2026-11-23 10:00", "2026-11-23 11:00", resolved="2026-11-23 11:59", updated="2026-11-23 11:59")
     check(decide(facts, L("2026-11-23 11:59")), None)
     check(decide(facts, L("2026-11-23 12:00")), None)
 
@@ -168,9 +164,7 @@ def test_overnight_collapse_nothing_before_eight(now: str, notice: str | None, w
 
 @pytest.mark.parametrize("estimate_end", ["2026-11-24 00:00", "2026-11-24 05:00"])
 def test_overnight_collapse_one_combined_notice_at_eight(estimate_end: str) -> None:
-    resolved = incident(
-        "2026-11-23 23:00", estimate_end, resolved="2026-11-24 04:00", updated="2026-11-24 04:00"
-    )
+    resolved = incident("2026-11-23 23:00", estimate_end, resolved="2026-11-24 04:00", updated="2026-11-24 04:00")
     check(decide(resolved, L("2026-11-24 04:00")), None, wake="2026-11-24 08:00")
     check(decide(resolved, L("2026-11-24 07:59")), None, wake="2026-11-24 08:00")
     check(decide(resolved, L("2026-11-24 08:00")), "combined")
@@ -240,9 +234,7 @@ def test_update_at_night_waits_and_only_the_newest_goes_out() -> None:
     check(decide(later, L("2026-11-24 03:00")), None, wake="2026-11-24 08:00")
     # at 08:00: one update (the handler did update, so no reminder for the 08:00 promise)
     check(decide(later, L("2026-11-24 08:00")), "update", "2026-11-24 10:00", "2026-11-24 10:00")
-    sent = replace(
-        later, notices=(*later.notices, SentNotice(L("2026-11-24 08:00"), "update", L("2026-11-24 10:00")))
-    )
+    sent = replace(later, notices=(*later.notices, SentNotice(L("2026-11-24 08:00"), "update", L("2026-11-24 10:00"))))
     check(decide(sent, L("2026-11-24 08:00")), None, wake="2026-11-24 10:00")
 
 
@@ -351,10 +343,7 @@ def test_overrun_is_real_elapsed_time_across_fall_back() -> None:
     # Started 2026-10-25 01:30 CEST (23:30Z); 2 h later is 01:30Z = 02:30 CET, one wall-clock hour later.
     assert overrun_at(L("2026-10-25 01:30+02:00")) == L("2026-10-25 02:30+01:00")
     assert overrun_at(L("2026-10-25 01:30+02:00")).utcoffset() == timedelta(hours=1)
-    assert (
-        "2026-10-25 02:30 CET"
-        in plan("acute", L("2026-10-25 01:30+02:00"), L("2026-10-25 02:00+01:00")).reason
-    )
+    assert "2026-10-25 02:30 CET" in plan("acute", L("2026-10-25 01:30+02:00"), L("2026-10-25 02:00+01:00")).reason
     facts = incident("2026-10-25 01:30+02:00", "2026-10-25 02:00+01:00")
     check(decide(facts, L("2026-10-25 01:30+02:00")), None, wake="2026-10-25 08:00+01:00")
     check(

@@ -93,9 +93,7 @@ class Story:
 @st.composite
 def stories(draw: st.DrawFn) -> Story:
     # Days of 2026 with both DST changes near the middle of the draws' range.
-    day = draw(
-        st.sampled_from([83, 86, 87, 88, 296, 297, 298, 326, 327, 331, 358])
-    )  # incl. 28/29 Mar, 25 Oct
+    day = draw(st.sampled_from([83, 86, 87, 88, 296, 297, 298, 326, 327, 331, 358]))  # incl. 28/29 Mar, 25 Oct
     reported = YEAR_START + timedelta(days=day, minutes=5 * draw(st.integers(0, 287)))
     kind = draw(st.sampled_from(["acute", "planned"]))
     lead = timedelta(0) if kind == "acute" else STEP * draw(st.integers(0, 2 * 288))
@@ -124,9 +122,7 @@ def stories(draw: st.DrawFn) -> Story:
     return Story(facts, reported + confirm_delay, tuple(updates), resolved, horizon)
 
 
-def facts_at(
-    story: Story, t: datetime, sent: tuple[SentNotice, ...], reminded: datetime | None
-) -> IncidentFacts:
+def facts_at(story: Story, t: datetime, sent: tuple[SentNotice, ...], reminded: datetime | None) -> IncidentFacts:
     """The facts as the running system would hold them at `t` (events at `t` included)."""
     facts = replace(story.facts, confirmed=t >= story.confirmed_at, notices=sent, last_reminder_at=reminded)
     for when, new_end in story.updates:

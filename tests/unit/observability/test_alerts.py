@@ -22,13 +22,15 @@ def support_hours_fake(now: datetime) -> str:
     return "edi-support" if local.weekday() < 5 and 8 <= local.hour < 15 else "on-call"
 
 
-def down_event(
-    at: datetime = T0 + timedelta(minutes=16), error: str = "HTTP 503 fra 2512489996"
-) -> HealthEvent:
+def down_event(at: datetime = T0 + timedelta(minutes=16), error: str = "HTTP 503 fra 2512489996") -> HealthEvent:
     """A route_down: the oldest of 12 pending messages is 15 min old (the receiver accepts nothing)."""
     monitor = HealthMonitor()
     sig = RouteSignals(
-        OUH, KOLDING, pending_count=12, oldest_pending_at=at - timedelta(minutes=15), last_error=error,
+        OUH,
+        KOLDING,
+        pending_count=12,
+        oldest_pending_at=at - timedelta(minutes=15),
+        last_error=error,
         by_type={"XDIS17": TypeSignals(7, T0), "XDIS91": TypeSignals(5, T0)},
     )
     events = monitor.update([sig, RouteSignals("5790000000128", KOLDING)], at)
@@ -38,8 +40,14 @@ def down_event(
 
 def test_down_mail_in_support_hours_goes_to_edi_support() -> None:
     event = down_event()
-    mail = compose_alert(event, now=event.at, handled_by=support_hours_fake, recipients=RECIPIENTS,
-                         names=NAMES, type_names={"XDIS17": "Udskrivningsadvis"})
+    mail = compose_alert(
+        event,
+        now=event.at,
+        handled_by=support_hours_fake,
+        recipients=RECIPIENTS,
+        names=NAMES,
+        type_names={"XDIS17": "Udskrivningsadvis"},
+    )
     assert mail.to == ("edi-support@rsyd.dk",) and mail.handled_by == "edi-support"
     assert mail.kind == "alert" and mail.key == event.key
     assert mail.subject == "[edigate] NEDE: Odense Universitetshospital → Kolding Kommune"
@@ -81,8 +89,15 @@ def test_receiver_and_recovered_mails() -> None:
 
     def sig(s: str, failing: bool) -> RouteSignals:
         if failing:
-            return RouteSignals(s, KOLDING, pending_count=1, oldest_pending_at=t_fail, consecutive_failures=6,
-                                failing_since=t_fail, last_error="connection refused")
+            return RouteSignals(
+                s,
+                KOLDING,
+                pending_count=1,
+                oldest_pending_at=t_fail,
+                consecutive_failures=6,
+                failing_since=t_fail,
+                last_error="connection refused",
+            )
         return RouteSignals(s, KOLDING)
 
     monitor.update([sig(s, True) for s in routes], T0)
@@ -146,8 +161,9 @@ def test_suppressed_down_is_announced_by_a_later_reminder() -> None:
 
 
 def test_degraded_only_when_configured() -> None:
-    degraded = HealthEvent(EventKind.DEGRADED, T0, KOLDING, ((OUH, KOLDING),), HealthState.DEGRADED, T0, 0,
-                           None, None, (), ())
+    degraded = HealthEvent(
+        EventKind.DEGRADED, T0, KOLDING, ((OUH, KOLDING),), HealthState.DEGRADED, T0, 0, None, None, (), ()
+    )
     assert not AlertThrottle().admit(degraded, T0)
     throttle = AlertThrottle(alert_on_degraded=True, repeat_interval=timedelta(minutes=60))
     assert throttle.admit(degraded, T0)
@@ -160,8 +176,9 @@ def test_alert_settings_from_config() -> None:
     def alerts(**raw: object) -> AlertSettings | None:
         return AlertSettings.from_section(parse_settings({"alerts": raw}).alerts)
 
-    s = alerts(edi_support="edi@rsyd.dk", on_call=["a@rsyd.dk", "b@rsyd.dk"], repeat_interval_minutes=30,
-               max_reminders=0)
+    s = alerts(
+        edi_support="edi@rsyd.dk", on_call=["a@rsyd.dk", "b@rsyd.dk"], repeat_interval_minutes=30, max_reminders=0
+    )
     assert s is not None
     assert s.recipients == {"edi-support": ("edi@rsyd.dk",), "on-call": ("a@rsyd.dk", "b@rsyd.dk")}
     assert AlertThrottle.from_settings(s).due_reminders(T0 + timedelta(days=1)) == []
@@ -176,5 +193,6 @@ def test_alert_settings_from_config() -> None:
 
 def _recovered_like(down: HealthEvent, at: datetime) -> HealthEvent:
     kind = EventKind.RECEIVER_RECOVERED if down.kind is EventKind.RECEIVER_DOWN else EventKind.ROUTE_RECOVERED
-    return HealthEvent(kind, at, down.receiver, down.routes, down.state, down.since, 0, None, None, (), (),
-                       duration=at - down.since)
+    return HealthEvent(
+        kind, at, down.receiver, down.routes, down.state, down.since, 0, None, None, (), (), duration=at - down.since
+    )

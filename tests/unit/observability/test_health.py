@@ -28,13 +28,18 @@ def minutes(n: float) -> timedelta:
     return timedelta(minutes=n)
 
 
-def failing(sender: str, receiver: str, since: datetime, now: datetime, *, failures: int = 5,
-            pending: int = 2) -> RouteSignals:
+def failing(
+    sender: str, receiver: str, since: datetime, now: datetime, *, failures: int = 5, pending: int = 2
+) -> RouteSignals:
     return RouteSignals(
-        sender, receiver,
-        pending_count=pending, oldest_pending_at=since,
-        consecutive_failures=failures, failing_since=since,
-        last_error="HTTP 503 Service Unavailable", circuit="open" if failures >= 5 else "closed",
+        sender,
+        receiver,
+        pending_count=pending,
+        oldest_pending_at=since,
+        consecutive_failures=failures,
+        failing_since=since,
+        last_error="HTTP 503 Service Unavailable",
+        circuit="open" if failures >= 5 else "closed",
         by_type={"XDIS17": TypeSignals(pending_count=pending, oldest_pending_at=since)},
     )
 
@@ -43,8 +48,9 @@ def healthy(sender: str, receiver: str, now: datetime) -> RouteSignals:
     return RouteSignals(sender, receiver, last_success_at=now)
 
 
-def run(monitor: HealthMonitor, start: datetime, end: datetime, step: timedelta,
-        signals: object) -> list[tuple[datetime, HealthEvent]]:
+def run(
+    monitor: HealthMonitor, start: datetime, end: datetime, step: timedelta, signals: object
+) -> list[tuple[datetime, HealthEvent]]:
     out = []
     t = start
     while t <= end:
@@ -58,8 +64,7 @@ def test_thresholds_ok_degraded_down() -> None:
     th = HealthThresholds()
     assert assess(healthy(OUH, KOLDING, T0), T0, th)[0] is HealthState.OK
     # one failed attempt a moment ago: still ok
-    one = RouteSignals(OUH, KOLDING, pending_count=1, oldest_pending_at=T0, consecutive_failures=1,
-                       failing_since=T0)
+    one = RouteSignals(OUH, KOLDING, pending_count=1, oldest_pending_at=T0, consecutive_failures=1, failing_since=T0)
     assert assess(one, T0 + timedelta(seconds=30), th)[0] is HealthState.OK
     # unreachable for 3 min: degraded; for 10 min: down
     assert assess(one, T0 + minutes(3), th)[0] is HealthState.DEGRADED
@@ -123,8 +128,14 @@ def test_route_down_by_old_pending_without_failures_is_a_route_event() -> None:
     monitor = HealthMonitor()
 
     def signals(t: datetime) -> list[RouteSignals]:
-        stuck = RouteSignals(OUH, KOLDING, pending_count=3, oldest_pending_at=T0, last_success_at=T0,
-                             last_error="receiver answered 202 but no delivery confirmation")
+        stuck = RouteSignals(
+            OUH,
+            KOLDING,
+            pending_count=3,
+            oldest_pending_at=T0,
+            last_success_at=T0,
+            last_error="receiver answered 202 but no delivery confirmation",
+        )
         return [stuck, healthy(SLB, KOLDING, t)]
 
     events = run(monitor, T0, T0 + minutes(16), minutes(1), signals)
@@ -181,15 +192,17 @@ def test_receiver_down_covers_routes_without_traffic_and_reports_still_down_rout
     monitor = HealthMonitor()
     # OUH->KOLDING fails (receiver unreachable); SLB->KOLDING has nothing to send
     monitor.update([failing(OUH, KOLDING, T0, T0), healthy(SLB, KOLDING, T0)], T0)
-    (down,) = [e for e in monitor.update([failing(OUH, KOLDING, T0, T0), healthy(SLB, KOLDING, T0)],
-                                         T0 + minutes(10)) if e.kind is EventKind.RECEIVER_DOWN]
+    (down,) = [
+        e
+        for e in monitor.update([failing(OUH, KOLDING, T0, T0), healthy(SLB, KOLDING, T0)], T0 + minutes(10))
+        if e.kind is EventKind.RECEIVER_DOWN
+    ]
     matrix = monitor.snapshot()
     assert matrix.states() == {(OUH, KOLDING): "down", (SLB, KOLDING): "down"}
     slb = matrix.get(SLB, KOLDING)
     assert slb is not None and slb.reasons[0].code == "receiver_down"
     # the receiver answers again, but OUH's old backlog keeps that route down on its own account
-    backlog = RouteSignals(OUH, KOLDING, pending_count=9, oldest_pending_at=T0 - minutes(10),
-                           last_success_at=T0)
+    backlog = RouteSignals(OUH, KOLDING, pending_count=9, oldest_pending_at=T0 - minutes(10), last_success_at=T0)
     events = []
     for m in range(11, 15):
         events += monitor.update([backlog, healthy(SLB, KOLDING, T0)], T0 + minutes(m))
@@ -207,7 +220,11 @@ def test_receiver_down_covers_routes_without_traffic_and_reports_still_down_rout
 def test_snapshot_matrix_with_type_drilldown_and_json() -> None:
     monitor = HealthMonitor()
     signals = RouteSignals(
-        OUH, KOLDING, pending_count=5, oldest_pending_at=T0, receipts_overdue=1,
+        OUH,
+        KOLDING,
+        pending_count=5,
+        oldest_pending_at=T0,
+        receipts_overdue=1,
         by_type={
             "XDIS17": TypeSignals(pending_count=4, oldest_pending_at=T0),
             "XDIS91": TypeSignals(pending_count=1, oldest_pending_at=T0 + minutes(14)),
@@ -244,8 +261,9 @@ def test_thresholds_from_config_name_the_key() -> None:
     def health(**raw: object) -> HealthThresholds:
         return parse_settings({"health": raw}).health.thresholds()
 
-    th = health(down_unreachable_minutes=5, recovery_hold_minutes=0.5, degraded_unreachable_minutes=1,
-                receiver_min_routes=3)
+    th = health(
+        down_unreachable_minutes=5, recovery_hold_minutes=0.5, degraded_unreachable_minutes=1, receiver_min_routes=3
+    )
     assert th.down_unreachable == minutes(5) and th.recovery_hold == timedelta(seconds=30)
     assert th.receiver_min_routes == 3
     assert health(down_receipts_overdue=0).down_receipts_overdue is None

@@ -103,8 +103,13 @@ def test_not_a_cpr_is_left_alone() -> None:
 
 def test_personal_keys_redacted_whatever_they_hold(json_log: Callable[[], list[dict[str, Any]]]) -> None:
     get_logger().warning(
-        "ingest", cpr="x", patient={"name": "Nancy"}, patient_name="Nancy Berggren", body=b"<xml/>",
-        meta={"xml": "<Emessage/>", "PatientName": "N"}, receiver="5790000000029",
+        "ingest",
+        cpr="x",
+        patient={"name": "Nancy"},
+        patient_name="Nancy Berggren",
+        body=b"<xml/>",
+        meta={"xml": "<Emessage/>", "PatientName": "N"},
+        receiver="5790000000029",
     )
     (event,) = json_log()
     for key in ("cpr", "patient", "patient_name", "body"):

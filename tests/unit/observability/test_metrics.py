@@ -67,10 +67,16 @@ def test_values_outside_directory_and_catalogue_become_unknown() -> None:
     m.notice_sent("spam")
     text = m.render().decode()
     assert "2512489996" not in text and "1234567890123" not in text and "XDIS99" not in text
-    assert _value(m, "edigate_messages_received_total", type="unknown", sender="unknown", receiver=KOLDING,
-                  outcome="accepted") == 1
-    assert _value(m, "edigate_messages_received_total", type="XDIS91", sender=OUH, receiver="unknown",
-                  outcome="unknown") == 1
+    assert (
+        _value(
+            m, "edigate_messages_received_total", type="unknown", sender="unknown", receiver=KOLDING, outcome="accepted"
+        )
+        == 1
+    )
+    assert (
+        _value(m, "edigate_messages_received_total", type="XDIS91", sender=OUH, receiver="unknown", outcome="unknown")
+        == 1
+    )
     assert _value(m, "edigate_deliveries_total", receiver="unknown", outcome="unknown") == 1
     assert _value(m, "edigate_receipt_latency_seconds_count", type="unknown") == 1
     assert _value(m, "edigate_notices_sent_total", kind="unknown") == 1
@@ -158,8 +164,17 @@ def test_hot_path_is_cheap() -> None:
     assert per_message < 50e-6, f"{per_message * 1e6:.1f} µs per message"
     null = NullMetrics()
     null.message_received("XDIS91", OUH, KOLDING, "accepted")
-    assert _value(null, "edigate_messages_received_total", type="XDIS91", sender="unknown",
-                  receiver="unknown", outcome="accepted") is None
+    assert (
+        _value(
+            null,
+            "edigate_messages_received_total",
+            type="XDIS91",
+            sender="unknown",
+            receiver="unknown",
+            outcome="accepted",
+        )
+        is None
+    )
 
 
 def test_failed_outbox_rows_by_channel_and_notice_kind_never_by_address() -> None:

@@ -87,8 +87,13 @@ def test_every_metric_named_in_rules_and_dashboard_is_exported() -> None:
 
 def test_rules_cover_the_required_alerts() -> None:
     text = RULES.read_text(encoding="utf-8")
-    for alert in ["EdigateRouteDown", "EdigateReceiptsOverdue", "EdigateMailOutboxStuck", "EdigateDown",
-                  "EdigateDeadLettersRising"]:
+    for alert in [
+        "EdigateRouteDown",
+        "EdigateReceiptsOverdue",
+        "EdigateMailOutboxStuck",
+        "EdigateDown",
+        "EdigateDeadLettersRising",
+    ]:
         assert f"alert: {alert}" in text
     assert 'up{job="edigate"} == 0' in text
 
@@ -107,13 +112,19 @@ def test_dashboard_has_the_required_panels() -> None:
 
 
 def test_exposition_passes_promtool_check_metrics() -> None:
-    m = Metrics(["5790000000111", "5790000000227"], ["XDIS91"],
-                organisation_names={"5790000000111": "OUH", "5790000000227": "Kolding Kommune"})
+    m = Metrics(
+        ["5790000000111", "5790000000227"],
+        ["XDIS91"],
+        organisation_names={"5790000000111": "OUH", "5790000000227": "Kolding Kommune"},
+    )
     m.message_received("XDIS91", "5790000000111", "5790000000227", "accepted")
     m.delivery_finished("5790000000227", "delivered", 0.05)
     m.receipt_received("XDIS91", 30)
     m.validation_observed("XDIS91", 0.003)
-    m.set_snapshot(GaugeSnapshot(queues={"5790000000227": QueueGauge(1, None)},
-                                 route_states={("5790000000111", "5790000000227"): "ok"}))
+    m.set_snapshot(
+        GaugeSnapshot(
+            queues={"5790000000227": QueueGauge(1, None)}, route_states={("5790000000111", "5790000000227"): "ok"}
+        )
+    )
     result = _run("check", "metrics", stdin=m.render().decode())
     assert result.returncode == 0, result.stdout + result.stderr

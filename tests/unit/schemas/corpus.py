@@ -39,9 +39,7 @@ SUPPORTED: frozenset[tuple[str, str]] = frozenset(
 SIBLING_NAMESPACE = {NS_2005: NS_2006, NS_2006: NS_2005, NS_2009: NS_2006}
 FOREIGN_NAMESPACE = "urn:example:not-medcom"
 
-SAFE_PARSER = etree.XMLParser(
-    resolve_entities=False, no_network=True, load_dtd=False, remove_blank_text=False
-)
+SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, remove_blank_text=False)
 
 
 @dataclass(frozen=True)

@@ -88,9 +88,7 @@ def test_corpus_covers_every_supported_example_and_mutation_kind(corpus: list[Ca
 def test_oracle_sees_valid_and_invalid_cases(oracle: dict[str, bool]) -> None:
     """A corpus the oracle calls all-invalid (or all-valid) would make agreement meaningless."""
     originals = {name: v for name, v in oracle.items() if name.endswith(":original")}
-    assert originals and all(originals.values()), (
-        "every unmutated example must be valid against the official XSD"
-    )
+    assert originals and all(originals.values()), "every unmutated example must be valid against the official XSD"
     assert sum(oracle.values()) >= 50
     assert len(oracle) - sum(oracle.values()) >= 200
 

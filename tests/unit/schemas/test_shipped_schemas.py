@@ -49,9 +49,7 @@ def test_imports_and_includes_resolve_locally() -> None:
 def test_no_file_is_a_copy_of_an_official_one() -> None:
     official = require_shared() / "official-xsd"
     digests = {hashlib.sha256(p.read_bytes()).hexdigest(): p for p in official.rglob("*.xsd")}
-    copies = [
-        (p, digests[d]) for p in _all_xsd() if (d := hashlib.sha256(p.read_bytes()).hexdigest()) in digests
-    ]
+    copies = [(p, digests[d]) for p in _all_xsd() if (d := hashlib.sha256(p.read_bytes()).hexdigest()) in digests]
     assert not copies, f"byte-identical to MedCom's files: {copies}"
 
 
