@@ -30,7 +30,10 @@ MEDIA_TYPES = {
     "application/xml": "application/fhir+xml",
     "text/xml": "application/fhir+xml",
 }
-_CPR = re.compile(r"(?<!\d)\d{6}-?\d{4}(?!\d)")
+# Not inside a longer token: a resource id such as the UUID 6c150385-1234-41a4-… holds a CPR-shaped run, and
+# mangling ids in FHIRPath expressions would point the sender at the wrong place (the message's own CPR numbers
+# are removed exactly, wherever they stand, by FhirMessage.scrub).
+_CPR = re.compile(r"(?<![0-9A-Za-z])\d{6}-?\d{4}(?![0-9A-Za-z])")
 CPR_MARK = "(cpr fjernet)"
 
 
