@@ -25,31 +25,22 @@ from notify.answers import json_error as _json_error
 from notify.compose import public_incident_url
 from notify.directory_web import add_directory_routes
 from notify.feeds import atom_updated, planned_ics
-from notify.incidents import Actor, InvalidInput, InvalidTransition, allowed_roles, is_desk
+from notify.incidents import (
+    FREE_TEXT_FIELDS,
+    Actor,
+    InvalidInput,
+    InvalidTransition,
+    allowed_roles,
+    is_desk,
+)
 from notify.lists import distribution_lists
 from notify.login_throttle import LoginThrottle, wait_text
 from notify.model import LIST_NOTICE_KINDS, Incident
 from notify.service import Forbidden, NotFound, NotifyService, PublicFacts
 from notify.subscribe_guard import TooManyRequests
 
-FIELD_LABELS = {
-    "kind": "Type",
-    "reporting_organisation": "Indberettende organisation",
-    "role": "Rolle",
-    "cause": "Årsag til fejl",
-    "affected_messages": "Berørte meddelelser",
-    "affected_organisations": "Berørte organisationer",
-    "start": "Start",
-    "expected_end": "Forventet afslutning",
-    "contact_name": "Kontaktperson, navn",
-    "contact_phone": "Kontaktperson, telefon",
-    "contact_email": "Kontaktperson, e-mail",
-    "text": "Status",
-    "email": "E-mail",
-    "organisations": "Organisationer",
-    "clusters": "Sundhedsklynger",
-    "message_types": "Meddelelsestyper",
-}
+#: the labels the form shows beside its fields (the same table the CPR check names fields by)
+FIELD_LABELS = FREE_TEXT_FIELDS
 
 #: the answer to every unconfirmed request, new or repeated (one pending link per address at a time)
 PENDING_TEXT = (
