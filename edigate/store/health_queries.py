@@ -3,8 +3,10 @@
 The health monitor calls :func:`read_route_signals` every few seconds, so every query here is cheap and
 rides an index of ``gw_messages``:
 
-* pending work: ``receiver_ean IN (…)`` and pending, grouped per route: an index-only read of the partial
-  index ``gw_messages_pending_routes``, which holds the pending rows only;
+* pending work, per receiver: a loose index scan of the partial index ``gw_messages_pending_routes``
+  (pending rows only; receiver, sender, type, created_at): one seek per route and type finds the group and
+  its oldest message, and the count is a bounded range (up to ``PENDING_COUNT_CAP`` + 1), so a dead
+  receiver's 140 k waiting messages cost what 10 k do;
 * the failure streak: the head of each receiver's queue (FIFO: while it fails nothing behind it moves), and
   its first ``attempt_failed`` event (index ``gw_events_message``);
 * the last success: per receiver, the newest delivered row (``gw_messages_queue`` backwards);
@@ -24,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from edigate.health import CircuitState, RouteSignals, TypeSignals
+from edigate.health import PENDING_COUNT_CAP, CircuitState, RouteSignals, TypeSignals
 from edigate.logging import scrub_text
 from edigate.store.db import Database
 from edigate.store.model import ACCEPTED, ACK_OVERDUE, ACKNOWLEDGED, DELIVERED, FAILED, REFUSED
@@ -127,11 +129,10 @@ async def read_route_signals(
         return StoreSignals((), {}, {})
     receivers = list(receivers)
     async with db.engine.connect() as conn:
-        pending = (await conn.execute(pending_routes_statement(receivers))).all()
-        for sender, receiver, mtype, count, oldest in pending:
+        for sender, receiver, mtype, count, oldest in await _pending_routes(conn, receivers):
             acc = routes.setdefault((sender, receiver), RouteCounts()).type(mtype)
-            acc.pending += int(count)
-            acc.oldest = _aware(oldest)
+            acc.pending += count
+            acc.oldest = oldest
 
         receivers_pending = sorted({r for (_, r) in routes})
         for receiver in receivers_pending:
@@ -322,14 +323,49 @@ async def _dead_letter_streaks(
     return out
 
 
-def pending_routes_statement(receivers: Sequence[str]) -> sa.Select[Any]:
-    """Pending count and oldest pending per (sender, receiver, type): an index-only read of the partial
-    index `gw_messages_pending_routes` (the plan test pins it)."""
-    return (
-        sa.select(m.sender_ean, m.receiver_ean, m.type, sa.func.count(), sa.func.min(m.created_at))
-        .where(m.receiver_ean.in_(list(receivers)), sa.text(PENDING))
-        .group_by(m.sender_ean, m.receiver_ean, m.type)
+def first_pending_statement(receiver: str, sender: str | None = None, after_type: str | None = None) -> sa.Select[Any]:
+    """The first entry of the pending rows' index for `receiver` after a group: with `sender` and
+    `after_type`, the next message type of that route; with `sender` alone, the first route whose sender
+    sorts after it; with neither, the receiver's first route. The entry is the group's oldest message (the
+    index is receiver, sender, type, created_at), so one seek gives a group and its oldest pending: a
+    loose index scan whose cost follows the number of routes, not of waiting messages."""
+    where = [m.receiver_ean == receiver, sa.text(PENDING)]
+    if sender is not None and after_type is not None:
+        where += [m.sender_ean == sender, m.type > after_type]
+        order = (m.type, m.created_at)
+    else:
+        if sender is not None:
+            where.append(m.sender_ean > sender)
+        order = (m.sender_ean, m.type, m.created_at)
+    return sa.select(m.sender_ean, m.type, m.created_at).where(*where).order_by(*order).limit(1)
+
+
+def pending_count_statement(receiver: str, sender: str, mtype: str, cap: int = PENDING_COUNT_CAP) -> sa.Select[Any]:
+    """How many messages of one route and type wait, counted up to `cap` + 1: a bounded index range."""
+    rows = (
+        sa.select(sa.literal(1).label("one"))
+        .where(m.receiver_ean == receiver, m.sender_ean == sender, m.type == mtype, sa.text(PENDING))
+        .limit(cap + 1)
+        .subquery()
     )
+    return sa.select(sa.func.count()).select_from(rows)
+
+
+async def _pending_routes(
+    conn: AsyncConnection, receivers: Sequence[str]
+) -> list[tuple[str, str, str, int, datetime | None]]:
+    """(sender, receiver, type, pending count up to the cap + 1, oldest pending) of every group with work."""
+    out = []
+    for receiver in receivers:
+        row = (await conn.execute(first_pending_statement(receiver))).first()
+        while row is not None:
+            sender, mtype, oldest = row
+            count = int((await conn.execute(pending_count_statement(receiver, sender, mtype))).scalar_one())
+            out.append((sender, receiver, mtype, count, _aware(oldest)))
+            row = (await conn.execute(first_pending_statement(receiver, sender, mtype))).first()
+            if row is None:
+                row = (await conn.execute(first_pending_statement(receiver, sender))).first()
+    return out
 
 
 def _aware(value: datetime | None) -> datetime | None:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from edigate.health import HealthMatrix, HealthState, Reason, RouteHealth, RouteSignals
+from edigate.health import HealthMatrix, HealthState, Reason, RouteHealth, RouteSignals, pending_text
 from edigate.medcom.ean import INVALID_EAN, is_valid_ean
 from edigate.web.auth import caller_of, unauthorized
 from edigate.web.errors import error
@@ -147,7 +147,7 @@ def _cell(a_to_b: RouteHealth | None, b_to_a: RouteHealth | None, names: Mapping
         lines.append(f'<span class="dir">{arrow} {STATE_WORDS[route.state]}{": " + escape(why) if why else ""}</span>')
     pending = sum(r.signals.pending_count for r in (a_to_b, b_to_a) if r is not None)
     if pending:
-        lines.append(f'<span class="dir">{pending} venter</span>')
+        lines.append(f'<span class="dir">{pending_text(pending)} venter</span>')
     return f'<td class="{state.value}" style="background:{bg};color:{fg}">{"<br>".join(lines)}</td>'
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from edigate.store.db import Database
+from edigate.store.health_queries import first_pending_statement, pending_count_statement
 from edigate.store.messages import SearchFilter, alert_update, overdue_update, search_statement
 from edigate.store.retention import candidates, purgeable
 from edigate.store.schema import messages
@@ -204,4 +205,40 @@ def test_sweeps_read_only_what_can_have_changed(storage_url: str) -> None:
             ok = f" using {index} " in text and "Seq Scan" not in text and "Bitmap" not in text
         if not ok:
             problems.append(f"{name}: expected a read of {index}\n  " + "\n  ".join(plan))
+    assert not problems, "\n".join(problems)
+
+
+# The health tick's reads of the queues (issue 14): each a seek or a bounded range of the pending rows'
+# partial index, so a dead receiver's queue of 140 k costs what an empty one does. PostgreSQL reads the
+# index alone; SQLite 3.40 also visits each row the range holds (to test the index's own WHERE, an
+# expression), which is why the count is bounded
+TICK: list[tuple[str, Any]] = [
+    ("a receiver's first route", first_pending_statement(MUNICIPALITY_EAN)),
+    ("the route's next message type", first_pending_statement(MUNICIPALITY_EAN, HOSPITAL_EAN, "XDIS91")),
+    ("the next route", first_pending_statement(MUNICIPALITY_EAN, HOSPITAL_EAN)),
+    ("a bounded count", pending_count_statement(MUNICIPALITY_EAN, HOSPITAL_EAN, "XDIS91")),
+]
+
+
+def test_the_health_tick_seeks_the_pending_index(storage_url: str) -> None:
+    """Every queue read of the tick is a seek or a bounded range of `gw_messages_pending_routes` (PostgreSQL:
+    index only), in the index's order (no sort): its cost follows the number of routes, not the number
+    of waiting messages."""
+    dialect = "sqlite" if storage_url.startswith("sqlite") else "postgresql"
+    plans = explain_all(storage_url, [stmt for _, stmt in TICK])
+    problems = []
+    for (name, _), plan in zip(TICK, plans, strict=True):
+        text = "\n".join(plan)
+        if dialect == "sqlite":
+            reads = [line for line in plan if line.startswith(("SCAN", "SEARCH")) and "gw_messages" in line]
+            ok = bool(reads) and all(
+                line.startswith("SEARCH") and "INDEX gw_messages_pending_routes (receiver_ean=?" in line
+                for line in reads
+            )
+            ok = ok and "TEMP B-TREE" not in text
+        else:
+            ok = "Index Only Scan using gw_messages_pending_routes" in text
+            ok = ok and not any(w in text for w in ("Seq Scan", "Bitmap", "Sort"))
+        if not ok:
+            problems.append(f"{name}: expected a seek of gw_messages_pending_routes\n  " + "\n  ".join(plan))
     assert not problems, "\n".join(problems)
