@@ -103,14 +103,11 @@ class Web:
         fresh = session is None
         if session is None:
             session = sess.new_session()
-        actor = self.actor(session)
         html = self.s.renderer.render(
             template,
             {
                 "session": session,
-                "actor": actor,
-                "who": who_text(actor, self.s.org_name) if actor else "",
-                "csrf": sess.csrf_token(self.s.session_secret, session),
+                **self._visitor(session),
                 "org_name": self.s.org_name,
                 "now": self.s.clock(),
                 **context,
@@ -122,6 +119,19 @@ class Web:
         if fresh:
             self.set_session(response, session)
         return response
+
+    def visitor(self, request: web.Request) -> dict[str, Any]:
+        """What base.html shows of the visitor (the logged-in part of the navigation), for a page rendered
+        elsewhere in the site's layout: the gateway's `/routes` (wired by edigate/app.py)."""
+        return self._visitor(self.session(request))
+
+    def _visitor(self, session: sess.Session | None) -> dict[str, Any]:
+        actor = self.actor(session)
+        return {
+            "actor": actor,
+            "who": who_text(actor, self.s.org_name) if actor else "",
+            "csrf": sess.csrf_token(self.s.session_secret, session) if session else "",
+        }
 
     def redirect(self, location: str) -> web.Response:
         return web.Response(status=303, headers={"Location": location, **SECURITY_HEADERS})
