@@ -41,6 +41,7 @@ from edigate.routing import PartnerDirectory
 from edigate.settings import Settings
 from edigate.store.crypto import BodyKeyring
 from edigate.store.db import Database
+from edigate.store.dead_letter_desk import SqlDeadLetterDesk
 from edigate.store.directory_store import SqlDirectoryStore
 from edigate.store.leader import LeaderElection
 from edigate.store.login_sessions import SqlLoginSessions
@@ -75,6 +76,7 @@ from edigate.web.openapi import setup_openapi
 from edigate.web.security_headers import setup_security_headers
 from edigate.web.storage_trouble import setup_storage_trouble
 from notify import web as notify_web
+from notify.dead_letters_web import add_dead_letter_routes
 from notify.gateway_port import GatewayPort
 from notify.model import Organisation
 from notify.service import NotifyService
@@ -292,7 +294,9 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     setup_openapi(app)
     if gateway.notify is not None:
         app[NOTIFY] = gateway.notify
-        notify_web.add_routes(app, gateway.notify)
+        desk = notify_web.add_routes(app, gateway.notify)
+        names = {p.ean: p.name for p in settings.partners}
+        add_dead_letter_routes(app, desk, SqlDeadLetterDesk(gateway.store, names, wake=gateway.worker.wake))
     setup_request_limits(app, settings.server.body_read_timeout_seconds)
     setup_edge_input(app)  # NUL bytes etc. in path, query, form fields, JSON: 404/400/422, never a 500
 
