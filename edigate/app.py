@@ -42,6 +42,7 @@ from edigate.routing import PartnerDirectory
 from edigate.settings import Settings
 from edigate.store.crypto import BodyKeyring
 from edigate.store.db import Database
+from edigate.store.dead_letter_desk import SqlDeadLetterDesk
 from edigate.store.directory_store import SqlDirectoryStore
 from edigate.store.leader import LeaderElection
 from edigate.store.login_sessions import SqlLoginSessions
@@ -78,6 +79,7 @@ from edigate.web.pages import Pages, SiteLayout, Visitor, anonymous
 from edigate.web.security_headers import setup_security_headers
 from edigate.web.storage_trouble import setup_storage_trouble
 from notify import web as notify_web
+from notify.dead_letters_web import add_dead_letter_routes
 from notify.gateway_port import GatewayPort
 from notify.model import Organisation
 from notify.render import TEMPLATES as NOTIFY_TEMPLATES
@@ -297,7 +299,10 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     visitor: Visitor = anonymous  # without [notify] nobody can log in
     if gateway.notify is not None:
         app[NOTIFY] = gateway.notify
-        visitor = notify_web.add_routes(app, gateway.notify).visitor
+        desk = notify_web.add_routes(app, gateway.notify)
+        visitor = desk.visitor
+        names = {p.ean: p.name for p in settings.partners}
+        add_dead_letter_routes(app, desk, SqlDeadLetterDesk(gateway.store, names, wake=gateway.worker.wake))
     # the gateway's pages in the site's one layout: notify's base.html, and who is logged in to the procedure
     app[PAGES] = Pages(SiteLayout(jinja2.FileSystemLoader(str(NOTIFY_TEMPLATES / "web")), visitor))
     setup_request_limits(app, settings.server.body_read_timeout_seconds)

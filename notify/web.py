@@ -64,6 +64,8 @@ class Web:
             clock=service.clock,
             observer=service.login_observer,
         )
+        #: the desk's page of dead letters, when the gateway wires one in (notify.dead_letters_web)
+        self.dead_letters_page: str | None = None
 
     # ---- sessions
     def session(self, request: web.Request) -> sess.Session | None:
@@ -110,6 +112,7 @@ class Web:
                 **self._visitor(session),
                 "org_name": self.s.org_name,
                 "now": self.s.clock(),
+                "dead_letters_page": self.dead_letters_page,
                 **context,
             },
         )
