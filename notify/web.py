@@ -112,7 +112,6 @@ class Web:
                 **self._visitor(session),
                 "org_name": self.s.org_name,
                 "now": self.s.clock(),
-                "dead_letters_page": self.dead_letters_page,
                 **context,
             },
         )
@@ -124,8 +123,9 @@ class Web:
         return response
 
     def visitor(self, request: web.Request) -> dict[str, Any]:
-        """What base.html shows of the visitor (the logged-in part of the navigation), for a page rendered
-        elsewhere in the site's layout: the gateway's `/routes` (wired by edigate/app.py)."""
+        """What base.html needs for the logged-in part of the navigation, for a page rendered elsewhere in
+        the site's layout: the gateway's `/routes` (wired by edigate/app.py). Every variable base.html uses
+        comes from here, so such a page renders exactly like this module's own."""
         return self._visitor(self.session(request))
 
     def _visitor(self, session: sess.Session | None) -> dict[str, Any]:
@@ -134,6 +134,7 @@ class Web:
             "actor": actor,
             "who": who_text(actor, self.s.org_name) if actor else "",
             "csrf": sess.csrf_token(self.s.session_secret, session) if session else "",
+            "dead_letters_page": self.dead_letters_page,
         }
 
     def redirect(self, location: str) -> web.Response:

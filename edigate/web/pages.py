@@ -22,12 +22,14 @@ __all__ = ["TEMPLATES", "Pages", "SiteLayout", "Visitor", "anonymous"]
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
-#: what `base.html` needs to know about the visitor: `actor` (None: not logged in), `who`, `csrf`
+#: the variables `base.html` uses for the visitor: `actor` (None: not logged in), `who`, `csrf`, and what the
+#: logged-in navigation links to (notify's `Web.visitor` supplies them all)
 Visitor = Callable[[web.Request], Mapping[str, Any]]
 
 
 def anonymous(_request: web.Request) -> Mapping[str, Any]:
-    """The visitor when no login exists (no `[notify]`): the public navigation."""
+    """The visitor when no login exists (no `[notify]`): the public navigation (base.html reads nothing else
+    when `actor` is None)."""
     return {"actor": None, "who": "", "csrf": ""}
 
 

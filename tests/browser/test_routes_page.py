@@ -86,9 +86,11 @@ def test_routes_page_in_the_site_layout(tmp_path: Path, smtp_server: SmtpServer,
 
             # the desk logged in sees its own links on /routes too: one layout, one login
             log_in(page, base, TOKENS["admin"], "/incidents")
+            on_the_worklist = page.inner_text("header")
             page.goto(base + "/routes")
             header = page.inner_text("header")
             assert "Arbejdsliste" in header and "Logget ind som" in header and "Log ind" not in header
+            assert header == on_the_worklist  # the very same header as on notify's own pages
             page.screenshot(path=str(tmp_path / "routes.png"), full_page=True)
     finally:
         fleet.stop()
