@@ -4,7 +4,7 @@ notice window outside EDI support's hours, also split around support hours that 
 from __future__ import annotations
 
 import dataclasses
-from datetime import time
+from datetime import time, timedelta
 
 from notify import policy
 
@@ -32,7 +32,7 @@ def test_late_support_and_one_off_closing_days() -> None:
     rules = dataclasses.replace(
         policy.DEFAULT_RULES,
         support_hours={0: (time(9), time(15)), 5: (time(10), time(12))},
-        notice_threshold=policy.timedelta(minutes=90),
+        notice_threshold=timedelta(minutes=90),
         closing_days=frozenset({"2027-01-02", "12-24"}),
     )
     assert policy.on_call_hours_text(rules) == (
