@@ -113,7 +113,8 @@ async def offered_load(
         found = re.search(r"purged (\d+) message bodies", purge["stdout"])
         purge["purged"] = int(found.group(1)) if found else None
 
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+    timeout = aiohttp.ClientTimeout(total=60)  # an answer later than this counts as failed (-1)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as session:
 
         async def one(scheduled: float, body: bytes) -> None:
             status = 0
@@ -121,7 +122,7 @@ async def offered_load(
                 async with session.post(url, data=body, headers=headers) as resp:
                     await resp.read()
                     status = resp.status
-            except aiohttp.ClientError:
+            except (aiohttp.ClientError, TimeoutError):
                 status = -1
             answers.append((scheduled - t0, time.perf_counter() - scheduled, status))
 
