@@ -46,7 +46,7 @@ from edigate.store.health_queries import (
     read_route_signals,
     read_sent_mail_counts,
 )
-from edigate.store.model import AckAlert
+from edigate.store.model import MissingReceiptAlert
 
 __all__ = ["HealthLoop", "HealthLoopSettings", "OutageProcedure"]
 
@@ -173,7 +173,7 @@ class HealthLoop:
         #: two instances on one database: only the leader mails alerts and opens/resolves incidents
         self.is_leader = is_leader or (lambda: True)
         self._acting = True
-        self._ack_alerts: list[AckAlert] = []  # receipts overdue past the alert time, mailed next tick
+        self._ack_alerts: list[MissingReceiptAlert] = []  # receipts overdue past the alert time, mailed next tick
 
     # ------------------------------------------------------------------------------------------ the loop
 
@@ -458,8 +458,8 @@ class HealthLoop:
 
     # ---- receipts overdue past the alert time
 
-    async def ack_alert(self, alert: AckAlert) -> None:
-        """The ack sweep's hook: a receipt (pluspositivkvitt) still missing after ``ack_alert_minutes``."""
+    async def missing_receipt_alert(self, alert: MissingReceiptAlert) -> None:
+        """The receipt sweep's hook: a MedCom receipt (pluspositivkvitt) still missing after ``ack_alert_minutes``."""
         self._ack_alerts.append(alert)
 
     async def _mail_ack_alerts(self, now: datetime) -> None:
@@ -473,7 +473,7 @@ class HealthLoop:
         addresses = (to,) if isinstance(to, str) else tuple(to or ())
         if not addresses:
             return
-        by_route: dict[tuple[str, str], list[AckAlert]] = {}
+        by_route: dict[tuple[str, str], list[MissingReceiptAlert]] = {}
         for alert in alerts:
             by_route.setdefault((alert.sender_ean, alert.receiver_ean), []).append(alert)
         for (sender, receiver), group in sorted(by_route.items()):

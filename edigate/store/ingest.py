@@ -26,19 +26,14 @@ from edigate.medcom.model import Envelope
 from edigate.store.correlation import partner_text, receipt_may_change
 from edigate.store.crypto import BodyKeyring, open_body, seal_rows
 from edigate.store.model import (
-    ACCEPTED,
-    ACK_OVERDUE,
-    ACKNOWLEDGED,
-    DELIVERED,
     OIOXML,
-    REFUSED,
-    REJECTED,
     GeneratedReceipt,
     IngestItem,
     IngestOutcome,
     is_fhir,
 )
 from edigate.store.schema import events, letters, messages
+from edigate.store.states import RECEIPT_MAY_SET, DeliveryState, MessageEvent, MessageState, ReceiptState
 
 
 @dataclass
@@ -224,8 +219,8 @@ def _new_message_row(item: IngestItem, now: datetime) -> dict[str, Any]:
             env,
             item.body,
             now,
-            state=REJECTED,
-            delivery_state="none",
+            state=MessageState.REJECTED,
+            delivery_state=DeliveryState.NONE,
             sender=sender,
             receiver=receiver,
             refuse_code=item.refuse_code,
@@ -233,7 +228,14 @@ def _new_message_row(item: IngestItem, now: datetime) -> dict[str, Any]:
             format=fmt,
         )
     return _message_row(
-        env, item.body, now, state=ACCEPTED, delivery_state="pending", sender=sender, receiver=receiver, format=fmt
+        env,
+        item.body,
+        now,
+        state=MessageState.ACCEPTED,
+        delivery_state=DeliveryState.PENDING,
+        sender=sender,
+        receiver=receiver,
+        format=fmt,
     )
 
 
@@ -260,16 +262,16 @@ def _record_new_messages(conn: Connection, batch: _Batch, id_of_item: dict[int, 
                     "status_code": lt.status,
                 }
             )
-        batch.event(mid, "received")
+        batch.event(mid, MessageEvent.RECEIVED)
         if item.rejected:
             detail = f"{item.refuse_code}: {item.refuse_text}" if item.refuse_text else item.refuse_code
-            batch.event(mid, "rejected", detail)
+            batch.event(mid, MessageEvent.REJECTED, detail)
             batch.outcomes[i] = IngestOutcome(
-                "rejected", mid, state=REJECTED, refuse_code=item.refuse_code, refuse_text=item.refuse_text
+                "rejected", mid, state=MessageState.REJECTED, refuse_code=item.refuse_code, refuse_text=item.refuse_text
             )
         else:
-            batch.event(mid, "accepted")
-            batch.outcomes[i] = IngestOutcome("accepted", mid, state=ACCEPTED)
+            batch.event(mid, MessageEvent.ACCEPTED)
+            batch.outcomes[i] = IngestOutcome("accepted", mid, state=MessageState.ACCEPTED)
             batch.woken.add(env.receiver.ean or "")
     _bulk_insert(conn, letters, letter_rows)
 
@@ -290,8 +292,8 @@ def _queue_negative_receipts(conn: Connection, batch: _Batch, id_of_item: dict[i
                         env,
                         r.body,
                         now,
-                        state=ACCEPTED,
-                        delivery_state="pending",
+                        state=MessageState.ACCEPTED,
+                        delivery_state=DeliveryState.PENDING,
                         sender=r.sender_ean,
                         receiver=env.sender.ean or "",
                     ),
@@ -322,8 +324,8 @@ def _queue_negative_receipts(conn: Connection, batch: _Batch, id_of_item: dict[i
                 }
             ],
         )
-        batch.event(rid, "accepted", f"negative receipt for message {mid}")
-        batch.event(mid, "receipt_queued", f"message {rid}")
+        batch.event(rid, MessageEvent.ACCEPTED, f"negative receipt for message {mid}")
+        batch.event(mid, MessageEvent.RECEIPT_QUEUED, f"message {rid}")
         batch.woken.add(row["receiver_ean"])
         o = batch.outcomes[i]
         assert o is not None
@@ -351,12 +353,18 @@ def _answer_resends(conn: Connection, batch: _Batch) -> None:
             copy_id = _resend_receipt(conn, original.receipt_id, batch.now)
             if copy_id is not None:
                 resent = True
-                batch.event(original.id, "duplicate", f"envelope {envelope_id}; receipt re-sent as message {copy_id}")
+                batch.event(
+                    original.id, MessageEvent.DUPLICATE, f"envelope {envelope_id}; receipt re-sent as message {copy_id}"
+                )
                 batch.woken.add(_receiver_of(conn, copy_id))
         if not resent:
-            batch.event(original.id, "duplicate", f"envelope {envelope_id}")
+            batch.event(original.id, MessageEvent.DUPLICATE, f"envelope {envelope_id}")
         answer_body = None
-        if is_fhir(batch.items[i].format) and original.state == REJECTED and original.receipt_id is not None:
+        if (
+            is_fhir(batch.items[i].format)
+            and original.state == MessageState.REJECTED
+            and original.receipt_id is not None
+        ):
             answer_body = _body_of(conn, original.receipt_id, batch.keyring)  # a negative duplicate: the same answer
         batch.outcomes[i] = IngestOutcome(
             "duplicate",
@@ -383,7 +391,7 @@ def _answer_batch_duplicates(batch: _Batch) -> None:
                 refuse_text=first.refuse_text,
             )
             if first.id is not None:  # the original's history shows it, as for a later duplicate
-                batch.event(first.id, "duplicate", f"envelope {batch.items[i].envelope.id}")
+                batch.event(first.id, MessageEvent.DUPLICATE, f"envelope {batch.items[i].envelope.id}")
 
 
 def _final_outcomes(batch: _Batch) -> list[IngestOutcome]:
@@ -401,7 +409,8 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
-_SQLITE_PLAIN = frozenset({str, int, bytes, float, type(None)})  # stored as they are (bool is not: 0/1)
+# stored as they are (bool is not: 0/1); a StrEnum member is its str value to the driver
+_SQLITE_PLAIN = frozenset({str, int, bytes, float, type(None), MessageState, DeliveryState, MessageEvent, ReceiptState})
 
 
 def _bulk_insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
@@ -513,7 +522,7 @@ def _load_known(conn: Connection, items: Sequence[IngestItem]) -> _KnownSet:
     for k in sorted(known.values(), key=lambda k: k.id):
         for lid in k.letter_ids:
             by_letter_fhir.setdefault((k.sender_ean, lid), k)
-        if k.state == REJECTED:  # never delivered: a corrected resend of its letters is a new message
+        if k.state == MessageState.REJECTED:  # never delivered: a corrected resend of its letters is a new message
             continue
         for lid in k.letter_ids:
             by_letter.setdefault((k.sender_ean, lid), k)
@@ -582,7 +591,7 @@ def _body_of(conn: Connection, mid: int, keyring: BodyKeyring | None) -> bytes |
 
 
 def _correlate_fhir(
-    conn: Connection, env: Envelope, ack_msg_id: int, now: datetime, event_rows: list[dict[str, Any]]
+    conn: Connection, env: Envelope, receipt_msg_id: int, now: datetime, event_rows: list[dict[str, Any]]
 ) -> None:
     """A FHIR Acknowledgement from the original's receiver: ok -> acknowledged; transient-error and
     fatal-error -> refused, with the OperationOutcome's text (scrubbed by the reader) kept."""
@@ -593,17 +602,17 @@ def _correlate_fhir(
     if row is None or not receipt_may_change(row, env.sender.ean):
         event_rows.append(
             {
-                "message_id": ack_msg_id,
+                "message_id": receipt_msg_id,
                 "at": now,
-                "event": "receipt_uncorrelated",
+                "event": MessageEvent.RECEIPT_UNCORRELATED,
                 "detail": f"no message with MessageHeader.id {key[1]} from {key[0]} to {env.sender.ean}",
             }
         )
         return
     m, lt = messages.c, letters.c
-    conn.execute(sa.update(messages).where(m.id == ack_msg_id).values(receipt_for_id=row.id))
+    conn.execute(sa.update(messages).where(m.id == receipt_msg_id).values(receipt_for_id=row.id))
     positive = rc.kind == "positive"
-    new_state = ACKNOWLEDGED if positive else REFUSED
+    new_state = MessageState.ACKNOWLEDGED if positive else MessageState.REFUSED
     code = None if positive else rc.refuse_code
     text = None if positive else rc.refuse_text
     conn.execute(
@@ -611,8 +620,8 @@ def _correlate_fhir(
         .where(lt.message_id == row.id)
         .values(receipt_state=new_state, refuse_code=code, refuse_text=text, receipt_at=now)
     )
-    values: dict[str, Any] = {"receipt_id": ack_msg_id, "receipt_at": now, "updated_at": now}
-    if row.state in (ACCEPTED, DELIVERED, ACK_OVERDUE, ACKNOWLEDGED, REFUSED, "failed"):
+    values: dict[str, Any] = {"receipt_id": receipt_msg_id, "receipt_at": now, "updated_at": now}
+    if row.state in RECEIPT_MAY_SET:
         values["state"] = new_state
     values["refuse_code"] = code
     values["refuse_text"] = text
@@ -621,8 +630,8 @@ def _correlate_fhir(
         {
             "message_id": row.id,
             "at": now,
-            "event": new_state if new_state != row.state else "receipt",
-            "detail": f"Acknowledgement message {ack_msg_id}" + (f": {code}" if code else ""),
+            "event": new_state if new_state != row.state else MessageEvent.RECEIPT,
+            "detail": f"Acknowledgement message {receipt_msg_id}" + (f": {code}" if code else ""),
         }
     )
 
@@ -654,8 +663,8 @@ def _resend_receipt(conn: Connection, receipt_id: int, now: datetime) -> int | N
         return None
     copy = {k: v for k, v in row.items() if k != "id"}
     copy.update(
-        state=ACCEPTED,
-        delivery_state="pending",
+        state=MessageState.ACCEPTED,
+        delivery_state=DeliveryState.PENDING,
         created_at=now,
         updated_at=now,
         delivered_at=None,
@@ -695,7 +704,7 @@ def _correlate(
             {
                 "message_id": receipt_msg_id,
                 "at": now,
-                "event": "receipt_uncorrelated",
+                "event": MessageEvent.RECEIPT_UNCORRELATED,
                 "detail": f"no message with envelope {rc.original_envelope_id} from {orig_sender} to {env.sender.ean}",
             }
         )
@@ -713,27 +722,31 @@ def _correlate(
         if named and lrow.letter_id not in named and lrow.letter_id not in per_letter:
             continue
         if rc.kind == "positive":
-            values: dict[str, Any] = {"receipt_state": ACKNOWLEDGED, "refuse_code": None, "refuse_text": None}
+            values: dict[str, Any] = {
+                "receipt_state": ReceiptState.ACKNOWLEDGED,
+                "refuse_code": None,
+                "refuse_text": None,
+            }
         else:
             code, text = per_letter.get(lrow.letter_id, (rc.refuse_code, refuse_text))
             values = {
-                "receipt_state": REFUSED,
+                "receipt_state": ReceiptState.REFUSED,
                 "refuse_code": code or rc.refuse_code,
                 "refuse_text": text or refuse_text,
             }
             refused_any = True
         conn.execute(sa.update(letters).where(lt.id == lrow.id).values(receipt_at=now, **values))
     states = (conn.execute(sa.select(lt.receipt_state).where(lt.message_id == orig_id))).scalars().all()
-    if refused_any or REFUSED in states:
-        new_state = REFUSED
-    elif states and all(s == ACKNOWLEDGED for s in states):
-        new_state = ACKNOWLEDGED
+    if refused_any or ReceiptState.REFUSED in states:
+        new_state = MessageState.REFUSED
+    elif states and all(s == ReceiptState.ACKNOWLEDGED for s in states):
+        new_state = MessageState.ACKNOWLEDGED
     else:
         new_state = row.state  # some letters still unanswered
     values = {"receipt_id": receipt_msg_id, "receipt_at": now, "updated_at": now}
-    if row.state in (ACCEPTED, DELIVERED, ACK_OVERDUE, ACKNOWLEDGED, REFUSED, "failed"):
+    if row.state in RECEIPT_MAY_SET:
         values["state"] = new_state
-    if new_state == REFUSED:
+    if new_state == MessageState.REFUSED:
         values["refuse_code"] = rc.refuse_code or next((c for _, c, _ in rc.letter_refusals if c), None)
         values["refuse_text"] = refuse_text or next((t for _, t in per_letter.values() if t), None)
     conn.execute(sa.update(messages).where(m.id == orig_id).values(**values))
@@ -741,8 +754,8 @@ def _correlate(
         {
             "message_id": orig_id,
             "at": now,
-            "event": new_state if new_state != row.state else "receipt",
+            "event": new_state if new_state != row.state else MessageEvent.RECEIPT,
             "detail": f"{env.message_type} message {receipt_msg_id}"
-            + (f": {values.get('refuse_code')}" if new_state == REFUSED else ""),
+            + (f": {values.get('refuse_code')}" if new_state == MessageState.REFUSED else ""),
         }
     )
