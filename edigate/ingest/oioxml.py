@@ -23,6 +23,7 @@ from edigate.medcom import Validator, build_negative_receipt, new_identifier
 from edigate.medcom.errors import SchemaUnavailable
 from edigate.medcom.model import Envelope, ValidationResult
 from edigate.store.model import GeneratedReceipt, IngestOutcome
+from edigate.store.states import MessageState
 
 log = structlog.get_logger()
 
@@ -202,7 +203,7 @@ class OioxmlAdapter:
                 {
                     "duplicate": True,
                     "id": outcome.id,
-                    "status": "rejected" if outcome.state == "rejected" else "accepted",
+                    "status": "rejected" if outcome.state == MessageState.REJECTED else "accepted",
                     "state": outcome.state,
                     "refuse_code": outcome.refuse_code,
                     "receipt_resent": outcome.receipt_resent,
