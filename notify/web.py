@@ -64,6 +64,8 @@ class Web:
             clock=service.clock,
             observer=service.login_observer,
         )
+        #: the desk's page of dead letters, when the gateway wires one in (notify.dead_letters_web)
+        self.dead_letters_page: str | None = None
 
     # ---- sessions
     def session(self, request: web.Request) -> sess.Session | None:
@@ -103,14 +105,11 @@ class Web:
         fresh = session is None
         if session is None:
             session = sess.new_session()
-        actor = self.actor(session)
         html = self.s.renderer.render(
             template,
             {
                 "session": session,
-                "actor": actor,
-                "who": who_text(actor, self.s.org_name) if actor else "",
-                "csrf": sess.csrf_token(self.s.session_secret, session),
+                **self._visitor(session),
                 "org_name": self.s.org_name,
                 "now": self.s.clock(),
                 **context,
@@ -122,6 +121,21 @@ class Web:
         if fresh:
             self.set_session(response, session)
         return response
+
+    def visitor(self, request: web.Request) -> dict[str, Any]:
+        """What base.html needs for the logged-in part of the navigation, for a page rendered elsewhere in
+        the site's layout: the gateway's `/routes` (wired by edigate/app.py). Every variable base.html uses
+        comes from here, so such a page renders exactly like this module's own."""
+        return self._visitor(self.session(request))
+
+    def _visitor(self, session: sess.Session | None) -> dict[str, Any]:
+        actor = self.actor(session)
+        return {
+            "actor": actor,
+            "who": who_text(actor, self.s.org_name) if actor else "",
+            "csrf": sess.csrf_token(self.s.session_secret, session) if session else "",
+            "dead_letters_page": self.dead_letters_page,
+        }
 
     def redirect(self, location: str) -> web.Response:
         return web.Response(status=303, headers={"Location": location, **SECURITY_HEADERS})

@@ -8,6 +8,8 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from edigate.web.keys import SETTINGS
+
 log = structlog.get_logger()
 
 JSON_PREFIXES = ("/api/", "/healthz", "/readyz")
@@ -25,8 +27,6 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     try:
         return await handler(request)
     except web.HTTPRequestEntityTooLarge:
-        from edigate.web.keys import SETTINGS
-
         limit = request.app[SETTINGS].server.max_body_bytes  # aiohttp's client_max_size
         return error(413, f"message too big: the limit is {limit} bytes", kind="rejected")
     except web.HTTPException as exc:

@@ -3,8 +3,8 @@
 - `edigate/medcom` imports nothing else of the project;
 - `notify` imports nothing of `edigate`; the gateway may use notify's pure leaf `notify.cpr` (stdlib only);
 - the store, delivery, health, config and monitor modules import neither `edigate.web` nor `notify` (except
-  the adapters for notify's storage ports, `edigate/store/notify_store.py`, `portal_tasks.py` and
-  `directory_store.py`, which import the port and its model types);
+  the adapters for notify's storage ports, `edigate/store/notify_store.py`, `portal_tasks.py`,
+  `directory_store.py` and `dead_letter_desk.py`, which import the port and its model types);
 - only the composition root (`edigate/app.py`, `edigate/settings.py`) and the commands import both the
   gateway and notify;
 - no `except ImportError` around the project's own modules, no `__import__`, and no import cycles.
@@ -81,6 +81,8 @@ NOTIFY_ADAPTERS = {
     "edigate.store.notify_store": {"notify.storage", "notify.model"},
     "edigate.store.portal_tasks": {"notify.visinfosyd", "notify.model", "notify.incidents"},
     "edigate.store.directory_store": {"notify.directory", "notify.model"},
+    # the desk's page of dead letters (issue 12 item 6): the port, its row types and the audit entry
+    "edigate.store.dead_letter_desk": {"notify.dead_letters", "notify.model"},
 }
 #: pure leaf modules of notify that the gateway may use too (the project's one CPR detector): they import
 #: nothing but the standard library, so using them couples nothing (test_shared_leaves_are_pure)
