@@ -18,8 +18,8 @@ from urllib.parse import quote, urlsplit
 import structlog
 from aiohttp import web
 
+from notify import policy, visinfosyd
 from notify import session as sess
-from notify import visinfosyd
 from notify.answers import JSON_HEADERS, SECURITY_HEADERS
 from notify.answers import json_error as _json_error
 from notify.compose import public_incident_url
@@ -235,6 +235,7 @@ class Web:
             "organisations": orgs,
             "reporting_choices": orgs if actor.is_admin else [o for o in orgs if o.ean == own],
             "role_choices": allowed_roles(actor),
+            "hours": policy.hours_texts(self.s.rules),
         }
 
     async def form_get(self, request: web.Request) -> web.Response:
@@ -840,7 +841,13 @@ class Web:
 
     async def contacts(self, request: web.Request) -> web.Response:
         return self.page(
-            request, "web/contacts.html", {"contacts": self.s.settings.contacts, "settings": self.s.settings}
+            request,
+            "web/contacts.html",
+            {
+                "contacts": self.s.settings.contacts,
+                "settings": self.s.settings,
+                "hours": policy.hours_texts(self.s.rules),  # the hours the policy uses, not a copy of them
+            },
         )
 
 

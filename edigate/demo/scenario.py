@@ -35,7 +35,7 @@ from edigate.demo.config import (
     demo_settings,
     write_config,
 )
-from edigate.demo.service import LOCAL, DemoClock, DemoService, demo_start
+from edigate.demo.service import LOCAL, DemoClock, DemoService, demo_rules, demo_start
 from edigate.demo.systems import SimulatedSystems, free_port
 
 T = TypeVar("T")
@@ -114,7 +114,7 @@ async def run_demo(*, speed: float, workdir: Path | None, keep: bool, out: TextI
     (workdir / "mail").mkdir(exist_ok=True)
     story = Story(out=out, speed=speed, workdir=workdir, keep=keep)
     timings = DemoTimings(speed)
-    clock = DemoClock(workdir / "clock.txt", demo_start())
+    clock = DemoClock(workdir / "clock.txt", demo_start(rules=demo_rules(EXAMPLE)))  # a day EDI support is open
     port = free_port()
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
     systems: SimulatedSystems | None = None

@@ -57,7 +57,7 @@ async def routes_json(request: web.Request) -> web.Response:
         routes = [r for r in routes if r["sender"] in caller.eans or r["receiver"] in caller.eans]
     states = [s.value for s in HealthState]
     if "state" in q and q["state"] not in states:  # a typo must not look like "no such routes"
-        return error(400, f"state must be one of {', '.join(states)}")
+        return error(400, f"state skal være en af {', '.join(states)}")
     for key in ("sender", "receiver"):
         if key in q and not is_valid_ean(q[key]):  # never echoed: it may be a CPR
             return error(400, f"{key}: {INVALID_EAN}")
@@ -78,7 +78,7 @@ async def route_json(request: web.Request) -> web.Response:
         if not is_valid_ean(value):  # no such route can exist; never echoed
             return error(404, f"{key}: {INVALID_EAN}")
     if not caller.is_admin and not ({sender, receiver} & caller.eans):
-        return error(403, "not one of your routes")
+        return error(403, "ikke en af dine ruter")
     for r in _matrix(request.app).as_dict(_names(request.app))["routes"]:
         if r["sender"] == sender and r["receiver"] == receiver:
             return web.json_response(r)
@@ -99,7 +99,7 @@ async def route_json(request: web.Request) -> web.Response:
                 "types": {},
             }
         )
-    return error(404, "unknown route")
+    return error(404, "ukendt rute")
 
 
 # ---------------------------------------------------------------------------------------------- HTML

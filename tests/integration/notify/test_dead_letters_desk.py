@@ -47,7 +47,14 @@ def test_the_page_shows_the_route_and_never_the_patient(world: DeadLetterWorld) 
     row = re.search(rf'<tr id="dead-letter-{mid}">(.*?)</tr>', html, re.S)
     assert row, html
     shown = text_of(row.group(1))
-    for expected in ("XDIS91 (OIOXML)", "Testsygehus Syd", HOSPITAL, MUNICIPALITY_NAME, MUNICIPALITY, "HTTP 500"):
+    for expected in (
+        "XDIS91 (OIOXML)",
+        "Testsygehus Syd",
+        HOSPITAL,
+        MUNICIPALITY_NAME,
+        MUNICIPALITY,
+        "HTTP 500; opgivet efter 2 forsøg",
+    ):
         assert expected in shown, (expected, shown)
     assert "Prøv igen" in shown
     cpr_forms = (

@@ -5,8 +5,8 @@
 - the store, delivery, health, config and monitor modules import neither `edigate.web` nor `notify` (except
   the adapters for notify's storage ports, `edigate/store/notify_store.py`, `portal_tasks.py`,
   `directory_store.py` and `dead_letter_desk.py`, which import the port and its model types);
-- only the composition root (`edigate/app.py`, `edigate/settings.py`) and the commands import both the
-  gateway and notify;
+- only the composition root (`edigate/app.py`, `edigate/settings.py`), the commands and the demo's service
+  module import both the gateway and notify;
 - no `except ImportError` around the project's own modules, no `__import__`, and no import cycles.
 """
 
@@ -108,7 +108,9 @@ def test_lower_layers_import_no_web_and_no_notify(name: str) -> None:
     assert not bad, f"{name} imports {sorted(bad)}"
 
 
-COMPOSITION = ("edigate.app", "edigate.settings", "edigate.commands", *NOTIFY_ADAPTERS)
+#: `edigate demo`'s service module: it starts the story on a day the procedure's own rules (notify.policy,
+#: `[notify.rules]`) call open, closing days included, so it reads them as the service will
+COMPOSITION = ("edigate.app", "edigate.settings", "edigate.commands", "edigate.demo.service", *NOTIFY_ADAPTERS)
 
 
 @pytest.mark.parametrize("name", sorted(n for n in MODULES if under(n, "edigate")))
