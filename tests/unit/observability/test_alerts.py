@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from edigate.alerts import AlertSettings, AlertThrottle, compose_alert, recipients_for
+from edigate.alerts import AlertSettings, AlertThrottle, recipients_for
 from edigate.health import EventKind, HealthEvent, HealthMonitor, HealthState, RouteSignals, TypeSignals
+from tests.harness.alert_mail import compose_alert
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # Monday 10:00 in Copenhagen
 OUH = "5790000000111"
