@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from edigate.config import AlertsSettings
-from edigate.health import EventKind, HealthEvent, HealthState, route_key
+from edigate.health import PENDING_COUNT_CAP, EventKind, HealthEvent, HealthState, route_key
 from edigate.store.model import AckAlert
 
 __all__ = [
@@ -90,6 +90,7 @@ class AlertFacts:
     duration: timedelta | None = None
     state_now: str | None = None  # recovered, but not ok ("degraded")
     messages: int = 0  # pending (down), or without receipt (receipts overdue)
+    messages_cap: int | None = None  # the count is exact up to here; above it, it says "more than this"
     oldest_message_at: datetime | None = None
     message_types: tuple[MessageTypeSeen, ...] = ()
     last_error: str | None = None  # the receiver's answer: free text, may hold anything
@@ -207,6 +208,7 @@ def alert_facts(
         duration=event.duration,
         state_now=None if not event.is_recovery or event.state is HealthState.OK else str(event.state),
         messages=event.pending_count,
+        messages_cap=PENDING_COUNT_CAP,  # the store counts pending messages that far (edigate.health)
         oldest_message_at=event.oldest_pending_at,
         message_types=tuple(MessageTypeSeen(t, type_names.get(t)) for t in event.message_types),
         last_error=event.last_error,
