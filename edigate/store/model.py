@@ -96,3 +96,6 @@ class MissingReceiptAlert:
     receiver_ean: str
     type: str
     created_at: datetime
+
+
+AckAlert = MissingReceiptAlert  # the old name (before the receipt / fetch-confirmation vocabulary), kept for callers
