@@ -25,7 +25,6 @@ import sqlalchemy as sa
 import structlog
 
 from edigate.clock import Clock
-from edigate.store import schema as _schema  # noqa: F401  (registers the gateway migrations)
 from edigate.store.db import Database
 from edigate.store.model import ACK_OVERDUE, ACKNOWLEDGED, DELIVERED, FAILED, REFUSED, REJECTED
 from edigate.store.schema import BODY_KEPT, events, messages
