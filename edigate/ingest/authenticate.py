@@ -12,7 +12,7 @@ async def authenticate(s: IngestServices, ctx: IngestContext) -> Answer | None:
         ctx.received = RECEIVED_UNAUTHORIZED
         return Answer(
             401,
-            {"status": "error", "reason": "missing or wrong bearer token"},
+            {"status": "error", "reason": "manglende eller ukendt adgangsnøgle (Bearer-token)"},
             headers={"WWW-Authenticate": 'Bearer realm="edigate"'},
         )
     return None

@@ -21,6 +21,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from edigate.web.openapi import OPERATIONS
+
 #: NUL and the UTF-16 surrogate range (a JSON "\\ud800" without its pair decodes to one of these)
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -79,8 +81,6 @@ async def _form_field_with(request: web.Request) -> str | None:
 
 def _documented_query_parameters() -> dict[tuple[str, str], frozenset[str]]:
     """(method, aiohttp route) -> the query parameters the OpenAPI document names for it."""
-    from edigate.web.openapi import OPERATIONS
-
     out: dict[tuple[str, str], set[str]] = {}
     for (method, _), (route, op) in OPERATIONS.items():
         names = {p["name"] for p in op.get("parameters", []) if p.get("in") == "query"}
