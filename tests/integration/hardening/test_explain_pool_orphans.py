@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,8 +100,10 @@ def assert_all_gone(procs: list[Proc], how: str) -> None:
 def test_kill_9_of_the_service_leaves_no_pool_process(service: Service) -> None:
     procs = started_pool(service)
     try:
+        killed = time.monotonic()
         service.kill9()
         assert_all_gone(procs, "kill -9 of the service")
+        print(f"\n{len(procs)} pool processes gone {time.monotonic() - killed:.2f} s after kill -9 of the service")
     finally:
         for p in procs:  # never leave them to the next test, even when this one fails
             if p.running():
