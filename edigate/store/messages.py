@@ -24,7 +24,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from edigate.clock import Clock
-from edigate.store import schema as _schema  # noqa: F401  (registers the migrations)
 from edigate.store.crypto import BodyKeyring, open_body, seal_rows
 from edigate.store.db import Database, _sqlite_pragmas
 from edigate.store.group_commit import GroupCommitWriter, StorageUnavailable

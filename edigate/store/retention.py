@@ -25,7 +25,6 @@ import sqlalchemy as sa
 import structlog
 
 from edigate.clock import Clock
-from edigate.store import schema as _schema  # noqa: F401  (registers the gateway migrations)
 from edigate.store.db import Database
 from edigate.store.model import ACK_OVERDUE, ACKNOWLEDGED, DELIVERED, FAILED, REFUSED, REJECTED
 from edigate.store.schema import BODY_KEPT, events, messages
@@ -150,8 +149,11 @@ async def release_space(database: Database, *, pages: int = 1000, pause: float =
             free = int((await conn.exec_driver_sql("PRAGMA freelist_count")).scalar() or 0)
             if free == 0:
                 return released
-            (await conn.exec_driver_sql(f"PRAGMA incremental_vacuum({int(pages)})")).fetchall()
-            await conn.commit()
+            # The pragma frees one page per step of its statement and returns no rows, so the driver's
+            # execute() steps it once; executescript() steps it to the end (it commits first: nothing pending).
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None  # a live pooled connection
+            await driver.executescript(f"PRAGMA incremental_vacuum({int(pages)})")
         released += min(free, pages)
         await asyncio.sleep(pause)
 
