@@ -20,7 +20,7 @@ from typing import Any
 
 from edigate.config import AlertsSettings
 from edigate.health import PENDING_COUNT_CAP, EventKind, HealthEvent, HealthState, route_key
-from edigate.store.model import AckAlert
+from edigate.store.model import MissingReceiptAlert
 
 __all__ = [
     "AlertFacts",
@@ -221,7 +221,7 @@ def alert_facts(
 
 
 def receipts_overdue_facts(
-    alerts: Sequence[AckAlert],
+    alerts: Sequence[MissingReceiptAlert],
     *,
     now: datetime,
     handler: str,
@@ -233,7 +233,7 @@ def receipts_overdue_facts(
 ) -> list[AlertFacts]:
     """One mail's facts per route whose receipts (pluspositivkvitt) are missing past the alert time: the
     route, the count, the types and the oldest sending time; never a CPR, a name or a body."""
-    by_route: dict[tuple[str, str], list[AckAlert]] = {}
+    by_route: dict[tuple[str, str], list[MissingReceiptAlert]] = {}
     for alert in alerts:
         by_route.setdefault((alert.sender_ean, alert.receiver_ean), []).append(alert)
     facts = []

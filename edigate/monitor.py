@@ -45,7 +45,7 @@ from edigate.store.health_queries import (
     read_route_signals,
     read_sent_mail_counts,
 )
-from edigate.store.model import AckAlert
+from edigate.store.model import MissingReceiptAlert
 
 __all__ = ["HealthLoop", "HealthLoopSettings", "OutageProcedure"]
 
@@ -154,7 +154,7 @@ class HealthLoop:
         #: two instances on one database: only the leader mails alerts and opens/resolves incidents
         self.is_leader = is_leader or (lambda: True)
         self._acting = True
-        self._ack_alerts: list[AckAlert] = []  # receipts overdue past the alert time, mailed next tick
+        self._ack_alerts: list[MissingReceiptAlert] = []  # receipts overdue past the alert time, mailed next tick
 
     # ------------------------------------------------------------------------------------------ the loop
 
@@ -418,8 +418,8 @@ class HealthLoop:
 
     # ---- receipts overdue past the alert time
 
-    async def ack_alert(self, alert: AckAlert) -> None:
-        """The ack sweep's hook: a receipt (pluspositivkvitt) still missing after ``ack_alert_minutes``."""
+    async def missing_receipt_alert(self, alert: MissingReceiptAlert) -> None:
+        """The receipt sweep's hook: a MedCom receipt (pluspositivkvitt) still missing after ``ack_alert_minutes``."""
         self._ack_alerts.append(alert)
 
     async def _mail_ack_alerts(self, now: datetime) -> None:

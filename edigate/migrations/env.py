@@ -10,7 +10,8 @@ from edigate.migrations.target import target_metadata
 
 connection = context.config.attributes.get("connection")
 if connection is not None:
-    context.configure(connection=connection, target_metadata=target_metadata(), transactional_ddl=True)
+    # at start: only running the revisions, so the code's tables (for autogenerate) are not needed
+    context.configure(connection=connection, transactional_ddl=True)
     context.run_migrations()
 else:
     url = context.get_x_argument(as_dictionary=True).get("url")

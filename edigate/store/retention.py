@@ -26,10 +26,16 @@ import structlog
 
 from edigate.clock import Clock
 from edigate.store.db import Database
-from edigate.store.model import ACK_OVERDUE, ACKNOWLEDGED, DELIVERED, FAILED, REFUSED, REJECTED
 from edigate.store.schema import BODY_KEPT, events, messages
+from edigate.store.states import DeliveryState, MessageState
 
-FINAL_STATES = (ACKNOWLEDGED, REFUSED, FAILED, REJECTED, ACK_OVERDUE)
+FINAL_STATES = (
+    MessageState.ACKNOWLEDGED,
+    MessageState.REFUSED,
+    MessageState.FAILED,
+    MessageState.REJECTED,
+    MessageState.RECEIPT_OVERDUE,
+)
 PURGED_EVENT = "body_purged"
 
 log = structlog.get_logger()
@@ -45,8 +51,8 @@ def purgeable(cutoff: datetime) -> sa.ColumnElement[bool]:
     return sa.and_(
         sa.text(BODY_KEPT),
         m.updated_at < cutoff,
-        m.delivery_state != "pending",
-        sa.or_(state.in_(FINAL_STATES), sa.and_(state == DELIVERED, m.ack_requested.is_(False))),
+        m.delivery_state != DeliveryState.PENDING,
+        sa.or_(state.in_(FINAL_STATES), sa.and_(state == MessageState.DELIVERED, m.ack_requested.is_(False))),
     )
 
 

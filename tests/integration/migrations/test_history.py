@@ -5,6 +5,7 @@ with a time the landed version could not have written is refused whole, not half
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,9 @@ import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
 from edigate import migrations
+from edigate.migrations.target import target_metadata
 from edigate.store.db import Database
+from edigate.store.schema import UtcDateTime
 from tests.integration.migrations.landed_db import load_landed
 
 
@@ -24,6 +27,18 @@ def test_history_is_one_ordered_line() -> None:
     assert script.get_heads() == [migrations.head()] == [revisions[-1].revision]
     files = sorted(p.name for p in (migrations.HERE / "versions").glob("r*.py"))
     assert files == sorted(Path(r.path).name for r in revisions)  # every file is in the line
+
+
+TIME_NAMES = re.compile(r"(^|_)(at|start|end|until)$")
+
+
+def test_every_time_column_has_the_one_time_type() -> None:
+    """A time in any table is the gateway's UtcDateTime (aware UTC in and out), never text or a naive type."""
+    columns = [(t.name, c.name, c.type) for t in target_metadata().sorted_tables for c in t.columns]
+    times = [(table, name) for table, name, type_ in columns if isinstance(type_, UtcDateTime)]
+    named_like_times = [(table, name) for table, name, _ in columns if TIME_NAMES.search(name)]
+    assert len(times) >= 31 and sorted(times) == sorted(named_like_times)
+    assert not [c for c in columns if isinstance(c[2], sa.DateTime | sa.Date | sa.Time)]  # only through UtcDateTime
 
 
 async def _versions(url: str) -> list[str]:
