@@ -1,8 +1,12 @@
-"""The VANS-style mailbox: a receiver polls for its messages and confirms each one.
+"""The VANS-style mailbox: a receiver polls for its messages and confirms each one it has fetched.
 
 GET /api/v1/mailbox?limit=N[&ean=…] leases the oldest unconfirmed messages (FIFO) for
-`delivery.mailbox_lease_seconds`; POST /api/v1/mailbox/{id}/ack confirms one. Unconfirmed messages
-come back after the lease.
+`delivery.mailbox_lease_seconds`; POST /api/v1/mailbox/{id}/ack is the *fetch confirmation*: the
+receiver has the message, which makes it delivered. Unconfirmed messages come back after the lease.
+
+The path says `ack` for history (and stays, it is public API); it is a transport-level fetch
+confirmation, not a MedCom receipt: the receiver's receipt (XCTL03/XCTL02, a FHIR Acknowledgement) is a
+message of its own, posted to /api/v1/messages. See docs/architecture.md, "Words".
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import base64
 from aiohttp import web
 
 from edigate.medcom.ean import INVALID_EAN, is_valid_ean
+from edigate.store.states import DeliveryState
 from edigate.web.auth import caller_of, unauthorized
 from edigate.web.errors import error
 from edigate.web.ingest import xml_text
@@ -61,19 +66,20 @@ async def fetch(request: web.Request) -> web.Response:
     return web.json_response({"messages": out, "lease_seconds": lease})
 
 
-async def ack(request: web.Request) -> web.Response:
+async def confirm_fetched(request: web.Request) -> web.Response:
+    """POST /api/v1/mailbox/{id}/ack: the fetch confirmation of one message."""
     caller = caller_of(request)
     if caller is None:
         return unauthorized()
     mid = int(request.match_info["id"])
     store = request.app[STORE]
     for ean in sorted(caller.eans):
-        verdict = await store.mailbox_ack(ean, mid)
+        verdict = await store.mailbox_confirm_fetched(ean, mid)
         if verdict != "unknown":
-            return web.json_response({"id": mid, "status": "delivered", "already": verdict == "already"})
+            return web.json_response({"id": mid, "status": DeliveryState.DELIVERED, "already": verdict == "already"})
     return error(404, f"meddelelse {mid} findes ikke i din postkasse")
 
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/mailbox", fetch)
-    app.router.add_post(f"/api/v1/mailbox/{ID}/ack", ack)
+    app.router.add_post(f"/api/v1/mailbox/{ID}/ack", confirm_fetched)  # the path's `ack`: see above
