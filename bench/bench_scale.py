@@ -152,6 +152,11 @@ async def replicate(db: Any, copies: int, span: timedelta) -> int:
                 for s in range(0, len(rows), 1000):
                     await conn.execute(sa.insert(table), rows[s : s + 1000])
                 written += len(rows)
+    if db.dialect == "postgresql":  # the copies carry their ids: the next id the store takes comes after them
+        async with db.engine.begin() as conn:
+            await conn.exec_driver_sql(
+                "SELECT setval(pg_get_serial_sequence('gw_messages', 'id'), (SELECT max(id) FROM gw_messages))"
+            )
     return written
 
 
