@@ -22,9 +22,6 @@ public final class Bench {
   private Bench() {}
 
   public static void main(String[] args) throws Exception {
-    if (args.length == 1 && args[0].equals("--self-check")) {
-      System.exit(selfCheck());
-    }
     int repeat = 20;
     List<String> rest = new ArrayList<>();
     List<String> cases = new ArrayList<>();
@@ -75,21 +72,5 @@ public final class Bench {
           c.substring(0, colon), Path.of(c.substring(colon + 1)).getFileName().toString().substring(0, 14),
           wall[repeat / 2] / 1e6, cpu[repeat / 2] / 1e6, process / 1e6 / repeat, errors);
     }
-  }
-
-  /**
-   * The shadowed HL7 helpers answer as the originals do: Base64Util's whitespace test against
-   * org.hl7.fhir.utilities.Utilities.isWhitespace for every code point. Exit status 0 when equal.
-   */
-  static int selfCheck() {
-    int differ = 0;
-    for (int c = 0; c <= Character.MAX_CODE_POINT; c++) {
-      if (org.hl7.fhir.validation.instance.utils.Base64Util.isWhitespace(c)
-          != org.hl7.fhir.utilities.Utilities.isWhitespace(c)) {
-        differ++;
-      }
-    }
-    System.out.println("Base64Util.isWhitespace differs from Utilities.isWhitespace for " + differ + " code points");
-    return differ == 0 ? 0 : 1;
   }
 }
