@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, WithJsonSchema
 
 JSON = "application/json"
 JsonSchema = Mapping[str, object]
@@ -101,7 +101,12 @@ Time = Annotated[str | None, Field(json_schema_extra={"format": "date-time"})]
 
 
 class Body(BaseModel):
+    """A JSON body of the API: a field left unset is left out, a field set to None is `null`."""
+
     model_config = ConfigDict(frozen=True)
+
+    def as_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_unset=True, by_alias=True)
 
 
 # ---------------------------------------------------------------------------------------------- requests
@@ -195,6 +200,56 @@ class SubscriptionInput(Body):
     message_types: Annotated[Codes | None, _codes("MedCom type codes of the catalogue", MESSAGE_TYPES)] = None
 
 
+class OrganisationEdit(Body):
+    """Only the members to change (at least one)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra={"minProperties": 1})
+
+    mailbox: Annotated[
+        str | None,
+        _schema(
+            {
+                "anyOf": [{**_EMAIL, "x-server-rules": "a deliverable address"}, {"const": ""}, {"type": "null"}],
+                "description": "the functional mailbox; empty or null: none (the organisation leaves the lists)",
+            }
+        ),
+    ] = None
+    clusters: Annotated[
+        Codes | None,
+        _schema(
+            {
+                "anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}],
+                "x-server-rules": "health cluster names of 1-64 characters without commas or control characters "
+                "(a string: separated by commas)",
+            }
+        ),
+    ] = None
+
+
+_PHONE = {"type": "string", "x-server-rules": "a telephone number of at most 40 characters; no CPR number"}
+
+
+class ContactsEdit(Body):
+    """Only the members to change (at least one)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra={"minProperties": 1})
+
+    edi_support_phone: Annotated[str | None, _schema(_PHONE)] = None
+    on_call_phone: Annotated[str | None, _schema(_PHONE)] = None
+    edi_support_email: Annotated[
+        str | None, _schema({"anyOf": [{**_EMAIL, "x-server-rules": "a deliverable address"}, {"const": ""}]})
+    ] = None
+    duty_phones: Annotated[
+        dict[str, str] | str | None,
+        _schema(
+            {
+                "anyOf": [{"type": "object", "additionalProperties": {"type": "string"}}, {"type": "string"}],
+                "x-server-rules": "municipality name -> telephone number (a string: lines `name: number`)",
+            }
+        ),
+    ] = None
+
+
 # ---------------------------------------------------------------------------------------------- answers
 
 
@@ -214,9 +269,9 @@ class ContactOut(Body):
 class Plan(Body):
     notify: bool
     handled_at: Time
-    handled_by: str | None
+    handled_by: str
     first_notice_at: Time
-    downtime_minutes: int | None
+    downtime_minutes: int
 
 
 class Incident(Body):
@@ -239,14 +294,55 @@ class Incident(Body):
     url: str
 
 
+class StatusUpdate(Body):
+    at: Time
+    author: str
+    text: str
+    expected_end: Time
+
+
+class Notice(Body):
+    id: int
+    kind: str
+    created_at: Time
+    subject: str
+    next_status_at: Time
+
+
+class Recipient(Body):
+    notice_id: int
+    notice: str = Field(description="the notice's kind")
+    channel: str
+    address: str
+    source: str
+    status: str
+    attempts: int
+    error: str | None
+    sent_at: Time
+
+
+class DeliveryError(Body):
+    channel: str
+    address: str
+    status: str
+    error: str | None
+
+
+class AuditEntry(Body):
+    at: Time
+    actor: str
+    action: str
+    detail: str
+
+
 class IncidentDetail(Incident):
     """One incident with its updates, notices, recipients, delivery errors and audit trail."""
 
-    updates: list[dict[str, Any]]
-    notices: list[dict[str, Any]]
-    recipients: list[dict[str, Any]]
-    errors: list[dict[str, Any]]
-    audit: list[dict[str, Any]]
+    updates: list[StatusUpdate]
+    notices: list[Notice]
+    recipients: list[Recipient]
+    errors: list[DeliveryError]
+    audit: list[AuditEntry]
 
 
 class IncidentList(Body):
@@ -274,7 +370,7 @@ class Subscription(Body):
     clusters: list[str]
     message_types: list[str]
     created_at: Time
-    created_by: str | None
+    created_by: str
 
 
 class SubscriptionList(Body):
@@ -304,6 +400,39 @@ class PortalTaskAnswer(Body):
 
     incident_id: int
     task: PortalTask | None
+
+
+class DirectoryOrganisation(Body):
+    ean: str
+    name: str
+    kind: str
+    mailbox: str | None
+    clusters: list[str]
+    changed_at: str | None = Field(description="when the desk last changed it (null: as configured)")
+    changed_by: str | None
+
+
+class DirectoryContacts(Body):
+    edi_support_phone: str
+    on_call_phone: str
+    edi_support_email: str
+    duty_phones: dict[str, str]
+
+
+class DirectoryChange(Body):
+    """One change of the directory, with the values before and after (Danish member names, as audited)."""
+
+    at: str
+    actor: str
+    what: str = Field(alias="hvad")
+    before: dict[str, JsonValue] = Field(alias="før")
+    after: dict[str, JsonValue] = Field(alias="efter")
+
+
+class Directory(Body):
+    organisations: list[DirectoryOrganisation]
+    contacts: DirectoryContacts
+    history: list[DirectoryChange]
 
 
 # ---------------------------------------------------------------------------------------------- operations
@@ -496,7 +625,7 @@ OPERATIONS: tuple[Operation, ...] = (
         },
         parameters=(Param("token", "path", {"type": "string", "minLength": 1}, "from the mail"),),
     ),
-    # the directory the desk edits (notify/directory_web.py): described loosely (objects)
+    # the directory the desk edits (notify/directory_web.py)
     Operation(
         "get",
         "/api/v1/directory",
@@ -504,7 +633,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Organisations, contacts and the change history of the directory (admin)",
         "directory",
         "bearer",
-        {200: _reply("The directory.", _OBJECT), 401: _UNAUTHORIZED, 403: _ADMINS_ONLY},
+        {200: _reply("The directory.", Directory), 401: _UNAUTHORIZED, 403: _ADMINS_ONLY},
     ),
     Operation(
         "put",
@@ -514,7 +643,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "directory",
         "bearer",
         {
-            200: _reply("The organisation as stored.", _OBJECT),
+            200: _reply("The organisation as stored.", DirectoryOrganisation),
             400: _NOT_JSON,
             401: _UNAUTHORIZED,
             403: _ADMINS_ONLY,
@@ -522,7 +651,7 @@ OPERATIONS: tuple[Operation, ...] = (
             422: _err("Invalid fields (`felter`), nothing stored."),
         },
         parameters=(Param("ean", "path", _EAN, "the organisation's EAN"),),
-        body={JSON: _OBJECT},
+        body={JSON: OrganisationEdit},
     ),
     Operation(
         "put",
@@ -532,12 +661,12 @@ OPERATIONS: tuple[Operation, ...] = (
         "directory",
         "bearer",
         {
-            200: _reply("The contacts as stored.", _OBJECT),
+            200: _reply("The contacts as stored.", DirectoryContacts),
             400: _NOT_JSON,
             401: _UNAUTHORIZED,
             403: _ADMINS_ONLY,
             422: _err("Invalid fields (`felter`), nothing stored."),
         },
-        body={JSON: _OBJECT},
+        body={JSON: ContactsEdit},
     ),
 )

@@ -22,6 +22,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from edigate.web.openapi import QUERY_PARAMETERS
+from edigate.web.responses import RefusedAtTheEdge, json_reply
 
 #: NUL and the UTF-16 surrogate range (a JSON "\\ud800" without its pair decodes to one of these)
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -60,10 +61,10 @@ def json_field_with(value: Any, path: str = "") -> str | None:
 
 def _refuse(request: web.Request, status: int, reason: str, danish: str, field: str | None = None) -> web.Response:
     if request.path.startswith("/api/") and not unstorable(request.path):
-        body: dict[str, Any] = {"status": "rejected", "reason": reason, "fejl": danish}
+        body = RefusedAtTheEdge(status="rejected", reason=reason, fejl=danish)
         if field:
-            body["felter"] = {field: danish}
-        return web.json_response(body, status=status)
+            body = RefusedAtTheEdge(status="rejected", reason=reason, fejl=danish, felter={field: danish})
+        return json_reply(body, status)
     return web.Response(text=danish, status=status, content_type="text/plain", charset="utf-8")
 
 

@@ -46,6 +46,15 @@ def error_reply(status: int, reason: str, *, kind: Literal["error", "rejected"] 
     return json_reply(ApiError(status=kind, reason=reason), status)
 
 
+class RefusedAtTheEdge(ApiError):
+    """A request refused before any handler ran (edigate.web.edge_input), or one the storage could not
+    serve (503, edigate.web.storage_trouble): both error bodies in one, since it may be a gateway or an
+    outage-procedure path (`fejl`/`felter` in Danish as the procedure's own answers)."""
+
+    fejl: str
+    felter: dict[str, str] | None = None
+
+
 # ---------------------------------------------------------------------------------------------- messages
 
 
