@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from edigate.config import AlertsSettings
-from edigate.health import EventKind, HealthEvent, HealthState
+from edigate.health import EventKind, HealthEvent, HealthState, pending_text
 from edigate.logging import scrub_text
 
 __all__ = [
@@ -200,7 +200,7 @@ def compose_alert(
             rows.append(("Tilstand nu", str(event.state)))
     else:
         rows.append(("Siden", f"{_local(event.since, tz)} ({_duration(now - event.since)} siden)"))
-        rows.append(("Ventende meddelelser", str(event.pending_count)))
+        rows.append(("Ventende meddelelser", pending_text(event.pending_count)))
         if event.oldest_pending_at is not None:
             age = now - event.oldest_pending_at
             oldest = f"{_local(event.oldest_pending_at, tz)} ({_duration(age)} gammel)"

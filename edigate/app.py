@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import structlog
 from aiohttp import web
 
@@ -41,6 +42,7 @@ from edigate.routing import PartnerDirectory
 from edigate.settings import Settings
 from edigate.store.crypto import BodyKeyring
 from edigate.store.db import Database
+from edigate.store.dead_letter_desk import SqlDeadLetterDesk
 from edigate.store.directory_store import SqlDirectoryStore
 from edigate.store.leader import LeaderElection
 from edigate.store.login_sessions import SqlLoginSessions
@@ -64,6 +66,7 @@ from edigate.web.keys import (
     LEADER,
     MAIL_RELAY,
     METRICS,
+    PAGES,
     SETTINGS,
     STORE,
     VALIDATION_POOL,
@@ -73,12 +76,15 @@ from edigate.web.keys import (
 )
 from edigate.web.limits import setup_request_limits
 from edigate.web.openapi import setup_openapi
+from edigate.web.pages import Pages, SiteLayout, Visitor, anonymous
 from edigate.web.security_headers import setup_security_headers
 from edigate.web.storage_trouble import setup_storage_trouble
 from notify import api_doc as notify_api_doc
 from notify import web as notify_web
+from notify.dead_letters_web import add_dead_letter_routes
 from notify.gateway_port import GatewayPort
 from notify.model import Organisation
+from notify.render import TEMPLATES as NOTIFY_TEMPLATES
 from notify.service import NotifyService
 
 log = structlog.get_logger()
@@ -299,11 +305,17 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
         *routes_api.OPERATIONS,
     ]
     metrics_api.add_routes(app)  # GET /metrics (404 with [metrics] enabled = false)
+    visitor: Visitor = anonymous  # without [notify] nobody can log in
     if gateway.notify is not None:
         app[NOTIFY] = gateway.notify
-        notify_web.add_routes(app, gateway.notify)
+        desk = notify_web.add_routes(app, gateway.notify)
+        visitor = desk.visitor
+        names = {p.ean: p.name for p in settings.partners}
+        add_dead_letter_routes(app, desk, SqlDeadLetterDesk(gateway.store, names, wake=gateway.worker.wake))
         api += notify_api_doc.OPERATIONS
     setup_openapi(app, api, _document_values(settings))
+    # the gateway's pages in the site's one layout: notify's base.html, and who is logged in to the procedure
+    app[PAGES] = Pages(SiteLayout(jinja2.FileSystemLoader(str(NOTIFY_TEMPLATES / "web")), visitor))
     setup_request_limits(app, settings.server.body_read_timeout_seconds)
     setup_edge_input(app)  # NUL bytes etc. in path, query, form fields, JSON: 404/400/422, never a 500
 

@@ -12,7 +12,7 @@ wall clock); use `downtime()` or convert to UTC first.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -156,22 +156,90 @@ def window_text(rules: ProcedureRules = DEFAULT_RULES) -> str:
 
 def support_hours_text(rules: ProcedureRules = DEFAULT_RULES) -> str:
     """EDI support's hours for a mail: "man–tors 8.00–15.45, fre 8.00–14.00" (runs of equal days joined)."""
-    runs: list[tuple[int, int, tuple[time, time]]] = []
+    per_day = [(hours,) if (hours := rules.support_hours.get(day)) is not None else () for day in range(7)]
+    return ", ".join(_runs_text(per_day)) or "lukket"
+
+
+def threshold_text(rules: ProcedureRules = DEFAULT_RULES) -> str:
+    """The 2-hour rule's threshold as the procedure writes it: "2 timer" (or "90 minutter")."""
+    minutes = int(rules.notice_threshold.total_seconds() // 60)
+    return f"{minutes // 60} timer" if minutes % 60 == 0 else f"{minutes} minutter"
+
+
+def _runs_text(per_day: Sequence[tuple[tuple[time, time], ...]]) -> list[str]:
+    """ "man–tors 15.45–22.00": weekdays with equal spans joined into runs (a day without spans is left out)."""
+    runs: list[tuple[int, int, tuple[tuple[time, time], ...]]] = []
+    for day, spans in enumerate(per_day):
+        if not spans:
+            continue
+        if runs and runs[-1][1] == day - 1 and runs[-1][2] == spans:
+            runs[-1] = (runs[-1][0], day, spans)
+        else:
+            runs.append((day, day, spans))
+    return [
+        f"{_DAYS_DA[first] if first == last else f'{_DAYS_DA[first]}–{_DAYS_DA[last]}'} "
+        + " og ".join(f"{_clock_da(a)}–{_clock_da(b)}" for a, b in spans)
+        for first, last, spans in runs
+    ]
+
+
+def on_call_hours_text(rules: ProcedureRules = DEFAULT_RULES) -> str:
+    """When the on-call ("drifts- og ledelsesvagten") handles: the notice window outside EDI support's hours,
+    and the whole window on public holidays and closing days: "man–tors 15.45–22.00, fre 14.00–22.00, lør–søn
+    8.00–22.00 samt helligdage og lukkedage 8.00–22.00"."""
+    start, end = rules.window_start, rules.window_end
+    per_day: list[tuple[tuple[time, time], ...]] = []
     for day in range(7):
         hours = rules.support_hours.get(day)
         if hours is None:
+            per_day.append(((start, end),))
             continue
-        if runs and runs[-1][1] == day - 1 and runs[-1][2] == hours:
-            runs[-1] = (runs[-1][0], day, hours)
-        else:
-            runs.append((day, day, hours))
-    if not runs:
-        return "lukket"
-    parts = []
-    for first, last, (start, end) in runs:
-        days = _DAYS_DA[first] if first == last else f"{_DAYS_DA[first]}–{_DAYS_DA[last]}"
-        parts.append(f"{days} {_clock_da(start)}–{_clock_da(end)}")
-    return ", ".join(parts)
+        before = (start, min(hours[0], end)) if hours[0] > start else None
+        after = (max(hours[1], start), end) if hours[1] < end else None
+        per_day.append(tuple(s for s in (before, after) if s is not None and s[0] < s[1]))
+    whole = f"{_clock_da(start)}–{_clock_da(end)}"
+    days = ", ".join(_runs_text(per_day))
+    return f"{days} samt helligdage og lukkedage {whole}" if days else f"helligdage og lukkedage {whole}"
+
+
+_MONTHS_DA = (
+    "januar",
+    "februar",
+    "marts",
+    "april",
+    "maj",
+    "juni",
+    "juli",
+    "august",
+    "september",
+    "oktober",
+    "november",
+    "december",
+)
+
+
+def hours_texts(rules: ProcedureRules = DEFAULT_RULES) -> dict[str, str]:
+    """Every configured hour the pages state (the contacts card, the form), from the rules the policy uses."""
+    return {
+        "support": support_hours_text(rules),
+        "on_call": on_call_hours_text(rules),
+        "closing": closing_days_text(rules),
+        "window_start": _clock_da(rules.window_start, pad=True),
+        "window_end": _clock_da(rules.window_end, pad=True),
+        "threshold": threshold_text(rules),
+    }
+
+
+def closing_days_text(rules: ProcedureRules = DEFAULT_RULES) -> str:
+    """The region's own closing days: "24. december og 31. december" ("2. januar 2027" for a one-off day)."""
+    days = []
+    for value in sorted(rules.closing_days):  # "MM-DD" (every year) before "YYYY-MM-DD" (once)
+        year, month_day = (value[:4], value[5:]) if len(value) == 10 else ("", value)
+        month, day = int(month_day[:2]), int(month_day[3:])
+        days.append(f"{day}. {_MONTHS_DA[month - 1]}" + (f" {year}" if year else ""))
+    if not days:
+        return ""
+    return days[0] if len(days) == 1 else ", ".join(days[:-1]) + " og " + days[-1]
 
 
 def handled_by(t: datetime, rules: ProcedureRules = DEFAULT_RULES) -> Handler:

@@ -134,8 +134,7 @@ def _sha256(token: str) -> str:
 
 
 def _threshold_text(rules: policy.ProcedureRules) -> str:
-    minutes = int(rules.notice_threshold.total_seconds() // 60)
-    return f"{minutes // 60} timer" if minutes % 60 == 0 else f"{minutes} minutter"
+    return policy.threshold_text(rules)
 
 
 @dataclass(frozen=True)

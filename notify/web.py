@@ -19,8 +19,8 @@ import structlog
 from aiohttp import web
 
 from notify import api_doc as api
+from notify import policy, visinfosyd
 from notify import session as sess
-from notify import visinfosyd
 from notify.answers import JSON_HEADERS, SECURITY_HEADERS
 from notify.answers import json_error as _json_error
 from notify.compose import public_incident_url
@@ -65,6 +65,8 @@ class Web:
             clock=service.clock,
             observer=service.login_observer,
         )
+        #: the desk's page of dead letters, when the gateway wires one in (notify.dead_letters_web)
+        self.dead_letters_page: str | None = None
 
     # ---- sessions
     def session(self, request: web.Request) -> sess.Session | None:
@@ -104,14 +106,11 @@ class Web:
         fresh = session is None
         if session is None:
             session = sess.new_session()
-        actor = self.actor(session)
         html = self.s.renderer.render(
             template,
             {
                 "session": session,
-                "actor": actor,
-                "who": who_text(actor, self.s.org_name) if actor else "",
-                "csrf": sess.csrf_token(self.s.session_secret, session),
+                **self._visitor(session),
                 "org_name": self.s.org_name,
                 "now": self.s.clock(),
                 **context,
@@ -123,6 +122,21 @@ class Web:
         if fresh:
             self.set_session(response, session)
         return response
+
+    def visitor(self, request: web.Request) -> dict[str, Any]:
+        """What base.html needs for the logged-in part of the navigation, for a page rendered elsewhere in
+        the site's layout: the gateway's `/routes` (wired by edigate/app.py). Every variable base.html uses
+        comes from here, so such a page renders exactly like this module's own."""
+        return self._visitor(self.session(request))
+
+    def _visitor(self, session: sess.Session | None) -> dict[str, Any]:
+        actor = self.actor(session)
+        return {
+            "actor": actor,
+            "who": who_text(actor, self.s.org_name) if actor else "",
+            "csrf": sess.csrf_token(self.s.session_secret, session) if session else "",
+            "dead_letters_page": self.dead_letters_page,
+        }
 
     def redirect(self, location: str) -> web.Response:
         return web.Response(status=303, headers={"Location": location, **SECURITY_HEADERS})
@@ -222,6 +236,7 @@ class Web:
             "organisations": orgs,
             "reporting_choices": orgs if actor.is_admin else [o for o in orgs if o.ean == own],
             "role_choices": allowed_roles(actor),
+            "hours": policy.hours_texts(self.s.rules),
         }
 
     async def form_get(self, request: web.Request) -> web.Response:
@@ -818,7 +833,13 @@ class Web:
 
     async def contacts(self, request: web.Request) -> web.Response:
         return self.page(
-            request, "web/contacts.html", {"contacts": self.s.settings.contacts, "settings": self.s.settings}
+            request,
+            "web/contacts.html",
+            {
+                "contacts": self.s.settings.contacts,
+                "settings": self.s.settings,
+                "hours": policy.hours_texts(self.s.rules),  # the hours the policy uses, not a copy of them
+            },
         )
 
 

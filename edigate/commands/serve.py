@@ -16,6 +16,7 @@ import structlog
 from aiohttp import web
 
 from edigate.app import build_app
+from edigate.commands.store_access import describe
 from edigate.logging import configure_logging
 from edigate.settings import ConfigError, Settings, load_settings
 
@@ -39,8 +40,6 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(settings, int):
         return settings
     if args.config is None:
-        from edigate.commands.store_access import describe
-
         print(
             "edigate: no --config given: serving with the built-in defaults "
             f"(database {describe(settings.storage.url)}, listening on "

@@ -20,9 +20,9 @@ def backoff_delay(attempts: int, settings: DeliverySettings, rnd: random.Random 
 def dead_letter_reason(attempts: int, created_at: datetime, now: datetime, settings: DeliverySettings) -> str | None:
     """Why a message should stop being retried, or None to keep trying."""
     if attempts >= settings.max_attempts:
-        return f"gave up after {attempts} attempts"
+        return f"opgivet efter {attempts} forsøg"
     if now - created_at >= timedelta(minutes=settings.max_age_minutes):
-        return f"gave up after {settings.max_age_minutes:g} minutes in the queue"
+        return f"opgivet efter {settings.max_age_minutes:g} minutter i køen"
     return None
 
 

@@ -6,6 +6,7 @@ story to fit in a minute or two.
 from __future__ import annotations
 
 import json
+import sysconfig
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,8 +19,6 @@ from edigate.config import REPO
 def example_config(repo: Path = REPO, data_prefix: Path | None = None) -> Path:
     """The Region Syddanmark example: the checkout's, else the one a wheel installed in
     `<prefix>/share/edigate/examples` (so `edigate demo` works after `pip install`)."""
-    import sysconfig
-
     checkout = repo / "deploy" / "examples" / "region-syddanmark.toml"
     prefix = data_prefix if data_prefix is not None else Path(sysconfig.get_paths()["data"])
     installed = prefix / "share" / "edigate" / "examples" / "region-syddanmark.toml"

@@ -16,7 +16,7 @@ import time
 import tomllib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -28,13 +28,14 @@ from edigate.demo.config import (
     ADMIN_TOKEN,
     BROKEN,
     DEMO_HEADER,
+    EXAMPLE,
     HOSPITALS,
     MUNICIPALITIES,
     DemoTimings,
     demo_settings,
     write_config,
 )
-from edigate.demo.service import LOCAL, DemoClock, DemoService, demo_start
+from edigate.demo.service import LOCAL, DemoClock, DemoService, demo_rules, demo_start
 from edigate.demo.systems import SimulatedSystems, free_port
 
 T = TypeVar("T")
@@ -93,16 +94,12 @@ def local(text: str | None) -> str:
     """An API instant as Danish local time, e.g. `tirsdag 10:42`."""
     if not text:
         return "?"
-    from datetime import datetime
-
     t = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(LOCAL)
     return f"{WEEKDAYS[t.weekday()]} {t:%H:%M}"
 
 
 async def run_demo(*, speed: float, workdir: Path | None, keep: bool, out: TextIO) -> int:
     """Run the whole story; returns the exit code (0: every step happened)."""
-    from edigate.demo.config import EXAMPLE
-
     if not EXAMPLE.is_file():
         print(f"edigate demo: the example configuration {EXAMPLE} is missing; run the demo from a clone", file=out)
         return 2
@@ -117,7 +114,7 @@ async def run_demo(*, speed: float, workdir: Path | None, keep: bool, out: TextI
     (workdir / "mail").mkdir(exist_ok=True)
     story = Story(out=out, speed=speed, workdir=workdir, keep=keep)
     timings = DemoTimings(speed)
-    clock = DemoClock(workdir / "clock.txt", demo_start())
+    clock = DemoClock(workdir / "clock.txt", demo_start(rules=demo_rules(EXAMPLE)))  # a day EDI support is open
     port = free_port()
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
     systems: SimulatedSystems | None = None
@@ -220,8 +217,6 @@ def reset_workdir(workdir: Path) -> None:
 
 
 def _names() -> dict[str, str]:
-    from edigate.demo.config import EXAMPLE
-
     raw = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
     return {p["ean"]: p["name"] for p in raw["partners"]}
 
@@ -233,7 +228,7 @@ def _plain(name: str) -> str:
 def _where_to_look(story: Story, base: str, *, end: bool = False) -> None:
     story.say("look" if not end else "look again", "where to look:")
     story.note(f"status page  {base}/status         (the outage procedure's public page)")
-    story.note(f"route matrix {base}/routes         (hospital × municipality, ok / forstyrret / nede)")
+    story.note(f"route matrix {base}/routes         (hospital × municipality, ok / forstyrret / nede / ingen trafik)")
     story.note(f"contacts     {base}/status/contacts")
     story.note(f"metrics      {base}/metrics        (Prometheus)")
     story.note(f"API          {base}/api/v1/routes, /api/v1/incidents  (Authorization: Bearer {ADMIN_TOKEN})")
@@ -389,8 +384,6 @@ async def _outage(
 async def _senders_told(story: Story, names: dict[str, str]) -> None:
     """The hospitals that send to the broken municipality must phone its duty phone at discharge: the
     automatic incident's notice goes to them too, not only to the municipality."""
-    from edigate.demo.config import HOSPITALS
-
     notices = [m for m in read_mails(story.workdir / "mail") if m.subject.startswith("[EDI-nedbrud]")]
     to = {m.to for m in notices}
     raw = tomllib.loads((story.workdir / "edigate.toml").read_text(encoding="utf-8"))
@@ -410,8 +403,6 @@ async def _reporter_told(story: Story, session: aiohttp.ClientSession, base: str
         clock_now = None
         if resp.status == 200:
             clock_now = max((i["reported_at"] for i in (await resp.json())["incidents"]), default=None)
-    from datetime import datetime
-
     now = datetime.fromisoformat(clock_now.replace("Z", "+00:00")) if clock_now else None
     body = {
         "kind": "acute",
@@ -442,8 +433,6 @@ async def _reporter_told(story: Story, session: aiohttp.ClientSession, base: str
 
 
 async def _confirm(story: Story, session: aiohttp.ClientSession, base: str, iid: int, incident: dict[str, Any]) -> None:
-    from datetime import datetime
-
     if incident["state"] == "draft":
         async with session.post(f"{base}/api/v1/incidents/{iid}/confirm", headers=ADMIN) as resp:
             if resp.status >= 300:

@@ -14,23 +14,38 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiohttp
-import holidays
+
+from notify.config import NotifySettings, RuleOverrides
+from notify.policy import DEFAULT_RULES, ProcedureRules, in_support_hours, in_window
+from notify.scheduler import rules_from
 
 LOCAL = ZoneInfo("Europe/Copenhagen")
 
 
-def demo_start(today: date | None = None) -> datetime:
-    """The latest weekday on or before `today` that is no Danish public holiday, at 10:00 local time."""
+def demo_rules(example: Path) -> ProcedureRules:
+    """The example's `[notify.rules]` as the service will apply them (support hours, closing days …)."""
+    raw = tomllib.loads(example.read_text(encoding="utf-8"))
+    overrides = raw.get("notify", {}).get("rules", {})
+    return rules_from(NotifySettings(rules=RuleOverrides.model_validate(overrides)))
+
+
+def demo_start(today: date | None = None, rules: ProcedureRules = DEFAULT_RULES) -> datetime:
+    """The latest day on or before `today` on which EDI support is open at 10:00 local time by `rules` (not a
+    weekend, a Danish public holiday or one of the region's closing days, such as 24 December), at 10:00: the
+    story's reports are handled and its notices go out at once."""
     day = today or datetime.now(LOCAL).date()
-    danish = holidays.country_holidays("DK")
-    while day.weekday() >= 5 or day in danish:
+    for _ in range(366):
+        start = datetime(day.year, day.month, day.day, 10, 0, tzinfo=LOCAL)
+        if in_support_hours(start, rules) and in_window(start, rules):
+            return start
         day -= timedelta(days=1)
-    return datetime(day.year, day.month, day.day, 10, 0, tzinfo=LOCAL)
+    raise ValueError("EDI support is open at 10:00 on no day of the last year ([notify.rules] support_hours)")
 
 
 class DemoClock:

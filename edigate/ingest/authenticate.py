@@ -13,7 +13,7 @@ async def authenticate(s: IngestServices, ctx: IngestContext) -> Answer | None:
         ctx.received = RECEIVED_UNAUTHORIZED
         return reply(
             401,
-            ApiError(status="error", reason="missing or wrong bearer token"),
+            ApiError(status="error", reason="manglende eller ukendt adgangsnøgle (Bearer-token)"),
             headers={"WWW-Authenticate": 'Bearer realm="edigate"'},
         )
     return None

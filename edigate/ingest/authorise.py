@@ -16,10 +16,10 @@ async def authorise_sender(s: IngestServices, ctx: IngestContext) -> Answer | No
     if not caller.is_admin and not senders <= caller.eans:
         ctx.received = RECEIVED_UNAUTHORIZED
         return error(
-            403, f"Sender EAN {', '.join(sorted(s or '?' for s in senders))} is not one of yours", kind="rejected"
+            403, f"afsenderens EAN {', '.join(sorted(s or '?' for s in senders))} er ikke en af dine", kind="rejected"
         )
     if caller.is_admin:
-        return error(403, "an admin token cannot send messages", kind="rejected")
+        return error(403, "en administrators adgangsnøgle kan ikke sende meddelelser", kind="rejected")
     return None
 
 

@@ -56,12 +56,12 @@ async def identify_format(s: IngestServices, ctx: IngestContext) -> Answer | Non
     adapter = s.adapter(name)
     if adapter is None or ct not in adapter.content_types():
         ctx.received = RECEIVED_REFUSED
-        what = "a FHIR message" if name == FHIR else "an OIOXML (MedCom XML) message"
+        what = "en FHIR-meddelelse" if name == FHIR else "en OIOXML-meddelelse (MedCom XML)"
         allowed = adapter.content_types() if adapter is not None else ()
         return error(
             415,
-            f"Content-Type {ct!r} does not fit the body: it is {what}"
-            + (f" (send it as {' or '.join(allowed)})" if allowed else ""),
+            f"Content-Type {ct!r} passer ikke til indholdet: det er {what}"
+            + (f" (send den som {' eller '.join(allowed)})" if allowed else ""),
             kind="rejected",
         )
     ctx.adapter = adapter

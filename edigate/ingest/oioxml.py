@@ -79,7 +79,7 @@ class OioxmlAdapter:
                 result = await asyncio.get_running_loop().run_in_executor(self._pool(), validate)
         except SchemaUnavailable as exc:
             log.error("schema_unavailable", error=str(exc)[:300])
-            return error(503, "the schema for this message type is not installed on the gateway")
+            return error(503, "skemaet for denne meddelelsestype er ikke installeret på gatewayen")
         self._observe(result.message_type, time.perf_counter() - started)
         if result.explain_schema is not None and self._explain is not None:  # invalid: bounded, off the loop
             result = await self._explain(body, result)
@@ -103,8 +103,8 @@ class OioxmlAdapter:
             # One Emessage is one delivery: routing it by its first letter would hand the others to the
             # wrong organisation. (EANs are location numbers, not personal data.)
             text = (
-                f"the letters of this Emessage go to {len(receivers)} different receivers "
-                f"({', '.join(sorted(r or '?' for r in receivers))}): send one Emessage per receiver"
+                f"brevene i denne Emessage går til {len(receivers)} forskellige modtagere "
+                f"({', '.join(sorted(r or '?' for r in receivers))}): send én Emessage pr. modtager"
             )
             refusal = Refusal("ikke_specificeret", text, (Problem(text),), invalid=False)
         return Parsed(env, result.message_type, result.version_code, problems, refusal)
@@ -119,7 +119,7 @@ class OioxmlAdapter:
                 refuse_code=parsed.unreadable_code or SYNTAKSFEJL,
                 errors=[_field_error(p) for p in parsed.problems],
                 receipt=None,
-                reason="the message could not be read far enough to answer it with a receipt",
+                reason="meddelelsen kunne ikke læses så langt, at den kan besvares med en kvittering",
             ),
         )
 

@@ -90,7 +90,7 @@ class Explainer:
             schema = self._schemas.get(path)
             if schema is None:
                 try:
-                    import xmlschema
+                    import xmlschema  # lazy: ~0.2 s to import, needed only for a refused message's report
 
                     schema = xmlschema.XMLSchema(str(path), allow="local")
                 except Exception:  # any load problem: fall back to lxml's log

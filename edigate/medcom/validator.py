@@ -18,7 +18,7 @@ from edigate.medcom.envelope_bytes import Head, read_head
 from edigate.medcom.errors import XmlRefused
 from edigate.medcom.explain import Explainer, from_lxml_log
 from edigate.medcom.ids import identifier_problem
-from edigate.medcom.model import ValidationError, ValidationResult, frozen
+from edigate.medcom.model import Envelope, ValidationError, ValidationResult, frozen
 from edigate.medcom.schemas import SchemaSet
 
 SYNTAKSFEJL = "syntaksfejl"
@@ -212,7 +212,5 @@ def _refused(
     message_type: str | None = None,
     version_code: str | None = None,
 ) -> ValidationResult:
-    from edigate.medcom.model import Envelope
-
     env = envelope if isinstance(envelope, Envelope) else None
     return ValidationResult(False, code, (ValidationError(message, line),), env, namespace, message_type, version_code)

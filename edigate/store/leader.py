@@ -88,7 +88,7 @@ class LeaderElection:
             await self._drop_connection()
             return False
         try:
-            import asyncpg
+            import asyncpg  # lazy: only PostgreSQL elects a leader; a SQLite instance never loads it
 
             if self._conn is None or self._conn.is_closed():
                 self._conn = await asyncio.wait_for(asyncpg.connect(self._dsn), CHECK_TIMEOUT_SECONDS)

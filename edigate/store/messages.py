@@ -375,19 +375,8 @@ class MessageStore:
             ).first()
             if row is None or row.delivery_state == "none" or not row.size:  # rejected, or body purged
                 return False
-            await conn.execute(
-                sa.update(messages)
-                .where(m.id == mid)
-                .values(
-                    delivery_state="pending",
-                    attempts=0,
-                    next_attempt_at=None,
-                    lease_until=None,
-                    updated_at=now,
-                    state=ACCEPTED if row.state == FAILED else row.state,
-                )
-            )
-            await conn.execute(sa.insert(events).values(message_id=mid, at=now, event="retry", detail=None))
+            await conn.execute(sa.update(messages).where(m.id == mid).values(**requeued(row.state, now)))
+            await conn.execute(sa.insert(events).values(message_id=mid, at=now, event=RETRY_EVENT, detail=None))
         return True
 
     async def last_retry_at(self, mid: int) -> datetime | None:
@@ -395,7 +384,7 @@ class MessageStore:
         async with self.db.engine.connect() as conn:
             value = (
                 await conn.execute(
-                    sa.select(sa.func.max(events.c.at)).where(events.c.message_id == mid, events.c.event == "retry")
+                    sa.select(sa.func.max(events.c.at)).where(events.c.message_id == mid, events.c.event == RETRY_EVENT)
                 )
             ).scalar()
         if isinstance(value, str):
@@ -573,6 +562,23 @@ class MessageStore:
         async with self.db.engine.connect() as conn:
             rows = (await conn.execute(sa.select(m.state, sa.func.count()).group_by(m.state))).all()
         return {r[0]: int(r[1]) for r in rows}
+
+
+#: the event a re-queue writes; a message's queue age counts from the last one (`last_retry_at`)
+RETRY_EVENT = "retry"
+
+
+def requeued(state: str, now: datetime) -> dict[str, Any]:
+    """The columns of a message put back in its receiver's queue as new: no attempts, no lease, and a
+    dead letter is `accepted` again (any other state, e.g. delivered, is kept until the next delivery)."""
+    return {
+        "delivery_state": "pending",
+        "attempts": 0,
+        "next_attempt_at": None,
+        "lease_until": None,
+        "updated_at": now,
+        "state": ACCEPTED if state == FAILED else state,
+    }
 
 
 def search_statement(f: SearchFilter) -> sa.Select[Any]:

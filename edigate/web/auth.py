@@ -18,6 +18,6 @@ def caller_of(request: web.Request) -> Caller | None:
 
 
 def unauthorized() -> web.Response:
-    resp = error(401, "missing or wrong bearer token")
+    resp = error(401, "manglende eller ukendt adgangsnøgle (Bearer-token)")
     resp.headers["WWW-Authenticate"] = 'Bearer realm="edigate"'
     return resp

@@ -8,6 +8,7 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from edigate.web.keys import SETTINGS
 from edigate.web.responses import error_reply
 
 log = structlog.get_logger()
@@ -28,10 +29,8 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     try:
         return await handler(request)
     except web.HTTPRequestEntityTooLarge:
-        from edigate.web.keys import SETTINGS
-
         limit = request.app[SETTINGS].server.max_body_bytes  # aiohttp's client_max_size
-        return error(413, f"message too big: the limit is {limit} bytes", kind="rejected")
+        return error(413, f"meddelelsen er for stor: grænsen er {limit} bytes", kind="rejected")
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise
@@ -43,4 +42,4 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return resp
     except Exception as exc:
         log.error("request_failed", path=request.path, error=type(exc).__name__)
-        return error(500, "internal error")
+        return error(500, "intern fejl")

@@ -23,6 +23,7 @@ from edigate.routing import PartnerDirectory
 from edigate.store.db import Database
 from edigate.store.leader import LeaderElection
 from edigate.store.messages import MessageStore
+from edigate.web.pages import Pages
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ WORKER = web.AppKey("edigate.delivery_worker", DeliveryWorker)
 INGEST = web.AppKey("edigate.ingest", IngestPipeline)
 LEADER = web.AppKey("edigate.leader", LeaderElection)
 HEALTH_LOOP = web.AppKey("edigate.health_loop", HealthLoop)
+PAGES = web.AppKey("edigate.pages", Pages)  # the gateway's pages in the site's layout
 METRICS: web.AppKey[Metrics | None] = web.AppKey("edigate.metrics")  # None: [metrics] enabled = false
 MAIL_RELAY: web.AppKey[MailRelay | None] = web.AppKey("edigate.mail_relay")  # None: no [notify]
 EXPLAIN_POOL = web.AppKey("edigate.explain_pool", ExplainPool)  # readable reports of invalid messages

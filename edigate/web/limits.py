@@ -32,7 +32,7 @@ async def body_deadline(request: web.Request, handler: Handler) -> web.StreamRes
     if request.method in _BODY_METHODS and request.body_exists:
         limit = request.client_max_size
         if limit and request.content_length is not None and request.content_length > limit:
-            resp = error(413, f"message too big: the limit is {limit} bytes", kind="rejected")
+            resp = error(413, f"meddelelsen er for stor: grænsen er {limit} bytes", kind="rejected")
             resp.force_close()  # do not read what was announced
             return resp
         timeout = request.app.get(_TIMEOUT, DEFAULT_BODY_READ_TIMEOUT)
@@ -42,16 +42,16 @@ async def body_deadline(request: web.Request, handler: Handler) -> web.StreamRes
         try:
             await asyncio.wait_for(request.post() if multipart else request.read(), timeout)
         except ValueError:  # a multipart body that does not parse (no boundary, broken part headers)
-            resp = error(400, "the multipart form body could not be parsed", kind="rejected")
+            resp = error(400, "formularens indhold (multipart) kunne ikke læses", kind="rejected")
             resp.force_close()
             return resp
         except web.HTTPRequestEntityTooLarge:  # chunked or gzip-inflated past client_max_size
-            resp = error(413, f"message too big: the limit is {limit} bytes", kind="rejected")
+            resp = error(413, f"meddelelsen er for stor: grænsen er {limit} bytes", kind="rejected")
             resp.force_close()
             return resp
         except TimeoutError:
             log.warning("request_body_timeout", path=request.path, timeout_seconds=timeout)
-            resp = error(408, f"the request body did not arrive within {timeout:g} seconds", kind="rejected")
+            resp = error(408, f"forespørgslens indhold kom ikke inden for {timeout:g} sekunder", kind="rejected")
             resp.force_close()
             return resp
     return await handler(request)

@@ -26,19 +26,19 @@ async def fetch(request: web.Request) -> web.Response:
     if caller is None:
         return unauthorized()
     if caller.is_admin:
-        return error(403, "a mailbox belongs to a partner; use the partner's token")
+        return error(403, "en postkasse tilhører en partner: brug partnerens adgangsnøgle")
     try:
         limit = int(request.query.get("limit", "10"))
         if not 1 <= limit <= 500:
             raise ValueError
     except ValueError:
-        return error(400, "limit must be an integer from 1 to 500")
+        return error(400, "limit skal være et heltal fra 1 til 500")
     directory = request.app[DIRECTORY]
     wanted = request.query.get("ean")
     if wanted is not None and not is_valid_ean(wanted):  # never echoed: it may be a CPR
         return error(400, f"ean: {INVALID_EAN}")
     if wanted is not None and wanted not in caller.eans:
-        return error(403, f"EAN {wanted} is not one of yours")
+        return error(403, f"EAN {wanted} er ikke en af dine")
     eans = sorted([wanted] if wanted else caller.eans)
     eans = [e for e in eans if (p := directory.partner(e)) is not None and p.delivery.kind == "mailbox"]
     store = request.app[STORE]
@@ -73,7 +73,7 @@ async def ack(request: web.Request) -> web.Response:
         verdict = await store.mailbox_ack(ean, mid)
         if verdict != "unknown":
             return json_reply(MailboxAck(id=mid, status="delivered", already=verdict == "already"))
-    return error(404, f"no message {mid} in your mailbox")
+    return error(404, f"meddelelse {mid} findes ikke i din postkasse")
 
 
 OPERATIONS = (

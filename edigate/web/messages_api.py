@@ -39,7 +39,7 @@ async def get_message(request: web.Request) -> web.Response:
     store = request.app[STORE]
     row = await store.get(mid)
     if row is None or not visible(caller, row):
-        return error(404, f"no message {mid} visible to you")
+        return error(404, f"meddelelse {mid} findes ikke blandt dine")
     fields = dict(row)
     if caller.is_admin:
         body = await store.body(mid) or b""
@@ -59,32 +59,33 @@ async def list_messages(request: web.Request) -> web.Response:
         return unauthorized()
     q = request.query
     if unknown := set(q) - LIST_PARAMETERS:  # a misspelt filter must not silently list everything
-        return error(400, f"unknown query parameter ({len(unknown)}); known: {', '.join(sorted(LIST_PARAMETERS))}")
+        known = ", ".join(sorted(LIST_PARAMETERS))
+        return error(400, f"ukendt parameter i forespørgslen ({len(unknown)}); kendte: {known}")
     try:
         limit = int(q.get("limit", "100"))
         if not 1 <= limit <= 1000:
             raise ValueError
     except ValueError:
-        return error(400, "limit must be an integer from 1 to 1000")
+        return error(400, "limit skal være et heltal fra 1 til 1000")
     since = None
     if "since" in q:  # present means meant: an empty or unreadable value is an error, not "no filter"
         try:
             since = datetime.fromisoformat(q["since"].replace("Z", "+00:00"))
         except ValueError:
-            return error(400, "since must be an ISO 8601 instant, e.g. 2026-11-22T08:00:00Z")
+            return error(400, "since skal være et tidspunkt efter ISO 8601, fx 2026-11-22T08:00:00Z")
         if since.tzinfo is None:
-            return error(400, "since must carry an offset (Z or +01:00)")
+            return error(400, "since skal have en tidszone (Z eller +01:00)")
     for key in ("sender", "receiver"):
         if q.get(key) and not is_valid_ean(q[key]):  # never echoed: it may be a CPR typed into the field
             return error(400, f"{key}: {INVALID_EAN}")
     state = q.get("state")
     if state is not None and state not in STATES:
-        return error(400, f"state must be one of {', '.join(STATES)}")
+        return error(400, f"state skal være en af {', '.join(STATES)}")
     after = None
     if q.get("cursor"):
         after = read_cursor(q["cursor"])
         if after is None:
-            return error(400, "cursor: must be the next_cursor of an earlier page, unchanged")
+            return error(400, "cursor: skal være next_cursor fra en tidligere side, uændret")
     f = SearchFilter(
         envelope_id=q.get("envelope_id") or q.get("bundle_id") or None,
         letter_id=q.get("message_header_id") or None,
@@ -132,11 +133,12 @@ async def retry_message(request: web.Request) -> web.Response:
     store = request.app[STORE]
     row = await store.get(mid)
     if row is None or not visible(caller, row):
-        return error(404, f"no message {mid} visible to you")
+        return error(404, f"meddelelse {mid} findes ikke blandt dine")
     if not (caller.is_admin or row["sender_ean"] in caller.eans):
-        return error(403, "only the sender or an admin may re-queue a message")
+        return error(403, "kun afsenderen eller en administrator kan sende en meddelelse igen")
     if not await store.retry(mid):
-        return error(409, f"message {mid} was rejected, or its body was purged by retention: it cannot be delivered")
+        gone = "blev afvist, eller dens indhold er slettet efter opbevaringsperioden: den kan ikke leveres"
+        return error(409, f"meddelelse {mid} {gone}")
     worker = request.app.get(WORKER)
     if worker is not None:
         worker.wake([row["receiver_ean"]])

@@ -1,5 +1,6 @@
 """``GET /api/v1/routes`` (the health matrix with reasons, per-type drill-down) and ``GET /routes`` (the
-hospital × municipality matrix as a plain server-rendered HTML page, readable without a legend or JS).
+hospital × municipality matrix as a server-rendered page in the site's layout, readable without a legend or
+JS: template `edigate/web/templates/routes.html`, rendered by `edigate.web.pages`).
 
 The API needs a bearer token: an admin sees every route, a partner or client the routes it is part of.
 The page shows states and reasons only (no error texts, no message data) and is open like notify's
@@ -8,35 +9,34 @@ The page shows states and reasons only (no error texts, no message data) and is 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from html import escape
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from edigate.config import Partner
 from edigate.health import HealthMatrix, HealthState, Reason, RouteHealth, RouteSignals
 from edigate.medcom.ean import INVALID_EAN, is_valid_ean
 from edigate.web.apispec import EAN as EAN_SCHEMA
 from edigate.web.apispec import Operation, path_param, query_param, register, reply
 from edigate.web.auth import caller_of, unauthorized
 from edigate.web.errors import error
-from edigate.web.keys import HEALTH_LOOP, SETTINGS
+from edigate.web.keys import HEALTH_LOOP, PAGES, SETTINGS
 from edigate.web.responses import UNAUTHORIZED, RouteMatrix, RouteReason, error_doc, json_reply
 from edigate.web.responses import RouteHealth as RouteHealthBody
 
-__all__ = ["STATE_WORDS", "add_routes"]
+__all__ = ["NO_TRAFFIC", "STATE_WORDS", "add_routes", "page_context"]
 
 EAN = r"{%s:[0-9]{13}}"
 LOCAL = ZoneInfo("Europe/Copenhagen")
 #: the Danish word written in every cell, so the colour is never the only carrier of the state
 STATE_WORDS = {HealthState.OK: "ok", HealthState.DEGRADED: "forstyrret", HealthState.DOWN: "nede"}
+#: a cell where neither direction had traffic in the health window: grey, since nothing was measured
+NO_TRAFFIC = "ingen trafik"
 RECEIVER_DOWN_TEXT = "modtagerens system er nede"
-_COLOURS = {  # background, text: WCAG AA contrast on both
-    HealthState.OK: ("#d7f0dd", "#14532d"),
-    HealthState.DEGRADED: ("#fde9b8", "#713f12"),
-    HealthState.DOWN: ("#f8c9c9", "#7f1d1d"),
-}
+#: the page reloads itself, so a screen on the wall stays current without JavaScript
+REFRESH_SECONDS = 30
 
 
 def _matrix(app: web.Application) -> HealthMatrix:
@@ -61,7 +61,7 @@ async def routes_json(request: web.Request) -> web.Response:
         routes = [r for r in routes if r["sender"] in caller.eans or r["receiver"] in caller.eans]
     states = [s.value for s in HealthState]
     if "state" in q and q["state"] not in states:  # a typo must not look like "no such routes"
-        return error(400, f"state must be one of {', '.join(states)}")
+        return error(400, f"state skal være en af {', '.join(states)}")
     for key in ("sender", "receiver"):
         if key in q and not is_valid_ean(q[key]):  # never echoed: it may be a CPR
             return error(400, f"{key}: {INVALID_EAN}")
@@ -82,7 +82,7 @@ async def route_json(request: web.Request) -> web.Response:
         if not is_valid_ean(value):  # no such route can exist; never echoed
             return error(404, f"{key}: {INVALID_EAN}")
     if not caller.is_admin and not ({sender, receiver} & caller.eans):
-        return error(403, "not one of your routes")
+        return error(403, "ikke en af dine ruter")
     for r in _matrix(request.app).as_dict(_names(request.app))["routes"]:
         if r["sender"] == sender and r["receiver"] == receiver:
             return json_reply(RouteHealthBody.model_validate(r))
@@ -103,7 +103,7 @@ async def route_json(request: web.Request) -> web.Response:
                 types={},
             )
         )
-    return error(404, "unknown route")
+    return error(404, "ukendt rute")
 
 
 # ---------------------------------------------------------------------------------------------- HTML
@@ -126,102 +126,68 @@ def _route(sender: str, receiver: str, matrix: HealthMatrix) -> RouteHealth | No
     return matrix.get(sender, receiver) or _quiet_route(sender, receiver, matrix)
 
 
-NO_TRAFFIC = "ingen trafik"
-_NO_TRAFFIC_COLOURS = ("#e5e7eb", "#374151")  # grey: nothing measured, which is not the same as ok
+@dataclass(frozen=True)
+class Cell:
+    """What one cell of the page shows: its state word (never the colour alone), why, and what waits."""
+
+    css: str  # the state's value (its colour), or "quiet": grey, nothing measured, which is not the same as ok
+    word: str
+    directions: tuple[str, ...] = ()  # "→ nede: modtagerens system er nede" for a direction that is not ok
+    pending: int = 0
 
 
-def _cell_word(a_to_b: RouteHealth | None, b_to_a: RouteHealth | None) -> str:
-    """What a cell says: the worse direction's state, or "ingen trafik" when neither direction has any."""
+def _cell(a_to_b: RouteHealth | None, b_to_a: RouteHealth | None) -> Cell:
+    """The worse direction's state, or "ingen trafik" (grey) when neither direction has any."""
     if a_to_b is None and b_to_a is None:
-        return NO_TRAFFIC
-    return STATE_WORDS[_worst((a_to_b, b_to_a))]
-
-
-def _cell(a_to_b: RouteHealth | None, b_to_a: RouteHealth | None, names: Mapping[str, str]) -> str:
-    if a_to_b is None and b_to_a is None:
-        bg, fg = _NO_TRAFFIC_COLOURS
-        return f'<td class="quiet" style="background:{bg};color:{fg}">{NO_TRAFFIC}</td>'
+        return Cell("quiet", NO_TRAFFIC)
     state = _worst((a_to_b, b_to_a))
-    bg, fg = _COLOURS[state]
-    lines = [f"<strong>{STATE_WORDS[state]}</strong>"]
+    directions = []
     for arrow, route in (("→", a_to_b), ("←", b_to_a)):
         if route is None or route.state is HealthState.OK:
             continue
         why = "; ".join(r.text for r in route.reasons[:2])
-        lines.append(f'<span class="dir">{arrow} {STATE_WORDS[route.state]}{": " + escape(why) if why else ""}</span>')
+        directions.append(f"{arrow} {STATE_WORDS[route.state]}{': ' + why if why else ''}")
     pending = sum(r.signals.pending_count for r in (a_to_b, b_to_a) if r is not None)
-    if pending:
-        lines.append(f'<span class="dir">{pending} venter</span>')
-    return f'<td class="{state.value}" style="background:{bg};color:{fg}">{"<br>".join(lines)}</td>'
+    return Cell(state.value, STATE_WORDS[state], tuple(directions), pending)
 
 
-def render_page(matrix: HealthMatrix, partners: Iterable[Any]) -> str:
+def page_context(matrix: HealthMatrix, partners: Iterable[Partner]) -> dict[str, object]:
+    """The hospital × municipality matrix, the other routes, and a summary counted from the very cells shown."""
     partners = list(partners)
     names = {p.ean: p.name for p in partners}
     hospitals = [p for p in partners if p.kind == "hospital"]
     municipalities = [p for p in partners if p.kind == "municipality"]
-    at = matrix.at.astimezone(LOCAL).strftime("%d.%m.%Y kl. %H:%M:%S") if matrix.at else "endnu ikke målt"
-
-    head = "".join(f'<th scope="col">{escape(m.name)}</th>' for m in municipalities)
-    rows = []
-    words: list[str] = []  # what every cell says, so the summary counts exactly what is shown
-    for h in hospitals:
-        pairs = [(_route(h.ean, m.ean, matrix), _route(m.ean, h.ean, matrix)) for m in municipalities]
-        words += [_cell_word(a, b) for a, b in pairs]
-        cells = "".join(_cell(a, b, names) for a, b in pairs)
-        rows.append(f'<tr><th scope="row">{escape(h.name)}</th>{cells}</tr>')
-
-    matrix_eans = {p.ean for p in hospitals} | {p.ean for p in municipalities}
+    rows = [
+        (h.name, [_cell(_route(h.ean, m.ean, matrix), _route(m.ean, h.ean, matrix)) for m in municipalities])
+        for h in hospitals
+    ]
+    hospital_eans, municipality_eans = {p.ean for p in hospitals}, {p.ean for p in municipalities}
     others = [
-        r
+        (f"{names.get(r.sender, r.sender)} → {names.get(r.receiver, r.receiver)}", _cell(r, None))
         for r in matrix.routes
         if not (
-            {r.sender, r.receiver} <= matrix_eans
-            and {r.sender, r.receiver} & {p.ean for p in hospitals}
-            and {r.sender, r.receiver} & {p.ean for p in municipalities}
+            {r.sender, r.receiver} <= hospital_eans | municipality_eans
+            and {r.sender, r.receiver} & hospital_eans
+            and {r.sender, r.receiver} & municipality_eans
         )
     ]
-    other_rows = "".join(
-        f"<tr><td>{escape(names.get(r.sender, r.sender))} → {escape(names.get(r.receiver, r.receiver))}</td>"
-        f"{_cell(r, None, names)}</tr>"
-        for r in others
-    )
-    words += [_cell_word(r, None) for r in others]
-    down = ", ".join(escape(names.get(e, e)) for e in sorted(matrix.receivers_down))
+    words = [c.word for _, cells in rows for c in cells] + [c.word for _, c in others]
     order = [*(STATE_WORDS[s] for s in HealthState), NO_TRAFFIC]
-    summary = ", ".join(f"{words.count(w)} {w}" for w in order)
-    return f"""<!doctype html>
-<html lang="da"><head><meta charset="utf-8"><meta http-equiv="refresh" content="30">
-<title>EDI-ruter: driftsstatus</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 1.5rem; color: #111; }}
-table {{ border-collapse: collapse; margin-bottom: 1.5rem; }}
-th, td {{ border: 1px solid #888; padding: .35rem .5rem; vertical-align: top; font-size: .9rem; }}
-thead th {{ writing-mode: vertical-rl; transform: rotate(180deg); text-align: left; }}
-td strong {{ text-transform: uppercase; }}
-.dir {{ font-size: .8rem; }}
-nav {{ margin-bottom: 1rem; }}
-</style></head>
-<body>
-<nav aria-label="Hovedmenu"><a href="/status">Driftsstatus</a> · <a href="/routes">EDI-ruter</a> ·
-<a href="/incidents/new">Meld nedbrud/nedlukning</a> · <a href="/status/contacts">Kontaktkort</a></nav>
-<h1>EDI-ruter: driftsstatus</h1>
-<p>Målt {at}. Celler: {summary}.
-Hver celle viser sygehus ↔ kommune i begge retninger: <strong>ok</strong>, <strong>forstyrret</strong>,
-<strong>nede</strong> eller <strong>{NO_TRAFFIC}</strong> (grå: ingen meddelelser i måleperioden, så intet er
-målt). Siden opdateres hvert 30. sekund.</p>
-{f"<p><strong>Modtagere nede:</strong> {down}</p>" if down else ""}
-<table><caption>Sygehuse (rækker) × kommuner (kolonner)</caption>
-<thead><tr><th scope="col">Sygehus</th>{head}</tr></thead>
-<tbody>{"".join(rows)}</tbody></table>
-{f"<table><caption>Øvrige ruter</caption><tbody>{other_rows}</tbody></table>" if other_rows else ""}
-</body></html>
-"""
+    return {
+        "measured_at": matrix.at.astimezone(LOCAL).strftime("%d.%m.%Y kl. %H:%M:%S") if matrix.at else None,
+        "summary": ", ".join(f"{words.count(w)} {w}" for w in order),
+        "no_traffic": NO_TRAFFIC,
+        "receivers_down": [names.get(e, e) for e in sorted(matrix.receivers_down)],
+        "municipalities": [m.name for m in municipalities],
+        "rows": rows,
+        "others": others,
+        "refresh_seconds": REFRESH_SECONDS,
+    }
 
 
 async def routes_page(request: web.Request) -> web.Response:
-    html = render_page(_matrix(request.app), request.app[SETTINGS].partners)
-    return web.Response(text=html, content_type="text/html", charset="utf-8")
+    context = page_context(_matrix(request.app), request.app[SETTINGS].partners)
+    return request.app[PAGES].response(request, "routes.html", context)
 
 
 OPERATIONS = (

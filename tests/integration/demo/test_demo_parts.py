@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from edigate.demo.config import BROKEN, HOSPITALS, MUNICIPALITIES, DemoTimings, demo_settings, dumps
+from edigate.demo.config import BROKEN, EXAMPLE, HOSPITALS, MUNICIPALITIES, DemoTimings, demo_settings, dumps
 from edigate.demo.messages import BUILDERS, Outgoing, build
-from edigate.demo.service import demo_start
+from edigate.demo.service import demo_rules, demo_start
 from edigate.medcom import Validator, build_positive_receipt, default_schema_dir, extract_envelope, parse
 from edigate.settings import parse_settings
+from notify.policy import DEFAULT_RULES
 
 
 @pytest.fixture(scope="module")
@@ -56,5 +57,17 @@ def test_demo_config_round_trips_and_parses(tmp_path: Path) -> None:
 
 def test_demo_clock_starts_on_a_weekday_at_ten_outside_holidays() -> None:
     assert demo_start(date(2026, 11, 22)).isoformat() == "2026-11-20T10:00:00+01:00"  # Sunday -> Friday
-    assert demo_start(date(2026, 12, 25)).date() == date(2026, 12, 24)  # Christmas Day is a public holiday
+    # Christmas Day is a public holiday, and 24 December a closing day of the region (issue 12 item 9)
+    assert demo_start(date(2026, 12, 25)).date() == date(2026, 12, 23)
     assert demo_start(date(2026, 4, 6)).date() == date(2026, 4, 1)  # Easter Monday back past Good Fri/Maundy Thu
+
+
+def test_demo_clock_keeps_the_configured_closing_days(tmp_path: Path) -> None:
+    """The demo starts on a day the example's [notify.rules] call open, as the service will read them."""
+    assert demo_rules(EXAMPLE).closing_days == DEFAULT_RULES.closing_days  # the example keeps the defaults
+    example = tmp_path / "example.toml"
+    example.write_text(
+        EXAMPLE.read_text(encoding="utf-8") + '\n[notify.rules]\nclosing_days = ["11-20"]\n', encoding="utf-8"
+    )
+    assert demo_start(date(2026, 11, 20), demo_rules(example)).date() == date(2026, 11, 19)
+    assert demo_start(date(2026, 11, 20), demo_rules(EXAMPLE)).date() == date(2026, 11, 20)

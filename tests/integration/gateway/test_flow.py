@@ -158,7 +158,7 @@ def test_refusals_and_authentication(gateway: Gateway) -> None:
     no_token = call(gateway.url, "POST", "/api/v1/messages", xml)
     assert no_token.status == 401 and no_token.body["status"] == "error"
     forbidden = gateway.post(xml, "municipality")  # Sender EAN is the hospital's
-    assert forbidden.status == 403 and "not one of yours" in forbidden.body["reason"]
+    assert forbidden.status == 403 and "er ikke en af dine" in forbidden.body["reason"]
     assert gateway.post(xml, content_type="application/json").status == 415
     assert gateway.post(b"<x>" + b" " * 300_000 + b"</x>").status == 413
 

@@ -73,7 +73,7 @@ def test_forged_receipts_are_refused_and_change_nothing(gateway: Gateway) -> Non
         assert reply.status in (403, 422), (what, reply)
         reason = reply.body["reason"]
         if reply.status == 403:
-            assert "not one of yours" in reason, (what, reply)
+            assert "er ikke en af dine" in reason, (what, reply)
         else:
             assert "er ikke modtager af den meddelelse, den svarer på" in reason, (what, reply)
             assert MUNICIPALITY not in reason and HOSPITAL not in reason  # only the caller's own EAN

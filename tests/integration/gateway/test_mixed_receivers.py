@@ -21,7 +21,7 @@ def test_letters_to_two_receivers_get_a_negative_receipt(gateway: Gateway) -> No
     assert reply.status == 422, reply
     assert reply.body["refuse_code"] == "ikke_specificeret"
     reason = reply.body["errors"][0]["message"]
-    assert "2 different receivers" in reason and MUNICIPALITY in reason and OTHER_MUNICIPALITY in reason
+    assert "2 forskellige modtagere" in reason and MUNICIPALITY in reason and OTHER_MUNICIPALITY in reason
     receipt = reply.body["receipt"]
     assert "NegativeReceipt" in receipt and "ikke_specificeret" in receipt and "LETMIX01" in receipt
     assert gateway.municipality_rx.received == []  # nothing went to the first letter's receiver

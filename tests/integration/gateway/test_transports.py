@@ -120,7 +120,7 @@ def test_dead_letter_then_retry(gateway_factory: Any) -> None:
             break
         time.sleep(0.1)
     assert shown["state"] == "failed" and shown["attempts"] == 2, shown
-    assert "gave up after 2 attempts" in shown["last_error"] and "HTTP 500" in shown["last_error"]
+    assert "opgivet efter 2 forsøg" in shown["last_error"] and "HTTP 500" in shown["last_error"]
     # dead-lettered, and the sender's negative receipt (XCTL02 ikke_specificeret) queued with it
     assert [e["event"] for e in shown["history"]][-2:] == ["failed", "receipt_queued"]
 

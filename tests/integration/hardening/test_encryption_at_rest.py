@@ -72,7 +72,7 @@ def test_missing_key_for_a_stored_body_is_a_clear_error_not_ciphertext(tmp_path:
     svc.start()
     try:
         reply = w.call("GET", "/api/v1/mailbox?limit=5", role="receiver")
-        assert reply.status == 500 and reply.body == {"status": "error", "reason": "internal error"}
+        assert reply.status == 500 and reply.body == {"status": "error", "reason": "intern fejl"}
     finally:
         svc.stop()
     log = svc.log_text()

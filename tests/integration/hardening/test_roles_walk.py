@@ -162,6 +162,19 @@ TABLE: dict[tuple[str, str], Row] = {
     ("get", "/incidents/{id}"): Row(same(303), fixed("GET", "/incidents/999999")),
     ("get", "/incidents"): Row(same(303), fixed("GET", "/incidents")),
     ("get", "/desk/visinfosyd"): Row(same(303), fixed("GET", "/desk/visinfosyd")),
+    ("get", "/desk/dead-letters"): Row(same(303), fixed("GET", "/desk/dead-letters")),
+    ("post", "/desk/dead-letters/{id}/retry"): Row(
+        same(303), fixed("POST", "/desk/dead-letters/1/retry", b"", "application/x-www-form-urlencoded")
+    ),
+    ("post", "/desk/dead-letters/retry-receiver"): Row(
+        same(303),
+        fixed(
+            "POST",
+            "/desk/dead-letters/retry-receiver",
+            f"receiver={MUNICIPALITY}".encode(),
+            "application/x-www-form-urlencoded",
+        ),
+    ),
     ("get", "/admin/directory"): Row(same(303), fixed("GET", "/admin/directory")),
     ("*", "/admin/directory/organisations/{ean}"): Row(
         same(303), fixed("GET", f"/admin/directory/organisations/{HOSPITAL}")

@@ -58,6 +58,9 @@ def test_wheel_install_validates_with_its_own_schemas(tmp_path: Path) -> None:
         env=env,
     ).stdout.split()
     assert example == [str(venv / "share" / "edigate" / "examples" / "region-syddanmark.toml"), "True"], example
+    # the gateway's page templates travel with the package: /routes renders after `pip install`
+    pages = "from edigate.web.pages import TEMPLATES as T; print((T / 'routes.html').is_file())"
+    assert _run(python, "-c", pages, cwd=tmp_path, env=env).stdout.split() == ["True"]
 
     messages = tmp_path / "in"
     messages.mkdir()

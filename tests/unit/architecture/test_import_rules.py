@@ -3,10 +3,10 @@
 - `edigate/medcom` imports nothing else of the project;
 - `notify` imports nothing of `edigate`; the gateway may use notify's pure leaf `notify.cpr` (stdlib only);
 - the store, delivery, health, config and monitor modules import neither `edigate.web` nor `notify` (except
-  the adapters for notify's storage ports, `edigate/store/notify_store.py`, `portal_tasks.py` and
-  `directory_store.py`, which import the port and its model types);
-- only the composition root (`edigate/app.py`, `edigate/settings.py`) and the commands import both the
-  gateway and notify;
+  the adapters for notify's storage ports, `edigate/store/notify_store.py`, `portal_tasks.py`,
+  `directory_store.py` and `dead_letter_desk.py`, which import the port and its model types);
+- only the composition root (`edigate/app.py`, `edigate/settings.py`), the commands and the demo's service
+  module import both the gateway and notify;
 - no `except ImportError` around the project's own modules, no `__import__`, and no import cycles.
 """
 
@@ -81,6 +81,8 @@ NOTIFY_ADAPTERS = {
     "edigate.store.notify_store": {"notify.storage", "notify.model"},
     "edigate.store.portal_tasks": {"notify.visinfosyd", "notify.model", "notify.incidents"},
     "edigate.store.directory_store": {"notify.directory", "notify.model"},
+    # the desk's page of dead letters (issue 12 item 6): the port, its row types and the audit entry
+    "edigate.store.dead_letter_desk": {"notify.dead_letters", "notify.model"},
 }
 #: pure leaf modules of notify that the gateway may use too (the project's one CPR detector): they import
 #: nothing but the standard library, so using them couples nothing (test_shared_leaves_are_pure)
@@ -106,7 +108,9 @@ def test_lower_layers_import_no_web_and_no_notify(name: str) -> None:
     assert not bad, f"{name} imports {sorted(bad)}"
 
 
-COMPOSITION = ("edigate.app", "edigate.settings", "edigate.commands", *NOTIFY_ADAPTERS)
+#: `edigate demo`'s service module: it starts the story on a day the procedure's own rules (notify.policy,
+#: `[notify.rules]`) call open, closing days included, so it reads them as the service will
+COMPOSITION = ("edigate.app", "edigate.settings", "edigate.commands", "edigate.demo.service", *NOTIFY_ADAPTERS)
 
 
 @pytest.mark.parametrize("name", sorted(n for n in MODULES if under(n, "edigate")))

@@ -60,8 +60,8 @@ def test_dead_letter_after_attempts_or_age() -> None:
     s = DeliverySettings(max_attempts=3, max_age_minutes=60)
     now = datetime(2026, 11, 22, 12, tzinfo=UTC)
     assert dead_letter_reason(2, now, now, s) is None
-    assert "3 attempts" in (dead_letter_reason(3, now, now, s) or "")
-    assert "60 minutes" in (dead_letter_reason(0, now - timedelta(hours=2), now, s) or "")
+    assert "opgivet efter 3 forsøg" in (dead_letter_reason(3, now, now, s) or "")
+    assert "opgivet efter 60 minutter i køen" in (dead_letter_reason(0, now - timedelta(hours=2), now, s) or "")
 
 
 def test_circuit_opens_and_half_opens() -> None:

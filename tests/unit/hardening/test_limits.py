@@ -70,7 +70,7 @@ async def test_slow_drip_body_gets_408_while_others_are_served(server: TestServe
     writer.close()
     reply = await drip
     assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
-    assert b"did not arrive within 0.5 seconds" in reply
+    assert b"kom ikke inden for 0.5 sekunder" in reply
     assert time.monotonic() - started < 3
 
 
@@ -83,7 +83,7 @@ async def test_gzip_bomb_is_bounded_by_the_size_limit(server: TestServer) -> Non
 async def test_announced_oversize_is_refused_unread(server: TestServer) -> None:
     reply = await raw(server, head(50_000_000))
     assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
-    assert b"the limit is 10000 bytes" in reply
+    assert b"10000 bytes" in reply
 
 
 async def test_normal_bodies_reach_the_handler(server: TestServer) -> None:
