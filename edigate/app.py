@@ -37,7 +37,7 @@ from edigate.medcom import Validator, all_types
 from edigate.medcom.explain_pool import ExplainPool
 from edigate.metrics import Metrics
 from edigate.monitor import HealthLoop, HealthLoopSettings
-from edigate.receipt_sweep import AckAlertHook, sweep_overdue_receipts
+from edigate.receipt_sweep import MissingReceiptHook, sweep_overdue_receipts
 from edigate.routing import PartnerDirectory
 from edigate.settings import Settings
 from edigate.store.crypto import BodyKeyring
@@ -114,7 +114,7 @@ class Gateway:
     notify: NotifyService | None
     health_loop: HealthLoop
     ingest: IngestPipeline
-    ack_alert_hooks: list[AckAlertHook] = field(default_factory=list)
+    missing_receipt_hooks: list[MissingReceiptHook] = field(default_factory=list)
 
 
 def ensure_sqlite_dir(url: str) -> None:
@@ -166,7 +166,8 @@ def build_gateway(settings: Settings, clock: Clock) -> Gateway:
         ingest=_ingest_pipeline(
             settings, clock, validator, validation_pool, explain_pool, store, worker, metrics, fhir_validator
         ),
-        ack_alert_hooks=[health_loop.ack_alert],  # receipts missing past the alert time: an IT alert mail
+        # receipts missing past the alert time: an IT alert mail
+        missing_receipt_hooks=[health_loop.missing_receipt_alert],
     )
 
 
@@ -354,8 +355,8 @@ async def _running(gateway: Gateway, _app: web.Application) -> AsyncIterator[Non
         log.info("delivery_started", owner=g.worker.owner, push_receivers=len(g.worker.partners))
         await g.leader.start()
         stack.push_async_callback(g.leader.stop)
-        receipts = sweep_overdue_receipts(g.store, s.delivery, g.leader.is_leader, g.ack_alert_hooks)
-        await stack.enter_async_context(_task(receipts, "ack-sweep"))
+        receipts = sweep_overdue_receipts(g.store, s.delivery, g.leader.is_leader, g.missing_receipt_hooks)
+        await stack.enter_async_context(_task(receipts, "receipt-sweep"))
         purge = purge_periodically(g.database, g.clock, s.retention.body_days, s.retention.interval_minutes)
         await stack.enter_async_context(_task(purge, "retention"))
         if g.notify is not None:

@@ -36,7 +36,8 @@ from edigate.ingest.answers import (
 )
 from edigate.ingest.model import Answer, IngestContext, Parsed, Problem, Refusal
 from edigate.medcom.model import Envelope, Letter, OriginalLetterRef, Party, ReceiptContent
-from edigate.store.model import FHIR_JSON, FHIR_XML, REJECTED, GeneratedReceipt
+from edigate.store.model import FHIR_JSON, FHIR_XML, GeneratedReceipt
+from edigate.store.states import MessageState
 
 log = structlog.get_logger()
 
@@ -280,7 +281,7 @@ class FhirAdapter:
             return self._refused_json(outcome.id, outcome.refuse_text or "", problems, msg)
         if outcome.kind == "duplicate":
             log.info("message_duplicate", message_id=outcome.id, route=route, state=outcome.state, **ids)
-            if outcome.state == REJECTED and outcome.receipt_body:
+            if outcome.state == MessageState.REJECTED and outcome.receipt_body:
                 # a negative duplicate: the identical Acknowledgement the original got (MedCom 020/032, MR8)
                 return Answer(422, body=outcome.receipt_body, content_type=_media_type_of(outcome.receipt_body))
             return reply(
@@ -288,7 +289,7 @@ class FhirAdapter:
                 MessageDuplicate(
                     duplicate=True,
                     id=outcome.id,
-                    status="rejected" if outcome.state == REJECTED else "accepted",
+                    status="rejected" if outcome.state == MessageState.REJECTED else "accepted",
                     state=outcome.state,
                     format="fhir",
                     acknowledgement_resent=outcome.receipt_resent,

@@ -12,10 +12,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from edigate.ingest.model import Answer
+from edigate.store.states import MessageState
 
-#: the states of a stored message (edigate.store.model.STATES), as the API shows them
-STATES = ("accepted", "delivered", "acknowledged", "refused", "ack_overdue", "failed", "rejected")
-MessageState = Annotated[str, WithJsonSchema({"type": "string", "enum": list(STATES)})]
+#: the states of a stored message (edigate.store.states), as the API shows them
+MessageStateName = Annotated[str, WithJsonSchema({"type": "string", "enum": [s.value for s in MessageState]})]
 
 
 class ApiModel(BaseModel):
@@ -63,7 +63,7 @@ class MessageDuplicate(ApiModel):
     duplicate: Literal[True]
     id: int
     status: Literal["accepted", "rejected"]
-    state: MessageState | None = None
+    state: MessageStateName | None = None
     format: Literal["fhir"] | None = None
     refuse_code: str | None = None
     receipt_resent: bool | None = None

@@ -21,8 +21,9 @@ from edigate.ingest.answers import FieldError, MessageAccepted, MessageDuplicate
 from edigate.ingest.model import Answer, IngestContext, Parsed, Problem, Refusal
 from edigate.medcom import Validator, build_negative_receipt, new_identifier
 from edigate.medcom.errors import SchemaUnavailable
-from edigate.medcom.model import ValidationResult
-from edigate.store.model import GeneratedReceipt
+from edigate.medcom.model import Envelope, ValidationResult
+from edigate.store.model import GeneratedReceipt, IngestOutcome
+from edigate.store.states import MessageState
 
 log = structlog.get_logger()
 
@@ -156,10 +157,9 @@ class OioxmlAdapter:
         outcome, parsed = ctx.outcome, ctx.parsed
         assert outcome is not None and parsed is not None and parsed.envelope is not None
         env = parsed.envelope
-        route = f"{env.sender.ean}->{env.receiver.ean}"
         letters = [lt.id for lt in env.letters]
         if outcome.kind == "accepted":
-            log.info("message_accepted", message_id=outcome.id, envelope_id=env.id, route=route, type=env.message_type)
+            _log_outcome("message_accepted", outcome, env, type=env.message_type)
             return reply(
                 202,
                 MessageAccepted(
@@ -167,11 +167,10 @@ class OioxmlAdapter:
                 ),
             )
         if outcome.kind == "rejected":
-            log.info(
+            _log_outcome(
                 "message_rejected",
-                message_id=outcome.id,
-                envelope_id=env.id,
-                route=route,
+                outcome,
+                env,
                 refuse_code=outcome.refuse_code,
                 receipt_queued=outcome.queued_receipt_id,
             )
@@ -192,19 +191,13 @@ class OioxmlAdapter:
                 ),
             )
         if outcome.kind == "duplicate":
-            log.info(
-                "message_duplicate",
-                message_id=outcome.id,
-                envelope_id=env.id,
-                route=route,
-                receipt_resent=outcome.receipt_resent,
-            )
+            _log_outcome("message_duplicate", outcome, env, receipt_resent=outcome.receipt_resent)
             return reply(
                 200,
                 MessageDuplicate(
                     duplicate=True,
                     id=outcome.id,
-                    status="rejected" if outcome.state == "rejected" else "accepted",
+                    status="rejected" if outcome.state == MessageState.REJECTED else "accepted",
                     state=outcome.state,
                     refuse_code=outcome.refuse_code,
                     receipt_resent=outcome.receipt_resent,
@@ -212,7 +205,7 @@ class OioxmlAdapter:
                     letters=letters,
                 ),
             )
-        log.info("message_conflict", envelope_id=env.id, route=route, original=outcome.id)
+        log.info("message_conflict", envelope_id=env.id, route=_route(env), original=outcome.id)
         return reply(
             422,
             MessageRejected(
@@ -228,3 +221,12 @@ class OioxmlAdapter:
 
 def _field_error(p: Problem) -> FieldError:
     return FieldError(message=p.message, line=p.line, path=p.path)
+
+
+def _route(env: Envelope) -> str:
+    return f"{env.sender.ean}->{env.receiver.ean}"
+
+
+def _log_outcome(event: str, outcome: IngestOutcome, env: Envelope, **fields: object) -> None:
+    """One log line per answered message: the same keys for every outcome, plus the outcome's own."""
+    log.info(event, message_id=outcome.id, envelope_id=env.id, route=_route(env), **fields)

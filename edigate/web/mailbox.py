@@ -1,8 +1,12 @@
-"""The VANS-style mailbox: a receiver polls for its messages and confirms each one.
+"""The VANS-style mailbox: a receiver polls for its messages and confirms each one it has fetched.
 
 GET /api/v1/mailbox?limit=N[&ean=…] leases the oldest unconfirmed messages (FIFO) for
-`delivery.mailbox_lease_seconds`; POST /api/v1/mailbox/{id}/ack confirms one. Unconfirmed messages
-come back after the lease.
+`delivery.mailbox_lease_seconds`; POST /api/v1/mailbox/{id}/ack is the *fetch confirmation*: the
+receiver has the message, which makes it delivered. Unconfirmed messages come back after the lease.
+
+The path says `ack` for history (and stays, it is public API); it is a transport-level fetch
+confirmation, not a MedCom receipt: the receiver's receipt (XCTL03/XCTL02, a FHIR Acknowledgement) is a
+message of its own, posted to /api/v1/messages. See docs/architecture.md, "Words".
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import base64
 from aiohttp import web
 
 from edigate.medcom.ean import INVALID_EAN, is_valid_ean
+from edigate.store.states import DeliveryState
 from edigate.web.apispec import EAN, Operation, query_param, register, reply
 from edigate.web.auth import caller_of, unauthorized
 from edigate.web.errors import error
@@ -63,16 +68,17 @@ async def fetch(request: web.Request) -> web.Response:
     return json_reply(MailboxBatch(messages=out, lease_seconds=lease))
 
 
-async def ack(request: web.Request) -> web.Response:
+async def confirm_fetched(request: web.Request) -> web.Response:
+    """POST /api/v1/mailbox/{id}/ack: the fetch confirmation of one message."""
     caller = caller_of(request)
     if caller is None:
         return unauthorized()
     mid = int(request.match_info["id"])
     store = request.app[STORE]
     for ean in sorted(caller.eans):
-        verdict = await store.mailbox_ack(ean, mid)
+        verdict = await store.mailbox_confirm_fetched(ean, mid)
         if verdict != "unknown":
-            return json_reply(MailboxAck(id=mid, status="delivered", already=verdict == "already"))
+            return json_reply(MailboxAck(id=mid, status=DeliveryState.DELIVERED, already=verdict == "already"))
     return error(404, f"meddelelse {mid} findes ikke i din postkasse")
 
 
@@ -108,7 +114,7 @@ OPERATIONS = (
             401: UNAUTHORIZED,
             404: error_doc("No such message in the caller's mailbox."),
         },
-        ack,
+        confirm_fetched,
         parameters=(MID,),
         pattern=f"/api/v1/mailbox/{ID}/ack",
     ),
@@ -116,4 +122,4 @@ OPERATIONS = (
 
 
 def add_routes(app: web.Application) -> None:
-    register(app, OPERATIONS)
+    register(app, OPERATIONS)  # the path's `ack`: the fetch confirmation (see confirm_fetched)

@@ -14,8 +14,9 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import Field, PlainSerializer, WithJsonSchema
 
-from edigate.ingest.answers import ApiError, ApiModel, MessageState
+from edigate.ingest.answers import ApiError, ApiModel, MessageStateName
 from edigate.store.correlation import partner_text
+from edigate.store.states import DeliveryState
 from edigate.web.apispec import Reply, reply
 
 __all__ = ["UNAUTHORIZED", "ApiError", "ApiModel", "error_doc", "error_reply", "json_reply"]
@@ -32,7 +33,7 @@ Instant = Annotated[
 #: a refuse text as partners may read it (also rows stored before it was scrubbed on the way in)
 PartnerText = Annotated[str, PlainSerializer(partner_text, return_type=str)]
 Ean = Annotated[str, Field(description="EAN/GLN location number")]
-DeliveryState = Annotated[str, WithJsonSchema({"type": "string", "enum": ["pending", "delivered", "failed", "none"]})]
+DeliveryStateName = Annotated[str, WithJsonSchema({"type": "string", "enum": [s.value for s in DeliveryState]})]
 #: a push receiver's circuit breaker (edigate.delivery.policy.Circuit)
 CircuitName = Annotated[str, WithJsonSchema({"type": "string", "enum": ["closed", "open", "half_open"]})]
 
@@ -70,8 +71,8 @@ class MessageMeta(ApiModel):
     ack_requested: bool
     is_receipt: bool
     generated: bool = Field(description="built by the gateway (a negative receipt or Acknowledgement)")
-    state: MessageState
-    delivery_state: DeliveryState
+    state: MessageStateName
+    delivery_state: DeliveryStateName
     refuse_code: str | None
     refuse_text: PartnerText | None
     body_size: int
