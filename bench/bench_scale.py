@@ -48,7 +48,7 @@ CHUNK = 2000
 SEED_ROWS = 4000  # rows written through the store's own code; the rest are copies of them
 
 
-async def fill(url: str, n: int) -> dict[str, Any]:
+async def fill(url: str, n: int, pending_share: float = 0.1, deliver_receipts: bool = False) -> dict[str, Any]:
     """A seed of up to SEED_ROWS rows through the store's code paths, then copies of exactly those rows
     (messages, letters, events) with new ids, envelope/letter ids and earlier times, so that N rows cost
     seconds instead of hours on this machine while every row is one the store itself wrote."""
@@ -68,7 +68,7 @@ async def fill(url: str, n: int) -> dict[str, Any]:
     store = MessageStore(db, lambda: clock_now[0], group_commit_max=256)
     await store.start()
     started = time.perf_counter()
-    pending = seed_n // 10
+    pending = round(seed_n * pending_share)
     pairs = (seed_n - pending) // 2
     step = seed_span / max(1, pending + pairs)
     try:
@@ -83,7 +83,9 @@ async def fill(url: str, n: int) -> dict[str, Any]:
                 if kind == "pair":
                     await store.mark_delivered([o.id for o in outs if o.id is not None], "bench fill")
                     receipts = [positive_receipt(f"R{e.id[1:]}", e) for e in envs]
-                    await asyncio.gather(*(store.accept(IngestItem(r, receipt_body)) for r in receipts))
+                    routed = await asyncio.gather(*(store.accept(IngestItem(r, receipt_body)) for r in receipts))
+                    if deliver_receipts:  # the hospital fetched its receipts: nothing left queued
+                        await store.mark_delivered([o.id for o in routed if o.id is not None], "bench fill")
     finally:
         await store.stop()
     seeded = time.perf_counter() - started
@@ -94,7 +96,7 @@ async def fill(url: str, n: int) -> dict[str, Any]:
         "rows": total,
         "pending": pending * copies,
         # the receipts are queued for the hospital too (this fill delivers originals only)
-        "queued": (pending + pairs) * copies,
+        "queued": (pending + (0 if deliver_receipts else pairs)) * copies,
         "seed_rows": pairs * 2 + pending,
         "seed_seconds": round(seeded, 1),
         "fill_seconds": round(time.perf_counter() - started, 1),
@@ -187,7 +189,7 @@ async def probe(url: str, repeat: int) -> dict[str, Any]:
             ),
             "list ?since=<future> (no rows)": lambda: store.search(SearchFilter(since=now + timedelta(days=1))),
             "list ?receiver=<municipality>": lambda: store.search(SearchFilter(receiver=MUNICIPALITY)),
-            "receipt-overdue sweep": lambda: store.ack_sweep(timedelta(minutes=30), timedelta(minutes=90)),
+            "receipt-overdue sweep": lambda: store.sweep_missing_receipts(timedelta(minutes=30), timedelta(minutes=90)),
             "retention pass, nothing to purge": lambda: purge_bodies(db, now, 30),
             "health tick (store read)": lambda: read_route_signals(db, [MUNICIPALITY, HOSPITAL, OTHER], now),
         }
@@ -198,6 +200,17 @@ async def probe(url: str, repeat: int) -> dict[str, Any]:
     finally:
         await db.close()
     return out
+
+
+async def storage_of(url: str) -> dict[str, Any]:
+    """`storage` of the store at `url` (its own tree's Database)."""
+    from edigate.store.db import Database
+
+    db = Database.open(url)
+    try:
+        return await storage(db)
+    finally:
+        await db.close()
 
 
 async def storage(db: Any) -> dict[str, Any]:
@@ -348,19 +361,29 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", nargs="?", default="run", choices=("run", "fill", "probe"))
+    ap.add_argument("mode", nargs="?", default="run", choices=("run", "fill", "probe", "storage"))
     ap.add_argument("--src", type=Path, default=REPO)
     ap.add_argument("--url")
     ap.add_argument("--n", type=int, default=0)
+    ap.add_argument("--pending-share", type=float, default=0.1, help="share of the rows left pending (fill)")
+    ap.add_argument("--deliver-receipts", action="store_true", help="fill: deliver the receipts too")
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--before-src", type=Path)
     ap.add_argument("--sizes", default="0,100000,300000")
     ap.add_argument("--dialects", default="sqlite,postgresql")
     ap.add_argument("--out", default="scale")
     args = ap.parse_args()
+    if args.mode == "storage":
+        sys.path.insert(0, str(args.src))
+        print(json.dumps(asyncio.run(storage_of(args.url))))
+        return 0
     if args.mode in ("fill", "probe"):
         sys.path.insert(0, str(args.src))
-        coro = fill(args.url, args.n) if args.mode == "fill" else probe(args.url, args.repeat)
+        coro = (
+            fill(args.url, args.n, args.pending_share, args.deliver_receipts)
+            if args.mode == "fill"
+            else probe(args.url, args.repeat)
+        )
         print(json.dumps(asyncio.run(coro)))
         return 0
     if args.before_src is None:

@@ -83,6 +83,18 @@ def route_key(sender: str, receiver: str) -> str:
 # ---------------------------------------------------------------------------------------------- inputs
 
 
+#: The health tick counts the waiting messages of one route and message type up to this many, a bounded
+#: read of the pending rows' index, so that its cost does not grow with a dead receiver's queue (issue 14).
+#: Beyond it the count reads PENDING_COUNT_CAP + 1: "over 10000" in texts; the age of the oldest message,
+#: which decides the health state, is always exact.
+PENDING_COUNT_CAP = 10_000
+
+
+def pending_text(count: int) -> str:
+    """A pending count as texts show it: exact up to the cap, "over <cap>" beyond."""
+    return f"over {PENDING_COUNT_CAP}" if count > PENDING_COUNT_CAP else str(count)
+
+
 @dataclass(frozen=True)
 class TypeSignals:
     """One message type on one route."""
@@ -336,7 +348,7 @@ def _pending_reasons(pending: int, oldest: datetime | None, now: datetime, th: H
     if pending <= 0 or oldest is None:
         return []
     age = now - oldest
-    text = f"ældste ventende meddelelse er {_minutes(age)} gammel ({pending} venter)"
+    text = f"ældste ventende meddelelse er {_minutes(age)} gammel ({pending_text(pending)} venter)"
     if age >= th.down_oldest_pending:
         return [Reason("oldest_pending", HealthState.DOWN, text)]
     if age >= th.degraded_oldest_pending:

@@ -370,7 +370,10 @@ class _SnapshotCollector(Collector):
     def _families(self, snap: GaugeSnapshot, now: datetime | None) -> Iterator[Metric]:
         m = self._m
         depth = GaugeMetricFamily(
-            "edigate_queue_depth", "Messages waiting for delivery, per receiver.", labels=["receiver"]
+            "edigate_queue_depth",
+            "Messages waiting for delivery, per receiver (counted up to 10000 per route and message type;"
+            " 10001 there means more).",
+            labels=["receiver"],
         )
         oldest = GaugeMetricFamily(
             "edigate_queue_oldest_age_seconds",

@@ -5,6 +5,10 @@ The JVM loads each standard's package closure and validates one example per stan
 meanwhile; until READY, and while it is down, `status()` says unavailable and why, and `validate` raises
 FhirValidatorUnavailable (the gateway answers 503 with a transient-error Acknowledgement). A process that
 dies is restarted with exponential backoff; Java, the jar or the packages missing is a reason, not a crash.
+
+The JVM's stdin is a pipe whose write end only edigate holds, and the JVM runs with `--exit-on-stdin-eof`:
+when edigate dies in any way (SIGKILL and the OOM killer included, which run no clean-up) the kernel
+closes the pipe and the JVM exits, so no orphan validator is left holding memory and a port.
 """
 
 from __future__ import annotations
@@ -185,13 +189,14 @@ class SupervisedFhirValidator:
             "0",
             "--threads",
             str(self.threads),
+            "--exit-on-stdin-eof",
             *standard_args(self.standards),
         ]
         self._stderr.clear()
         t0 = time.monotonic()
         self._proc = proc = await asyncio.create_subprocess_exec(
             *cmd,
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.PIPE,  # the parent-death watch: EOF here ends the JVM (module docstring)
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,  # a Ctrl-C to edigate's terminal is edigate's to handle, not the JVM's
@@ -251,7 +256,10 @@ class SupervisedFhirValidator:
 
     async def _terminate(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.returncode is not None:
+        if proc is None:
+            return
+        if proc.returncode is not None:
+            _close_stdin(proc)
             return
         with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signal.SIGTERM)
@@ -261,9 +269,17 @@ class SupervisedFhirValidator:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()
+        _close_stdin(proc)
 
     async def _drop_client(self, reason: str) -> None:
         client, self._client = self._client, None
         self._reason = reason
         if client is not None:
             await client.stop()
+
+
+def _close_stdin(proc: asyncio.subprocess.Process) -> None:
+    """Close our end of the parent-death pipe (after the JVM is gone, so the clean SIGTERM path stays the one
+    that stops it)."""
+    if proc.stdin is not None and not proc.stdin.is_closing():
+        proc.stdin.close()

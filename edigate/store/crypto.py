@@ -14,6 +14,10 @@ bodies with the active key, after which the old key can be removed. Bodies store
 switched on (plain XML, never starting with b"EGC1") are returned as they are, and `rotate_bodies` seals
 them too. The associated data binds a body to its message (sender EAN + envelope id, see `message_aad`),
 so a body copied onto another row does not decrypt.
+
+What is sealed is the body's stored form (`edigate.store.body_encoding`): compressed when that makes it
+smaller. `seal_rows` and `open_body` do both steps, with or without encryption; older rows (sealed or
+plain, never compressed) read as before.
 """
 
 from __future__ import annotations
@@ -30,9 +34,10 @@ import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from edigate.store.body_encoding import SEALED, pack, unpack
 from edigate.store.schema import messages
 
-MAGIC = b"EGC1"
+MAGIC = SEALED
 NONCE_BYTES = 12
 KEY_BYTES = 32
 KEYS_ENV = "EDIGATE_BODY_KEYS"
@@ -228,7 +233,7 @@ async def rotate_bodies(database: Database, keyring: BodyKeyring, *, batch: int 
                 if not keyring.needs_rotation(stored):
                     continue
                 aad = message_aad(r.sender_ean, r.envelope_id)
-                new = keyring.seal(keyring.open(stored, aad), aad)
+                new = keyring.seal(pack(unpack(keyring.open(stored, aad))), aad)  # compressed on the way
                 res = await conn.execute(sa.update(messages).where(m.id == r.id, m.body == stored).values(body=new))
                 if res.rowcount:
                     if is_sealed(stored):
@@ -242,24 +247,26 @@ async def rotate_bodies(database: Database, keyring: BodyKeyring, *, batch: int 
 
 
 def seal_rows(keyring: BodyKeyring | None, rows: list[dict[str, object]]) -> list[dict[str, object]]:
-    """Message rows about to be INSERTed, with their `body` sealed (unchanged when encryption is off).
+    """Message rows about to be INSERTed, with their `body` in its stored form: compressed when that makes
+    it smaller, then sealed when encryption is on.
 
     Call with the final rows (a generated receipt's envelope id is set after `_message_row`), and never
-    on a copy of a stored row (a re-sent receipt): its body is sealed already.
+    on a copy of a stored row (a re-sent receipt): its body is stored already.
     """
-    if keyring is None:
-        return rows
     out = []
     for row in rows:
         body = row["body"]
         assert isinstance(body, bytes)
-        aad = message_aad(str(row["sender_ean"]), str(row["envelope_id"]))
-        out.append({**row, "body": keyring.seal(body, aad)})
+        stored = pack(body)
+        if keyring is not None:
+            stored = keyring.seal(stored, message_aad(str(row["sender_ean"]), str(row["envelope_id"])))
+        out.append({**row, "body": stored})
     return out
 
 
 def open_body(keyring: BodyKeyring | None, stored: bytes, sender_ean: str, envelope_id: str) -> bytes:
-    """A stored body as the receiver must get it: decrypted when sealed, as stored otherwise.
+    """A stored body as the receiver must get it, byte for byte as it arrived: decrypted when sealed,
+    decompressed when compressed; a row from before either is returned as stored.
 
     A sealed body without a keyring raises BodyKeyError naming EDIGATE_BODY_KEYS (never sends ciphertext).
     """
@@ -267,8 +274,8 @@ def open_body(keyring: BodyKeyring | None, stored: bytes, sender_ean: str, envel
     if keyring is None:
         if is_sealed(stored):
             raise BodyKeyError(f"a stored body is sealed with key id {key_id_of(stored)!r} but {KEYS_ENV} is not set")
-        return stored
-    return keyring.open(stored, message_aad(sender_ean, envelope_id))
+        return unpack(stored)
+    return unpack(keyring.open(stored, message_aad(sender_ean, envelope_id)))
 
 
 def new_key_line(key_id: str) -> str:

@@ -3,8 +3,11 @@
 The health monitor calls :func:`read_route_signals` every few seconds, so every query here is cheap and
 rides an index of ``gw_messages``:
 
-* pending work: ``receiver_ean IN (…)`` and pending, grouped per route: an index-only read of the partial
-  index ``gw_messages_pending_routes``, which holds the pending rows only;
+* pending work, per receiver: a loose index scan of the partial index ``gw_messages_pending_routes``
+  (pending rows only; receiver, sender, type, created_at): one seek per route and type finds the group and
+  its oldest message, and the count is a bounded range (up to ``PENDING_COUNT_CAP`` + 1), so a dead
+  receiver's 140 k waiting messages cost what 10 k do. The seeks of all receivers go in one compound
+  statement per round (`batched`): the tick's round trips do not grow with the number of partners either;
 * the failure streak: the head of each receiver's queue (FIFO: while it fails nothing behind it moves), and
   its first ``attempt_failed`` event (index ``gw_events_message``);
 * the last success: per receiver, the newest delivered row (``gw_messages_queue`` backwards);
@@ -24,12 +27,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from edigate.health import CircuitState, RouteSignals, TypeSignals
+from edigate.health import PENDING_COUNT_CAP, CircuitState, RouteSignals, TypeSignals
 from edigate.logging import scrub_text
 from edigate.store.db import Database
-from edigate.store.model import ACCEPTED, ACK_OVERDUE, ACKNOWLEDGED, DELIVERED, FAILED, REFUSED
 from edigate.store.notify_store import incidents, notices, outbox
 from edigate.store.schema import PENDING, events, messages
+from edigate.store.states import DeliveryState, MessageState
 
 __all__ = [
     "OutboxCounts",
@@ -127,22 +130,14 @@ async def read_route_signals(
         return StoreSignals((), {}, {})
     receivers = list(receivers)
     async with db.engine.connect() as conn:
-        pending = (await conn.execute(pending_routes_statement(receivers))).all()
-        for sender, receiver, mtype, count, oldest in pending:
+        for sender, receiver, mtype, count, oldest in await _pending_routes(conn, receivers):
             acc = routes.setdefault((sender, receiver), RouteCounts()).type(mtype)
-            acc.pending += int(count)
-            acc.oldest = _aware(oldest)
+            acc.pending += count
+            acc.oldest = oldest
 
         receivers_pending = sorted({r for (_, r) in routes})
-        for receiver in receivers_pending:
-            head_row = (
-                await conn.execute(
-                    sa.select(m.id, m.sender_ean, m.attempts, m.last_error)
-                    .where(m.receiver_ean == receiver, m.delivery_state == "pending")
-                    .order_by(m.id)
-                    .limit(1)
-                )
-            ).first()
+        head_rows = await _each(conn, [head_statement(r) for r in receivers_pending])
+        for receiver, head_row in zip(receivers_pending, head_rows, strict=True):
             if head_row is None or not head_row.last_error or head_row.attempts <= 0:
                 continue
             first_failure = (
@@ -156,17 +151,10 @@ async def read_route_signals(
                 head_row.sender_ean, int(head_row.attempts), head_row.last_error, _aware(first_failure)
             )
 
-        for receiver in receivers:
-            delivered = (
-                await conn.execute(
-                    sa.select(m.delivered_at)
-                    .where(m.receiver_ean == receiver, m.delivery_state == "delivered")
-                    .order_by(m.id.desc())
-                    .limit(1)
-                )
-            ).scalar()
-            if delivered is not None:
-                last_success[receiver] = _aware(delivered)  # type: ignore[assignment]
+        delivered_rows = await _each(conn, [last_delivered_statement(r) for r in receivers])
+        for receiver, delivered in zip(receivers, delivered_rows, strict=True):
+            if delivered is not None and delivered.delivered_at is not None:
+                last_success[receiver] = _aware(delivered.delivered_at)  # type: ignore[assignment]
 
         dead_streaks = await _dead_letter_streaks(conn, receivers, heads, last_success, now - overdue_window)
         for route in dead_streaks:
@@ -176,7 +164,7 @@ async def read_route_signals(
             await conn.execute(
                 sa.select(m.sender_ean, m.receiver_ean, m.type, sa.func.count())
                 .where(
-                    m.state == ACK_OVERDUE,
+                    m.state == MessageState.RECEIPT_OVERDUE,
                     m.created_at >= now - overdue_window,
                     m.receiver_ean.in_(receivers),
                 )
@@ -190,7 +178,7 @@ async def read_route_signals(
             await conn.execute(
                 sa.select(m.sender_ean, m.receiver_ean, m.type, m.state, sa.func.count())
                 .where(
-                    m.state.in_((ACKNOWLEDGED, REFUSED)),
+                    m.state.in_((MessageState.ACKNOWLEDGED, MessageState.REFUSED)),
                     m.created_at >= now - receipt_window,
                     m.receiver_ean.in_(receivers),
                 )
@@ -200,7 +188,7 @@ async def read_route_signals(
         for sender, receiver, mtype, state, count in answered:
             acc = routes.setdefault((sender, receiver), RouteCounts()).type(mtype)
             acc.receipts += int(count)
-            if state == REFUSED:
+            if state == MessageState.REFUSED:
                 acc.refusals += int(count)
 
         # traffic in the window that is healthy and not yet answered (delivered, awaiting its receipt, or
@@ -209,7 +197,7 @@ async def read_route_signals(
             await conn.execute(
                 sa.select(m.sender_ean, m.receiver_ean)
                 .where(
-                    m.state.in_((DELIVERED, ACCEPTED)),
+                    m.state.in_((MessageState.DELIVERED, MessageState.ACCEPTED)),
                     m.created_at >= now - receipt_window,
                     m.receiver_ean.in_(receivers),
                 )
@@ -222,7 +210,9 @@ async def read_route_signals(
         dead_rows = (
             await conn.execute(
                 sa.select(m.sender_ean, m.receiver_ean, sa.func.count(), sa.func.max(m.id))
-                .where(m.state == FAILED, m.created_at >= now - overdue_window, m.receiver_ean.in_(receivers))
+                .where(
+                    m.state == MessageState.FAILED, m.created_at >= now - overdue_window, m.receiver_ean.in_(receivers)
+                )
                 .group_by(m.sender_ean, m.receiver_ean)
             )
         ).all()
@@ -289,7 +279,7 @@ async def _dead_letter_streaks(
             sa.select(
                 m.receiver_ean, m.sender_ean, sa.func.count(), sa.func.max(m.last_error), sa.func.max(m.updated_at)
             )
-            .where(m.receiver_ean.in_(candidates), m.delivery_state == "failed", m.updated_at >= not_before)
+            .where(m.receiver_ean.in_(candidates), m.delivery_state == DeliveryState.FAILED, m.updated_at >= not_before)
             .group_by(m.receiver_ean, m.sender_ean)
         )
     ).all()
@@ -309,7 +299,7 @@ async def _dead_letter_streaks(
                 .where(
                     m.receiver_ean == receiver,
                     m.sender_ean == sender,
-                    m.delivery_state == "failed",
+                    m.delivery_state == DeliveryState.FAILED,
                     m.updated_at >= bound,
                     events.c.event == "attempt_failed",
                 )
@@ -322,14 +312,115 @@ async def _dead_letter_streaks(
     return out
 
 
-def pending_routes_statement(receivers: Sequence[str]) -> sa.Select[Any]:
-    """Pending count and oldest pending per (sender, receiver, type): an index-only read of the partial
-    index `gw_messages_pending_routes` (the plan test pins it)."""
-    return (
-        sa.select(m.sender_ean, m.receiver_ean, m.type, sa.func.count(), sa.func.min(m.created_at))
-        .where(m.receiver_ean.in_(list(receivers)), sa.text(PENDING))
-        .group_by(m.sender_ean, m.receiver_ean, m.type)
+def first_pending_statement(receiver: str, sender: str | None = None, after_type: str | None = None) -> sa.Select[Any]:
+    """The first entry of the pending rows' index for `receiver` after a group: with `sender` and
+    `after_type`, the next message type of that route; with `sender` alone, the first route whose sender
+    sorts after it; with neither, the receiver's first route. The entry is the group's oldest message (the
+    index is receiver, sender, type, created_at), so one seek gives a group and its oldest pending: a
+    loose index scan whose cost follows the number of routes, not of waiting messages."""
+    where: list[sa.ColumnElement[bool]] = [m.receiver_ean == receiver, sa.text(PENDING)]  # type: ignore[list-item]
+    order: tuple[sa.Column[Any], ...]
+    if sender is not None and after_type is not None:
+        where += [m.sender_ean == sender, m.type > after_type]
+        order = (m.type, m.created_at)
+    else:
+        if sender is not None:
+            where.append(m.sender_ean > sender)
+        order = (m.sender_ean, m.type, m.created_at)
+    return sa.select(m.sender_ean, m.type, m.created_at).where(*where).order_by(*order).limit(1)
+
+
+def pending_count_statement(receiver: str, sender: str, mtype: str, cap: int = PENDING_COUNT_CAP) -> sa.Select[Any]:
+    """How many messages of one route and type wait, counted up to `cap` + 1: a bounded index range."""
+    rows = (
+        sa.select(sa.literal(1).label("one"))
+        .where(m.receiver_ean == receiver, m.sender_ean == sender, m.type == mtype, sa.text(PENDING))
+        .limit(cap + 1)
+        .subquery()
     )
+    return sa.select(sa.func.count().label("n")).select_from(rows)
+
+
+def head_statement(receiver: str) -> sa.Select[Any]:
+    """The head of a receiver's queue (FIFO by id; index gw_messages_queue)."""
+    return (
+        sa.select(m.id, m.sender_ean, m.attempts, m.last_error)
+        .where(m.receiver_ean == receiver, m.delivery_state == DeliveryState.PENDING)
+        .order_by(m.id)
+        .limit(1)
+    )
+
+
+def last_delivered_statement(receiver: str) -> sa.Select[Any]:
+    """A receiver's newest delivered message (gw_messages_queue backwards)."""
+    return (
+        sa.select(m.delivered_at)
+        .where(m.receiver_ean == receiver, m.delivery_state == DeliveryState.DELIVERED)
+        .order_by(m.id.desc())
+        .limit(1)
+    )
+
+
+#: seeks per compound statement: one round trip for many, well under SQLite's 500 terms of a compound SELECT
+_TERMS = 120
+
+
+def batched(statements: Sequence[sa.Select[Any]]) -> list[sa.CompoundSelect[Any] | sa.Select[Any]]:
+    """The statements as few round trips: UNION ALL of each one wrapped as a subquery (so that each keeps
+    its own ORDER BY and LIMIT, and its own index seek), tagged with its position in column ``seek``."""
+    out: list[sa.CompoundSelect[Any] | sa.Select[Any]] = []
+    for start in range(0, len(statements), _TERMS):
+        terms = []
+        for i, stmt in enumerate(statements[start : start + _TERMS], start):
+            sub = stmt.subquery()
+            terms.append(sa.select(sa.literal(i).label("seek"), *sub.c))
+        out.append(terms[0] if len(terms) == 1 else sa.union_all(*terms))
+    return out
+
+
+async def _each(conn: AsyncConnection, statements: Sequence[sa.Select[Any]]) -> list[Any]:
+    """The first row (or None) of each statement, in order, in one round trip per _TERMS statements."""
+    found: list[Any] = [None] * len(statements)
+    for compound in batched(statements):
+        for row in (await conn.execute(compound)).all():
+            if found[row.seek] is None:
+                found[row.seek] = row
+    return found
+
+
+async def _pending_routes(
+    conn: AsyncConnection, receivers: Sequence[str]
+) -> list[tuple[str, str, str, int, datetime | None]]:
+    """(sender, receiver, type, pending count up to the cap + 1, oldest pending) of every group with work.
+
+    A loose index scan in rounds: round one seeks every receiver's first group, each later round the next
+    group after the one just found (the next type of the same route, else the next route), all receivers
+    in one round trip; then one bounded count per group, again in one round trip. Rounds = the most
+    groups any receiver has, plus one: the cost follows routes, never the messages waiting."""
+    groups: list[tuple[str, str, str, datetime | None]] = []
+    frontier: list[tuple[str, str | None, str | None]] = [(r, None, None) for r in receivers]
+    while frontier:
+        seeks: list[sa.Select[Any]] = []
+        for receiver, sender, mtype in frontier:
+            seeks.append(first_pending_statement(receiver, sender, mtype))
+            if sender is not None:
+                seeks.append(first_pending_statement(receiver, sender))
+        rows = await _each(conn, seeks)
+        following: list[tuple[str, str | None, str | None]] = []
+        k = 0
+        for receiver, sender, _mtype in frontier:
+            row = rows[k]
+            if sender is not None:
+                row = row if row is not None else rows[k + 1]
+                k += 1
+            k += 1
+            if row is None:
+                continue
+            groups.append((row.sender_ean, receiver, row.type, _aware(row.created_at)))
+            following.append((receiver, row.sender_ean, row.type))
+        frontier = following
+    counts = await _each(conn, [pending_count_statement(r, s, t) for s, r, t, _ in groups])
+    return [(s, r, t, int(c.n), oldest) for (s, r, t, oldest), c in zip(groups, counts, strict=True)]
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -411,7 +502,7 @@ async def read_new_receipts(
         rows = (
             await conn.execute(
                 sa.select(m.type, m.delivered_at, m.receipt_at).where(
-                    m.state.in_((ACKNOWLEDGED, REFUSED)),
+                    m.state.in_((MessageState.ACKNOWLEDGED, MessageState.REFUSED)),
                     m.created_at >= now - window,
                     m.receipt_at > after,
                 )

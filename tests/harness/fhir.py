@@ -69,11 +69,12 @@ class SharedValidator:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "wb")  # noqa: SIM115 - the child's stderr for its lifetime
         cmd = ["java", "-jar", str(DEFAULT_JAR), "--packages", str(FHIR_PACKAGES), "--port", "0"]
-        cmd += ["--threads", "2", *standard_args(STANDARDS)]
+        cmd += ["--threads", "2", "--exit-on-stdin-eof", *standard_args(STANDARDS)]
         try:
-            # niced: it warms up while other tests run, and must not slow their timing-sensitive parts
+            # niced: it warms up while other tests run, and must not slow their timing-sensitive parts;
+            # stdin a pipe only this process holds: a pytest that is killed takes the JVM with it
             self.proc = subprocess.Popen(
-                cmd, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, preexec_fn=lambda: os.nice(10)
+                cmd, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.PIPE, preexec_fn=lambda: os.nice(10)
             )
         except OSError as exc:
             self.error = f"cannot start the FHIR validator: {exc}"
@@ -116,6 +117,8 @@ class SharedValidator:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        if proc is not None and proc.stdin is not None:
+            proc.stdin.close()
 
 
 SHARED_VALIDATOR = SharedValidator()

@@ -145,3 +145,20 @@ def test_validator_killed_mid_load(supervised: tuple[Service, Receiver]) -> None
     assert len(delivered) == len(set(delivered))  # once
     # (a post whose answer the client stopped waiting for may have been committed too: sent, not lost)
     assert set(delivered) <= sent
+
+    # edigate itself killed with SIGKILL (no clean-up runs): its READY, serving validator exits with it
+    (restarted,) = validator_pids(service.proc.pid)
+    service.kill9()
+    wait_until(
+        lambda: not running(restarted),
+        timeout=10,
+        explain=lambda: f"the validator JVM {restarted} still runs 10 s after edigate was killed with SIGKILL",
+    )
+
+
+def running(pid: int) -> bool:
+    """The process exists and is not a zombie (an exited child waiting to be reaped holds nothing)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -13,6 +13,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from edigate.store.db import Database
+from edigate.store.health_queries import (
+    batched,
+    first_pending_statement,
+    head_statement,
+    last_delivered_statement,
+    pending_count_statement,
+)
 from edigate.store.messages import SearchFilter, alert_update, overdue_update, search_statement
 from edigate.store.retention import candidates, purgeable
 from edigate.store.schema import messages
@@ -204,4 +211,70 @@ def test_sweeps_read_only_what_can_have_changed(storage_url: str) -> None:
             ok = f" using {index} " in text and "Seq Scan" not in text and "Bitmap" not in text
         if not ok:
             problems.append(f"{name}: expected a read of {index}\n  " + "\n  ".join(plan))
+    assert not problems, "\n".join(problems)
+
+
+# The health tick's reads of the queues (issue 14): each a seek or a bounded range of an index, batched
+# for every receiver into one compound statement (one round trip per round, whatever the number of
+# partners), so a dead receiver's queue of 140 k costs what an empty one does. PostgreSQL reads the
+# pending rows' index alone; SQLite 3.40 also visits each row a range holds (to test the index's own
+# WHERE, an expression), which is why the count is bounded.
+PENDING_ROUTES = "gw_messages_pending_routes"
+QUEUE = "gw_messages_queue"
+TICK: list[tuple[str, Any, str]] = [
+    (
+        "first routes of every receiver, then the next type or route",
+        batched(
+            [
+                first_pending_statement(MUNICIPALITY_EAN),
+                first_pending_statement(OTHER_EAN),
+                first_pending_statement(MUNICIPALITY_EAN, HOSPITAL_EAN, "XDIS91"),
+                first_pending_statement(MUNICIPALITY_EAN, HOSPITAL_EAN),
+            ]
+        )[0],
+        PENDING_ROUTES,
+    ),
+    (
+        "bounded counts",
+        batched(
+            [
+                pending_count_statement(MUNICIPALITY_EAN, HOSPITAL_EAN, "XDIS91"),
+                pending_count_statement(OTHER_EAN, HOSPITAL_EAN, "XDIS20"),
+            ]
+        )[0],
+        PENDING_ROUTES,
+    ),
+    ("the heads of the queues", batched([head_statement(MUNICIPALITY_EAN), head_statement(OTHER_EAN)])[0], QUEUE),
+    (
+        "each receiver's last delivery",
+        batched([last_delivered_statement(MUNICIPALITY_EAN), last_delivered_statement(OTHER_EAN)])[0],
+        QUEUE,
+    ),
+]
+
+
+def test_the_health_tick_seeks_indexes_in_one_round_trip(storage_url: str) -> None:
+    """Every queue read of the tick is a seek or a bounded range of an index (the pending rows': on
+    PostgreSQL index only), in the index's order (no sort), all receivers in one statement: its cost
+    follows the number of routes, not the number of waiting messages."""
+    dialect = "sqlite" if storage_url.startswith("sqlite") else "postgresql"
+    plans = explain_all(storage_url, [stmt for _, stmt, _ in TICK])
+    problems = []
+    for (name, _, index), plan in zip(TICK, plans, strict=True):
+        text = "\n".join(plan)
+        if dialect == "sqlite":
+            reads = [line for line in plan if line.startswith(("SCAN", "SEARCH")) and "gw_messages" in line]
+            ok = len(reads) >= 2 and all(
+                line.startswith("SEARCH") and f"INDEX {index} (receiver_ean=?" in line for line in reads
+            )
+            ok = ok and "TEMP B-TREE" not in text
+        else:
+            # PostgreSQL may find a receiver's last delivery by walking the primary key backwards to the
+            # first match (its choice by statistics, when deliveries are common); still no scan or sort
+            allowed = {index, "gw_messages_pkey"} if name == "each receiver's last delivery" else {index}
+            scan = "Index Only Scan" if index == PENDING_ROUTES else "Index Scan"
+            ok = any(f"{scan} using {i} " in text or f"{scan} Backward using {i} " in text for i in allowed)
+            ok = ok and not any(w in text for w in ("Seq Scan", "Bitmap", "Sort"))
+        if not ok:
+            problems.append(f"{name}: expected seeks of {index}\n  " + "\n  ".join(plan))
     assert not problems, "\n".join(problems)

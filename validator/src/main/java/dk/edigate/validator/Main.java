@@ -14,6 +14,10 @@ import java.util.concurrent.Future;
  * [--threads N] [--standard Name=package-id#version ...]}. Loads one validation context per MedCom standard,
  * validates one example per context (warm-up), then serves HTTP on 127.0.0.1 and prints
  * {@code READY port=N} on stdout. Exit status 2 on a usage or package error (the reason on stderr).
+ *
+ * <p>With {@code --exit-on-stdin-eof} it exits as soon as its stdin reaches end of file: edigate holds the
+ * write end of that pipe, so a parent that dies in any way (even SIGKILL, which runs no clean-up) takes its
+ * validator with it instead of leaving an orphan JVM holding a gigabyte and a port.
  */
 public final class Main {
   /** The standards edigate takes and their root package ids (version: pinned by --standard, else newest). */
@@ -38,6 +42,9 @@ public final class Main {
       System.err.println(Options.USAGE);
       System.exit(2);
       return;
+    }
+    if (options.exitOnStdinEof) {
+      ParentWatch.start(System.in);
     }
     long started = System.nanoTime();
     Map<String, StandardContext> contexts;
@@ -124,13 +131,15 @@ public final class Main {
   /** Command-line options. */
   static final class Options {
     static final String USAGE = "usage: java -jar edigate-fhir-validator.jar --packages DIR [--host 127.0.0.1]"
-        + " [--port 0] [--threads 2] [--max-bytes N] [--no-warmup] [--standard Name=package-id#version]...";
+        + " [--port 0] [--threads 2] [--max-bytes N] [--no-warmup] [--exit-on-stdin-eof]"
+        + " [--standard Name=package-id#version]...";
     Path packages;
     String host = "127.0.0.1";
     int port = 0;
     int threads = 2;
     long maxBytes = 128L * 1024 * 1024;
     boolean warmUp = true;
+    boolean exitOnStdinEof = false;
     final Map<String, String> standards = new LinkedHashMap<>();
 
     static Options parse(String[] args) {
@@ -139,6 +148,10 @@ public final class Main {
         String a = args[i];
         if (a.equals("--no-warmup")) {
           o.warmUp = false;
+          continue;
+        }
+        if (a.equals("--exit-on-stdin-eof")) {
+          o.exitOnStdinEof = true;
           continue;
         }
         if (i + 1 >= args.length) {

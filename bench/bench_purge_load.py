@@ -1,0 +1,289 @@
+"""Benchmark: `edigate purge` of a large store while the live service takes an offered load (issue 14).
+
+A store of N messages is filled with the store's own code paths (`bench_scale.fill`: real 2.4 KB XDIS91
+originals delivered and acknowledged, their XCTL03 receipts delivered; every body final and 16-36 days
+old). The real `edigate serve` (subprocess) runs on it, and an open loop offers `--rate` new 2 KB XDIS91
+messages per second (latency from each message's scheduled send time: no coordinated omission). After a
+quiet lead-in, `edigate purge --days 1` runs as a separate process, as an operator would run it; the load
+goes on until the purge has ended plus a tail. Reported per 5-second window: answers, p50/p99/max, any
+status other than 202 (503s by name); the purge's bodies per second; and the service log's failed
+commits (`store_commit_failed`, `delivery_claim_failed`, `ack_sweep_failed`). Load average recorded.
+
+    .venv/bin/python bench/bench_purge_load.py [--dialect sqlite] [--n 300000] [--rate 300]
+Writes bench/results/purge_load-<dialect>.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.bench_ingest import TOKEN, Bodies, start, stop  # noqa: E402
+from bench.bench_scale import pg_admin, run_in  # noqa: E402
+from tests.harness.ports import free_port  # noqa: E402
+from tests.unit.medcom.samples import HOSPITAL_EAN, MUNICIPALITY_EAN  # noqa: E402
+
+WINDOW = 5.0
+FAILURES = ("store_commit_failed", "delivery_claim_failed", "ack_sweep_failed")
+
+
+def loadavg() -> list[str]:
+    return Path("/proc/loadavg").read_text().split()[:3]
+
+
+def config(port: int, url: str) -> str:
+    """The bench partners (bench_ingest's), mailbox delivery; the service's own retention pass keeps
+    bodies 10 years, so only `edigate purge` purges here."""
+    digest = hashlib.sha256(TOKEN.encode()).hexdigest()
+    return f"""
+[server]
+listen = "127.0.0.1:{port}"
+[storage]
+url = "{url}"
+[logging]
+level = "warning"
+[retention]
+body_days = 3650
+[[partners]]
+ean = "{HOSPITAL_EAN}"
+name = "Bench hospital"
+kind = "hospital"
+tokens_sha256 = ["{digest}"]
+delivery = {{ kind = "mailbox" }}
+[[partners]]
+ean = "{MUNICIPALITY_EAN}"
+name = "Bench municipality"
+kind = "municipality"
+delivery = {{ kind = "mailbox" }}
+"""
+
+
+async def offered_load(
+    url: str, rate: float, lead_in: float, max_seconds: float, tail: float, cfg: Path
+) -> dict[str, Any]:
+    """Open loop at `rate`; `edigate purge` starts after `lead_in` s; the loop stops `tail` s after the
+    purge ended (or at `max_seconds`). Returns every answer (sent at, latency, status) and the purge's."""
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/xml"}
+    bodies = Bodies(f"PL{uuid.uuid4().hex[:4].upper()}", int(rate * max_seconds) + 10, "xdis91")
+    answers: list[tuple[float, float, int]] = []
+    purge: dict[str, Any] = {}
+    t0 = time.perf_counter()
+
+    async def run_purge() -> None:
+        await asyncio.sleep(lead_in)
+        purge["started_s"] = round(time.perf_counter() - t0, 2)
+        purge["load_average_at_start"] = loadavg()
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "edigate",
+            "purge",
+            "--config",
+            str(cfg),
+            "--days",
+            "1",
+            cwd=REPO,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        out, err = await proc.communicate()
+        purge["ended_s"] = round(time.perf_counter() - t0, 2)
+        purge["returncode"] = proc.returncode
+        purge["stdout"] = out.decode(errors="replace").strip()[-500:]
+        purge["stderr"] = err.decode(errors="replace").strip()[-1500:]
+        found = re.search(r"purged (\d+) message bodies", purge["stdout"])
+        purge["purged"] = int(found.group(1)) if found else None
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+        async def one(scheduled: float, body: bytes) -> None:
+            status = 0
+            try:
+                async with session.post(url, data=body, headers=headers) as resp:
+                    await resp.read()
+                    status = resp.status
+            except aiohttp.ClientError:
+                status = -1
+            answers.append((scheduled - t0, time.perf_counter() - scheduled, status))
+
+        purger = asyncio.create_task(run_purge())
+        tasks = []
+        i = 0
+        while True:
+            scheduled = t0 + i / rate
+            elapsed = scheduled - t0
+            if elapsed >= max_seconds or ("ended_s" in purge and elapsed >= purge["ended_s"] + tail):
+                break
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(scheduled, bodies.next())))
+            i += 1
+        await asyncio.gather(*tasks)
+        if not purger.done():
+            purge["unfinished_at_s"] = round(time.perf_counter() - t0, 2)
+        await purger
+    return {"answers": answers, "purge": purge, "offered": i, "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def windows(answers: list[tuple[float, float, int]], purge: dict[str, Any]) -> list[dict[str, Any]]:
+    by: dict[int, list[tuple[float, int]]] = {}
+    for sent, lat, status in answers:
+        by.setdefault(int(sent // WINDOW), []).append((lat, status))
+    out = []
+    for w in sorted(by):
+        times = sorted(x[0] for x in by[w])
+        statuses = Counter(s for _, s in by[w] if s != 202)
+        start_s = w * WINDOW
+        during = purge.get("started_s", 1e9) <= start_s + WINDOW and start_s <= purge.get("ended_s", 1e9)
+        out.append(
+            {
+                "from_s": start_s,
+                "purge_running": during,
+                "answers": len(times),
+                "p50_ms": round(statistics.median(times) * 1000, 1),
+                "p99_ms": round(times[max(0, int(len(times) * 0.99) - 1)] * 1000, 1),
+                "max_ms": round(times[-1] * 1000, 1),
+                "not_202": {str(k): v for k, v in sorted(statuses.items())},
+            }
+        )
+    return out
+
+
+def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    result: dict[str, Any] = {"dialect": args.dialect, "n": args.n, "rate": args.rate}
+    name = None
+    if args.dialect == "sqlite":
+        url = f"sqlite:///{tmp / 'edigate.db'}"
+    else:
+        name = f"edigate_purge_{uuid.uuid4().hex[:8]}"
+        pg_admin(f'CREATE DATABASE "{name}"')
+        url = f"postgresql://postgres@127.0.0.1:5432/{name}"
+    try:
+        result["load_average_before_fill"] = loadavg()
+        result["fill"] = run_in(
+            REPO, "fill", "--url", url, "--n", str(args.n), "--pending-share", "0", "--deliver-receipts"
+        )
+        port = free_port()
+        cfg = tmp / "edigate.toml"
+        cfg.write_text(config(port, url), encoding="utf-8")
+        log = tmp / "service.log"
+        svc = start([sys.executable, "-m", "edigate", "serve", "--config", str(cfg)], port, log)
+        try:
+            result["load_average_before"] = loadavg()
+            run_ = asyncio.run(
+                offered_load(
+                    f"http://127.0.0.1:{port}/api/v1/messages",
+                    args.rate,
+                    args.lead_in,
+                    args.max_seconds,
+                    args.tail,
+                    cfg,
+                )
+            )
+            result["load_average_after"] = loadavg()
+        finally:
+            stop(svc)
+        text = log.read_text(encoding="utf-8", errors="replace")
+        result["service_log_failures"] = {k: text.count(k) for k in FAILURES}
+        result["service_log_tail"] = text[-2000:]
+        answers = run_["answers"]
+        purge = run_["purge"]
+        statuses = Counter(s for _, _, s in answers)
+        lat = sorted(x[1] for x in answers)
+        during = sorted(
+            lat_ for sent, lat_, _ in answers if purge.get("started_s", 0) <= sent <= purge.get("ended_s", 1e9)
+        )
+        secs = (purge.get("ended_s") or 0) - (purge.get("started_s") or 0)
+        result.update(
+            {
+                "offered": run_["offered"],
+                "seconds": run_["seconds"],
+                "achieved_rate": round(len(answers) / max(run_["seconds"], 1e-9), 1),
+                "statuses": {str(k): v for k, v in sorted(statuses.items())},
+                "p99_ms_all": round(lat[int(len(lat) * 0.99) - 1] * 1000, 1) if lat else None,
+                "p99_ms_during_purge": round(during[int(len(during) * 0.99) - 1] * 1000, 1) if during else None,
+                "purge": purge,
+                "purge_bodies_per_s": round(purge["purged"] / secs, 1) if purge.get("purged") and secs else None,
+                "windows": windows(answers, purge),
+            }
+        )
+    finally:
+        if name is not None:
+            pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return result
+
+
+def report(r: dict[str, Any]) -> str:
+    p = r["purge"]
+    worst = max((w["p99_ms"] for w in r["windows"] if w["purge_running"]), default=None)
+    lines = [
+        f"# `edigate purge` under an offered load ({r['dialect']}, bench/bench_purge_load.py)",
+        "",
+        f"Store: {r['fill']['rows']:,} messages filled through the store's code ({r['fill']['fill_seconds']} s),",
+        f"every body final and 16-36 days old. Offered {r['rate']} new 2 KB XDIS91 per second to the live",
+        f"`edigate serve` (open loop, {r['offered']:,} offered in {r['seconds']} s, {r['achieved_rate']} answered/s);",
+        f"`edigate purge --days 1` started at {p.get('started_s')} s and ended at {p.get('ended_s')} s"
+        f" (exit {p.get('returncode')}): {p.get('purged')} bodies, **{r['purge_bodies_per_s']} bodies/s**.",
+        f"Load average (1/5/15 min, 2 shared cores): before fill {r['load_average_before_fill']},"
+        f" before load {r['load_average_before']}, after {r['load_average_after']}.",
+        "",
+        f"- Answers by status: {r['statuses']} (503s: **{r['statuses'].get('503', 0)}**)",
+        f"- Failed commits in the service log: {r['service_log_failures']}",
+        f"- p99 over the whole run {r['p99_ms_all']} ms; of the messages sent while the purge ran "
+        f"{r['p99_ms_during_purge']} ms; worst 5-second window while it ran: {worst} ms",
+        "",
+        "| from s | purge running | answers | p50 ms | p99 ms | max ms | not 202 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for w in r["windows"]:
+        lines.append(
+            f"| {w['from_s']:.0f} | {'yes' if w['purge_running'] else ''} | {w['answers']} | {w['p50_ms']} | "
+            f"{w['p99_ms']} | {w['max_ms']} | {w['not_202'] or ''} |"
+        )
+    if p.get("stderr"):
+        lines += ["", "purge stderr (tail):", "", "```", p["stderr"], "```"]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dialect", default="sqlite", choices=("sqlite", "postgresql"))
+    ap.add_argument("--n", type=int, default=300_000)
+    ap.add_argument("--rate", type=float, default=300.0)
+    ap.add_argument("--lead-in", type=float, default=10.0)
+    ap.add_argument("--tail", type=float, default=10.0)
+    ap.add_argument("--max-seconds", type=float, default=900.0)
+    ap.add_argument("--out", default="purge_load")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="edigate-purge-load-") as tmp:
+        result = run(args, Path(tmp))
+    out = REPO / "bench" / "results"
+    stem = f"{args.out}-{args.dialect}"
+    (out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    (out / f"{stem}.md").write_text(report(result), encoding="utf-8")
+    print(report(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
