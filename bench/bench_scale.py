@@ -189,7 +189,7 @@ async def probe(url: str, repeat: int) -> dict[str, Any]:
             ),
             "list ?since=<future> (no rows)": lambda: store.search(SearchFilter(since=now + timedelta(days=1))),
             "list ?receiver=<municipality>": lambda: store.search(SearchFilter(receiver=MUNICIPALITY)),
-            "receipt-overdue sweep": lambda: store.ack_sweep(timedelta(minutes=30), timedelta(minutes=90)),
+            "receipt-overdue sweep": lambda: store.sweep_missing_receipts(timedelta(minutes=30), timedelta(minutes=90)),
             "retention pass, nothing to purge": lambda: purge_bodies(db, now, 30),
             "health tick (store read)": lambda: read_route_signals(db, [MUNICIPALITY, HOSPITAL, OTHER], now),
         }

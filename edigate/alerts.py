@@ -1,11 +1,13 @@
-"""On-call alert mails from route-health events: what to write, to whom, and how often. Pure.
+"""On-call alert mails from route-health events: whether to mail, to whom, how often, and what about. Pure.
 
 The alert mail is for IT staff, not a distribution-list notice, so it goes out at any hour. Who gets it is
 the outage procedure's decision: the caller hands in ``handled_by(now)`` (``notify.policy.handled_by``), which
 says ``edi-support`` inside EDI support hours and ``on-call`` (drifts- og ledelsesvagten) otherwise; support
-hours are not written twice. The sending (outbox, SMTP) is the app's job.
+hours are not written twice.
 
-No CPR number ever: every text passes :func:`edigate.logging.scrub_text` before it leaves this module.
+This module writes no text: it hands the outage procedure :class:`AlertFacts` (the gateway's terms: routes,
+organisations, counts, times) through the port ``edigate.monitor.OutageProcedure``, and notify renders the
+Danish mail from its templates (``notify/templates/mail/alert*``) and sends it through its one outbox.
 """
 
 from __future__ import annotations
@@ -13,31 +15,90 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from edigate.config import AlertsSettings
-from edigate.health import EventKind, HealthEvent, HealthState, pending_text
-from edigate.logging import scrub_text
+from edigate.health import PENDING_COUNT_CAP, EventKind, HealthEvent, HealthState, route_key
+from edigate.store.model import MissingReceiptAlert
 
 __all__ = [
-    "HANDLER_NAMES",
-    "AlertMail",
+    "AlertFacts",
+    "AlertKind",
+    "AlertRoute",
     "AlertSettings",
     "AlertThrottle",
     "HandledBy",
-    "compose_alert",
+    "MessageTypeSeen",
+    "Party",
+    "alert_facts",
+    "receipts_overdue_facts",
     "recipients_for",
 ]
 
-COPENHAGEN = ZoneInfo("Europe/Copenhagen")
-
-#: ``handled_by(now)`` returns one of these (a str, or an enum whose value is one)
+#: ``handled_by(now)`` returns one of these (a str, or an enum whose value is one): "edi-support" | "on-call"
 HandledBy = Callable[[datetime], Any]
-HANDLER_NAMES = {
-    "edi-support": "EDI-support (inden for supporttiden)",
-    "on-call": "drifts- og ledelsesvagten (uden for EDI-supportens åbningstid)",
-}
+
+
+class AlertKind(StrEnum):
+    """Which alert mail. The values are the kinds the notices-sent counter and the throttle speak of."""
+
+    DOWN = "alert"  # a route or receiver went down (the first mail of an outage)
+    REMINDER = "reminder"  # still down, repeat_interval later
+    RECOVERED = "recovered"
+    DEGRADED = "degraded"  # only with [alerts] alert_on_degraded
+    RECEIPTS_OVERDUE = "receipts-overdue"  # delivered, but no receipt past the alert time
+
+
+@dataclass(frozen=True)
+class Party:
+    """An organisation by its EAN, with its name from the partner directory when it has one."""
+
+    ean: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class AlertRoute:
+    sender: Party
+    receiver: Party
+
+
+@dataclass(frozen=True)
+class MessageTypeSeen:
+    """A MedCom message type on the route (XDIS91), with its Danish name when known."""
+
+    code: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class AlertFacts:
+    """Everything an alert mail says, in the gateway's terms and plain values; no text."""
+
+    kind: AlertKind
+    key: str  # HealthEvent.key (or receipts:<route>): one outage, across down/reminder/recovered
+    at: datetime  # when the mail is written
+    to: tuple[str, ...]
+    handled_by: str  # "edi-support" | "on-call"
+    receiver: Party
+    whole_receiver: bool  # every route into the receiver (receiver down / receiver recovered)
+    routes: tuple[AlertRoute, ...]
+    since: datetime  # the first failure, or the oldest pending message
+    still_down: tuple[AlertRoute, ...] = ()  # receiver recovered: routes still down on their own account
+    recovered_at: datetime | None = None
+    duration: timedelta | None = None
+    state_now: str | None = None  # recovered, but not ok ("degraded")
+    messages: int = 0  # pending (down), or without receipt (receipts overdue)
+    messages_cap: int | None = None  # the count is exact up to here; above it, it says "more than this"
+    oldest_message_at: datetime | None = None
+    message_types: tuple[MessageTypeSeen, ...] = ()
+    last_error: str | None = None  # the receiver's answer: free text, may hold anything
+    reasons: tuple[str, ...] = ()  # the monitor's Danish reasons (edigate.health.Reason.text)
+    draft_incident: bool = False  # a draft acute incident was opened for this outage just now
+    incident_id: int | None = None  # the outage's incident: the notice belongs to it; down mails link it
+    status_url: str | None = None  # the gateway's route status page
+    subject_prefix: str = "[edigate]"
 
 
 @dataclass(frozen=True)
@@ -74,16 +135,6 @@ class AlertSettings:
         )
 
 
-@dataclass(frozen=True)
-class AlertMail:
-    to: tuple[str, ...]
-    subject: str
-    text: str
-    handled_by: str  # "edi-support" | "on-call"
-    key: str  # HealthEvent.key
-    kind: str  # "alert" | "recovered" | "reminder" | "degraded" (the notice kind for metrics)
-
-
 def _handler(value: Any) -> str:
     return str(getattr(value, "value", value))
 
@@ -101,37 +152,23 @@ def recipients_for(
     return handler, addresses
 
 
-def _local(t: datetime, tz: ZoneInfo) -> str:
-    return t.astimezone(tz).strftime("%d.%m.%Y kl. %H:%M")
+def _party(ean: str, names: Mapping[str, str]) -> Party:
+    return Party(ean, names.get(ean) or None)
 
 
-def _duration(d: timedelta) -> str:
-    minutes = max(0, int(d.total_seconds() // 60))
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} t {minutes} min"
-    return f"{hours // 24} døgn {hours % 24} t"
+def _route(route: tuple[str, str], names: Mapping[str, str]) -> AlertRoute:
+    return AlertRoute(_party(route[0], names), _party(route[1], names))
 
 
-def _routes_down_text(n: int) -> str:
-    """No "Alle 1 ruter": one route is named as the only one."""
-    if n == 1:
-        return "Den eneste rute ind til den er markeret nede."
-    return f"Alle {n} ruter ind til den er markeret nede."
+def _kind(event: HealthEvent, reminder: bool) -> AlertKind:
+    if event.is_recovery:
+        return AlertKind.RECOVERED
+    if event.kind is EventKind.DEGRADED:
+        return AlertKind.DEGRADED
+    return AlertKind.REMINDER if reminder else AlertKind.DOWN
 
 
-def _org(ean: str, names: Mapping[str, str]) -> str:
-    name = names.get(ean)
-    return f"{name} ({ean})" if name else ean
-
-
-def _short(ean: str, names: Mapping[str, str]) -> str:
-    return names.get(ean) or ean
-
-
-def compose_alert(
+def alert_facts(
     event: HealthEvent,
     *,
     now: datetime,
@@ -143,106 +180,84 @@ def compose_alert(
     subject_prefix: str = "[edigate]",
     status_url: str | None = None,
     draft_incident: bool = True,
-    tz: ZoneInfo = COPENHAGEN,
-) -> AlertMail:
-    """The Danish alert (or recovered, or reminder) mail for one health event.
+    incident_id: int | None = None,
+) -> AlertFacts:
+    """What the alert (or recovered, or reminder) mail for one health event says, as facts; notify writes it.
 
     ``names`` maps EAN -> organisation name from the partner directory, ``type_names`` MedCom type ->
-    Danish name (XDIS91 -> Korrespondancemeddelelse); both optional. ``draft_incident`` says in the
-    down mail that a draft acute incident was opened (automatic outage detection).
+    Danish name (XDIS91 -> Korrespondancemeddelelse); both optional. ``draft_incident``: a draft acute
+    incident was opened for this outage (said in the first down mail only); ``incident_id`` links the mail
+    to the incident while the outage lasts.
     """
     names = names or {}
     type_names = type_names or {}
     handler, to = recipients_for(now, handled_by, recipients)
-    receiver = _short(event.receiver, names)
-    receiver_level = event.kind in (EventKind.RECEIVER_DOWN, EventKind.RECEIVER_RECOVERED)
-    if receiver_level:
-        n = len(event.routes) + len(event.still_down)
-        what = f"{receiver} ({n} {'rute' if n == 1 else 'ruter'})"
-    elif len(event.routes) == 1:
-        what = f"{_short(event.routes[0][0], names)} → {receiver}"
-    else:
-        what = f"{receiver} ({len(event.routes)} ruter)"
-
-    if event.is_recovery:
-        label, kind = "OK igen", "recovered"
-    elif event.kind is EventKind.DEGRADED:
-        label, kind = "Forstyrret", "degraded"
-    elif reminder:
-        label, kind = "PÅMINDELSE, stadig nede", "reminder"
-    else:
-        label, kind = "NEDE", "alert"
-    subject = f"{subject_prefix} {label}: {what}".strip()
-
-    lines: list[str] = []
-    if event.kind is EventKind.RECEIVER_DOWN:
-        lines.append(
-            f"Modtageren {_org(event.receiver, names)} modtager ikke meddelelser. "
-            + _routes_down_text(len(event.routes))
-        )
-    elif event.kind is EventKind.RECEIVER_RECOVERED:
-        lines.append(f"Modtageren {_org(event.receiver, names)} modtager igen meddelelser.")
-    elif event.kind is EventKind.ROUTE_RECOVERED:
-        lines.append(f"Ruten {_route_text(event.routes[0], names)} virker igen.")
-    elif event.kind is EventKind.DEGRADED:
-        lines.append(f"Leveringen til {_org(event.receiver, names)} er forstyrret.")
-    else:
-        lines.append(f"Ruten {_route_text(event.routes[0], names)} er nede.")
-    lines.append("")
-
-    rows: list[tuple[str, str]] = []
-    if event.is_recovery:
-        rows.append(("Nede siden", _local(event.since, tz)))
-        rows.append(("OK igen", _local(event.at, tz)))
-        if event.duration is not None:
-            rows.append(("Varighed", _duration(event.duration)))
-        if event.state is not HealthState.OK:
-            rows.append(("Tilstand nu", str(event.state)))
-    else:
-        rows.append(("Siden", f"{_local(event.since, tz)} ({_duration(now - event.since)} siden)"))
-        rows.append(("Ventende meddelelser", pending_text(event.pending_count)))
-        if event.oldest_pending_at is not None:
-            age = now - event.oldest_pending_at
-            oldest = f"{_local(event.oldest_pending_at, tz)} ({_duration(age)} gammel)"
-            rows.append(("Ældste meddelelse", oldest))
-        if event.message_types:
-            types = ", ".join(f"{t} ({type_names[t]})" if t in type_names else t for t in event.message_types)
-            rows.append(("Meddelelsestyper", types))
-        rows.append(("Sidste fejl", event.last_error or "(ingen registreret)"))
-    width = max(len(k) for k, _ in rows) + 1
-    lines += [f"{(k + ':').ljust(width)} {v}" for k, v in rows]
-
-    if event.reasons and not event.is_recovery:
-        lines += ["", "Årsager:"] + [f"  - {r.text}" for r in event.reasons]
-    if receiver_level or len(event.routes) > 1:
-        title = "Ruter der virker igen:" if event.is_recovery else "Berørte ruter:"
-        if event.routes:
-            lines += ["", title] + [f"  - {_route_text(r, names)}" for r in event.routes]
-    if event.still_down:
-        lines += ["", "Stadig nede (egen fejl):"] + [f"  - {_route_text(r, names)}" for r in event.still_down]
-
-    lines += ["", f"Håndteres af: {HANDLER_NAMES.get(handler, handler)}."]
-    if event.is_down and not reminder and draft_incident:
-        lines.append("Et udkast til en akut nedbrudsmelding er oprettet; bekræft eller ret det i formularen.")
-    if status_url:
-        lines.append(f"Status: {status_url}")
-    lines += [
-        "",
-        "Denne driftsalarm er til IT og sendes på alle tider af døgnet; den er ikke en meddelelse til "
-        "fordelingslisterne. Den indeholder ingen personoplysninger.",
-    ]
-    return AlertMail(
-        to=to,
-        subject=scrub_text(subject),
-        text=scrub_text("\n".join(lines) + "\n"),
-        handled_by=handler,
-        key=event.key,
+    kind = _kind(event, reminder)
+    return AlertFacts(
         kind=kind,
+        key=event.key,
+        at=now,
+        to=to,
+        handled_by=handler,
+        receiver=_party(event.receiver, names),
+        whole_receiver=event.kind in (EventKind.RECEIVER_DOWN, EventKind.RECEIVER_RECOVERED),
+        routes=tuple(_route(r, names) for r in event.routes),
+        still_down=tuple(_route(r, names) for r in event.still_down),
+        since=event.since,
+        recovered_at=event.at if event.is_recovery else None,
+        duration=event.duration,
+        state_now=None if not event.is_recovery or event.state is HealthState.OK else str(event.state),
+        messages=event.pending_count,
+        messages_cap=PENDING_COUNT_CAP,  # the store counts pending messages that far (edigate.health)
+        oldest_message_at=event.oldest_pending_at,
+        message_types=tuple(MessageTypeSeen(t, type_names.get(t)) for t in event.message_types),
+        last_error=event.last_error,
+        reasons=tuple(r.text for r in event.reasons),
+        draft_incident=draft_incident and kind is AlertKind.DOWN,
+        incident_id=incident_id,
+        status_url=status_url,
+        subject_prefix=subject_prefix,
     )
 
 
-def _route_text(route: tuple[str, str], names: Mapping[str, str]) -> str:
-    return f"{_org(route[0], names)} → {_org(route[1], names)}"
+def receipts_overdue_facts(
+    alerts: Sequence[MissingReceiptAlert],
+    *,
+    now: datetime,
+    handler: str,
+    to: Sequence[str],
+    names: Mapping[str, str],
+    type_names: Mapping[str, str],
+    subject_prefix: str = "[edigate]",
+    status_url: str | None = None,
+) -> list[AlertFacts]:
+    """One mail's facts per route whose receipts (pluspositivkvitt) are missing past the alert time: the
+    route, the count, the types and the oldest sending time; never a CPR, a name or a body."""
+    by_route: dict[tuple[str, str], list[MissingReceiptAlert]] = {}
+    for alert in alerts:
+        by_route.setdefault((alert.sender_ean, alert.receiver_ean), []).append(alert)
+    facts = []
+    for (sender, receiver), group in sorted(by_route.items()):
+        route = _route((sender, receiver), names)
+        facts.append(
+            AlertFacts(
+                kind=AlertKind.RECEIPTS_OVERDUE,
+                key=f"receipts:{route_key(sender, receiver)}",
+                at=now,
+                to=tuple(to),
+                handled_by=handler,
+                receiver=route.receiver,
+                whole_receiver=False,
+                routes=(route,),
+                since=min(a.created_at for a in group),
+                messages=len(group),
+                oldest_message_at=min(a.created_at for a in group),
+                message_types=tuple(MessageTypeSeen(t, type_names.get(t)) for t in sorted({a.type for a in group})),
+                status_url=status_url,
+                subject_prefix=subject_prefix,
+            )
+        )
+    return facts
 
 
 # ---------------------------------------------------------------------------------------------- throttle

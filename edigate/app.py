@@ -37,7 +37,7 @@ from edigate.medcom import Validator, all_types
 from edigate.medcom.explain_pool import ExplainPool
 from edigate.metrics import Metrics
 from edigate.monitor import HealthLoop, HealthLoopSettings
-from edigate.receipt_sweep import AckAlertHook, sweep_overdue_receipts
+from edigate.receipt_sweep import MissingReceiptHook, sweep_overdue_receipts
 from edigate.routing import PartnerDirectory
 from edigate.settings import Settings
 from edigate.store.crypto import BodyKeyring
@@ -51,9 +51,10 @@ from edigate.store.notify_store import SqlNotifyStorage
 from edigate.store.portal_tasks import SqlPortalTasks
 from edigate.store.retention import purge_periodically
 from edigate.web import health_api, mailbox, messages_api, metrics_api, routes_api
+from edigate.web import ingest as ingest_web
+from edigate.web.apispec import OperationSpec
 from edigate.web.edge_input import setup_edge_input
 from edigate.web.errors import json_errors
-from edigate.web.ingest import post_message
 from edigate.web.keys import (
     CLOCK,
     DATABASE,
@@ -78,6 +79,7 @@ from edigate.web.openapi import setup_openapi
 from edigate.web.pages import Pages, SiteLayout, Visitor, anonymous
 from edigate.web.security_headers import setup_security_headers
 from edigate.web.storage_trouble import setup_storage_trouble
+from notify import api_doc as notify_api_doc
 from notify import web as notify_web
 from notify.dead_letters_web import add_dead_letter_routes
 from notify.gateway_port import GatewayPort
@@ -112,7 +114,7 @@ class Gateway:
     notify: NotifyService | None
     health_loop: HealthLoop
     ingest: IngestPipeline
-    ack_alert_hooks: list[AckAlertHook] = field(default_factory=list)
+    missing_receipt_hooks: list[MissingReceiptHook] = field(default_factory=list)
 
 
 def ensure_sqlite_dir(url: str) -> None:
@@ -164,7 +166,8 @@ def build_gateway(settings: Settings, clock: Clock) -> Gateway:
         ingest=_ingest_pipeline(
             settings, clock, validator, validation_pool, explain_pool, store, worker, metrics, fhir_validator
         ),
-        ack_alert_hooks=[health_loop.ack_alert],  # receipts missing past the alert time: an IT alert mail
+        # receipts missing past the alert time: an IT alert mail
+        missing_receipt_hooks=[health_loop.missing_receipt_alert],
     )
 
 
@@ -289,13 +292,20 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     mail = settings.notify.mail if settings.notify else None
     app[MAIL_RELAY] = MailRelay(mail.kind, mail.host, mail.port, mail.directory) if mail else None
 
-    app.router.add_post("/api/v1/messages", post_message)
+    # each API module registers its routes from its operation table; the OpenAPI document is those tables
+    ingest_web.add_routes(app)  # POST /api/v1/messages
     messages_api.add_routes(app)
     mailbox.add_routes(app)
     health_api.add_routes(app)
-    metrics_api.add_routes(app)  # GET /metrics (404 with [metrics] enabled = false)
     routes_api.add_routes(app)  # GET /api/v1/routes, GET /routes
-    setup_openapi(app)
+    api: list[OperationSpec] = [
+        *ingest_web.OPERATIONS,
+        *messages_api.OPERATIONS,
+        *mailbox.OPERATIONS,
+        *health_api.OPERATIONS,
+        *routes_api.OPERATIONS,
+    ]
+    metrics_api.add_routes(app)  # GET /metrics (404 with [metrics] enabled = false)
     visitor: Visitor = anonymous  # without [notify] nobody can log in
     if gateway.notify is not None:
         app[NOTIFY] = gateway.notify
@@ -303,6 +313,8 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
         visitor = desk.visitor
         names = {p.ean: p.name for p in settings.partners}
         add_dead_letter_routes(app, desk, SqlDeadLetterDesk(gateway.store, names, wake=gateway.worker.wake))
+        api += notify_api_doc.OPERATIONS
+    setup_openapi(app, api, _document_values(settings))
     # the gateway's pages in the site's one layout: notify's base.html, and who is logged in to the procedure
     app[PAGES] = Pages(SiteLayout(jinja2.FileSystemLoader(str(NOTIFY_TEMPLATES / "web")), visitor))
     setup_request_limits(app, settings.server.body_read_timeout_seconds)
@@ -310,6 +322,15 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
 
     app.cleanup_ctx.append(functools.partial(_running, gateway))
     return app
+
+
+def _document_values(settings: Settings) -> dict[str, list[str]]:
+    """This installation's codes for the OpenAPI document's lists (notify.api_doc: `x-enum-from`)."""
+    return {
+        notify_api_doc.MESSAGE_TYPES: sorted(dict(all_types())),
+        notify_api_doc.PARTNER_EANS: sorted(p.ean for p in settings.partners),
+        notify_api_doc.CLUSTERS: sorted({c for p in settings.partners for c in p.clusters}),
+    }
 
 
 async def _running(gateway: Gateway, _app: web.Application) -> AsyncIterator[None]:
@@ -334,8 +355,8 @@ async def _running(gateway: Gateway, _app: web.Application) -> AsyncIterator[Non
         log.info("delivery_started", owner=g.worker.owner, push_receivers=len(g.worker.partners))
         await g.leader.start()
         stack.push_async_callback(g.leader.stop)
-        receipts = sweep_overdue_receipts(g.store, s.delivery, g.leader.is_leader, g.ack_alert_hooks)
-        await stack.enter_async_context(_task(receipts, "ack-sweep"))
+        receipts = sweep_overdue_receipts(g.store, s.delivery, g.leader.is_leader, g.missing_receipt_hooks)
+        await stack.enter_async_context(_task(receipts, "receipt-sweep"))
         purge = purge_periodically(g.database, g.clock, s.retention.body_days, s.retention.interval_minutes)
         await stack.enter_async_context(_task(purge, "retention"))
         if g.notify is not None:

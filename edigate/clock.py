@@ -19,15 +19,27 @@ def system_clock() -> datetime:
 
 
 def file_clock(path: str) -> Clock:
+    """Read "now" from ``path`` on every call.
+
+    A test that rewrites the file in place can be read half-written (empty or cut short). Such a torn
+    read keeps the last instant read, rather than jumping to the system clock, weeks away from the
+    test's time; only before any good read does the system clock stand in.
+    """
+    last: list[datetime] = []
+
     def now() -> datetime:
         with open(path, encoding="utf-8") as fh:
             text = fh.read().strip()
-        if not text:
-            return datetime.now(UTC)
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        if value.tzinfo is None:
+        try:
+            value = datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+        except ValueError:
+            value = None
+        if value is not None and value.tzinfo is None and not last:
             raise ValueError(f"EDIGATE_CLOCK_FILE {path} must hold an instant with an offset")
-        return value.astimezone(UTC)
+        if value is None or value.tzinfo is None:  # torn: cut before its end or before its offset
+            return last[-1] if last else datetime.now(UTC)
+        last[:] = [value.astimezone(UTC)]
+        return last[0]
 
     return now
 

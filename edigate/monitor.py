@@ -24,15 +24,14 @@ terms (``notify.gateway_port.GatewayPort`` implements it; ``edigate.app`` connec
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
 
-from edigate.alerts import AlertMail, AlertSettings, AlertThrottle, compose_alert
+from edigate.alerts import AlertFacts, AlertSettings, AlertThrottle, alert_facts, receipts_overdue_facts
 from edigate.clock import Clock
 from edigate.config import HealthSettings
 from edigate.health import EventKind, HealthEvent, HealthMatrix, HealthMonitor, HealthThresholds, route_key
@@ -46,7 +45,7 @@ from edigate.store.health_queries import (
     read_route_signals,
     read_sent_mail_counts,
 )
-from edigate.store.model import AckAlert
+from edigate.store.model import MissingReceiptAlert
 
 __all__ = ["HealthLoop", "HealthLoopSettings", "OutageProcedure"]
 
@@ -66,20 +65,10 @@ SENT_KIND = {
     "alert-reminder": "reminder",
     "alert-recovered": "recovered",
 }
-#: notice kinds in notify's outbox for the IT alert mails (kept apart from the procedure's list notices)
-MAIL_NOTICE_KIND = {
-    "alert": "alert",
-    "recovered": "alert-recovered",
-    "reminder": "alert-reminder",
-    "degraded": "alert-degraded",
-}
 
 
 class OutageProcedure(Protocol):
-    """What the health loop asks of the outage procedure (notify), in plain values."""
-
-    @property
-    def public_url(self) -> str: ...  # where its pages are (incident links in the alert mails)
+    """What the health loop asks of the outage procedure (notify), in plain values and the gateway's facts."""
 
     async def open_draft_incident(
         self,
@@ -99,18 +88,10 @@ class OutageProcedure(Protocol):
 
     def handled_by(self, at: datetime) -> str: ...
 
-    async def queue_alert_mail(
-        self,
-        *,
-        kind: str,
-        key: str,
-        to: Sequence[str],
-        subject: str,
-        text: str,
-        handled_by: str,
-        incident_id: int | None,
-        at: datetime,
-    ) -> bool: ...
+    async def queue_alert_mail(self, facts: AlertFacts) -> bool:
+        """Render and queue the alert mail (one outbox row per address, committed before anything is sent);
+        False when this mail (same kind, key and time) was queued before."""
+        ...
 
 
 class CircuitSource(Protocol):
@@ -173,7 +154,7 @@ class HealthLoop:
         #: two instances on one database: only the leader mails alerts and opens/resolves incidents
         self.is_leader = is_leader or (lambda: True)
         self._acting = True
-        self._ack_alerts: list[AckAlert] = []  # receipts overdue past the alert time, mailed next tick
+        self._ack_alerts: list[MissingReceiptAlert] = []  # receipts overdue past the alert time, mailed next tick
 
     # ------------------------------------------------------------------------------------------ the loop
 
@@ -222,7 +203,7 @@ class HealthLoop:
     def _take_over(self) -> None:
         """Just became the leader: forget what was seen as a follower, so a route that is down now is an
         event again; the earlier leader's alert mails and incidents are found in the database as after a
-        restart (`_announced_before_restart`, `_incident_for_receiver`)."""
+        restart (`_announced_before_restart`, `OutageProcedure.open_auto_incident_for`)."""
         self.monitor = HealthMonitor(self.settings.thresholds)
         self.throttle = AlertThrottle.from_settings(self.settings.alerts) if self.settings.alerts else None
         self.incidents.clear()
@@ -303,7 +284,9 @@ class HealthLoop:
         if self.outage is None:
             return None
         scope = self._scope(event)
-        existing = await self._incident_for_receiver(event.receiver)
+        # an automatic incident still open for this receiver (this process's, or after a restart an earlier
+        # one's): one receiver never gets two incidents at once; the procedure's storage is the one answer
+        existing = await self.outage.open_auto_incident_for(event.receiver)
         if existing is not None:
             self.incidents[event.key] = existing
             await self._widen(existing, scope)
@@ -337,14 +320,6 @@ class HealthLoop:
         """A further route into the same receiver went down: its sender joins the incident's scope."""
         if self.outage is not None:
             await self.outage.widen_auto_incident(incident_id, scope)
-
-    async def _incident_for_receiver(self, receiver: str) -> int | None:
-        """An auto-opened incident still open for this receiver: this process's link, or (after a restart)
-        one found in the procedure's storage, so a receiver never gets two incidents at once."""
-        for key, incident_id in self.incidents.items():
-            if key == f"receiver:{receiver}" or key.endswith(f"->{receiver}"):
-                return incident_id
-        return await self.outage.open_auto_incident_for(receiver) if self.outage is not None else None
 
     def _cause(self, event: HealthEvent) -> str:
         receiver = self.names.get(event.receiver, event.receiver)
@@ -394,7 +369,7 @@ class HealthLoop:
                 log.error("alert_not_sent", reason="no outbox: the outage procedure ([notify]) is not set up")
                 self._warned_no_outbox = True
             return
-        mail = compose_alert(
+        facts = alert_facts(
             event,
             now=now,
             handled_by=self.outage.handled_by,
@@ -405,15 +380,10 @@ class HealthLoop:
             subject_prefix=self.settings.alerts.subject_prefix,
             status_url=self.status_url,
             draft_incident=incident_id is not None,
+            # the draft is confirmed (or closed) from its page, linked from the mail while the outage lasts
+            incident_id=incident_id if incident_id is not None else self.incidents.get(event.key),
         )
-        linked = incident_id if incident_id is not None else self.incidents.get(event.key)
-        public_url = self.outage.public_url if self.outage is not None else None
-        if linked is not None and public_url and event.is_down:
-            # the draft is confirmed (or closed) from its page; the worklist has every open one
-            base = public_url.rstrip("/")
-            links = f"\nHændelse (bekræft kladden her): {base}/incidents/{linked}\nArbejdsliste: {base}/incidents\n"
-            mail = dataclasses.replace(mail, text=mail.text.rstrip("\n") + "\n" + links)
-        await self._send(mail, now, linked)
+        await self._send(facts)
 
     async def _announced_before_restart(self, event: HealthEvent, now: datetime) -> bool:
         """After a restart the throttle is empty: if this outage's alert went out (by an earlier process)
@@ -431,35 +401,25 @@ class HealthLoop:
         log.info("alert_already_sent", key=event.key, sent_at=down.isoformat())
         return True
 
-    async def _send(self, mail: AlertMail, now: datetime, incident_id: int | None) -> None:
+    async def _send(self, facts: AlertFacts) -> None:
         """Through the procedure's durable outbox: the row is committed before anything is sent; no window."""
         if self.outage is None:
             return
-        queued = await self.outage.queue_alert_mail(
-            kind=MAIL_NOTICE_KIND.get(mail.kind, "alert"),
-            key=mail.key,
-            to=mail.to,
-            subject=mail.subject,
-            text=mail.text,
-            handled_by=mail.handled_by,
-            incident_id=incident_id,
-            at=now,
-        )
-        if not queued:
+        if not await self.outage.queue_alert_mail(facts):
             return
         log.info(
             "alert_mail_queued",
-            kind=mail.kind,
-            handled_by=mail.handled_by,
-            key=mail.key,
-            recipients=len(mail.to),
-            incident_id=incident_id,
+            kind=str(facts.kind),
+            handled_by=facts.handled_by,
+            key=facts.key,
+            recipients=len(facts.to),
+            incident_id=facts.incident_id,
         )
 
     # ---- receipts overdue past the alert time
 
-    async def ack_alert(self, alert: AckAlert) -> None:
-        """The ack sweep's hook: a receipt (pluspositivkvitt) still missing after ``ack_alert_minutes``."""
+    async def missing_receipt_alert(self, alert: MissingReceiptAlert) -> None:
+        """The receipt sweep's hook: a MedCom receipt (pluspositivkvitt) still missing after ``ack_alert_minutes``."""
         self._ack_alerts.append(alert)
 
     async def _mail_ack_alerts(self, now: datetime) -> None:
@@ -473,34 +433,17 @@ class HealthLoop:
         addresses = (to,) if isinstance(to, str) else tuple(to or ())
         if not addresses:
             return
-        by_route: dict[tuple[str, str], list[AckAlert]] = {}
-        for alert in alerts:
-            by_route.setdefault((alert.sender_ean, alert.receiver_ean), []).append(alert)
-        for (sender, receiver), group in sorted(by_route.items()):
-            s_name, r_name = self.names.get(sender, sender), self.names.get(receiver, receiver)
-            types = sorted({a.type for a in group})
-            count = len(group)
-            noun = "meddelelse" if count == 1 else "meddelelser"
-            subject = f"{self.settings.alerts.subject_prefix} KVITTERING MANGLER: {s_name} → {r_name} ({count} {noun})"
-            lines = [
-                f"{count} {noun} fra {s_name} ({sender}) til {r_name} ({receiver}) har ikke fået kvittering",
-                "inden for alarmgrænsen (MedCom: kvittering forventes inden for 30 minutter, gensendes højst 2",
-                "gange; mangler den stadig efter ca. 90 minutter, er det en reel alarm).",
-                "",
-                "Meddelelsestyper: " + ", ".join(f"{self.type_names.get(t, t)} ({t})" for t in types),
-                "Ældste afsendt: " + min(a.created_at for a in group).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            ]
-            if self.status_url:
-                lines += ["", f"Rutestatus: {self.status_url}"]
-            mail = AlertMail(
-                to=addresses,
-                subject=subject,
-                text="\n".join(lines) + "\n",
-                handled_by=handler,
-                key=f"receipts:{route_key(sender, receiver)}",
-                kind="alert",
-            )
-            await self._send(mail, now, None)
+        for facts in receipts_overdue_facts(
+            alerts,
+            now=now,
+            handler=handler,
+            to=addresses,
+            names=self.names,
+            type_names=self.type_names,
+            subject_prefix=self.settings.alerts.subject_prefix,
+            status_url=self.status_url,
+        ):
+            await self._send(facts)
 
     # ---- gauges
 

@@ -1,7 +1,9 @@
 """The receipt sweep: a message sent with pluspositivkvitt whose MedCom receipt has not come is marked
-`ack_overdue` after `delivery.ack_timeout_minutes` (30) and raised as an alert after `ack_alert_minutes` (90).
+overdue (state `ack_overdue`) after `delivery.ack_timeout_minutes` (30) and raised as an alert after
+`ack_alert_minutes` (90).
 
-Runs on the leader only when two instances share a database.
+Runs on the leader only when two instances share a database. The log events keep their historic names
+(`message_ack_overdue`, `message_ack_alert`): operators' alert rules match them.
 """
 
 from __future__ import annotations
@@ -14,18 +16,18 @@ import structlog
 
 from edigate.config import DeliverySettings
 from edigate.store.messages import MessageStore
-from edigate.store.model import AckAlert
+from edigate.store.model import MissingReceiptAlert
 
 log = structlog.get_logger()
 
-AckAlertHook = Callable[[AckAlert], Awaitable[None]]
+MissingReceiptHook = Callable[[MissingReceiptAlert], Awaitable[None]]
 
 
 async def sweep_overdue_receipts(
     store: MessageStore,
     delivery: DeliverySettings,
     is_leader: Callable[[], bool],
-    hooks: Sequence[AckAlertHook] = (),
+    hooks: Sequence[MissingReceiptHook] = (),
 ) -> None:
     """Until cancelled: every `ack_sweep_interval_seconds`, mark overdue receipts and call the hooks."""
     d = delivery
@@ -34,7 +36,7 @@ async def sweep_overdue_receipts(
             await asyncio.sleep(min(1.0, d.ack_sweep_interval_seconds))
             continue
         try:
-            overdue, alerts = await store.ack_sweep(
+            overdue, alerts = await store.sweep_missing_receipts(
                 timedelta(minutes=d.ack_timeout_minutes), timedelta(minutes=d.ack_alert_minutes)
             )
             for mid in overdue:
@@ -51,7 +53,7 @@ async def sweep_overdue_receipts(
                     try:
                         await hook(alert)
                     except Exception as exc:
-                        log.warning("ack_alert_hook_failed", error=type(exc).__name__)
+                        log.warning("receipt_alert_hook_failed", error=type(exc).__name__)
         except Exception as exc:
-            log.warning("ack_sweep_failed", error=type(exc).__name__)
+            log.warning("receipt_sweep_failed", error=type(exc).__name__)
         await asyncio.sleep(d.ack_sweep_interval_seconds)

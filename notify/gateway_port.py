@@ -1,20 +1,20 @@
 """What the gateway may ask of the outage procedure, in plain terms: open a draft incident for a receiver,
 find or resolve an automatically opened one, say who handles an alert now, and queue an IT alert mail
-through the procedure's one outbox (rendered from notify's own templates).
+through the procedure's one outbox (rendered from notify's own templates, `notify.alert_mail`).
 
 The gateway's route health loop (`edigate.monitor`) declares the same methods as its `OutageProcedure`
 protocol; `edigate.app` hands it this class. Notify imports nothing of edigate, so every argument is a
-plain value.
+plain value, or the gateway's alert facts read through the protocol `notify.alert_mail.AlertFacts`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from notify import policy
+from notify.alert_mail import ALERT_NOTICE_KIND, AlertFacts, alert_rows
 from notify.incidents import SYSTEM
-from notify.model import AuditEntry, NewOutboxRow
 from notify.service import NotifyService
 
 __all__ = ["GatewayPort"]
@@ -79,35 +79,21 @@ class GatewayPort:
         """`edi-support` inside EDI support hours, else `on-call` (the procedure's own schedule)."""
         return str(policy.handled_by(at, self._service.rules))
 
-    async def queue_alert_mail(
-        self,
-        *,
-        kind: str,
-        key: str,
-        to: Sequence[str],
-        subject: str,
-        text: str,
-        handled_by: str,
-        incident_id: int | None,
-        at: datetime,
-    ) -> bool:
-        """One outbox row per address, committed before anything is sent; False when this mail (same kind,
-        key and time) was queued before."""
-        storage = self._service.storage
-        rows = [
-            NewOutboxRow(channel="mail", address=a, source=f"vagt:{handled_by}", subject=subject, body_text=text)
-            for a in to
-        ]
-        notice = await storage.record_notice(
-            incident_id=incident_id,
+    async def queue_alert_mail(self, facts: AlertFacts) -> bool:
+        """Render the alert mail from notify's templates and queue it through the one outbox: one row per
+        address, committed before anything is sent; False when this mail (same kind, key and time) was
+        queued before."""
+        subject, rows = alert_rows(self._service.renderer, facts, self.public_url)
+        kind = ALERT_NOTICE_KIND[facts.kind]
+        queued = await self._service.record_mail(
+            incident_id=facts.incident_id,
             kind=kind,
-            dedupe_key=f"{kind}:{key}:{at.isoformat()}",
-            created_at=at,
+            dedupe_key=f"{kind}:{facts.key}:{facts.at.isoformat()}",
             subject=subject,
-            next_status_at=None,
             rows=rows,
-            audit=[AuditEntry(at, "edigate", "driftsalarm", f"{subject} → {', '.join(to)}", incident_id=incident_id)],
-            not_before=datetime.now(UTC),  # the outbox's retry clock is the system clock
+            action="driftsalarm",
+            audit_text=f"{subject} → {', '.join(facts.to)}",
+            at=facts.at,
         )
         self._service.outbox.poke()
-        return notice is not None
+        return queued

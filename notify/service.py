@@ -48,6 +48,7 @@ from notify.model import (
     Incident,
     IncidentUpdate,
     NewIncident,
+    NewOutboxRow,
     Notice,
     Organisation,
     OutboxRow,
@@ -302,28 +303,46 @@ class NotifyService:
             window_text=policy.window_text(self.rules),
             support_hours_text=policy.support_hours_text(self.rules),
         )
-        now = self.clock()
-        await self.storage.record_notice(
+        await self.record_mail(
             incident_id=incident.id,
             kind="receipt",
             dedupe_key=f"incident:{incident.id}:receipt",
-            created_at=now,
+            subject=subject,
+            rows=rows,
+            action="kvittering",
+            audit_text=f"Kvittering til {', '.join(r.address for r in rows)}: håndteres "
+            f"{self.renderer.dk_short(plan.handled_at)} af {HANDLER_DA[plan.handled_by]}, "
+            f"meddelelse: {'ja' if plan.notify else 'nej'}",
+        )
+
+    async def record_mail(
+        self,
+        *,
+        incident_id: int | None,
+        kind: str,
+        dedupe_key: str,
+        subject: str,
+        rows: Sequence[NewOutboxRow],
+        action: str,
+        audit_text: str,
+        at: datetime | None = None,
+    ) -> bool:
+        """A mail to named recipients outside the lists (receipt, reporter's resolved mail, IT alert): its
+        notice and outbox rows and one audit line, committed together before anything is sent. False when a
+        notice with `dedupe_key` exists (then nothing is written). `at` is the notice's time (default: now)."""
+        created = at if at is not None else self.clock()
+        notice = await self.storage.record_notice(
+            incident_id=incident_id,
+            kind=kind,
+            dedupe_key=dedupe_key,
+            created_at=created,
             subject=subject,
             next_status_at=None,
             rows=rows,
-            audit=[
-                AuditEntry(
-                    now,
-                    "edigate",
-                    "kvittering",
-                    f"Kvittering til {', '.join(r.address for r in rows)}: håndteres "
-                    f"{self.renderer.dk_short(plan.handled_at)} af {HANDLER_DA[plan.handled_by]}, "
-                    f"meddelelse: {'ja' if plan.notify else 'nej'}",
-                    incident_id=incident.id,
-                )
-            ],
-            not_before=datetime.now().astimezone(),
+            audit=[AuditEntry(created, "edigate", action, audit_text, incident_id=incident_id)],
+            not_before=datetime.now().astimezone(),  # the outbox's retry clock is the system clock
         )
+        return notice is not None
 
     async def public_facts(self, incident: Incident) -> PublicFacts | None:
         """What the status page, the Atom feed and the public incident page show, or None if the incident
@@ -462,25 +481,14 @@ class NotifyService:
             lists_told=bool(listed),  # told already, or about to be
             threshold_text=_threshold_text(self.rules),
         )
-        now = self.clock()
-        await self.storage.record_notice(
+        await self.record_mail(
             incident_id=incident.id,
             kind="reporter-resolved",
             dedupe_key=f"incident:{incident.id}:reporter-resolved",
-            created_at=now,
             subject=subject,
-            next_status_at=None,
             rows=rows,
-            audit=[
-                AuditEntry(
-                    now,
-                    "edigate",
-                    "løst-til-indberetter",
-                    f"Løst-besked til indberetteren: {', '.join(a for a, _ in addresses)}",
-                    incident_id=incident.id,
-                )
-            ],
-            not_before=datetime.now().astimezone(),
+            action="løst-til-indberetter",
+            audit_text=f"Løst-besked til indberetteren: {', '.join(a for a, _ in addresses)}",
         )
 
     async def change_scope(self, actor: Actor, incident_id: int, data: Mapping[str, Any]) -> Incident:

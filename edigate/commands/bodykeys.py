@@ -8,11 +8,11 @@ and making it active, and remove the old key only afterwards. Safe while the ser
 from __future__ import annotations
 
 import argparse
-import asyncio
+import functools
 import sys
 from typing import Any
 
-from edigate.commands.store_access import announce, describe, missing_database
+from edigate.commands.store_access import run_on_database
 from edigate.settings import ConfigError, load_settings
 from edigate.store.crypto import BodyDecryptError, BodyKeyError, BodyKeyring, new_key_line, rotate_bodies
 from edigate.store.db import Database
@@ -49,30 +49,15 @@ def run_rotate(args: argparse.Namespace) -> int:
     if keyring is None:
         print("edigate: EDIGATE_BODY_KEYS is not set: there is no key to seal with", file=sys.stderr)
         return 2
-    url = settings.storage.url
-    missing = missing_database(url, args.config)
-    if missing:
-        print(f"edigate: {missing}", file=sys.stderr)
-        return 2
-    announce(url)
-    try:
-        return asyncio.run(_rotate(url, keyring))
-    except Exception as exc:  # one line, not a traceback
-        first = (str(exc).splitlines() or [""])[0][:300]
-        print(f"edigate: cannot use the database {describe(url)}: {type(exc).__name__}: {first}", file=sys.stderr)
-        return 1
+    return run_on_database(settings.storage.url, args.config, functools.partial(_rotate, keyring=keyring))
 
 
-async def _rotate(url: str, keyring: BodyKeyring) -> int:
-    db = Database.open(url)
+async def _rotate(db: Database, keyring: BodyKeyring) -> int:
     try:
-        await db.migrate()
         result = await rotate_bodies(db, keyring)
     except (BodyKeyError, BodyDecryptError) as exc:
         print(f"edigate: rotation stopped: {exc}", file=sys.stderr)
         return 1
-    finally:
-        await db.close()
     print(
         f"examined {result.examined} message bodies: re-sealed {result.resealed} from older keys, "
         f"sealed {result.sealed_plain} stored in clear, with key {keyring.active!r}"

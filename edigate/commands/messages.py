@@ -7,14 +7,14 @@ CPR); a running service picks a re-queued message up within its poll interval.
 from __future__ import annotations
 
 import argparse
-import asyncio
+import functools
 import json
 import sys
 from datetime import datetime
 from typing import Any
 
 from edigate.clock import clock_from_environment
-from edigate.commands.store_access import announce, describe, missing_database
+from edigate.commands.store_access import run_on_database
 from edigate.settings import ConfigError, load_settings
 from edigate.store.db import Database
 from edigate.store.messages import MessageStore, SearchFilter
@@ -49,73 +49,57 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"edigate: configuration error: {exc}", file=sys.stderr)
         return 2
-    url = settings.storage.url
-    missing = missing_database(url, args.config)
-    if missing:
-        print(f"edigate: {missing}", file=sys.stderr)
-        return 2
-    announce(url)
-    try:
-        return asyncio.run(_run(args, url))
-    except Exception as exc:  # one line, not a traceback: the operator needs the cause, not the stack
-        first = (str(exc).splitlines() or [""])[0][:300]
-        print(f"edigate: cannot use the database {describe(url)}: {type(exc).__name__}: {first}", file=sys.stderr)
-        return 1
+    return run_on_database(settings.storage.url, args.config, functools.partial(_run, args))
 
 
-async def _run(args: argparse.Namespace, url: str) -> int:
-    db = Database.open(url)
+async def _run(args: argparse.Namespace, db: Database) -> int:
     store = MessageStore(db, clock_from_environment())
-    try:
-        await db.migrate()
-        if args.messages_command == "list":
-            since = datetime.fromisoformat(args.since.replace("Z", "+00:00")) if args.since else None
-            rows = await store.search(
-                SearchFilter(
-                    envelope_id=args.envelope_id,
-                    sender=args.sender,
-                    receiver=args.receiver,
-                    state=args.state,
-                    since=since,
-                    limit=args.limit,
-                )
+    if args.messages_command == "list":
+        since = datetime.fromisoformat(args.since.replace("Z", "+00:00")) if args.since else None
+        rows = await store.search(
+            SearchFilter(
+                envelope_id=args.envelope_id,
+                sender=args.sender,
+                receiver=args.receiver,
+                state=args.state,
+                since=since,
+                limit=args.limit,
             )
-            if args.json:
-                print(json.dumps(rows, default=_fmt, indent=1))
-            else:
+        )
+        if args.json:
+            print(json.dumps(rows, default=_fmt, indent=1))
+        else:
+            print(
+                f"{'id':>8}  {'state':<13} {'type':<7} {'envelope':<15} {'sender':<13} -> "
+                f"{'receiver':<13} {'attempts':>8}  created"
+            )
+            for r in rows:
                 print(
-                    f"{'id':>8}  {'state':<13} {'type':<7} {'envelope':<15} {'sender':<13} -> "
-                    f"{'receiver':<13} {'attempts':>8}  created"
+                    f"{r['id']:>8}  {r['state']:<13} {r['type']:<7} {r['envelope_id']:<15} "
+                    f"{r['sender_ean']:<13} -> {r['receiver_ean']:<13} {r['attempts']:>8}  "
+                    f"{_fmt(r['created_at'])}"
                 )
-                for r in rows:
-                    print(
-                        f"{r['id']:>8}  {r['state']:<13} {r['type']:<7} {r['envelope_id']:<15} "
-                        f"{r['sender_ean']:<13} -> {r['receiver_ean']:<13} {r['attempts']:>8}  "
-                        f"{_fmt(r['created_at'])}"
-                    )
+        return 0
+    if args.messages_command == "show":
+        row = await store.get(args.id)
+        if row is None:
+            print(f"no message {args.id}", file=sys.stderr)
+            return 1
+        if args.json:
+            print(json.dumps(row, default=_fmt, indent=1))
             return 0
-        if args.messages_command == "show":
-            row = await store.get(args.id)
-            if row is None:
-                print(f"no message {args.id}", file=sys.stderr)
-                return 1
-            if args.json:
-                print(json.dumps(row, default=_fmt, indent=1))
-                return 0
-            for k, v in row.items():
-                if k not in ("letters", "history"):
-                    print(f"{k:>16}: {_fmt(v)}")
-            print("letters:")
-            for lt in row["letters"]:
-                print("  " + "  ".join(f"{k}={_fmt(v)}" for k, v in lt.items() if v is not None))
-            print("history:")
-            for ev in row["history"]:
-                print(f"  {_fmt(ev['at'])}  {ev['event']:<20} {_fmt(ev['detail'])}")
-            return 0
-        if await store.retry(args.id):
-            print(f"message {args.id} re-queued")
-            return 0
-        print(f"message {args.id} not found or never deliverable (rejected)", file=sys.stderr)
-        return 1
-    finally:
-        await db.close()
+        for k, v in row.items():
+            if k not in ("letters", "history"):
+                print(f"{k:>16}: {_fmt(v)}")
+        print("letters:")
+        for lt in row["letters"]:
+            print("  " + "  ".join(f"{k}={_fmt(v)}" for k, v in lt.items() if v is not None))
+        print("history:")
+        for ev in row["history"]:
+            print(f"  {_fmt(ev['at'])}  {ev['event']:<20} {_fmt(ev['detail'])}")
+        return 0
+    if await store.retry(args.id):
+        print(f"message {args.id} re-queued")
+        return 0
+    print(f"message {args.id} not found or never deliverable (rejected)", file=sys.stderr)
+    return 1

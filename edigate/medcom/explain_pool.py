@@ -29,6 +29,7 @@ from edigate.medcom import safe_xml
 from edigate.medcom.errors import XmlRefused
 from edigate.medcom.explain import Explainer
 from edigate.medcom.model import ValidationError, ValidationResult
+from edigate.medcom.parent_death import die_with_parent
 
 log = structlog.get_logger()
 
@@ -68,9 +69,11 @@ def explain_in_worker(
         signal.setitimer(signal.ITIMER_PROF, 0)
 
 
-def _lower_priority() -> None:
-    """The worker yields the CPU to the service: on a busy machine a report runs out of budget (lxml's log)
-    rather than slowing the valid messages down."""
+def _worker_start(service_pid: int) -> None:
+    """The worker ends with the service, however the service ends (a `kill -9` left it orphaned), and
+    yields the CPU to it: on a busy machine a report runs out of budget (lxml's log) rather than slowing
+    the valid messages down."""
+    die_with_parent(service_pid)
     with contextlib.suppress(OSError):
         os.nice(19)
 
@@ -111,10 +114,14 @@ class ExplainPool:
         return len(self._pending)
 
     def start(self) -> None:
-        """Start the worker (spawn: no inherited sockets or database handles; lowest CPU priority) and let
-        it import xmlschema in the background."""
+        """Start the worker (spawn: no inherited sockets or database handles; lowest CPU priority; ends
+        with the service) and let it import xmlschema in the background. Called on the event loop's thread,
+        which then also starts any replacement worker (see edigate.medcom.parent_death)."""
         self._pool = ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_start,
+            initargs=(os.getpid(),),
         )
         self._pending.append(self._pool.submit(_warm_up))
 

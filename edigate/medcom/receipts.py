@@ -24,7 +24,12 @@ REFUSE_TEXT_MAX = 350
 MAX_ORIGINAL_LETTERS = 99  # OriginalLetter maxOccurs
 EAN_MAX = 35
 ORIGINAL_VERSION_CODE_MAX = 7
-_CPR = re.compile(r"(?<!\d)\d{6}-?\d{4}(?!\d)")
+_HEX = "[0-9A-Fa-f]"
+#: a CPR as ddmmyy-xxxx, ddmmyyxxxx or ddmmyy xxxx, not part of a longer number; a UUID is tried first at
+#: each position, so the CPR-shaped run inside one (6c150385-1234-41a4-…) stays whole with it
+_CPR = re.compile(
+    rf"(?P<uuid>{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}})|(?<!\d)\d{{6}}[- ]?\d{{4}}(?!\d)"
+)
 _ILLEGAL = re.compile(r"[^\t\n\r\x20-\ud7ff\ue000-\ufffd]")
 
 
@@ -50,7 +55,7 @@ class OriginalMessage:
 def clean_refuse_text(text: str) -> str:
     """RefuseText safe for the schema and for privacy: no CPR, no control chars, at most 350 chars."""
     value = _ILLEGAL.sub(" ", text or "")
-    value = _CPR.sub("(cpr fjernet)", value)
+    value = _CPR.sub(lambda m: m.group("uuid") or "(cpr fjernet)", value)
     value = re.sub(r"[ \t]+", " ", value).strip()
     if len(value) > REFUSE_TEXT_MAX:
         value = value[: REFUSE_TEXT_MAX - 1].rstrip() + "…"

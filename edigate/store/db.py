@@ -1,36 +1,23 @@
 """Database handle shared by the gateway store and the outage procedure's storage.
 
 One engine per process. SQLite runs in WAL mode with `synchronous=FULL`, so a commit is on disk before
-the reply. Each component (gateway, notify, …) registers its own numbered migrations, so two modules
-never edit one migration list; `schema_migrations` records what has run.
+the reply. The schema's history is one ordered line of Alembic revisions (edigate/migrations/versions);
+`migrate` runs what is missing, in one transaction, one process at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-MigrationStep = Callable[[Connection], None]
+from edigate import migrations
 
-_MIGRATIONS: dict[str, list[MigrationStep]] = {}
-
-schema_migrations = sa.Table(
-    "schema_migrations",
-    sa.MetaData(),
-    sa.Column("component", sa.String(64), primary_key=True),
-    sa.Column("version", sa.Integer, nullable=False),
-)
-
-
-def register_migrations(component: str, steps: list[MigrationStep]) -> None:
-    """Declare a component's migrations in order; step N (1-based) runs once, in a transaction."""
-    _MIGRATIONS[component] = steps
+#: advisory-lock key (bigint) held by the transaction that migrates: the ASCII bytes of "edigatem"
+MIGRATION_LOCK_KEY = int.from_bytes(b"edigatem", "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 
 class StorageUrlError(ValueError):
@@ -65,8 +52,27 @@ class Database:
         return cls(create_async_engine(sa_url, **engine_kwargs), "postgresql")
 
     async def migrate(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(_run_migrations)
+        """Upgrade the schema to the newest revision, all of it in one transaction or none of it.
+
+        Two instances starting at once never both migrate: on PostgreSQL the transaction first takes an advisory
+        lock (the second waits, then finds nothing left to do); on SQLite BEGIN IMMEDIATE takes the write lock.
+        SQLite's foreign keys are off meanwhile: rebuilding a table (its way to change a column's type) drops a
+        parent table; the revision that does so checks them before the commit."""
+        async with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")  # no effect inside a transaction
+                await conn.commit()
+            try:
+                async with conn.begin():
+                    if self.dialect == "sqlite":
+                        await conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    else:
+                        await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                    await conn.run_sync(migrations.upgrade)
+            finally:
+                if self.dialect == "sqlite":
+                    await conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    await conn.commit()
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -82,23 +88,3 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
-
-
-def _run_migrations(conn: Connection) -> None:
-    schema_migrations.create(conn, checkfirst=True)
-    done = {row.component: row.version for row in conn.execute(sa.select(schema_migrations))}
-    for component, steps in _MIGRATIONS.items():
-        current = done.get(component, 0)
-        for version, step in enumerate(steps, start=1):
-            if version <= current:
-                continue
-            step(conn)
-            if current == 0 and version == 1:
-                conn.execute(sa.insert(schema_migrations).values(component=component, version=1))
-            else:
-                conn.execute(
-                    sa.update(schema_migrations)
-                    .where(schema_migrations.c.component == component)
-                    .values(version=version)
-                )
-            current = version

@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from edigate.store.correlation import partner_text
 from edigate.store.messages import RETRY_EVENT, MessageStore, requeued
-from edigate.store.model import FAILED, is_fhir
+from edigate.store.model import is_fhir
 from edigate.store.notify_store import audit_log
 from edigate.store.schema import events, messages
+from edigate.store.states import MessageState
 from notify.dead_letters import (
     AUDIT_ACTION,
     DeadLetter,
@@ -85,7 +86,7 @@ class SqlDeadLetterDesk:
 
     async def list_dead_letters(self, *, cursor: str | None = None, limit: int = 50) -> DeadLetterPage:
         limit = max(1, min(limit, MAX_PAGE))
-        query = sa.select(*_COLUMNS).where(m.state == FAILED)
+        query = sa.select(*_COLUMNS).where(m.state == MessageState.FAILED)
         if cursor:
             query = query.where(sa.tuple_(m.created_at, m.id) < sa.tuple_(*read_cursor(cursor)))
         query = query.order_by(*_NEWEST_FIRST).limit(limit + 1)
@@ -101,7 +102,7 @@ class SqlDeadLetterDesk:
     async def receivers(self) -> list[ReceiverCount]:
         query = (
             sa.select(m.receiver_ean, sa.func.count().label("n"))
-            .where(m.state == FAILED, sa.func.length(m.body) > 0)
+            .where(m.state == MessageState.FAILED, sa.func.length(m.body) > 0)
             .group_by(m.receiver_ean)
         )
         async with self.store.db.engine.connect() as conn:
@@ -119,7 +120,7 @@ class SqlDeadLetterDesk:
                 if row is None:
                     return RetryResult("not_found")
                 letter = self._letter(row)
-                if row.state != FAILED:
+                if row.state != MessageState.FAILED:
                     return RetryResult("not_dead", letter)
                 if not letter.can_retry:
                     return RetryResult("purged", letter)
@@ -132,7 +133,7 @@ class SqlDeadLetterDesk:
     async def retry_receiver(self, receiver_ean: str, by: str) -> list[DeadLetter]:
         query = (
             sa.select(*_COLUMNS)
-            .where(m.receiver_ean == receiver_ean, m.state == FAILED, sa.func.length(m.body) > 0)
+            .where(m.receiver_ean == receiver_ean, m.state == MessageState.FAILED, sa.func.length(m.body) > 0)
             .order_by(m.id)  # the receiver's FIFO order, as they were first queued
         )
         try:
@@ -152,7 +153,9 @@ class SqlDeadLetterDesk:
         now = self.store.clock()
         ids = [letter.id for letter in letters]
         done = await conn.execute(
-            sa.update(messages).where(m.id.in_(ids), m.state == FAILED).values(**requeued(FAILED, now))
+            sa.update(messages)
+            .where(m.id.in_(ids), m.state == MessageState.FAILED)
+            .values(**requeued(MessageState.FAILED, now))
         )
         if done.rowcount != len(ids):
             raise _NoLongerDead

@@ -1,16 +1,16 @@
 """SQL `notify.directory.DirectoryStore`: the desk's edits of mailboxes, clusters and contacts, as overrides
-of the TOML seed. Own table and migration component (`notify_directory`); each edit is written in the same
-transaction as its audit entry (who, when, before/after)."""
+of the TOML seed. Own table; each edit is written in the same transaction as its audit entry (who, when,
+before/after)."""
 
 from __future__ import annotations
 
 import json
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
-from edigate.store.db import Database, register_migrations
-from edigate.store.notify_store import UtcTime, audit_log
+from edigate.store.db import Database
+from edigate.store.notify_store import audit_log
+from edigate.store.schema import UtcDateTime
 from notify.directory import AUDIT_ACTION, Override
 from notify.model import AuditEntry
 
@@ -21,16 +21,9 @@ directory = sa.Table(
     metadata,
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
-    sa.Column("updated_at", UtcTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("updated_by", sa.String(200), nullable=False),
 )
-
-
-def _create_table(conn: Connection) -> None:
-    metadata.create_all(conn)
-
-
-register_migrations("notify_directory", [_create_table])
 
 
 class SqlDirectoryStore:

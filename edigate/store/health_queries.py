@@ -30,9 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from edigate.health import PENDING_COUNT_CAP, CircuitState, RouteSignals, TypeSignals
 from edigate.logging import scrub_text
 from edigate.store.db import Database
-from edigate.store.model import ACCEPTED, ACK_OVERDUE, ACKNOWLEDGED, DELIVERED, FAILED, REFUSED
 from edigate.store.notify_store import incidents, notices, outbox
 from edigate.store.schema import PENDING, events, messages
+from edigate.store.states import DeliveryState, MessageState
 
 __all__ = [
     "OutboxCounts",
@@ -164,7 +164,7 @@ async def read_route_signals(
             await conn.execute(
                 sa.select(m.sender_ean, m.receiver_ean, m.type, sa.func.count())
                 .where(
-                    m.state == ACK_OVERDUE,
+                    m.state == MessageState.RECEIPT_OVERDUE,
                     m.created_at >= now - overdue_window,
                     m.receiver_ean.in_(receivers),
                 )
@@ -178,7 +178,7 @@ async def read_route_signals(
             await conn.execute(
                 sa.select(m.sender_ean, m.receiver_ean, m.type, m.state, sa.func.count())
                 .where(
-                    m.state.in_((ACKNOWLEDGED, REFUSED)),
+                    m.state.in_((MessageState.ACKNOWLEDGED, MessageState.REFUSED)),
                     m.created_at >= now - receipt_window,
                     m.receiver_ean.in_(receivers),
                 )
@@ -188,7 +188,7 @@ async def read_route_signals(
         for sender, receiver, mtype, state, count in answered:
             acc = routes.setdefault((sender, receiver), RouteCounts()).type(mtype)
             acc.receipts += int(count)
-            if state == REFUSED:
+            if state == MessageState.REFUSED:
                 acc.refusals += int(count)
 
         # traffic in the window that is healthy and not yet answered (delivered, awaiting its receipt, or
@@ -197,7 +197,7 @@ async def read_route_signals(
             await conn.execute(
                 sa.select(m.sender_ean, m.receiver_ean)
                 .where(
-                    m.state.in_((DELIVERED, ACCEPTED)),
+                    m.state.in_((MessageState.DELIVERED, MessageState.ACCEPTED)),
                     m.created_at >= now - receipt_window,
                     m.receiver_ean.in_(receivers),
                 )
@@ -210,7 +210,9 @@ async def read_route_signals(
         dead_rows = (
             await conn.execute(
                 sa.select(m.sender_ean, m.receiver_ean, sa.func.count(), sa.func.max(m.id))
-                .where(m.state == FAILED, m.created_at >= now - overdue_window, m.receiver_ean.in_(receivers))
+                .where(
+                    m.state == MessageState.FAILED, m.created_at >= now - overdue_window, m.receiver_ean.in_(receivers)
+                )
                 .group_by(m.sender_ean, m.receiver_ean)
             )
         ).all()
@@ -277,7 +279,7 @@ async def _dead_letter_streaks(
             sa.select(
                 m.receiver_ean, m.sender_ean, sa.func.count(), sa.func.max(m.last_error), sa.func.max(m.updated_at)
             )
-            .where(m.receiver_ean.in_(candidates), m.delivery_state == "failed", m.updated_at >= not_before)
+            .where(m.receiver_ean.in_(candidates), m.delivery_state == DeliveryState.FAILED, m.updated_at >= not_before)
             .group_by(m.receiver_ean, m.sender_ean)
         )
     ).all()
@@ -297,7 +299,7 @@ async def _dead_letter_streaks(
                 .where(
                     m.receiver_ean == receiver,
                     m.sender_ean == sender,
-                    m.delivery_state == "failed",
+                    m.delivery_state == DeliveryState.FAILED,
                     m.updated_at >= bound,
                     events.c.event == "attempt_failed",
                 )
@@ -343,7 +345,7 @@ def head_statement(receiver: str) -> sa.Select[Any]:
     """The head of a receiver's queue (FIFO by id; index gw_messages_queue)."""
     return (
         sa.select(m.id, m.sender_ean, m.attempts, m.last_error)
-        .where(m.receiver_ean == receiver, m.delivery_state == "pending")
+        .where(m.receiver_ean == receiver, m.delivery_state == DeliveryState.PENDING)
         .order_by(m.id)
         .limit(1)
     )
@@ -353,7 +355,7 @@ def last_delivered_statement(receiver: str) -> sa.Select[Any]:
     """A receiver's newest delivered message (gw_messages_queue backwards)."""
     return (
         sa.select(m.delivered_at)
-        .where(m.receiver_ean == receiver, m.delivery_state == "delivered")
+        .where(m.receiver_ean == receiver, m.delivery_state == DeliveryState.DELIVERED)
         .order_by(m.id.desc())
         .limit(1)
     )
@@ -500,7 +502,7 @@ async def read_new_receipts(
         rows = (
             await conn.execute(
                 sa.select(m.type, m.delivered_at, m.receipt_at).where(
-                    m.state.in_((ACKNOWLEDGED, REFUSED)),
+                    m.state.in_((MessageState.ACKNOWLEDGED, MessageState.REFUSED)),
                     m.created_at >= now - window,
                     m.receipt_at > after,
                 )

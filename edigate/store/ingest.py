@@ -15,7 +15,7 @@ Duplicate matrix (DOMAIN.md §2.3), keyed on the sender EAN:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,18 +26,14 @@ from edigate.medcom.model import Envelope
 from edigate.store.correlation import partner_text, receipt_may_change
 from edigate.store.crypto import BodyKeyring, open_body, seal_rows
 from edigate.store.model import (
-    ACCEPTED,
-    ACK_OVERDUE,
-    ACKNOWLEDGED,
-    DELIVERED,
     OIOXML,
-    REFUSED,
-    REJECTED,
+    GeneratedReceipt,
     IngestItem,
     IngestOutcome,
     is_fhir,
 )
 from edigate.store.schema import events, letters, messages
+from edigate.store.states import RECEIPT_MAY_SET, DeliveryState, MessageEvent, MessageState, ReceiptState
 
 
 @dataclass
@@ -89,62 +85,107 @@ def _message_row(
     }
 
 
+@dataclass(frozen=True)
+class _Stored:
+    """What the store already holds about the batch: earlier messages and the originals its receipts name."""
+
+    known: _KnownSet
+    originals: dict[tuple[str, str], Any]  # OIOXML receipts: (original sender EAN, envelope id)
+    fhir_originals: dict[tuple[str, str], Any]  # FHIR Acknowledgements: (original sender GLN, MessageHeader.id)
+
+    def original_of(self, item: IngestItem) -> Any:
+        return (self.fhir_originals if is_fhir(item.format) else self.originals).get(_original_key(item.envelope))
+
+
+@dataclass
+class _Batch:
+    """One batch's working state, handed from phase to phase; `outcomes[i]` answers `items[i]`.
+
+    A duplicate of an envelope earlier in the same batch gets the placeholder id -(j + 1) (j = the first
+    one's index) until the first one has its id."""
+
+    items: Sequence[IngestItem]
+    now: datetime
+    keyring: BodyKeyring | None
+    outcomes: list[IngestOutcome | None] = field(init=False)
+    resends: list[tuple[int, _Known]] = field(default_factory=list)  # (item, the stored message it repeats)
+    event_rows: list[dict[str, Any]] = field(default_factory=list)
+    woken: set[str] = field(default_factory=set)  # receivers whose queue got new work
+
+    def __post_init__(self) -> None:
+        self.outcomes = [None] * len(self.items)
+
+    def event(self, message_id: int, event: str, detail: str | None = None) -> None:
+        self.event_rows.append({"message_id": message_id, "at": self.now, "event": event, "detail": detail})
+
+
 def apply_batch(
     conn: Connection, items: Sequence[IngestItem], now: datetime, keyring: BodyKeyring | None = None
 ) -> list[IngestOutcome]:
     """Classify and insert a batch; returns one outcome per item, in order."""
-    known = _load_known(conn, items)
-    originals = _load_originals(conn, items)
-    fhir_originals = _load_fhir_originals(conn, items)
-    outcomes: list[IngestOutcome | None] = [None] * len(items)
-    new_rows: list[dict[str, Any]] = []
-    new_index: list[int] = []
+    batch = _Batch(items, now, keyring)
+    stored = _load_stored(conn, items)
+    new = _classify(batch, stored)
+    id_of_item = _insert_new_messages(conn, batch, new)
+    _record_new_messages(conn, batch, id_of_item)
+    _queue_negative_receipts(conn, batch, id_of_item)
+    _correlate_receipts(conn, batch, id_of_item)
+    _answer_resends(conn, batch)
+    _answer_batch_duplicates(batch)
+    _bulk_insert(conn, events, batch.event_rows)
+    return _final_outcomes(batch)
+
+
+def _load_stored(conn: Connection, items: Sequence[IngestItem]) -> _Stored:
+    """Phase 1: one look-up per kind for the whole batch."""
+    return _Stored(_load_known(conn, items), _load_originals(conn, items), _load_fhir_originals(conn, items))
+
+
+def _classify(batch: _Batch, stored: _Stored) -> list[int]:
+    """Phase 2, the duplicate matrix: sets the outcome of duplicates and conflicts, collects the resends
+    of stored messages, and returns the indexes of the items that are new messages."""
+    new: list[int] = []
     batch_envelopes: dict[tuple[str, str], tuple[int, set[str]]] = {}  # within this batch
     batch_letters: dict[tuple[str, str], int] = {}
-    resends: list[tuple[int, _Known]] = []
-
-    for i, item in enumerate(items):
+    for i, item in enumerate(batch.items):
         env = item.envelope
         sender = env.sender.ean or ""
         letter_ids = {lt.id for lt in env.letters}
         key = (sender, env.id)
         if key in batch_envelopes:  # the same envelope twice in one batch
             j, ids = batch_envelopes[key]
-            outcomes[i] = IngestOutcome(
-                "duplicate" if ids == letter_ids else "conflict",
-                None,
-                refuse_code=None if ids == letter_ids else "ikke_specificeret",
-            )
             if ids == letter_ids:
-                outcomes[i] = IngestOutcome("duplicate", -(j + 1))  # fixed up after insert
+                batch.outcomes[i] = IngestOutcome("duplicate", -(j + 1))  # fixed up after insert
+            else:
+                batch.outcomes[i] = IngestOutcome("conflict", None, refuse_code="ikke_specificeret")
             continue
-        same_env = known.by_envelope.get(key)
+        same_env = stored.known.by_envelope.get(key)
         if same_env is not None:
             if same_env.letter_ids == letter_ids:
-                resends.append((i, same_env))
+                batch.resends.append((i, same_env))
             else:
-                outcomes[i] = IngestOutcome(
+                batch.outcomes[i] = IngestOutcome(
                     "conflict",
                     same_env.id,
                     refuse_code="ikke_specificeret",
                     refuse_text=f"kuvert-id {env.id} er allerede brugt af meddelelse {same_env.id} med andre breve",
                 )
             continue
-        by_letter = known.by_letter_fhir if is_fhir(item.format) else known.by_letter
+        by_letter = stored.known.by_letter_fhir if is_fhir(item.format) else stored.known.by_letter
         seen = [by_letter.get((sender, lid)) for lid in letter_ids]
         # Letters re-sent under a new envelope id count as seen whether their first envelope is stored or
         # in this very batch: the answer is the same whatever the timing of the posts (issue 10 #14).
         in_batch = [batch_letters.get((sender, lid)) for lid in letter_ids]
         if letter_ids and all(s is not None or b is not None for s, b in zip(seen, in_batch, strict=True)):
-            stored = next((s for s in seen if s is not None), None)
-            if stored is not None:
-                resends.append((i, stored))
+            first_stored = next((s for s in seen if s is not None), None)
+            if first_stored is not None:
+                batch.resends.append((i, first_stored))
             else:
                 j = min(b for b in in_batch if b is not None)
-                outcomes[i] = IngestOutcome("duplicate", -(j + 1))  # fixed up after insert
+                batch.outcomes[i] = IngestOutcome("duplicate", -(j + 1))  # fixed up after insert
             continue
         if any(s is not None for s in seen) or any((sender, lid) in batch_letters for lid in letter_ids):
-            outcomes[i] = IngestOutcome(
+            batch.outcomes[i] = IngestOutcome(
                 "conflict",
                 None,
                 refuse_code="ikke_specificeret",
@@ -152,9 +193,9 @@ def apply_batch(
             )
             continue
         if not item.rejected and env.receipt is not None:
-            original = (fhir_originals if is_fhir(item.format) else originals).get(_original_key(env))
+            original = stored.original_of(item)
             if original is not None and not receipt_may_change(original, sender):
-                outcomes[i] = IngestOutcome(
+                batch.outcomes[i] = IngestOutcome(
                     "conflict",
                     None,
                     refuse_code="ikke_specificeret",
@@ -166,40 +207,50 @@ def apply_batch(
         if not item.rejected:  # like a stored one: a corrected resend of a rejected letter is new
             for lid in letter_ids:
                 batch_letters[(sender, lid)] = i
-        if item.rejected:
-            row = _message_row(
-                env,
-                item.body,
-                now,
-                state=REJECTED,
-                delivery_state="none",
-                sender=sender,
-                receiver=env.receiver.ean or "",
-                refuse_code=item.refuse_code,
-                refuse_text=item.refuse_text,
-                format=_stored_format(item.format),
-            )
-        else:
-            row = _message_row(
-                env,
-                item.body,
-                now,
-                state=ACCEPTED,
-                delivery_state="pending",
-                sender=sender,
-                receiver=env.receiver.ean or "",
-                format=_stored_format(item.format),
-            )
-        new_rows.append(row)
-        new_index.append(i)
+        new.append(i)
+    return new
 
-    new_ids = _insert_messages(conn, seal_rows(keyring, new_rows))
-    id_of_item = dict(zip(new_index, new_ids, strict=True))
+
+def _new_message_row(item: IngestItem, now: datetime) -> dict[str, Any]:
+    env = item.envelope
+    sender, receiver, fmt = env.sender.ean or "", env.receiver.ean or "", _stored_format(item.format)
+    if item.rejected:
+        return _message_row(
+            env,
+            item.body,
+            now,
+            state=MessageState.REJECTED,
+            delivery_state=DeliveryState.NONE,
+            sender=sender,
+            receiver=receiver,
+            refuse_code=item.refuse_code,
+            refuse_text=item.refuse_text,
+            format=fmt,
+        )
+    return _message_row(
+        env,
+        item.body,
+        now,
+        state=MessageState.ACCEPTED,
+        delivery_state=DeliveryState.PENDING,
+        sender=sender,
+        receiver=receiver,
+        format=fmt,
+    )
+
+
+def _insert_new_messages(conn: Connection, batch: _Batch, new: list[int]) -> dict[int, int]:
+    """Phase 3: the new messages, bodies sealed; returns item index -> message id."""
+    rows = [_new_message_row(batch.items[i], batch.now) for i in new]
+    ids = _insert_messages(conn, seal_rows(batch.keyring, rows))
+    return dict(zip(new, ids, strict=True))
+
+
+def _record_new_messages(conn: Connection, batch: _Batch, id_of_item: dict[int, int]) -> None:
+    """Phase 4: the new messages' letters (the duplicate check's keys), their history and outcomes."""
     letter_rows: list[dict[str, Any]] = []
-    event_rows: list[dict[str, Any]] = []
-    woken: set[str] = set()
     for i, mid in id_of_item.items():
-        item = items[i]
+        item = batch.items[i]
         env = item.envelope
         for lt in env.letters:
             letter_rows.append(
@@ -211,42 +262,38 @@ def apply_batch(
                     "status_code": lt.status,
                 }
             )
-        event_rows.append({"message_id": mid, "at": now, "event": "received", "detail": None})
+        batch.event(mid, MessageEvent.RECEIVED)
         if item.rejected:
-            event_rows.append(
-                {
-                    "message_id": mid,
-                    "at": now,
-                    "event": "rejected",
-                    "detail": f"{item.refuse_code}: {item.refuse_text}" if item.refuse_text else item.refuse_code,
-                }
-            )
-            outcomes[i] = IngestOutcome(
-                "rejected", mid, state=REJECTED, refuse_code=item.refuse_code, refuse_text=item.refuse_text
+            detail = f"{item.refuse_code}: {item.refuse_text}" if item.refuse_text else item.refuse_code
+            batch.event(mid, MessageEvent.REJECTED, detail)
+            batch.outcomes[i] = IngestOutcome(
+                "rejected", mid, state=MessageState.REJECTED, refuse_code=item.refuse_code, refuse_text=item.refuse_text
             )
         else:
-            event_rows.append({"message_id": mid, "at": now, "event": "accepted", "detail": None})
-            outcomes[i] = IngestOutcome("accepted", mid, state=ACCEPTED)
-            woken.add(env.receiver.ean or "")
-    if letter_rows:
-        _bulk_insert(conn, letters, letter_rows)
+            batch.event(mid, MessageEvent.ACCEPTED)
+            batch.outcomes[i] = IngestOutcome("accepted", mid, state=MessageState.ACCEPTED)
+            batch.woken.add(env.receiver.ean or "")
+    _bulk_insert(conn, letters, letter_rows)
 
-    # Generated negative receipts for rejected messages, queued to the sender's own delivery.
-    receipt_rows: list[dict[str, Any]] = []
-    receipt_for: list[int] = []
+
+def _queue_negative_receipts(conn: Connection, batch: _Batch, id_of_item: dict[int, int]) -> None:
+    """Phase 5: the negative receipts edigate built for rejected messages, queued to the sender's own delivery."""
+    now = batch.now
+    rows: list[dict[str, Any]] = []
+    receipt_for: list[tuple[int, GeneratedReceipt]] = []
     for i, mid in id_of_item.items():
-        item = items[i]
+        item = batch.items[i]
         if item.rejected and item.receipt is not None:
             env = item.envelope
             r = item.receipt
-            receipt_rows.append(
+            rows.append(
                 {
                     **_message_row(
                         env,
                         r.body,
                         now,
-                        state=ACCEPTED,
-                        delivery_state="pending",
+                        state=MessageState.ACCEPTED,
+                        delivery_state=DeliveryState.PENDING,
                         sender=r.sender_ean,
                         receiver=env.sender.ean or "",
                     ),
@@ -260,9 +307,9 @@ def apply_batch(
                     "receipt_for_id": mid,
                 }
             )
-            receipt_for.append(i)
-    receipt_ids = _insert_messages(conn, seal_rows(keyring, receipt_rows))
-    for i, rid, row in zip(receipt_for, receipt_ids, receipt_rows, strict=True):
+            receipt_for.append((i, r))
+    receipt_ids = _insert_messages(conn, seal_rows(batch.keyring, rows))
+    for (i, r), rid, row in zip(receipt_for, receipt_ids, rows, strict=True):
         mid = id_of_item[i]
         conn.execute(sa.update(messages).where(messages.c.id == mid).values(receipt_id=rid))
         conn.execute(
@@ -270,72 +317,56 @@ def apply_batch(
             [
                 {
                     "message_id": rid,
-                    "letter_id": items[i].receipt.letter_id,  # type: ignore[union-attr]
+                    "letter_id": r.letter_id,
                     "sender_ean": row["sender_ean"],
                     "version_code": row["version_code"],
                     "status_code": None,
                 }
             ],
         )
-        event_rows.append(
-            {
-                "message_id": rid,
-                "at": now,
-                "event": "accepted",
-                "detail": f"negative receipt for message {mid}",
-            }
-        )
-        event_rows.append({"message_id": mid, "at": now, "event": "receipt_queued", "detail": f"message {rid}"})
-        woken.add(row["receiver_ean"])
-        o = outcomes[i]
+        batch.event(rid, MessageEvent.ACCEPTED, f"negative receipt for message {mid}")
+        batch.event(mid, MessageEvent.RECEIPT_QUEUED, f"message {rid}")
+        batch.woken.add(row["receiver_ean"])
+        o = batch.outcomes[i]
         assert o is not None
-        outcomes[i] = IngestOutcome(
-            o.kind,
-            o.id,
-            state=o.state,
-            refuse_code=o.refuse_code,
-            refuse_text=o.refuse_text,
-            queued_receipt_id=rid,
-        )
+        batch.outcomes[i] = replace(o, queued_receipt_id=rid)
 
-    # Incoming receipts: correlate with the original and mark its letters.
+
+def _correlate_receipts(conn: Connection, batch: _Batch, id_of_item: dict[int, int]) -> None:
+    """Phase 6: incoming receipts (XCTL01/03, FHIR Acknowledgement) mark the original and its letters."""
     for i, mid in id_of_item.items():
-        item = items[i]
+        item = batch.items[i]
         if not item.rejected and item.envelope.receipt is not None:
             if is_fhir(item.format):
-                _correlate_fhir(conn, item.envelope, mid, now, event_rows)
+                _correlate_fhir(conn, item.envelope, mid, batch.now, batch.event_rows)
             else:
-                _correlate(conn, item.envelope, mid, now, event_rows)
+                _correlate(conn, item.envelope, mid, batch.now, batch.event_rows)
 
-    # Duplicates and resends: same outcome as the first time, and the original receipt again.
-    for i, original in resends:
+
+def _answer_resends(conn: Connection, batch: _Batch) -> None:
+    """Phase 7: a duplicate or resend of a stored message gets the first answer again, and its receipt is
+    queued again (the sender's resend usually means the receipt got lost)."""
+    for i, original in batch.resends:
+        envelope_id = batch.items[i].envelope.id
         resent = False
         if original.receipt_id is not None:
-            copy_id = _resend_receipt(conn, original.receipt_id, now)
+            copy_id = _resend_receipt(conn, original.receipt_id, batch.now)
             if copy_id is not None:
                 resent = True
-                event_rows.append(
-                    {
-                        "message_id": original.id,
-                        "at": now,
-                        "event": "duplicate",
-                        "detail": f"envelope {items[i].envelope.id}; receipt re-sent as message {copy_id}",
-                    }
+                batch.event(
+                    original.id, MessageEvent.DUPLICATE, f"envelope {envelope_id}; receipt re-sent as message {copy_id}"
                 )
-                woken.add(_receiver_of(conn, copy_id))
+                batch.woken.add(_receiver_of(conn, copy_id))
         if not resent:
-            event_rows.append(
-                {
-                    "message_id": original.id,
-                    "at": now,
-                    "event": "duplicate",
-                    "detail": f"envelope {items[i].envelope.id}",
-                }
-            )
+            batch.event(original.id, MessageEvent.DUPLICATE, f"envelope {envelope_id}")
         answer_body = None
-        if is_fhir(items[i].format) and original.state == REJECTED and original.receipt_id is not None:
-            answer_body = _body_of(conn, original.receipt_id, keyring)  # a negative duplicate: the same answer
-        outcomes[i] = IngestOutcome(
+        if (
+            is_fhir(batch.items[i].format)
+            and original.state == MessageState.REJECTED
+            and original.receipt_id is not None
+        ):
+            answer_body = _body_of(conn, original.receipt_id, batch.keyring)  # a negative duplicate: the same answer
+        batch.outcomes[i] = IngestOutcome(
             "duplicate",
             original.id,
             state=original.state,
@@ -344,13 +375,15 @@ def apply_batch(
             receipt_resent=resent,
             receipt_body=answer_body,
         )
-    # duplicates of an envelope first seen in this same batch
-    for i, o in enumerate(outcomes):
+
+
+def _answer_batch_duplicates(batch: _Batch) -> None:
+    """Phase 8: a duplicate of an envelope first seen in this same batch gets the first one's answer."""
+    for i, o in enumerate(batch.outcomes):
         if o is not None and o.kind == "duplicate" and o.id is not None and o.id < 0:
-            j = -o.id - 1
-            first = outcomes[j]
+            first = batch.outcomes[-o.id - 1]
             assert first is not None
-            outcomes[i] = IngestOutcome(
+            batch.outcomes[i] = IngestOutcome(
                 "duplicate",
                 first.id,
                 state=first.state,
@@ -358,26 +391,13 @@ def apply_batch(
                 refuse_text=first.refuse_text,
             )
             if first.id is not None:  # the original's history shows it, as for a later duplicate
-                detail = f"envelope {items[i].envelope.id}"
-                event_rows.append({"message_id": first.id, "at": now, "event": "duplicate", "detail": detail})
-    if event_rows:
-        _bulk_insert(conn, events, event_rows)
-    woken_t = tuple(sorted(woken))
-    return [
-        IngestOutcome(
-            o.kind,
-            o.id,
-            o.state,
-            o.refuse_code,
-            o.refuse_text,
-            o.receipt_resent,
-            o.receipt_body,
-            o.queued_receipt_id,
-            woken_t,
-        )
-        for o in outcomes
-        if o is not None
-    ]
+                batch.event(first.id, MessageEvent.DUPLICATE, f"envelope {batch.items[i].envelope.id}")
+
+
+def _final_outcomes(batch: _Batch) -> list[IngestOutcome]:
+    """Every outcome carries the receivers to wake once the batch has committed."""
+    woken = tuple(sorted(batch.woken))
+    return [replace(o, woken=woken) for o in batch.outcomes if o is not None]
 
 
 def _sqlite_value(value: Any) -> Any:
@@ -389,7 +409,8 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
-_SQLITE_PLAIN = frozenset({str, int, bytes, float, type(None)})  # stored as they are (bool is not: 0/1)
+# stored as they are (bool is not: 0/1); a StrEnum member is its str value to the driver
+_SQLITE_PLAIN = frozenset({str, int, bytes, float, type(None), MessageState, DeliveryState, MessageEvent, ReceiptState})
 
 
 def _bulk_insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
@@ -501,7 +522,7 @@ def _load_known(conn: Connection, items: Sequence[IngestItem]) -> _KnownSet:
     for k in sorted(known.values(), key=lambda k: k.id):
         for lid in k.letter_ids:
             by_letter_fhir.setdefault((k.sender_ean, lid), k)
-        if k.state == REJECTED:  # never delivered: a corrected resend of its letters is a new message
+        if k.state == MessageState.REJECTED:  # never delivered: a corrected resend of its letters is a new message
             continue
         for lid in k.letter_ids:
             by_letter.setdefault((k.sender_ean, lid), k)
@@ -570,7 +591,7 @@ def _body_of(conn: Connection, mid: int, keyring: BodyKeyring | None) -> bytes |
 
 
 def _correlate_fhir(
-    conn: Connection, env: Envelope, ack_msg_id: int, now: datetime, event_rows: list[dict[str, Any]]
+    conn: Connection, env: Envelope, receipt_msg_id: int, now: datetime, event_rows: list[dict[str, Any]]
 ) -> None:
     """A FHIR Acknowledgement from the original's receiver: ok -> acknowledged; transient-error and
     fatal-error -> refused, with the OperationOutcome's text (scrubbed by the reader) kept."""
@@ -581,17 +602,17 @@ def _correlate_fhir(
     if row is None or not receipt_may_change(row, env.sender.ean):
         event_rows.append(
             {
-                "message_id": ack_msg_id,
+                "message_id": receipt_msg_id,
                 "at": now,
-                "event": "receipt_uncorrelated",
+                "event": MessageEvent.RECEIPT_UNCORRELATED,
                 "detail": f"no message with MessageHeader.id {key[1]} from {key[0]} to {env.sender.ean}",
             }
         )
         return
     m, lt = messages.c, letters.c
-    conn.execute(sa.update(messages).where(m.id == ack_msg_id).values(receipt_for_id=row.id))
+    conn.execute(sa.update(messages).where(m.id == receipt_msg_id).values(receipt_for_id=row.id))
     positive = rc.kind == "positive"
-    new_state = ACKNOWLEDGED if positive else REFUSED
+    new_state = MessageState.ACKNOWLEDGED if positive else MessageState.REFUSED
     code = None if positive else rc.refuse_code
     text = None if positive else rc.refuse_text
     conn.execute(
@@ -599,8 +620,8 @@ def _correlate_fhir(
         .where(lt.message_id == row.id)
         .values(receipt_state=new_state, refuse_code=code, refuse_text=text, receipt_at=now)
     )
-    values: dict[str, Any] = {"receipt_id": ack_msg_id, "receipt_at": now, "updated_at": now}
-    if row.state in (ACCEPTED, DELIVERED, ACK_OVERDUE, ACKNOWLEDGED, REFUSED, "failed"):
+    values: dict[str, Any] = {"receipt_id": receipt_msg_id, "receipt_at": now, "updated_at": now}
+    if row.state in RECEIPT_MAY_SET:
         values["state"] = new_state
     values["refuse_code"] = code
     values["refuse_text"] = text
@@ -609,8 +630,8 @@ def _correlate_fhir(
         {
             "message_id": row.id,
             "at": now,
-            "event": new_state if new_state != row.state else "receipt",
-            "detail": f"Acknowledgement message {ack_msg_id}" + (f": {code}" if code else ""),
+            "event": new_state if new_state != row.state else MessageEvent.RECEIPT,
+            "detail": f"Acknowledgement message {receipt_msg_id}" + (f": {code}" if code else ""),
         }
     )
 
@@ -642,8 +663,8 @@ def _resend_receipt(conn: Connection, receipt_id: int, now: datetime) -> int | N
         return None
     copy = {k: v for k, v in row.items() if k != "id"}
     copy.update(
-        state=ACCEPTED,
-        delivery_state="pending",
+        state=MessageState.ACCEPTED,
+        delivery_state=DeliveryState.PENDING,
         created_at=now,
         updated_at=now,
         delivered_at=None,
@@ -683,7 +704,7 @@ def _correlate(
             {
                 "message_id": receipt_msg_id,
                 "at": now,
-                "event": "receipt_uncorrelated",
+                "event": MessageEvent.RECEIPT_UNCORRELATED,
                 "detail": f"no message with envelope {rc.original_envelope_id} from {orig_sender} to {env.sender.ean}",
             }
         )
@@ -701,27 +722,31 @@ def _correlate(
         if named and lrow.letter_id not in named and lrow.letter_id not in per_letter:
             continue
         if rc.kind == "positive":
-            values: dict[str, Any] = {"receipt_state": ACKNOWLEDGED, "refuse_code": None, "refuse_text": None}
+            values: dict[str, Any] = {
+                "receipt_state": ReceiptState.ACKNOWLEDGED,
+                "refuse_code": None,
+                "refuse_text": None,
+            }
         else:
             code, text = per_letter.get(lrow.letter_id, (rc.refuse_code, refuse_text))
             values = {
-                "receipt_state": REFUSED,
+                "receipt_state": ReceiptState.REFUSED,
                 "refuse_code": code or rc.refuse_code,
                 "refuse_text": text or refuse_text,
             }
             refused_any = True
         conn.execute(sa.update(letters).where(lt.id == lrow.id).values(receipt_at=now, **values))
     states = (conn.execute(sa.select(lt.receipt_state).where(lt.message_id == orig_id))).scalars().all()
-    if refused_any or REFUSED in states:
-        new_state = REFUSED
-    elif states and all(s == ACKNOWLEDGED for s in states):
-        new_state = ACKNOWLEDGED
+    if refused_any or ReceiptState.REFUSED in states:
+        new_state = MessageState.REFUSED
+    elif states and all(s == ReceiptState.ACKNOWLEDGED for s in states):
+        new_state = MessageState.ACKNOWLEDGED
     else:
         new_state = row.state  # some letters still unanswered
     values = {"receipt_id": receipt_msg_id, "receipt_at": now, "updated_at": now}
-    if row.state in (ACCEPTED, DELIVERED, ACK_OVERDUE, ACKNOWLEDGED, REFUSED, "failed"):
+    if row.state in RECEIPT_MAY_SET:
         values["state"] = new_state
-    if new_state == REFUSED:
+    if new_state == MessageState.REFUSED:
         values["refuse_code"] = rc.refuse_code or next((c for _, c, _ in rc.letter_refusals if c), None)
         values["refuse_text"] = refuse_text or next((t for _, t in per_letter.values() if t), None)
     conn.execute(sa.update(messages).where(m.id == orig_id).values(**values))
@@ -729,8 +754,8 @@ def _correlate(
         {
             "message_id": orig_id,
             "at": now,
-            "event": new_state if new_state != row.state else "receipt",
+            "event": new_state if new_state != row.state else MessageEvent.RECEIPT,
             "detail": f"{env.message_type} message {receipt_msg_id}"
-            + (f": {values.get('refuse_code')}" if new_state == REFUSED else ""),
+            + (f": {values.get('refuse_code')}" if new_state == MessageState.REFUSED else ""),
         }
     )

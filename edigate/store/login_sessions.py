@@ -1,8 +1,7 @@
 """SQL `notify.session.LoginSessions`: the open logged-in sessions of the outage form, shared by every
 instance on the database, so a logout on one instance ends the session on all of them.
 
-Own table and own migration component (`notify_sessions`), so it never competes with the numbered steps
-of the procedure's other tables. Expired rows are deleted whenever a session is opened.
+Own table. Expired rows are deleted whenever a session is opened.
 """
 
 from __future__ import annotations
@@ -10,10 +9,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
-from edigate.store.db import Database, register_migrations
-from edigate.store.notify_store import UtcTime
+from edigate.store.db import Database
+from edigate.store.schema import UtcDateTime
 
 metadata = sa.MetaData()
 
@@ -21,15 +19,8 @@ login_sessions = sa.Table(
     "notify_login_sessions",
     metadata,
     sa.Column("sid", sa.String(64), primary_key=True),
-    sa.Column("expires_at", UtcTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
 )
-
-
-def _create_table(conn: Connection) -> None:
-    metadata.create_all(conn)
-
-
-register_migrations("notify_sessions", [_create_table])
 
 
 class SqlLoginSessions:

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -24,27 +24,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from edigate.clock import Clock
-from edigate.store import schema as _schema  # noqa: F401  (registers the migrations)
 from edigate.store.crypto import BodyKeyring, open_body, seal_rows
 from edigate.store.db import Database, _sqlite_pragmas
 from edigate.store.group_commit import GroupCommitWriter, StorageUnavailable
 from edigate.store.ingest import apply_batch
-from edigate.store.model import (
-    ACCEPTED,
-    ACK_OVERDUE,
-    DELIVERED,
-    FAILED,
-    AckAlert,
-    GeneratedReceipt,
-    IngestItem,
-    IngestOutcome,
-    QueuedMessage,
-)
+from edigate.store.model import GeneratedReceipt, IngestItem, IngestOutcome, MissingReceiptAlert, QueuedMessage
 from edigate.store.schema import AWAITING_RECEIPT, OVERDUE_UNALERTED, delivery_queues, events, letters, messages
+from edigate.store.states import DeliveryState, MessageEvent, MessageState
 
 __all__ = ["MessageStore", "StorageUnavailable"]
 
 m = messages.c
+
+# A mailbox fetch confirmation's verdict: confirmed now, confirmed before, or not this receiver's message.
+FetchConfirmation = Literal["ok", "already", "unknown"]
 
 # metadata columns: everything but the body (which holds the CPR)
 META_COLUMNS = [c for c in messages.c if c.name not in ("body",)]
@@ -236,7 +229,7 @@ class MessageStore:
             rows = (
                 await conn.execute(
                     sa.select(*_QUEUE_COLUMNS)
-                    .where(m.receiver_ean == receiver, m.delivery_state == "pending")
+                    .where(m.receiver_ean == receiver, m.delivery_state == DeliveryState.PENDING)
                     .order_by(m.id)
                     .limit(limit)
                 )
@@ -268,20 +261,20 @@ class MessageStore:
     async def _mark_delivered(self, conn: AsyncConnection, ids: Sequence[int], now: datetime, detail: str) -> None:
         await conn.execute(
             sa.update(messages)
-            .where(m.id.in_(ids), m.delivery_state == "pending")
+            .where(m.id.in_(ids), m.delivery_state == DeliveryState.PENDING)
             .values(
-                delivery_state="delivered",
+                delivery_state=DeliveryState.DELIVERED,
                 delivered_at=now,
                 updated_at=now,
                 last_error=None,
                 attempts=m.attempts + 1,
                 lease_until=None,
-                state=sa.case((m.state == ACCEPTED, DELIVERED), else_=m.state),
+                state=sa.case((m.state == MessageState.ACCEPTED, MessageState.DELIVERED), else_=m.state),
             )
         )
         await conn.execute(
             sa.insert(events),
-            [{"message_id": i, "at": now, "event": "delivered", "detail": detail} for i in ids],
+            [{"message_id": i, "at": now, "event": MessageEvent.DELIVERED, "detail": detail} for i in ids],
         )
 
     async def record_failure(
@@ -303,12 +296,17 @@ class MessageStore:
             "next_attempt_at": next_attempt_at,
         }
         if dead:
-            values.update(delivery_state="failed", state=FAILED)
+            values.update(delivery_state=DeliveryState.FAILED, state=MessageState.FAILED)
         async with self.write() as conn:
-            await conn.execute(sa.update(messages).where(m.id == mid, m.delivery_state == "pending").values(**values))
+            await conn.execute(
+                sa.update(messages).where(m.id == mid, m.delivery_state == DeliveryState.PENDING).values(**values)
+            )
             await conn.execute(
                 sa.insert(events).values(
-                    message_id=mid, at=now, event="failed" if dead else "attempt_failed", detail=error[:2000]
+                    message_id=mid,
+                    at=now,
+                    event=MessageEvent.FAILED if dead else MessageEvent.ATTEMPT_FAILED,
+                    detail=error[:2000],
                 )
             )
             if dead and receipt is not None:
@@ -330,8 +328,8 @@ class MessageStore:
             "ack_requested": False,
             "is_receipt": True,
             "generated": True,
-            "state": ACCEPTED,
-            "delivery_state": "pending",
+            "state": MessageState.ACCEPTED,
+            "delivery_state": DeliveryState.PENDING,
             "refuse_code": "ikke_specificeret",
             "refuse_text": None,
             "body": receipt.body,
@@ -359,8 +357,13 @@ class MessageStore:
         await conn.execute(
             sa.insert(events),
             [
-                {"message_id": rid, "at": now, "event": "accepted", "detail": f"negative receipt for message {mid}"},
-                {"message_id": mid, "at": now, "event": "receipt_queued", "detail": f"message {rid}"},
+                {
+                    "message_id": rid,
+                    "at": now,
+                    "event": MessageEvent.ACCEPTED,
+                    "detail": f"negative receipt for message {mid}",
+                },
+                {"message_id": mid, "at": now, "event": MessageEvent.RECEIPT_QUEUED, "detail": f"message {rid}"},
             ],
         )
 
@@ -373,7 +376,7 @@ class MessageStore:
                     sa.select(m.state, m.delivery_state, sa.func.length(m.body).label("size")).where(m.id == mid)
                 )
             ).first()
-            if row is None or row.delivery_state == "none" or not row.size:  # rejected, or body purged
+            if row is None or row.delivery_state == DeliveryState.NONE or not row.size:  # rejected, or body purged
                 return False
             await conn.execute(sa.update(messages).where(m.id == mid).values(**requeued(row.state, now)))
             await conn.execute(sa.insert(events).values(message_id=mid, at=now, event=RETRY_EVENT, detail=None))
@@ -406,7 +409,7 @@ class MessageStore:
             sa.select(m.id)
             .where(
                 m.receiver_ean == receiver,
-                m.delivery_state == "pending",
+                m.delivery_state == DeliveryState.PENDING,
                 sa.or_(m.lease_until.is_(None), m.lease_until < now),
             )
             .order_by(m.id)
@@ -430,12 +433,13 @@ class MessageStore:
             rows = (await conn.execute(sa.select(*_QUEUE_COLUMNS).where(m.id.in_(ids)).order_by(m.id))).all()
             await conn.execute(
                 sa.insert(events),
-                [{"message_id": i, "at": now, "event": "mailbox_leased", "detail": None} for i in ids],
+                [{"message_id": i, "at": now, "event": MessageEvent.MAILBOX_LEASED, "detail": None} for i in ids],
             )
         return [self._queued(r) for r in rows]
 
-    async def mailbox_ack(self, receiver: str, mid: int) -> str:
-        """Confirm one mailbox message: "ok", "already" (confirmed before) or "unknown"."""
+    async def mailbox_confirm_fetched(self, receiver: str, mid: int) -> FetchConfirmation:
+        """The receiver confirms it has fetched one mailbox message, which makes it delivered (the
+        mailbox's fetch confirmation, not a MedCom receipt: that comes later as a message of its own)."""
         now = self.clock()
         async with self.write() as conn:
             row = (
@@ -443,29 +447,34 @@ class MessageStore:
             ).first()
             if row is None:
                 return "unknown"
-            if row.delivery_state != "pending":
+            if row.delivery_state != DeliveryState.PENDING:
                 return "already"
             await conn.execute(
                 sa.update(messages)
-                .where(m.id == mid, m.delivery_state == "pending")
+                .where(m.id == mid, m.delivery_state == DeliveryState.PENDING)
                 .values(
-                    delivery_state="delivered",
+                    delivery_state=DeliveryState.DELIVERED,
                     delivered_at=now,
                     updated_at=now,
                     lease_until=None,
-                    state=sa.case((m.state == ACCEPTED, DELIVERED), else_=m.state),
+                    state=sa.case((m.state == MessageState.ACCEPTED, MessageState.DELIVERED), else_=m.state),
                 )
             )
             await conn.execute(
-                sa.insert(events).values(message_id=mid, at=now, event="delivered", detail="mailbox confirmed")
+                sa.insert(events).values(
+                    message_id=mid, at=now, event=MessageEvent.DELIVERED, detail="mailbox confirmed"
+                )
             )
         return "ok"
 
     # ------------------------------------------------------------------------------ receipts overdue
 
-    async def ack_sweep(self, timeout: timedelta, alert_after: timedelta) -> tuple[list[int], list[AckAlert]]:
-        """pluspositivkvitt without a receipt: ack_overdue `timeout` after delivery, one alert `alert_after` after
-        delivery. (A message stuck in the queue is the delivery alerts' business, not a missing receipt.)
+    async def sweep_missing_receipts(
+        self, timeout: timedelta, alert_after: timedelta
+    ) -> tuple[list[int], list[MissingReceiptAlert]]:
+        """pluspositivkvitt without a MedCom receipt: `ack_overdue` (MessageState.RECEIPT_OVERDUE) `timeout`
+        after delivery, one alert `alert_after` after delivery. (A message stuck in the queue is the
+        delivery alerts' business, not a missing receipt.)
 
         Each UPDATE reads one partial index (schema.AWAITING_RECEIPT, schema.OVERDUE_UNALERTED): only the
         messages still waiting, by delivery time, however many are stored."""
@@ -479,7 +488,7 @@ class MessageStore:
                         {
                             "message_id": i,
                             "at": now,
-                            "event": ACK_OVERDUE,
+                            "event": MessageEvent.RECEIPT_OVERDUE,
                             "detail": f"no receipt after {int(timeout.total_seconds() // 60)} min",
                         }
                         for i in overdue
@@ -493,14 +502,14 @@ class MessageStore:
                         {
                             "message_id": r.id,
                             "at": now,
-                            "event": "ack_alert",
+                            "event": MessageEvent.RECEIPT_ALERT,
                             "detail": f"no receipt after {int(alert_after.total_seconds() // 60)} min",
                         }
                         for r in rows
                     ],
                 )
         return overdue, [
-            AckAlert(r.id, r.envelope_id, r.sender_ean, r.receiver_ean, r.type, r.created_at) for r in rows
+            MissingReceiptAlert(r.id, r.envelope_id, r.sender_ean, r.receiver_ean, r.type, r.created_at) for r in rows
         ]
 
     # ------------------------------------------------------------------------------ reading
@@ -565,19 +574,19 @@ class MessageStore:
 
 
 #: the event a re-queue writes; a message's queue age counts from the last one (`last_retry_at`)
-RETRY_EVENT = "retry"
+RETRY_EVENT = MessageEvent.RETRY
 
 
 def requeued(state: str, now: datetime) -> dict[str, Any]:
     """The columns of a message put back in its receiver's queue as new: no attempts, no lease, and a
     dead letter is `accepted` again (any other state, e.g. delivered, is kept until the next delivery)."""
     return {
-        "delivery_state": "pending",
+        "delivery_state": DeliveryState.PENDING,
         "attempts": 0,
         "next_attempt_at": None,
         "lease_until": None,
         "updated_at": now,
-        "state": ACCEPTED if state == FAILED else state,
+        "state": MessageState.ACCEPTED if state == MessageState.FAILED else state,
     }
 
 
@@ -629,13 +638,13 @@ def _unindexed(column: Any) -> Any:
 
 
 def overdue_update(delivered_before: datetime, now: datetime) -> sa.Update:
-    """Receipt asked for, delivered before the deadline, none come: ack_overdue. Delivered, asked for a
-    receipt and none yet is the partial index `gw_messages_awaiting_receipt`, by delivery time."""
+    """Receipt asked for, delivered before the deadline, none come: RECEIPT_OVERDUE. Delivered, asked for
+    a receipt and none yet is the partial index `gw_messages_awaiting_receipt`, by delivery time."""
     return (
         sa.update(messages)
         # counted from delivery: a receiver cannot answer what it has not received yet
         .where(sa.text(AWAITING_RECEIPT), m.delivered_at < delivered_before)
-        .values(state=ACK_OVERDUE, updated_at=now)
+        .values(state=MessageState.RECEIPT_OVERDUE, updated_at=now)
         .returning(m.id)
     )
 

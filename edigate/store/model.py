@@ -7,18 +7,12 @@ from datetime import datetime
 from typing import Literal
 
 from edigate.medcom.model import Envelope
+from edigate.store.states import MessageState
 
 OutcomeKind = Literal["accepted", "rejected", "duplicate", "conflict"]
 
-# message.state values, in MedCom's life of a message
-ACCEPTED = "accepted"
-DELIVERED = "delivered"
-ACKNOWLEDGED = "acknowledged"
-REFUSED = "refused"
-ACK_OVERDUE = "ack_overdue"
-FAILED = "failed"
-REJECTED = "rejected"
-STATES = (ACCEPTED, DELIVERED, ACKNOWLEDGED, REFUSED, ACK_OVERDUE, FAILED, REJECTED)
+# gw_messages.state values, in MedCom's life of a message (edigate.store.states)
+STATES = tuple(MessageState)
 
 # message formats (gw_messages.format; NULL = OIOXML, as every row made before FHIR)
 OIOXML = "oioxml"
@@ -93,8 +87,8 @@ class QueuedMessage:
 
 
 @dataclass(frozen=True)
-class AckAlert:
-    """A message whose receipt is still missing after the alert time (MedCom: a real alarm at ~90 min)."""
+class MissingReceiptAlert:
+    """A message whose MedCom receipt is still missing after the alert time (MedCom: a real alarm at ~90 min)."""
 
     id: int
     envelope_id: str
@@ -102,3 +96,6 @@ class AckAlert:
     receiver_ean: str
     type: str
     created_at: datetime
+
+
+AckAlert = MissingReceiptAlert  # the old name (before the receipt / fetch-confirmation vocabulary), kept for callers

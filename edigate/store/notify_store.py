@@ -1,6 +1,6 @@
 """SQL implementation of `notify.storage.NotifyStorage` (SQLAlchemy Core, async; SQLite and PostgreSQL).
 
-Times are stored as fixed-width UTC ISO strings so that they compare and sort the same on both databases.
+Times are the gateway's `UtcDateTime` (aware UTC in and out), like every other table (migration 0002).
 Multi-row writes run in one transaction (`engine.begin()`), so nothing is half-stored. A notice's
 `dedupe_key` is unique: two scheduler instances racing for the same notice store it once. Outbox rows are
 leased to one sender at a time (`claim_outbox`), so two senders racing for the same rows never both send one.
@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from edigate.store.db import Database, register_migrations
+from edigate.store.db import Database
+from edigate.store.schema import UtcDateTime
 from notify.model import (
     AuditEntry,
     ContactPerson,
@@ -30,24 +30,6 @@ from notify.model import (
     OutboxRow,
     Subscription,
 )
-
-
-class UtcTime(sa.types.TypeDecorator[datetime]):
-    """Aware datetime <-> 'YYYY-MM-DDTHH:MM:SS.ffffff+00:00' text (sorts correctly everywhere)."""
-
-    impl = sa.String(40)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> str | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to storage")
-        return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-    def process_result_value(self, value: str | None, dialect: Any) -> datetime | None:
-        return None if value is None else datetime.fromisoformat(value)
-
 
 metadata = sa.MetaData()
 
@@ -64,15 +46,15 @@ incidents = sa.Table(
     sa.Column("cause", sa.Text, nullable=False),
     sa.Column("affected_messages", sa.Text, nullable=False),
     sa.Column("affected_organisations", sa.Text, nullable=False),
-    sa.Column("start", UtcTime, nullable=False),
-    sa.Column("expected_end", UtcTime, nullable=False),
-    sa.Column("reported_at", UtcTime, nullable=False),
+    sa.Column("start", UtcDateTime, nullable=False),
+    sa.Column("expected_end", UtcDateTime, nullable=False),
+    sa.Column("reported_at", UtcDateTime, nullable=False),
     sa.Column("contact_name", sa.String(200), nullable=False),
     sa.Column("contact_phone", sa.String(64), nullable=False),
     sa.Column("contact_email", sa.String(254), nullable=False),
-    sa.Column("resolved_at", UtcTime),
-    sa.Column("last_update_at", UtcTime),
-    sa.Column("last_reminder_at", UtcTime),
+    sa.Column("resolved_at", UtcDateTime),
+    sa.Column("last_update_at", UtcDateTime),
+    sa.Column("last_reminder_at", UtcDateTime),
     sa.Column("settled", sa.Boolean, nullable=False, default=False),
 )
 sa.Index("ix_notify_incidents_reported_at", incidents.c.reported_at)
@@ -82,10 +64,10 @@ updates = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("incident_id", sa.Integer, sa.ForeignKey("notify_incidents.id"), nullable=False, index=True),
-    sa.Column("at", UtcTime, nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
     sa.Column("author", sa.String(200), nullable=False),
     sa.Column("text", sa.Text, nullable=False),
-    sa.Column("expected_end", UtcTime),
+    sa.Column("expected_end", UtcDateTime),
 )
 
 notices = sa.Table(
@@ -93,12 +75,12 @@ notices = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("incident_id", sa.Integer, sa.ForeignKey("notify_incidents.id"), index=True),
-    # 32 since migration step 3: "reporter-resolved" is 17 characters (PostgreSQL enforces the length)
+    # 32: "reporter-resolved" is 17 characters (PostgreSQL enforces the length)
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("dedupe_key", sa.String(200), nullable=False, unique=True),
-    sa.Column("created_at", UtcTime, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("subject", sa.Text, nullable=False),
-    sa.Column("next_status_at", UtcTime),
+    sa.Column("next_status_at", UtcDateTime),
 )
 
 outbox = sa.Table(
@@ -118,11 +100,11 @@ outbox = sa.Table(
     sa.Column("message_id", sa.String(200), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("next_attempt_at", UtcTime, nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=False),
     sa.Column("last_error", sa.Text),
-    sa.Column("sent_at", UtcTime),
-    # the per-row claim of one sender (migration step 2): nobody else sends the row before lease_until
-    sa.Column("lease_until", UtcTime),
+    sa.Column("sent_at", UtcDateTime),
+    # the per-row claim of one sender: nobody else sends the row before lease_until
+    sa.Column("lease_until", UtcDateTime),
     sa.Column("leased_by", sa.String(200)),
 )
 sa.Index("ix_notify_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
@@ -138,49 +120,23 @@ subscriptions = sa.Table(
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("confirm_token", sa.String(64), nullable=False, unique=True),
     sa.Column("unsubscribe_token", sa.String(64), nullable=False, unique=True),
-    sa.Column("created_at", UtcTime, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("created_by", sa.String(200), nullable=False),
-    sa.Column("confirmed_at", UtcTime),
-    sa.Column("removed_at", UtcTime),
+    sa.Column("confirmed_at", UtcDateTime),
+    sa.Column("removed_at", UtcDateTime),
 )
 
 audit_log = sa.Table(
     "notify_audit",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("at", UtcTime, nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("action", sa.String(64), nullable=False),
     sa.Column("detail", sa.Text, nullable=False),
     sa.Column("incident_id", sa.Integer, index=True),
     sa.Column("subscription_id", sa.Integer, index=True),
 )
-
-
-def _create_tables(conn: Connection) -> None:
-    metadata.create_all(conn)
-
-
-def _add_outbox_lease(conn: Connection) -> None:
-    """Step 2: the outbox lease columns, added in place to a database made before them.
-
-    Step 1 creates today's tables, so on a new database the columns exist already and are skipped."""
-    have = {c["name"] for c in sa.inspect(conn).get_columns(outbox.name)}
-    for column in (outbox.c.lease_until, outbox.c.leased_by):
-        if column.name not in have:
-            ddl = column.type.compile(dialect=conn.dialect)
-            conn.execute(sa.text(f"ALTER TABLE {outbox.name} ADD COLUMN {column.name} {ddl}"))
-
-
-def _widen_notice_kind(conn: Connection) -> None:
-    """Step 3: `notify_notices.kind` from VARCHAR(16) to VARCHAR(32), so the reporter's "reporter-resolved"
-    notice (17 characters) is stored on PostgreSQL. SQLite does not enforce a VARCHAR's length: nothing to do."""
-    if conn.dialect.name == "postgresql":
-        ddl = notices.c.kind.type.compile(dialect=conn.dialect)
-        conn.execute(sa.text(f"ALTER TABLE {notices.name} ALTER COLUMN kind TYPE {ddl}"))
-
-
-register_migrations("notify", [_create_tables, _add_outbox_lease, _widen_notice_kind])
 
 
 def _codes(text: str) -> tuple[str, ...]:

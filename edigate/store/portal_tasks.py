@@ -1,7 +1,7 @@
 """SQL `notify.visinfosyd.PortalTasks`: the desk's sundhed.dk (VisInfoSyd) tasks, one per incident.
 
-Own table and own migration component (`notify_portal_tasks`), like the login sessions. Every change is
-written in the same transaction as its entry in the incident's audit trail (`notify_audit`).
+Own table, like the login sessions. Every change is written in the same transaction as its entry in the
+incident's audit trail (`notify_audit`).
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from edigate.store.db import Database, register_migrations
-from edigate.store.notify_store import UtcTime, audit_log
+from edigate.store.db import Database
+from edigate.store.notify_store import audit_log
+from edigate.store.schema import UtcDateTime
 from notify.incidents import InvalidTransition
 from notify.model import AuditEntry
 from notify.visinfosyd import PortalTask
@@ -25,18 +25,11 @@ portal_tasks = sa.Table(
     "notify_portal_tasks",
     metadata,
     sa.Column("incident_id", sa.Integer, primary_key=True),
-    sa.Column("requested_at", UtcTime, nullable=False),
+    sa.Column("requested_at", UtcDateTime, nullable=False),
     sa.Column("requested_by", sa.String(200), nullable=False),
-    sa.Column("done_at", UtcTime),
+    sa.Column("done_at", UtcDateTime),
     sa.Column("done_by", sa.String(200)),
 )
-
-
-def _create_table(conn: Connection) -> None:
-    metadata.create_all(conn)
-
-
-register_migrations("notify_portal_tasks", [_create_table])
 
 
 def _task(row: Any) -> PortalTask:

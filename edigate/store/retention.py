@@ -25,12 +25,17 @@ import sqlalchemy as sa
 import structlog
 
 from edigate.clock import Clock
-from edigate.store import schema as _schema  # noqa: F401  (registers the gateway migrations)
 from edigate.store.db import Database
-from edigate.store.model import ACK_OVERDUE, ACKNOWLEDGED, DELIVERED, FAILED, REFUSED, REJECTED
 from edigate.store.schema import BODY_KEPT, events, messages
+from edigate.store.states import DeliveryState, MessageState
 
-FINAL_STATES = (ACKNOWLEDGED, REFUSED, FAILED, REJECTED, ACK_OVERDUE)
+FINAL_STATES = (
+    MessageState.ACKNOWLEDGED,
+    MessageState.REFUSED,
+    MessageState.FAILED,
+    MessageState.REJECTED,
+    MessageState.RECEIPT_OVERDUE,
+)
 PURGED_EVENT = "body_purged"
 
 log = structlog.get_logger()
@@ -46,8 +51,8 @@ def purgeable(cutoff: datetime) -> sa.ColumnElement[bool]:
     return sa.and_(
         sa.text(BODY_KEPT),
         m.updated_at < cutoff,
-        m.delivery_state != "pending",
-        sa.or_(state.in_(FINAL_STATES), sa.and_(state == DELIVERED, m.ack_requested.is_(False))),
+        m.delivery_state != DeliveryState.PENDING,
+        sa.or_(state.in_(FINAL_STATES), sa.and_(state == MessageState.DELIVERED, m.ack_requested.is_(False))),
     )
 
 
@@ -150,8 +155,11 @@ async def release_space(database: Database, *, pages: int = 1000, pause: float =
             free = int((await conn.exec_driver_sql("PRAGMA freelist_count")).scalar() or 0)
             if free == 0:
                 return released
-            (await conn.exec_driver_sql(f"PRAGMA incremental_vacuum({int(pages)})")).fetchall()
-            await conn.commit()
+            # The pragma frees one page per step of its statement and returns no rows, so the driver's
+            # execute() steps it once; executescript() steps it to the end (it commits first: nothing pending).
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None  # a live pooled connection
+            await driver.executescript(f"PRAGMA incremental_vacuum({int(pages)})")
         released += min(free, pages)
         await asyncio.sleep(pause)
 

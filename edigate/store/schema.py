@@ -1,4 +1,4 @@
-"""The gateway's tables (SQLAlchemy Core) and their versioned migrations.
+"""The gateway's tables (SQLAlchemy Core); their history is in edigate/migrations.
 
 Ordering: `messages.id` is allocated at commit of the ingest transaction, and a sender only sends a
 correction after its original got a 202, so ascending id per receiver is the FIFO order. The CPR is
@@ -11,9 +11,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
-from edigate.store.db import register_migrations
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -69,7 +66,7 @@ messages = sa.Table(
     sa.Column("receipt_id", sa.BigInteger),  # the receipt that answered this message
     sa.Column("resend_of_id", sa.BigInteger),  # a re-sent copy of that receipt (duplicate handling)
     sa.Column("ack_alerted_at", UtcDateTime),
-    sa.Column("format", sa.String(16)),  # NULL = OIOXML; fhir+json | fhir+xml (migration step 3)
+    sa.Column("format", sa.String(16)),  # NULL = OIOXML; fhir+json | fhir+xml
 )
 sa.Index("gw_messages_queue", messages.c.receiver_ean, messages.c.delivery_state, messages.c.id)
 sa.Index(
@@ -82,7 +79,7 @@ sa.Index(
 )
 # Listings and searches (newest first: ORDER BY created_at DESC, id DESC, keyset cursor on the same pair):
 # each documented filter is the equality prefix of one index whose tail is the order, so a page is an
-# index range scan that stops after `limit` rows however many are stored (migration step 2).
+# index range scan that stops after `limit` rows however many are stored.
 _LISTING_INDEXES = {
     "gw_messages_created": (),
     "gw_messages_state_created": ("state",),
@@ -170,31 +167,3 @@ delivery_queues = sa.Table(
     sa.Column("owner", sa.String(64)),
     sa.Column("lease_until", UtcDateTime),
 )
-
-
-def _v1(conn: Connection) -> None:
-    metadata.create_all(conn)
-
-
-def _v2(conn: Connection) -> None:
-    """Cost flat in stored volume (issue 14): the listing, sweep and retention indexes above replace
-    `gw_messages_state` (state, created_at) and `gw_messages_envelope_id` (envelope_id), whose columns
-    lead the new ones. A fresh database already has them from step 1 (create_all)."""
-    for index in messages.indexes:
-        index.create(conn, checkfirst=True)
-    conn.execute(sa.text("DROP INDEX IF EXISTS gw_messages_state"))
-    conn.execute(sa.text("DROP INDEX IF EXISTS gw_messages_envelope_id"))
-
-
-def _v3_fhir(conn: Connection) -> None:
-    """Step 3: FHIR messages beside OIOXML. `format` added in place to a database made before it, and
-    `type` widened to hold a FHIR standard's name ("HospitalNotification"). Step 1 creates today's
-    tables, so on a new database there is nothing to do."""
-    have = {c["name"]: c for c in sa.inspect(conn).get_columns(messages.name)}
-    if "format" not in have:
-        conn.execute(sa.text(f"ALTER TABLE {messages.name} ADD COLUMN format VARCHAR(16)"))
-    if conn.dialect.name == "postgresql":  # SQLite does not enforce VARCHAR lengths
-        conn.execute(sa.text(f"ALTER TABLE {messages.name} ALTER COLUMN type TYPE VARCHAR(32)"))
-
-
-register_migrations("gateway", [_v1, _v2, _v3_fhir])

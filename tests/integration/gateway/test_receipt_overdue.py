@@ -33,7 +33,11 @@ class World:
     municipality: Receiver
 
     def set_time(self, after: timedelta) -> None:
-        self.clock.write_text((T0 + after).isoformat())
+        # atomically: the service reads the file on every clock call, and an empty read between
+        # write_text's truncate and write is the system clock (weeks after T0: everything overdue)
+        tmp = self.clock.with_suffix(".tmp")
+        tmp.write_text((T0 + after).isoformat())
+        tmp.replace(self.clock)
 
     def run_clock_until(self, start: timedelta, predicate: Any, timeout: float = 20.0) -> timedelta:
         """Let the service clock run from `start` (1 s per 0.2 s) until `predicate` holds; the time it held.

@@ -262,3 +262,36 @@ async def test_a_purged_body_is_never_requeued_or_resent(world) -> None:
     again = await store.accept(IngestItem(envelope("ENVACK", ("LACK",)), b"<acked/>"))  # a late resend
     assert again.kind == "duplicate" and not again.receipt_resent  # its receipt body is gone: not re-sent
     assert all(q.body for q in await store.next_messages(HOSPITAL, 10))
+
+
+async def _pages(db: Database) -> int:
+    """The database's size in pages (the file's, once the WAL is checkpointed)."""
+    async with db.engine.connect() as conn:
+        return int((await conn.exec_driver_sql("PRAGMA page_count")).scalar_one())
+
+
+async def test_purged_bodies_give_their_pages_back_on_sqlite(tmp_path: Path) -> None:
+    """Retention's release_space returns the freed pages to the file system (auto_vacuum=INCREMENTAL): the
+    pragma frees one page per step and yields no row, which once made it fail (or free one page per round)."""
+    path = tmp_path / "big.db"
+    clock = FakeNow(START)
+    db = Database.open(f"sqlite:///{path}")
+    store = MessageStore(db, clock)
+    await store.start()
+    try:
+        big = os.urandom(48_000)
+        for n in range(40):
+            env = envelope(f"ENVBIG{n}", (f"LBIG{n}",), ack="minuspositivkvitt")
+            mid = (await store.accept(IngestItem(env, big))).id
+            await store.mark_delivered([mid], "test")  # type: ignore[list-item]
+        clock.now = START + timedelta(days=40)
+        pages_before = await _pages(db)
+        result = await purge_bodies(db, clock.now, 30, pause=0)
+        assert result.purged == 40
+        async with db.engine.connect() as conn:
+            assert (await conn.exec_driver_sql("PRAGMA freelist_count")).scalar() == 0
+            page_size = int((await conn.exec_driver_sql("PRAGMA page_size")).scalar_one())
+        assert (pages_before - await _pages(db)) * page_size > 40 * 40_000  # the bodies' pages left the file
+    finally:
+        await store.stop()
+        await db.close()

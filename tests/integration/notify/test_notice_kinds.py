@@ -1,17 +1,15 @@
 """Every notice kind the procedure sends is stored, on SQLite and on the real PostgreSQL.
 
 PostgreSQL enforces a VARCHAR's length and SQLite does not, so a new, longer kind ("reporter-resolved", 17
-characters in a VARCHAR(16)) passed every SQLite test and was a 500 on PostgreSQL. Notify's migration step 3
-widens the column; a database made before it is upgraded in place.
+characters in a VARCHAR(16)) passed every SQLite test and was a 500 on PostgreSQL. The column is VARCHAR(32);
+a database made before that is widened in place (tests/integration/migrations/test_landed_steps.py).
 """
 
 from __future__ import annotations
 
 from typing import get_args
 
-import sqlalchemy as sa
-
-from edigate.store.db import Database, schema_migrations
+from edigate.store.db import Database
 from edigate.store.notify_store import SqlNotifyStorage
 from notify.model import AuditEntry, NewIncident, NewOutboxRow, NoticeKind
 from tests.unit.notify.test_notify_world import T0, incident
@@ -49,36 +47,5 @@ async def test_every_notice_kind_is_stored_and_read_back(storage_url: str) -> No
             await _record(store, incident_id, kind)
         assert [n.kind for n in await store.notices_for(incident_id)] == list(kinds)
         assert [r.notice_kind for r in await store.outbox_for(incident_id)] == list(kinds)
-    finally:
-        await db.close()
-
-
-async def test_notice_kind_column_is_widened_in_place(postgres_url: str) -> None:
-    """A notify schema at step 2 (kind VARCHAR(16)) refuses "reporter-resolved"; migrate widens it in place."""
-    db = Database.open(postgres_url)
-    try:
-        await db.migrate()
-        store = SqlNotifyStorage(db)
-        incident_id = await _incident_id(store)
-        await _record(store, incident_id, "first")
-        async with db.engine.begin() as conn:  # back to the schema before step 3
-            await conn.execute(sa.text("ALTER TABLE notify_notices ALTER COLUMN kind TYPE VARCHAR(16)"))
-            await conn.execute(
-                sa.update(schema_migrations).where(schema_migrations.c.component == "notify").values(version=2)
-            )
-        await db.migrate()
-        await db.migrate()  # and again: nothing left to do
-        async with db.engine.connect() as conn:
-            width = (
-                await conn.execute(
-                    sa.text(
-                        "SELECT character_maximum_length FROM information_schema.columns"
-                        " WHERE table_name = 'notify_notices' AND column_name = 'kind'"
-                    )
-                )
-            ).scalar_one()
-        assert width == 32
-        await _record(store, incident_id, "reporter-resolved")
-        assert [n.kind for n in await store.notices_for(incident_id)] == ["first", "reporter-resolved"]
     finally:
         await db.close()

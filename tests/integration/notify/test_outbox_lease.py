@@ -3,8 +3,8 @@
 For a moment after the leader's lock connection is cut, two instances may both run the outbox sender.
 These tests race claimers (asyncio tasks; on PostgreSQL also separate engines, so separate connections)
 over the same rows and check that a row is held, and so sent, by one sender at a time; that a lease runs
-out and the row can then be taken again; that only the holder can mark a row; and that a database made
-before the lease columns is upgraded in place by the `notify` migrations.
+out and the row can then be taken again; that only the holder can mark a row. (A database made before the lease
+columns is upgraded in place: tests/integration/migrations/test_landed_steps.py.)
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from edigate.store.db import _MIGRATIONS, Database, schema_migrations
+from edigate.store.db import Database
 from edigate.store.notify_store import SqlNotifyStorage, outbox
 from notify.config import MailSettings, NotifySettings
 from notify.model import AuditEntry, NewIncident, NewOutboxRow, OutboxRow
@@ -180,32 +180,3 @@ async def test_two_senders_on_one_database_mail_each_row_once(
     after = await b.outbox_for(rows[0].incident_id or 0)
     assert {(r.status, r.attempts) for r in after} == {("sent", 1)}
     assert set((await holders(a)).values()) == {None}
-
-
-async def test_database_before_the_lease_upgrades_in_place(db_url: str) -> None:
-    """A notify schema at step 1 (no lease columns) with a pending row: migrate adds them, the row is claimable."""
-    db = Database.open(db_url)
-    try:
-        await db.migrate()
-        store = SqlNotifyStorage(db)
-        rows = await seed(store, 1)
-        async with db.engine.begin() as conn:  # back to the schema before the lease
-            for column in ("lease_until", "leased_by"):
-                await conn.execute(sa.text(f"ALTER TABLE notify_outbox DROP COLUMN {column}"))
-            await conn.execute(
-                sa.update(schema_migrations).where(schema_migrations.c.component == "notify").values(version=1)
-            )
-        await db.migrate()
-        await db.migrate()  # and again: nothing left to do
-        async with db.engine.connect() as conn:
-            columns = await conn.run_sync(lambda c: {col["name"] for col in sa.inspect(c).get_columns("notify_outbox")})
-            version = (
-                await conn.execute(
-                    sa.select(schema_migrations.c.version).where(schema_migrations.c.component == "notify")
-                )
-            ).scalar_one()
-        assert {"lease_until", "leased_by"} <= columns and version == len(_MIGRATIONS["notify"])  # every step ran
-        assert await claim(store, "a", T0) == [rows[0].id]
-        assert await store.mark_sent(rows[0].id, T0, owner="a")
-    finally:
-        await db.close()

@@ -1,5 +1,6 @@
-"""A wheel built from this tree carries the shipped MedCom schemas: installed into a fresh virtualenv,
-`edigate validate` finds them on its own (no --schema-dir, no EDIGATE_SCHEMA_DIR, run outside the checkout).
+"""A wheel built from this tree carries the shipped MedCom schemas and the migration history: installed into a
+fresh virtualenv, `edigate validate` finds the schemas on its own (no --schema-dir, no EDIGATE_SCHEMA_DIR, run
+outside the checkout) and a new database is migrated to the newest revision.
 
 The wheel is built and installed without dependencies; the fresh venv reaches this environment's lxml & co
 through a path entry placed after its own site-packages, so the `edigate` it imports is the installed one."""
@@ -13,6 +14,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
+from edigate import migrations
 from tests.unit.medcom.samples import ggop_message, xdis20_message, xdis91_message
 
 REPO = Path(__file__).resolve().parents[3]
@@ -78,3 +80,21 @@ def test_wheel_install_validates_with_its_own_schemas(tmp_path: Path) -> None:
         "broken.xml": (False, "XDIS20"),
     }
     assert results["broken.xml"]["refuse_code"] == "syntaksfejl"
+
+    # the migration history travels with the wheel: the installed package makes a new database at the head
+    migrate = (
+        "import asyncio, sqlalchemy as sa\n"
+        "from edigate import migrations\n"
+        "from edigate.store.db import Database\n"
+        "async def main():\n"
+        "    db = Database.open('sqlite:///' + 'new.db')\n"
+        "    await db.migrate()\n"
+        "    async with db.engine.connect() as c:\n"
+        "        print((await c.execute(sa.text('SELECT version_num FROM alembic_version'))).scalar_one())\n"
+        "    await db.close()\n"
+        "    print(migrations.HERE)\n"
+        "asyncio.run(main())\n"
+    )
+    version, where_from = _run(python, "-c", migrate, cwd=tmp_path, env=env).stdout.split()
+    assert where_from.startswith(str(site)), where_from
+    assert version == migrations.head()  # the checkout's newest revision

@@ -361,7 +361,7 @@ async def test_entity_tricks_in_fhir_xml_are_refused(world: World) -> None:
 async def test_no_acknowledgement_after_delivery_is_overdue_like_a_missing_receipt(world: World) -> None:
     mid = (await world.post(dump(example(CARE)))).json["id"]  # type: ignore[index]
     await world.store.mark_delivered([mid], "test")
-    overdue, alerts = await world.store.ack_sweep(timedelta(seconds=-1), timedelta(seconds=-1))
+    overdue, alerts = await world.store.sweep_missing_receipts(timedelta(seconds=-1), timedelta(seconds=-1))
     assert overdue == [mid] and [a.id for a in alerts] == [mid]
     assert (await world.message(mid))["state"] == "ack_overdue"
 

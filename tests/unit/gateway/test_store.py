@@ -78,11 +78,11 @@ async def test_rejected_message_queues_its_negative_receipt(store: MessageStore)
 async def test_ack_sweep_marks_overdue_then_alerts_once(store: MessageStore) -> None:
     out = await store.accept(IngestItem(envelope("E1"), b"<x/>"))
     await store.mark_delivered([out.id], "test")  # type: ignore[list-item]
-    overdue, alerts = await store.ack_sweep(timedelta(0), timedelta(hours=1))
+    overdue, alerts = await store.sweep_missing_receipts(timedelta(0), timedelta(hours=1))
     assert overdue == [out.id] and alerts == []
-    overdue, alerts = await store.ack_sweep(timedelta(0), timedelta(0))
+    overdue, alerts = await store.sweep_missing_receipts(timedelta(0), timedelta(0))
     assert overdue == [] and [a.id for a in alerts] == [out.id]
-    assert (await store.ack_sweep(timedelta(0), timedelta(0)))[1] == []
+    assert (await store.sweep_missing_receipts(timedelta(0), timedelta(0)))[1] == []
 
 
 async def test_queue_lease_is_exclusive(store: MessageStore) -> None:

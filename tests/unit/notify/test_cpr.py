@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -71,3 +73,28 @@ def test_any_cpr_in_any_form_in_any_text_is_found(
 ) -> None:
     cpr = f"{day:02d}{seps[0]}{month:02d}{seps[1]}{year:02d}{seps[2]}{serial:04d}"
     assert contains_cpr(before + cpr + after)
+
+
+@pytest.mark.parametrize(
+    "resource_id",
+    [
+        "6c150385-1234-41a4-a54c-078a85c0e244",
+        "ab123456-7890-4abc-8def-0123456789ab",
+        "6C150385-1234-41A4-A54C-078A85C0E244",
+    ],
+)
+def test_a_uuid_is_not_a_cpr_and_stays_whole(resource_id: str) -> None:
+    """`6c150385-1234-…` holds the CPR shape `150385-1234`: the id must survive the log scrubber whole."""
+    text = f"MessageHeader/{resource_id} afvist"
+    assert not contains_cpr(text) and redact_cpr(text) == text
+    beside = f"{text}; patient 150385-1234"
+    assert contains_cpr(beside) and redact_cpr(beside) == f"{text}; patient {CPR_MARK}"
+
+
+def test_random_uuids_stay_whole_and_the_cpr_forms_are_still_found() -> None:
+    for n in range(20_000):
+        form = WRITTEN_FORMS[n % len(WRITTEN_FORMS)]
+        text = f"MessageHeader/{uuid.uuid4()}"
+        assert redact_cpr(text) == text and not contains_cpr(text), text
+        both = f"{text} {form}"
+        assert redact_cpr(both) == f"{text} {CPR_MARK}", both

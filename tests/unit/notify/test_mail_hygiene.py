@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from edigate.alerts import compose_alert
+from edigate.alerts import receipts_overdue_facts
 from edigate.health import (
     CircuitState,
     EventKind,
@@ -26,6 +26,7 @@ from edigate.health import (
     RouteSignals,
     assess,
 )
+from edigate.store.model import AckAlert
 from notify.compose import (
     MailContext,
     confirm_row,
@@ -40,6 +41,7 @@ from notify.model import Incident, IncidentUpdate, NewOutboxRow, Recipient
 from notify.policy import plan
 from notify.render import TEMPLATES, Renderer
 from notify.service import FALLBACK_CATALOGUE
+from tests.harness.alert_mail import compose_alert, render_alert
 from tests.unit.notify.test_notify_world import KOLDING, ODENSE, ORGS, OUH, SLB, incident, subscription
 
 CTX = MailContext("https://edi.rsyd.example", {o.ean: o for o in ORGS}, dict(FALLBACK_CATALOGUE))
@@ -159,25 +161,62 @@ def _visible(html: str) -> str:
 
 
 def alert_mails() -> Iterator[tuple[str, str, str]]:
+    """Every alert kind (down, reminder, recovered, degraded, receipts overdue), text and HTML."""
     names = {OUH.ean: OUH.name, KOLDING.ean: KOLDING.name}
     reasons = (Reason("circuit", HealthState.DEGRADED, "x"),)
+    recipients = {"edi-support": "edi@rsyd.example", "on-call": "vagt@rsyd.example"}
     for kind, routes, state in (
         (EventKind.RECEIVER_DOWN, ((OUH.ean, KOLDING.ean),), HealthState.DOWN),  # the only route in
         (EventKind.RECEIVER_DOWN, ((OUH.ean, KOLDING.ean), (SLB.ean, KOLDING.ean)), HealthState.DOWN),
         (EventKind.ROUTE_DOWN, ((OUH.ean, KOLDING.ean),), HealthState.DOWN),
         (EventKind.DEGRADED, ((OUH.ean, KOLDING.ean),), HealthState.DEGRADED),
+        (EventKind.ROUTE_RECOVERED, ((OUH.ean, KOLDING.ean),), HealthState.OK),
+        (EventKind.ROUTE_RECOVERED, ((OUH.ean, KOLDING.ean),), HealthState.DEGRADED),
+        (EventKind.RECEIVER_RECOVERED, ((OUH.ean, KOLDING.ean), (SLB.ean, KOLDING.ean)), HealthState.OK),
     ):
+        recovered = kind in (EventKind.ROUTE_RECOVERED, EventKind.RECEIVER_RECOVERED)
         event = HealthEvent(
-            kind, T0, KOLDING.ean, routes, state, T0, 3, T0, "modtageren svarede HTTP 503", ("XDIS17",), reasons
+            kind,
+            T0 + timedelta(minutes=40),
+            KOLDING.ean,
+            routes,
+            state,
+            T0,
+            3,
+            T0,
+            "modtageren svarede HTTP 503",
+            ("XDIS17",),
+            reasons,
+            still_down=((SLB.ean, KOLDING.ean),) if kind is EventKind.RECEIVER_RECOVERED else (),
+            duration=timedelta(minutes=40) if recovered else None,
         )
-        mail = compose_alert(
-            event,
-            now=T0,
-            handled_by=lambda _: "edi-support",
-            recipients={"edi-support": "edi@rsyd.example", "on-call": "vagt@rsyd.example"},
+        for reminder in (False, True) if event.is_down else (False,):
+            mail = compose_alert(
+                event,
+                now=T0 + timedelta(minutes=45),
+                handled_by=lambda _: "edi-support",
+                recipients=recipients,
+                names=names,
+                reminder=reminder,
+                status_url="https://edi.rsyd.example/routes",
+                incident_id=4,
+            )
+            what = f"alert {mail.kind} {kind}/{len(routes)}"
+            yield what, mail.subject, mail.text
+            yield what + " (html)", mail.subject, _visible(mail.html)
+    for count in (1, 2):
+        for facts in receipts_overdue_facts(
+            [AckAlert(n, f"ENV{n}", OUH.ean, KOLDING.ean, "XDIS91", T0) for n in range(count)],
+            now=T0 + timedelta(minutes=95),
+            handler="on-call",
+            to=["vagt@rsyd.example"],
             names=names,
-        )
-        yield f"alert {kind}/{len(routes)}", mail.subject, mail.text
+            type_names=dict(FALLBACK_CATALOGUE),
+            status_url="https://edi.rsyd.example/routes",
+        ):
+            mail = render_alert(facts)
+            yield f"alert receipts/{count}", mail.subject, mail.text
+            yield f"alert receipts/{count} (html)", mail.subject, _visible(mail.html)
 
 
 ALL = list(mails()) + list(alert_mails())
@@ -210,7 +249,16 @@ def test_the_circuit_reason_is_danish() -> None:
 def test_templates_are_all_exercised() -> None:
     """A new mail template must be added here too, or the checks above would miss it."""
     names = {p.stem for p in (TEMPLATES / "mail").iterdir()}
-    assert names == {"confirm", "notice", "planned_end", "receipt", "reminder", "reporter_resolved"}
+    assert names == {
+        "alert",
+        "alert_receipts",
+        "confirm",
+        "notice",
+        "planned_end",
+        "receipt",
+        "reminder",
+        "reporter_resolved",
+    }
     assert Path(TEMPLATES / "mail" / "notice.txt").exists()
 
 

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from edigate.alerts import AlertSettings, AlertThrottle, compose_alert, recipients_for
-from edigate.health import EventKind, HealthEvent, HealthMonitor, HealthState, RouteSignals, TypeSignals
+from edigate.alerts import AlertSettings, AlertThrottle, recipients_for
+from edigate.health import (
+    PENDING_COUNT_CAP,
+    EventKind,
+    HealthEvent,
+    HealthMonitor,
+    HealthState,
+    RouteSignals,
+    TypeSignals,
+)
+from tests.harness.alert_mail import compose_alert
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # Monday 10:00 in Copenhagen
 OUH = "5790000000111"
@@ -80,6 +90,21 @@ def test_handled_by_may_return_an_enum_and_missing_address_is_an_error() -> None
     assert recipients_for(T0, lambda now: Handler.ON_CALL, RECIPIENTS)[0] == "on-call"
     with pytest.raises(ValueError, match="no address"):
         recipients_for(T0, lambda now: "on-call", {"edi-support": "a@b.dk"})
+
+
+def test_a_pending_count_past_the_cap_reads_over() -> None:
+    """The store counts pending messages up to PENDING_COUNT_CAP; beyond it the mail says "over", text and HTML."""
+    event = replace(down_event(), pending_count=PENDING_COUNT_CAP + 1)
+    mail = compose_alert(event, now=event.at, handled_by=support_hours_fake, recipients=RECIPIENTS)
+    assert f"Ventende meddelelser: over {PENDING_COUNT_CAP}" in mail.text
+    assert f"over {PENDING_COUNT_CAP}" in mail.html and str(PENDING_COUNT_CAP + 1) not in mail.text + mail.html
+    exact = compose_alert(
+        replace(event, pending_count=PENDING_COUNT_CAP),
+        now=event.at,
+        handled_by=support_hours_fake,
+        recipients=RECIPIENTS,
+    )
+    assert f"Ventende meddelelser: {PENDING_COUNT_CAP}\n" in exact.text
 
 
 def test_receiver_and_recovered_mails() -> None:
