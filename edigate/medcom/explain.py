@@ -115,7 +115,7 @@ class Explainer:
                     reason = str(err.reason or err.message or "invalid")
                     expected = getattr(err, "expected", None)
                     if expected:
-                        reason = f"{reason} Expected: {expected}"
+                        reason = f"{reason} Forventet: {expected}"
                     out.append(
                         ValidationError(
                             redact(reason, step.group(1) if step else None),
