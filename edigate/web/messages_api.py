@@ -22,7 +22,7 @@ from edigate.web.auth import caller_of, unauthorized
 from edigate.web.errors import error
 from edigate.web.ingest import xml_text
 from edigate.web.keys import STORE, WORKER
-from edigate.web.responses import UNAUTHORIZED, MessageDetail, MessageList, MessageMeta, Queued, error_doc, json_reply
+from edigate.web.responses import UNAUTHORIZED, MessageDetail, MessageList, Queued, error_doc, json_reply
 
 ID = r"{id:[0-9]{1,18}}"
 
@@ -98,7 +98,7 @@ async def list_messages(request: web.Request) -> web.Response:
         after=after,
     )
     rows = await request.app[STORE].search(f)
-    page: dict[str, Any] = {"messages": [MessageMeta.model_validate(r) for r in rows], "count": len(rows)}
+    page: dict[str, Any] = {"messages": rows, "count": len(rows)}  # validated as MessageMeta, in one pass
     if len(rows) == limit:  # maybe more: the next page starts after the last row of this one
         page["next_cursor"] = make_cursor(rows[-1]["created_at"], rows[-1]["id"])
     return json_reply(MessageList.model_validate(page))

@@ -39,8 +39,10 @@ CircuitName = Annotated[str, WithJsonSchema({"type": "string", "enum": ["closed"
 
 
 def json_reply(body: ApiModel, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    """The one way a gateway handler answers with JSON: the body comes from its model."""
-    return web.json_response(body.as_json(), status=status, headers=headers)
+    """The one way a gateway handler answers with JSON: the body comes from its model (serialised by
+    pydantic itself: a 1000-row message page costs what json.dumps of the dicts did)."""
+    text = body.model_dump_json(exclude_unset=True)
+    return web.Response(text=text, status=status, headers=headers, content_type="application/json")
 
 
 def error_reply(status: int, reason: str, *, kind: Literal["error", "rejected"] = "error") -> web.Response:
