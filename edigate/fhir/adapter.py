@@ -92,17 +92,17 @@ def _unanswerable(msg: FhirMessage) -> tuple[Problem, ...]:
     """What keeps the gateway from answering the message with an Acknowledgement at all."""
     out = []
     if msg.bundle_type != "message":
-        out.append(Problem("Bundle.type must be 'message'", path="Bundle.type", code="value"))
+        out.append(Problem("Bundle.type skal være 'message'", path="Bundle.type", code="value"))
     if not msg.bundle_id:
-        out.append(Problem("Bundle.id is missing", path="Bundle.id", code="required"))
+        out.append(Problem("Bundle.id mangler", path="Bundle.id", code="required"))
     if not msg.header_id:
         out.append(
-            Problem("the first entry must be a MessageHeader with an id", path="Bundle.entry[0]", code="required")
+            Problem("den første entry skal være en MessageHeader med id", path="Bundle.entry[0]", code="required")
         )
     if not msg.sender_gln:
         out.append(
             Problem(
-                "MessageHeader.sender must reference an Organization in the Bundle with a GLN "
+                "MessageHeader.sender skal henvise til en Organization i Bundle med et GLN-nummer "
                 "(identifier system https://www.gs1.org/gln)",
                 path=f"{_HEADER}.sender",
                 code="required",
@@ -302,7 +302,7 @@ class FhirAdapter:
             f"Bundle.id {msg.bundle_id} er allerede brugt af afsenderen til en anden meddelelse "
             "(en ny meddelelse skal have et nyt Bundle.id)"
             if msg.standard != ACKNOWLEDGEMENT.name
-            else (outcome.refuse_text or "refused")
+            else (outcome.refuse_text or "afvist")
         )
         if msg.standard != ACKNOWLEDGEMENT.name and can_acknowledge(msg):
             issue = AckIssue("error", "duplicate", text, ("Bundle.id",))
