@@ -2,6 +2,7 @@
 HTTP, no edigate: throughput at concurrency 2-4, p50/p99 latency, JVM start time and memory.
 
 Run:  .venv/bin/python bench/bench_fhir_validator.py [--packages DIR] [--requests N] [--out-name NAME]
+      [--variant LABEL=JAR[:JVM-OPTION,...]]...   (before/after: builds or JVM flags, one after the other)
       (`make validator` first; the packages default to ../shared/medcom/fhir-packages)
 
 Method: one validator JVM started by this script (`--threads 2`, the default edigate uses), its start timed
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -130,17 +132,39 @@ class Validator:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+
+
+def has_parent_watch(jar: Path) -> bool:
+    """Whether this build knows --exit-on-stdin-eof (older builds, compared before/after, do not)."""
+    with zipfile.ZipFile(jar) as z:
+        return "dk/edigate/validator/ParentWatch.class" in z.namelist()
 
 
 def start_validator(
-    packages: Path, threads: int = 2, java_options: tuple[str, ...] = (), jar: Path = DEFAULT_JAR
+    packages: Path,
+    threads: int = 2,
+    java_options: tuple[str, ...] = (),
+    jar: Path = DEFAULT_JAR,
+    log: Path | None = None,
+    niceness: int = 0,
 ) -> Validator:
+    """Start the validator JVM and wait for READY; its stdin is a pipe this process holds, so a benchmark
+    that is killed takes the JVM with it (where the build has the parent-death watch)."""
     if not jar.is_file():
         raise SystemExit(f"{jar} is missing: run `make validator`")
     cmd = ["java", *java_options, "-jar", str(jar), "--packages", str(packages), "--port", "0"]
     cmd += ["--threads", str(threads), *standard_args(STANDARDS)]
+    if niceness:  # as edigate's supervisor runs it (VALIDATOR_NICENESS)
+        cmd = ["nice", "-n", str(niceness), *cmd]
+    if has_parent_watch(jar):
+        cmd.append("--exit-on-stdin-eof")
     t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    err = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - the child's stderr
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
+    if log:
+        err.close()  # type: ignore[union-attr]
     assert proc.stdout is not None
     for raw in proc.stdout:
         line = raw.decode().strip()
@@ -221,7 +245,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-def bare_validator_rows(validator: Validator, requests: int, concurrencies: tuple[int, ...]) -> list[Row]:
+def bare_validator_rows(
+    validator: Validator, requests: int, concurrencies: tuple[int, ...], label: str = "bare validator"
+) -> list[Row]:
     rows = []
     for case, standard, make in CASES:
         body = make()
@@ -236,7 +262,7 @@ def bare_validator_rows(validator: Validator, requests: int, concurrencies: tupl
             rows.append(
                 Row(
                     case=case,
-                    server="bare validator",
+                    server=label,
                     size_bytes=len(body),
                     concurrency=concurrency,
                     requests=len(latencies),
@@ -269,12 +295,17 @@ def write_results(name: str, meta: dict[str, Any], rows: list[Row]) -> Path:
         "# FHIR validator benchmark (bench/bench_fhir_validator.py)",
         "",
         f"Run {meta['started']} on {meta['machine']}. Load average before: {meta['load_before']}, "
-        f"after: {meta['load_after']} (the machine is shared).",
+        f"after: {meta['load_after']} (the machine is shared). HAPI FHIR {meta['hapi_fhir']}, "
+        f"--threads {meta['threads']}; the variants ran one after the other in this run.",
         "",
-        f"Validator: HAPI FHIR {meta['hapi_fhir']}, --threads {meta['threads']}, "
-        f"JVM options {meta['java_options'] or 'none'}, jar {meta.get('jar', DEFAULT_JAR.name)}. "
-        f"Start to READY: {meta['start_seconds']:.1f} s ({meta['ready_line']}). "
-        f"RSS after warm-up {meta['rss_mb_ready']:.0f} MB, after the run {meta['rss_mb_after']:.0f} MB.",
+    ]
+    for v in meta["variants"]:
+        lines.append(
+            f"- **{v['label']}**: jar {v['jar']}, JVM options {v['java_options'] or 'none'}. Start to READY "
+            f"{v['start_seconds']:.1f} s ({v['ready_line']}). RSS after warm-up {v['rss_mb_ready']:.0f} MB, "
+            f"after the run {v['rss_mb_after']:.0f} MB. Load average at its start {v['load_at_start']}."
+        )
+    lines += [
         "",
         "| case | server | size | concurrency | msg/s | p50 ms | p99 ms | server CPU ms/msg | errors |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -289,6 +320,15 @@ def write_results(name: str, meta: dict[str, Any], rows: list[Row]) -> Path:
     return path
 
 
+def parse_variant(text: str) -> tuple[str, Path, tuple[str, ...]]:
+    """LABEL=JAR or LABEL=JAR:-Xopt,-Xopt2 -> (label, jar, JVM options)."""
+    label, _, rest = text.partition("=")
+    jar, _, opts = rest.partition(":")
+    if not label or not jar:
+        raise argparse.ArgumentTypeError(f"--variant: expected LABEL=JAR[:OPTION,OPTION], got {text!r}")
+    return label, Path(jar), tuple(o for o in opts.split(",") if o)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--packages", type=Path, default=PACKAGES)
@@ -298,32 +338,41 @@ def main() -> int:
     parser.add_argument("--java-option", action="append", default=[], help="e.g. -Xmx1g (repeatable)")
     parser.add_argument("--out-name", default="fhir_validator")
     parser.add_argument("--jar", type=Path, default=DEFAULT_JAR, help="another build, e.g. to compare before/after")
+    parser.add_argument(
+        "--variant",
+        type=parse_variant,
+        action="append",
+        default=[],
+        help="LABEL=JAR[:OPTION,...] (repeatable): builds or JVM options measured one after the other in one run",
+    )
     args = parser.parse_args()
+    variants = args.variant or [("bare validator", args.jar, tuple(args.java_option))]
     meta: dict[str, Any] = {
         "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{os.cpu_count()} CPUs, {platform.platform()}",
         "load_before": load_average(),
         "threads": args.threads,
-        "java_options": " ".join(args.java_option),
-        "jar": args.jar.name,
+        "variants": [],
     }
-    validator = start_validator(args.packages, args.threads, tuple(args.java_option), args.jar)
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", validator.port, timeout=30)
-        conn.request("GET", "/health")
-        meta["hapi_fhir"] = json.loads(conn.getresponse().read())["hapi_fhir"]
-        conn.close()
-        meta.update(
-            start_seconds=validator.start_seconds, ready_line=validator.ready_line, rss_mb_ready=validator.rss_mb()
-        )
-        print(
-            f"validator ready in {validator.start_seconds:.1f} s: {validator.ready_line}; "
-            f"RSS {meta['rss_mb_ready']:.0f} MB"
-        )
-        rows = bare_validator_rows(validator, args.requests, tuple(args.concurrency))
-        meta["rss_mb_after"] = validator.rss_mb()
-    finally:
-        validator.stop()
+    rows: list[Row] = []
+    for label, jar, java_options in variants:
+        v: dict[str, Any] = {"label": label, "jar": str(jar), "java_options": " ".join(java_options)}
+        v["load_at_start"] = load_average()
+        validator = start_validator(args.packages, args.threads, java_options, jar)
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", validator.port, timeout=30)
+            conn.request("GET", "/health")
+            meta["hapi_fhir"] = json.loads(conn.getresponse().read())["hapi_fhir"]
+            conn.close()
+            v.update(
+                start_seconds=validator.start_seconds, ready_line=validator.ready_line, rss_mb_ready=validator.rss_mb()
+            )
+            print(f"{label}: READY after {validator.start_seconds:.1f} s, RSS {v['rss_mb_ready']:.0f} MB", flush=True)
+            rows += bare_validator_rows(validator, args.requests, tuple(args.concurrency), label)
+            v["rss_mb_after"] = validator.rss_mb()
+        finally:
+            validator.stop()
+        meta["variants"].append(v)
     meta["load_after"] = load_average()
     print(f"results: {write_results(args.out_name, meta, rows)}")
     return 0

@@ -21,14 +21,9 @@ import hashlib
 import json
 import os
 import platform
-import signal
-import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
-import time
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,6 +33,8 @@ import aiohttp
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench import loadgen  # noqa: E402
+from bench.loadgen import load_average, process_cpu_seconds, start, stop  # noqa: E402
 from tests.harness.ports import free_port  # noqa: E402
 from tests.unit.medcom.samples import HOSPITAL_EAN, MUNICIPALITY_EAN, ggop_message, xdis91_message  # noqa: E402
 
@@ -78,21 +75,6 @@ delivery = {{ kind = "mailbox" }}
 """
 
 
-def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError("server did not become healthy")
-
-
 class Bodies:
     """Unique messages, prepared before the clock starts: alternating 2 KB XDIS91 and 19 KB GGOP."""
 
@@ -120,82 +102,20 @@ class Bodies:
         return max(0, self.i - len(self.items))
 
 
-async def closed_loop(url: str, bodies: Bodies, seconds: float, concurrency: int) -> dict[str, float]:
+async def closed_loop(url: str, bodies: Bodies, seconds: float, concurrency: int) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/xml"}
-    lat: list[float] = []
-    errors: Counter[int] = Counter()
-    stop_at = time.perf_counter() + seconds
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
-
-        async def worker() -> None:
-            while time.perf_counter() < stop_at:
-                body = bodies.next()
-                t0 = time.perf_counter()
-                async with session.post(url, data=body, headers=headers) as resp:
-                    await resp.read()
-                    if resp.status != 202:
-                        errors[resp.status] += 1
-                lat.append(time.perf_counter() - t0)
-
-        t_start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - t_start
-    return summary(lat, elapsed, errors, bodies.reused)
+    r = await loadgen.closed_loop(lambda: (url, bodies.next(), headers, 202), seconds, concurrency)
+    return {**r, "reused_bodies": bodies.reused}
 
 
-async def open_loop(url: str, bodies: Bodies, seconds: float, rate: float) -> dict[str, float]:
+async def open_loop(url: str, bodies: Bodies, seconds: float, rate: float) -> dict[str, Any]:
     """Send at a fixed schedule regardless of replies (no coordinated omission)."""
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/xml"}
-    lat: list[float] = []
-    errors: Counter[int] = Counter()
-    n = int(seconds * rate)
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-
-        async def one(scheduled: float, body: bytes) -> None:
-            async with session.post(url, data=body, headers=headers) as resp:
-                await resp.read()
-                if resp.status != 202:
-                    errors[resp.status] += 1
-            lat.append(time.perf_counter() - scheduled)  # from when it should have been sent
-
-        tasks = []
-        t0 = time.perf_counter()
-        for i in range(n):
-            scheduled = t0 + i / rate
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(scheduled, bodies.next())))
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - t0
-    return summary(lat, elapsed, errors, bodies.reused)
+    r = await loadgen.open_loop(lambda: (url, bodies.next(), headers, 202), seconds, rate)
+    return {**r, "reused_bodies": bodies.reused}
 
 
-def summary(lat: list[float], elapsed: float, errors: Counter[int], reused: int) -> dict[str, Any]:
-    """Throughput and latency; `errors` counts every answer other than 202 by HTTP status."""
-    lat.sort()
-    return {
-        "requests": len(lat),
-        "errors": sum(errors.values()),
-        "error_statuses": {str(k): v for k, v in sorted(errors.items())},
-        "reused_bodies": reused,
-        "msgs_per_s": round(len(lat) / elapsed, 1),
-        "p50_ms": round(statistics.median(lat) * 1000, 2) if lat else 0.0,
-        "p99_ms": round(lat[int(len(lat) * 0.99) - 1] * 1000, 2) if lat else 0.0,
-    }
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process (all threads) from /proc; 0.0 where /proc is not available."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def run_closed_loop(url: str, bodies: Bodies, seconds: float, concurrency: int) -> dict[str, float]:
+def run_closed_loop(url: str, bodies: Bodies, seconds: float, concurrency: int) -> dict[str, Any]:
     return asyncio.run(closed_loop(url, bodies, seconds, concurrency))
 
 
@@ -205,37 +125,13 @@ def run_rate(result: object) -> float:
     return float(result["msgs_per_s"])
 
 
-def with_cpu(pid: int, run: Callable[[], dict[str, float]]) -> dict[str, float]:
+def with_cpu(pid: int, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """Run one measurement and add the server's CPU time per answered request (µs)."""
     before = process_cpu_seconds(pid)
     r = run()
     used = process_cpu_seconds(pid) - before
     r["server_cpu_us_per_msg"] = round(used / r["requests"] * 1e6) if r["requests"] else 0
     return r
-
-
-def load_average() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text(encoding="ascii").split()[:3])
-    except OSError:
-        return "unknown"
-
-
-def start(cmd: list[str], port: int, log: Path, cwd: Path = REPO) -> subprocess.Popen[bytes]:
-    fh = open(log, "ab")  # noqa: SIM115
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(cwd)}
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, env=env)
-    fh.close()
-    wait_healthy(port, proc)
-    return proc
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 def main() -> int:

@@ -51,9 +51,10 @@ from edigate.store.notify_store import SqlNotifyStorage
 from edigate.store.portal_tasks import SqlPortalTasks
 from edigate.store.retention import purge_periodically
 from edigate.web import health_api, mailbox, messages_api, metrics_api, routes_api
+from edigate.web import ingest as ingest_web
+from edigate.web.apispec import OperationSpec
 from edigate.web.edge_input import setup_edge_input
 from edigate.web.errors import json_errors
-from edigate.web.ingest import post_message
 from edigate.web.keys import (
     CLOCK,
     DATABASE,
@@ -78,6 +79,7 @@ from edigate.web.openapi import setup_openapi
 from edigate.web.pages import Pages, SiteLayout, Visitor, anonymous
 from edigate.web.security_headers import setup_security_headers
 from edigate.web.storage_trouble import setup_storage_trouble
+from notify import api_doc as notify_api_doc
 from notify import web as notify_web
 from notify.dead_letters_web import add_dead_letter_routes
 from notify.gateway_port import GatewayPort
@@ -290,13 +292,20 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     mail = settings.notify.mail if settings.notify else None
     app[MAIL_RELAY] = MailRelay(mail.kind, mail.host, mail.port, mail.directory) if mail else None
 
-    app.router.add_post("/api/v1/messages", post_message)
+    # each API module registers its routes from its operation table; the OpenAPI document is those tables
+    ingest_web.add_routes(app)  # POST /api/v1/messages
     messages_api.add_routes(app)
     mailbox.add_routes(app)
     health_api.add_routes(app)
-    metrics_api.add_routes(app)  # GET /metrics (404 with [metrics] enabled = false)
     routes_api.add_routes(app)  # GET /api/v1/routes, GET /routes
-    setup_openapi(app)
+    api: list[OperationSpec] = [
+        *ingest_web.OPERATIONS,
+        *messages_api.OPERATIONS,
+        *mailbox.OPERATIONS,
+        *health_api.OPERATIONS,
+        *routes_api.OPERATIONS,
+    ]
+    metrics_api.add_routes(app)  # GET /metrics (404 with [metrics] enabled = false)
     visitor: Visitor = anonymous  # without [notify] nobody can log in
     if gateway.notify is not None:
         app[NOTIFY] = gateway.notify
@@ -304,6 +313,8 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
         visitor = desk.visitor
         names = {p.ean: p.name for p in settings.partners}
         add_dead_letter_routes(app, desk, SqlDeadLetterDesk(gateway.store, names, wake=gateway.worker.wake))
+        api += notify_api_doc.OPERATIONS
+    setup_openapi(app, api, _document_values(settings))
     # the gateway's pages in the site's one layout: notify's base.html, and who is logged in to the procedure
     app[PAGES] = Pages(SiteLayout(jinja2.FileSystemLoader(str(NOTIFY_TEMPLATES / "web")), visitor))
     setup_request_limits(app, settings.server.body_read_timeout_seconds)
@@ -311,6 +322,15 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
 
     app.cleanup_ctx.append(functools.partial(_running, gateway))
     return app
+
+
+def _document_values(settings: Settings) -> dict[str, list[str]]:
+    """This installation's codes for the OpenAPI document's lists (notify.api_doc: `x-enum-from`)."""
+    return {
+        notify_api_doc.MESSAGE_TYPES: sorted(dict(all_types())),
+        notify_api_doc.PARTNER_EANS: sorted(p.ean for p in settings.partners),
+        notify_api_doc.CLUSTERS: sorted({c for p in settings.partners for c in p.clusters}),
+    }
 
 
 async def _running(gateway: Gateway, _app: web.Application) -> AsyncIterator[None]:

@@ -35,7 +35,7 @@ from edigate.fhir.config import FhirSettings
 from edigate.health import HealthThresholds
 from edigate.logging import LOG_LEVELS
 from edigate.mailaddr import mail_address
-from edigate.medcom.ean import INVALID_EAN, is_valid_ean
+from edigate.medcom.ean import is_valid_ean
 from edigate.medcom.schemas import project_schema_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,9 +59,13 @@ class Table(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 
+# Config errors are for the operator and all in English (the API's and receipts' text is medcom.ean.INVALID_EAN)
+CONFIG_INVALID_EAN = "not a valid EAN/GLN (13 digits with GS1 check digit)"
+
+
 def _ean(value: str) -> str:
     if not is_valid_ean(value):  # never quoted: a CPR typed into the field must not reach a log
-        raise ValueError(INVALID_EAN)
+        raise ValueError(CONFIG_INVALID_EAN)
     return value
 
 

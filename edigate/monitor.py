@@ -37,14 +37,7 @@ from edigate.config import HealthSettings
 from edigate.health import EventKind, HealthEvent, HealthMatrix, HealthMonitor, HealthThresholds, route_key
 from edigate.metrics import GaugeSnapshot, Metrics, QueueGauge
 from edigate.store.db import Database
-from edigate.store.health_queries import (
-    StoreSignals,
-    read_last_alerts,
-    read_new_receipts,
-    read_outbox_counts,
-    read_route_signals,
-    read_sent_mail_counts,
-)
+from edigate.store.health_queries import StoreSignals, read_new_receipts, read_route_signals
 from edigate.store.model import MissingReceiptAlert
 
 __all__ = ["HealthLoop", "HealthLoopSettings", "OutageProcedure"]
@@ -65,6 +58,19 @@ SENT_KIND = {
     "alert-reminder": "reminder",
     "alert-recovered": "recovered",
 }
+
+
+class OutboxState(Protocol):
+    """The outage procedure's outbox and open incidents, as the gauges read them."""
+
+    @property
+    def pending(self) -> int: ...  # mail rows waiting
+    @property
+    def failed(self) -> int: ...  # mail rows failed or refused
+    @property
+    def incidents_open(self) -> Mapping[str, int]: ...  # incident kind -> draft or open
+    @property
+    def failed_by_kind(self) -> Mapping[tuple[str, str], int]: ...  # (channel, notice kind) -> failed/refused
 
 
 class OutageProcedure(Protocol):
@@ -91,6 +97,18 @@ class OutageProcedure(Protocol):
     async def queue_alert_mail(self, facts: AlertFacts) -> bool:
         """Render and queue the alert mail (one outbox row per address, committed before anything is sent);
         False when this mail (same kind, key and time) was queued before."""
+        ...
+
+    async def outbox_counts(self) -> OutboxState | None:
+        """The outbox and open incidents for the gauges; None when the procedure's tables are unreadable."""
+        ...
+
+    async def sent_mail_counts(self) -> Mapping[str, int] | None:
+        """Mails sent so far, by the procedure's notice kind (`SENT_KIND` maps them); None when unreadable."""
+        ...
+
+    async def last_alerts(self, key: str) -> tuple[datetime | None, datetime | None]:
+        """When the newest alert and recovered mail for a `HealthEvent.key` were queued; (None, None) if never."""
         ...
 
 
@@ -211,9 +229,9 @@ class HealthLoop:
 
     async def _count_sent_mails(self) -> None:
         """Mails actually sent (SMTP 250) since the last tick, by kind; counted from this start on."""
-        if self.metrics is None:
+        if self.metrics is None or self.outage is None:
             return
-        counts = await read_sent_mail_counts(self.database)
+        counts = await self.outage.sent_mail_counts()
         if counts is None:
             return
         if self._sent_seen is not None:
@@ -221,7 +239,7 @@ class HealthLoop:
                 delta = count - self._sent_seen.get(kind, 0)
                 if delta > 0 and kind in SENT_KIND:
                     self.metrics.notice_sent(SENT_KIND[kind], delta)
-        self._sent_seen = counts
+        self._sent_seen = dict(counts)
 
     async def _observe_receipts(self, now: datetime) -> None:
         """Receipt latency per original type, from the store (restart: counts from the start on)."""
@@ -392,7 +410,7 @@ class HealthLoop:
         if event.key in self._alerts_recalled or self.throttle is None or self.outage is None:
             return False
         self._alerts_recalled.add(event.key)
-        down, recovered = await read_last_alerts(self.database, event.key)
+        down, recovered = await self.outage.last_alerts(event.key)
         if down is None or (recovered is not None and recovered >= down):
             return False
         if now - down >= self.throttle.repeat_interval:
@@ -455,7 +473,7 @@ class HealthLoop:
             "receipts_overdue": dict(signals.receipts_overdue),
             "route_states": self.matrix.states(),
         }
-        counts = await read_outbox_counts(self.database)
+        counts = await self.outage.outbox_counts() if self.outage is not None else None
         if counts is not None:
             changes.update(
                 incidents_open=dict(counts.incidents_open),

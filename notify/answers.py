@@ -4,9 +4,10 @@ pages and the main pages cannot drift apart, and neither imports the other)."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from aiohttp import web
+
+from notify.api_doc import NotifyError
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -24,9 +25,7 @@ JSON_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"
 def json_error(
     status: int, message: str, *, fields: dict[str, str] | None = None, headers: dict[str, str] | None = None
 ) -> web.HTTPException:
-    body: dict[str, Any] = {"fejl": message}
-    if fields:
-        body["felter"] = fields
+    body = NotifyError(fejl=message, felter=fields) if fields else NotifyError(fejl=message)
     exc_class = {
         400: web.HTTPBadRequest,
         401: web.HTTPUnauthorized,
@@ -37,7 +36,7 @@ def json_error(
         429: web.HTTPTooManyRequests,
     }[status]
     return exc_class(
-        text=json.dumps(body, ensure_ascii=False),
+        text=json.dumps(body.as_json(), ensure_ascii=False),
         content_type="application/json",
         headers={**JSON_HEADERS, **(headers or {})},
     )

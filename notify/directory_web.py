@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from notify import api_doc as api
 from notify.answers import JSON_HEADERS, SECURITY_HEADERS
 from notify.answers import json_error as _json_error
-from notify.directory import CONTACTS_KEY, ORG_PREFIX, contact_values, org_values
+from notify.config import Contacts
+from notify.directory import CONTACTS_KEY, ORG_PREFIX, contact_values
 from notify.incidents import Actor, InvalidInput
 
 if TYPE_CHECKING:
@@ -38,17 +40,18 @@ class DirectoryWeb:
             raise _json_error(403, "Kun administratorer kan rette kartoteket.")
         return actor
 
-    def org_json(self, ean: str) -> dict[str, Any]:
+    def org_json(self, ean: str) -> api.DirectoryOrganisation:
         org = self.s.organisations[ean]
         o = self.directory.source(ORG_PREFIX + ean)
-        return {
-            "ean": org.ean,
-            "name": org.name,
-            "kind": org.kind,
-            **org_values(org),
-            "changed_at": o.updated_at.isoformat() if o else None,
-            "changed_by": o.updated_by if o else None,
-        }
+        return api.DirectoryOrganisation(
+            ean=org.ean,
+            name=org.name,
+            kind=org.kind,
+            mailbox=org.mailbox,
+            clusters=list(org.clusters),
+            changed_at=o.updated_at.isoformat() if o else None,
+            changed_by=o.updated_by if o else None,
+        )
 
     def history(self, entries: list[Any]) -> list[dict[str, Any]]:
         rows = []
@@ -119,14 +122,17 @@ class DirectoryWeb:
     async def api_get(self, request: web.Request) -> web.Response:
 
         self.api_admin(request)
-        body = {
-            "organisations": [self.org_json(e) for e in sorted(self.s.organisations)],
-            "contacts": contact_values(self.directory.contacts),
-            "history": [
-                {**h, "at": h["at"].isoformat()} for h in self.history(await self.directory.store.history(100))
+        body = api.Directory(
+            organisations=[self.org_json(e) for e in sorted(self.s.organisations)],
+            contacts=_contacts(self.directory.contacts),
+            history=[
+                api.DirectoryChange.model_validate({**h, "at": h["at"].isoformat()})
+                for h in self.history(await self.directory.store.history(100))
             ],
-        }
-        return web.json_response(body, headers=JSON_HEADERS, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+        )
+        return web.json_response(
+            body.as_json(), headers=JSON_HEADERS, dumps=lambda o: json.dumps(o, ensure_ascii=False)
+        )
 
     async def api_put_org(self, request: web.Request) -> web.Response:
 
@@ -139,7 +145,7 @@ class DirectoryWeb:
             raise _json_error(404, "Organisationen findes ikke.") from None
         except InvalidInput as exc:
             raise _json_error(422, "Ikke gemt: " + " ".join(exc.errors.values()), fields=exc.errors) from None
-        return web.json_response(self.org_json(ean), headers=JSON_HEADERS)
+        return web.json_response(self.org_json(ean).as_json(), headers=JSON_HEADERS)
 
     async def api_put_contacts(self, request: web.Request) -> web.Response:
 
@@ -149,7 +155,7 @@ class DirectoryWeb:
             contacts = await self.directory.edit_contacts(body, actor.name, self.s.clock())
         except InvalidInput as exc:
             raise _json_error(422, "Ikke gemt: " + " ".join(exc.errors.values()), fields=exc.errors) from None
-        return web.json_response(contact_values(contacts), headers=JSON_HEADERS)
+        return web.json_response(_contacts(contacts).as_json(), headers=JSON_HEADERS)
 
 
 def add_directory_routes(app: web.Application, w: Web) -> DirectoryWeb:
@@ -161,3 +167,7 @@ def add_directory_routes(app: web.Application, w: Web) -> DirectoryWeb:
     app.router.add_put(r"/api/v1/directory/organisations/{ean}", d.api_put_org)
     app.router.add_put("/api/v1/directory/contacts", d.api_put_contacts)
     return d
+
+
+def _contacts(contacts: Contacts) -> api.DirectoryContacts:
+    return api.DirectoryContacts.model_validate(contact_values(contacts))

@@ -1,6 +1,7 @@
 """What the gateway may ask of the outage procedure, in plain terms: open a draft incident for a receiver,
-find or resolve an automatically opened one, say who handles an alert now, and queue an IT alert mail
-through the procedure's one outbox (rendered from notify's own templates, `notify.alert_mail`).
+find or resolve an automatically opened one, say who handles an alert now, queue an IT alert mail
+through the procedure's one outbox (rendered from notify's own templates, `notify.alert_mail`), and read
+that outbox's state for the gateway's gauges and for its alerts after a restart.
 
 The gateway's route health loop (`edigate.monitor`) declares the same methods as its `OutageProcedure`
 protocol; `edigate.app` hands it this class. Notify imports nothing of edigate, so every argument is a
@@ -15,6 +16,7 @@ from datetime import datetime
 from notify import policy
 from notify.alert_mail import ALERT_NOTICE_KIND, AlertFacts, alert_rows
 from notify.incidents import SYSTEM
+from notify.model import OutboxCounts
 from notify.service import NotifyService
 
 __all__ = ["GatewayPort"]
@@ -97,3 +99,17 @@ class GatewayPort:
         )
         self._service.outbox.poke()
         return queued
+
+    async def outbox_counts(self) -> OutboxCounts | None:
+        """Mail rows pending and failed, failed rows by channel and notice kind, open incidents by kind;
+        None when the procedure's tables cannot be read."""
+        return await self._service.storage.outbox_counts()
+
+    async def sent_mail_counts(self) -> dict[str, int] | None:
+        """Mails sent so far, by notice kind (the gateway counts the growth); None when unreadable."""
+        return await self._service.storage.sent_mail_counts()
+
+    async def last_alerts(self, key: str) -> tuple[datetime | None, datetime | None]:
+        """When the newest alert mail and the newest recovered mail for this alert key were queued
+        (`queue_alert_mail` keys them so), (None, None) when never or unreadable."""
+        return await self._service.storage.last_alerts(key)

@@ -6,6 +6,7 @@ depends on how a row is stored. All datetimes are aware UTC.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -152,6 +153,17 @@ class OutboxRow:
     last_error: str | None
     sent_at: datetime | None
     notice_kind: str = ""
+
+
+@dataclass(frozen=True)
+class OutboxCounts:
+    """The outbox and the open incidents, counted for the gateway's gauges (read-only)."""
+
+    pending: int  # mail rows waiting
+    failed: int  # mail rows failed or refused
+    incidents_open: Mapping[str, int]  # incident kind -> draft or open
+    #: (channel, notice kind) -> rows failed or refused, mail and webhooks (for the support desk's gauge)
+    failed_by_kind: Mapping[tuple[str, str], int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

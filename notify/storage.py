@@ -17,6 +17,7 @@ from notify.model import (
     NewIncident,
     NewOutboxRow,
     Notice,
+    OutboxCounts,
     OutboxRow,
     Subscription,
 )
@@ -103,6 +104,19 @@ class NotifyStorage(Protocol):
     async def mark_refused(self, row_id: int, error: str, audit: Sequence[AuditEntry], *, owner: str) -> bool: ...
     async def mark_retry(self, row_id: int, error: str, next_attempt_at: datetime, *, owner: str) -> bool: ...
     async def mark_failed(self, row_id: int, error: str, audit: Sequence[AuditEntry], *, owner: str) -> bool: ...
+
+    # what the gateway's health loop reads (None / (None, None) when the procedure's tables are absent)
+    async def outbox_counts(self) -> OutboxCounts | None:
+        """Mail outbox pending/failed, failed rows by channel and notice kind, open incidents by kind."""
+        ...
+
+    async def sent_mail_counts(self) -> dict[str, int] | None:
+        """Mails sent so far, by notice kind."""
+        ...
+
+    async def last_alerts(self, key: str) -> tuple[datetime | None, datetime | None]:
+        """(newest alert, newest alert-recovered) notice queued for a gateway alert key."""
+        ...
 
     # subscriptions
     async def create_subscription(

@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit
 import structlog
 from aiohttp import web
 
+from notify import api_doc as api
 from notify import policy, visinfosyd
 from notify import session as sess
 from notify.answers import JSON_HEADERS, SECURITY_HEADERS
@@ -402,8 +403,10 @@ class Web:
             raise _json_error(400, "Forespørgslen skal være et JSON-objekt.")
         return body
 
-    def incident_json(self, incident: Incident) -> dict[str, Any]:
+    def incident_fields(self, incident: Incident) -> dict[str, Any]:
+        """The members of `api.Incident` (also the start of `api.IncidentDetail`)."""
         plan = self.s.plan_for(incident)
+        contact = incident.contact
         return {
             "id": incident.id,
             "kind": incident.kind,
@@ -419,20 +422,19 @@ class Web:
             "reported_at": _iso(incident.reported_at),
             "resolved_at": _iso(incident.resolved_at),
             "last_update_at": _iso(incident.last_update_at),
-            "contact": {
-                "name": incident.contact.name,
-                "phone": incident.contact.phone,
-                "email": incident.contact.email,
-            },
-            "plan": {
-                "notify": plan.notify,
-                "handled_at": _iso(plan.handled_at),
-                "handled_by": plan.handled_by,
-                "first_notice_at": _iso(plan.first_notice_at),
-                "downtime_minutes": plan.downtime_minutes,
-            },
+            "contact": api.ContactOut(name=contact.name, phone=contact.phone, email=contact.email),
+            "plan": api.Plan(
+                notify=plan.notify,
+                handled_at=_iso(plan.handled_at),
+                handled_by=plan.handled_by,
+                first_notice_at=_iso(plan.first_notice_at),
+                downtime_minutes=plan.downtime_minutes,
+            ),
             "url": f"{self.s.settings.public_url}/incidents/{incident.id}",
         }
+
+    def incident_json(self, incident: Incident) -> api.Incident:
+        return api.Incident.model_validate(self.incident_fields(incident))
 
     async def api_call(
         self, request: web.Request, fn: Callable[[], Awaitable[Incident]], status: int = 200
@@ -452,7 +454,7 @@ class Web:
         headers = dict(JSON_HEADERS)
         if status == 201:
             headers["Location"] = f"/api/v1/incidents/{incident.id}"
-        return web.json_response(self.incident_json(incident), status=status, headers=headers)
+        return _reply(self.incident_json(incident), status=status, headers=headers)
 
     async def api_create(self, request: web.Request) -> web.Response:
         actor = self.api_actor(request)
@@ -462,7 +464,7 @@ class Web:
     async def api_list(self, request: web.Request) -> web.Response:
         actor = self.api_actor(request)
         incidents = [i for i in await self.s.storage.list_incidents(limit=500) if i.confirmed or is_desk(actor)]
-        return web.json_response({"incidents": [self.incident_json(i) for i in incidents]}, headers=JSON_HEADERS)
+        return _reply(api.IncidentList(incidents=[self.incident_json(i) for i in incidents]))
 
     async def api_get(self, request: web.Request) -> web.Response:
         actor = self.api_actor(request)
@@ -473,42 +475,43 @@ class Web:
             raise _json_error(404, "Hændelsen findes ikke.") from None
         if not (view.incident.confirmed or is_desk(actor)):
             raise _json_error(404, "Hændelsen findes ikke.")
-        body = self.incident_json(view.incident)
-        body["updates"] = [
-            {"at": _iso(u.at), "author": u.author, "text": u.text, "expected_end": _iso(u.expected_end)}
-            for u in view.updates
-        ]
-        body["notices"] = [
-            {
-                "id": n.id,
-                "kind": n.kind,
-                "created_at": _iso(n.created_at),
-                "subject": n.subject,
-                "next_status_at": _iso(n.next_status_at),
-            }
-            for n in view.notices
-        ]
-        body["recipients"] = [
-            {
-                "notice_id": r.notice_id,
-                "notice": r.notice_kind,
-                "channel": r.channel,
-                "address": r.address,
-                "source": r.source,
-                "status": r.status,
-                "attempts": r.attempts,
-                "error": r.last_error,
-                "sent_at": _iso(r.sent_at),
-            }
-            for r in view.outbox
-        ]
-        body["errors"] = [
-            {"channel": r.channel, "address": r.address, "status": r.status, "error": r.last_error} for r in view.errors
-        ]
-        body["audit"] = [
-            {"at": _iso(a.at), "actor": a.actor, "action": a.action, "detail": a.detail} for a in view.audit
-        ]
-        return web.json_response(body, headers=JSON_HEADERS)
+        detail = api.IncidentDetail(
+            **self.incident_fields(view.incident),
+            updates=[
+                api.StatusUpdate(at=_iso(u.at), author=u.author, text=u.text, expected_end=_iso(u.expected_end))
+                for u in view.updates
+            ],
+            notices=[
+                api.Notice(
+                    id=n.id,
+                    kind=n.kind,
+                    created_at=_iso(n.created_at),
+                    subject=n.subject,
+                    next_status_at=_iso(n.next_status_at),
+                )
+                for n in view.notices
+            ],
+            recipients=[
+                api.Recipient(
+                    notice_id=r.notice_id,
+                    notice=r.notice_kind,
+                    channel=r.channel,
+                    address=r.address,
+                    source=r.source,
+                    status=r.status,
+                    attempts=r.attempts,
+                    error=r.last_error,
+                    sent_at=_iso(r.sent_at),
+                )
+                for r in view.outbox
+            ],
+            errors=[
+                api.DeliveryError(channel=r.channel, address=r.address, status=r.status, error=r.last_error)
+                for r in view.errors
+            ],
+            audit=[api.AuditEntry(at=_iso(a.at), actor=a.actor, action=a.action, detail=a.detail) for a in view.audit],
+        )
+        return _reply(detail)
 
     async def api_action(self, request: web.Request) -> web.Response:
         actor = self.api_actor(request)
@@ -524,16 +527,16 @@ class Web:
         return await self.api_call(request, lambda: self.s.resolve_incident(actor, incident_id, body))
 
     # ---- sundhed.dk (VisInfoSyd) tasks
-    async def portal_json(self, task: visinfosyd.PortalTask) -> dict[str, Any]:
+    async def portal_json(self, task: visinfosyd.PortalTask) -> api.PortalTask:
         incident = await self.s.storage.get_incident(task.incident_id)
-        return {
-            "incident_id": task.incident_id,
-            "requested_at": _iso(task.requested_at),
-            "requested_by": task.requested_by,
-            "done_at": _iso(task.done_at),
-            "done_by": task.done_by,
-            "text": await self.portal_text(incident) if incident is not None else "",
-        }
+        return api.PortalTask(
+            incident_id=task.incident_id,
+            requested_at=_iso(task.requested_at),
+            requested_by=task.requested_by,
+            done_at=_iso(task.done_at),
+            done_by=task.done_by,
+            text=await self.portal_text(incident) if incident is not None else "",
+        )
 
     async def api_portal_action(self, request: web.Request) -> web.Response:
         """`{"action": "request" | "done" | "withdraw"}`: the desk's sundhed.dk task of one incident."""
@@ -551,15 +554,16 @@ class Web:
         except Forbidden as exc:
             raise _json_error(403, str(exc)) from None
         task = await self.s.portal_tasks.get(incident_id)
-        body = {"incident_id": incident_id, "task": await self.portal_json(task) if task else None}
-        return web.json_response(body, headers=JSON_HEADERS)
+        return _reply(
+            api.PortalTaskAnswer(incident_id=incident_id, task=await self.portal_json(task) if task else None)
+        )
 
     async def api_portal_tasks(self, request: web.Request) -> web.Response:
         actor = self.api_actor(request)
         if not is_desk(actor):
             raise _json_error(403, "Kun EDI-support, vagten og Regional IT ser opgaverne til sundhed.dk.")
         tasks = await self.s.portal_tasks.list(open_only=request.query.get("open") == "1")
-        return web.json_response({"tasks": [await self.portal_json(t) for t in tasks]}, headers=JSON_HEADERS)
+        return _reply(api.PortalTaskList(tasks=[await self.portal_json(t) for t in tasks]))
 
     async def portal_tasks_page(self, request: web.Request) -> web.Response:
         """The desk's list: sundhed.dk posts to make (with the text), then the ones done."""
@@ -590,44 +594,32 @@ class Web:
                 422, "Abonnementet er ikke oprettet: " + " ".join(exc.errors.values()), fields=exc.errors
             ) from None
         if result.state == "confirmed" and result.subscription is not None:
-            return web.json_response(
-                {
-                    "id": result.subscription.id,
-                    "email": result.email,
-                    "state": result.state,
-                    "besked": "Abonnementet er oprettet.",
-                },
-                status=201,
-                headers=JSON_HEADERS,
+            created = api.SubscriptionCreated(
+                id=result.subscription.id, email=result.email, state=result.state, besked="Abonnementet er oprettet."
             )
+            return _reply(created, status=201)
         # The same answer for a new request and an ignored repeat: it must not tell which it was.
-        return web.json_response(
-            {"email": result.email, "state": "pending", "besked": PENDING_TEXT}, status=202, headers=JSON_HEADERS
-        )
+        return _reply(api.SubscriptionRequested(email=result.email, state="pending", besked=PENDING_TEXT), status=202)
 
     async def api_subscriptions(self, request: web.Request) -> web.Response:
         actor = self.api_actor(request)
         if not actor.is_admin:
             raise _json_error(403, "Kun administratorer kan se abonnementerne.")
         subs = await self.s.storage.list_subscriptions(include_removed=True)
-        return web.json_response(
-            {
-                "subscriptions": [
-                    {
-                        "id": s.id,
-                        "email": s.email,
-                        "state": s.state,
-                        "organisations": list(s.organisations),
-                        "clusters": list(s.clusters),
-                        "message_types": list(s.message_types),
-                        "created_at": _iso(s.created_at),
-                        "created_by": s.created_by,
-                    }
-                    for s in subs
-                ]
-            },
-            headers=JSON_HEADERS,
-        )
+        listed = [
+            api.Subscription(
+                id=s.id,
+                email=s.email,
+                state=s.state,
+                organisations=list(s.organisations),
+                clusters=list(s.clusters),
+                message_types=list(s.message_types),
+                created_at=_iso(s.created_at),
+                created_by=s.created_by,
+            )
+            for s in subs
+        ]
+        return _reply(api.SubscriptionList(subscriptions=listed))
 
     async def api_unsubscribe_admin(self, request: web.Request) -> web.Response:
         actor = self.api_actor(request)
@@ -637,7 +629,7 @@ class Web:
             raise _json_error(403, str(exc)) from None
         except NotFound:
             raise _json_error(404, "Abonnementet findes ikke.") from None
-        return web.json_response({"id": sub.id, "state": sub.state}, headers=JSON_HEADERS)
+        return _reply(api.SubscriptionState(id=sub.id, state=sub.state))
 
     async def subscribe_get(self, request: web.Request) -> web.Response:
         return self.page(request, "web/subscribe.html", self.subscribe_context({}, {}))
@@ -873,6 +865,11 @@ def who_text(actor: Actor, org_name: Callable[[str], str]) -> str:
 
 
 _TRAILING_NOTE = re.compile(r"(?:\s*\([^()]*\))+\s*$")  # "Odense Kommune (FIKTIV EAN)" -> "Odense Kommune"
+
+
+def _reply(body: api.Body, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """The one way notify's API answers with JSON: the body comes from its model (notify.api_doc)."""
+    return web.json_response(body.as_json(), status=status, headers={**JSON_HEADERS, **(headers or {})})
 
 
 def _iso(t: datetime | None) -> str | None:

@@ -18,6 +18,7 @@ from aiohttp import web
 from edigate.app import build_app
 from edigate.commands.store_access import describe
 from edigate.logging import configure_logging
+from edigate.medcom.parent_death import die_with_parent
 from edigate.settings import ConfigError, Settings, load_settings
 
 
@@ -35,7 +36,29 @@ def load_or_exit(path: str | None) -> Settings | int:
         return 2
 
 
+PARENT_PID_ENV = "EDIGATE_PARENT_PID"
+
+
+def follow_parent() -> int | None:
+    """With EDIGATE_PARENT_PID set (by `edigate demo`), stop gracefully when that process ends, even by
+    SIGKILL: a service started in its own session would otherwise live on, an orphan holding the port.
+    Returns an exit code when the variable is unusable or names a process that is not our parent."""
+    raw = os.environ.get(PARENT_PID_ENV)
+    if not raw:
+        return None
+    if not raw.isdigit():
+        print(f"edigate: {PARENT_PID_ENV} must be a process id", file=sys.stderr)
+        return 2
+    if int(raw) != os.getppid():
+        print(f"edigate: {PARENT_PID_ENV}={raw} is not this process's parent (gone?): not starting", file=sys.stderr)
+        return 1
+    die_with_parent(int(raw), graceful=True)
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
+    if (code := follow_parent()) is not None:
+        return code
     settings = load_or_exit(args.config)
     if isinstance(settings, int):
         return settings

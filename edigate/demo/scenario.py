@@ -383,12 +383,19 @@ async def _outage(
 
 async def _senders_told(story: Story, names: dict[str, str]) -> None:
     """The hospitals that send to the broken municipality must phone its duty phone at discharge: the
-    automatic incident's notice goes to them too, not only to the municipality."""
-    notices = [m for m in read_mails(story.workdir / "mail") if m.subject.startswith("[EDI-nedbrud]")]
-    to = {m.to for m in notices}
+    automatic incident's notice goes to them too, not only to the municipality. The outbox writes one .eml
+    per recipient, one after the other: wait for a hospital's copy, not only for the first notice."""
     raw = tomllib.loads((story.workdir / "edigate.toml").read_text(encoding="utf-8"))
     mailbox = {p["ean"]: p.get("mailbox") for p in raw.get("partners", [])}
-    hospitals = [names.get(e, e) for e in HOSPITALS if mailbox.get(e) and mailbox[e] in to]
+    to: set[str] = set()
+
+    async def hospitals_told() -> list[str] | None:
+        notices = [m for m in read_mails(story.workdir / "mail") if m.subject.startswith("[EDI-nedbrud]")]
+        to.update(m.to for m in notices)
+        told = [names.get(e, e) for e in HOSPITALS if mailbox.get(e) and mailbox[e] in to]
+        return told or None
+
+    hospitals = await poll(hospitals_told, timeout=20)
     if hospitals:
         told = ", ".join(hospitals)
         story.say("senders told", f"the hospitals sending to the municipality got the notice too: {told}")

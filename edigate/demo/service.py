@@ -100,7 +100,13 @@ class DemoService:
         return self.workdir / "service.log"
 
     def start(self) -> None:
-        env = {**os.environ, "EDIGATE_CLOCK_FILE": str(self.clock_file), "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            "EDIGATE_CLOCK_FILE": str(self.clock_file),
+            "PYTHONUNBUFFERED": "1",
+            # the service stops when the demo ends, however it ends (kill -9 included): see `serve`
+            "EDIGATE_PARENT_PID": str(os.getpid()),
+        }
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "edigate", "serve", "--config", str(self.config_path)],

@@ -133,7 +133,7 @@ def build_acknowledgement(
 
 def _outcome(outcome_id: str, issues: tuple[AckIssue, ...], message: FhirMessage) -> dict[str, Any]:
     out = []
-    for issue in issues or (AckIssue("error", "processing", "the message was refused"),):
+    for issue in issues or (AckIssue("error", "processing", "meddelelsen blev afvist"),):
         item: dict[str, Any] = {"severity": issue.severity, "code": issue.code}
         if issue.detail_code:
             item["details"] = {"coding": [{"system": ERROR_CODE_SYSTEM, "code": issue.detail_code}]}

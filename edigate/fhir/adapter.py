@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 import structlog
 
@@ -27,6 +26,14 @@ from edigate.fhir.reading import FHIR_NS, FhirMessage, FhirUnreadable, read_mess
 from edigate.fhir.serialize import encode
 from edigate.fhir.standards import ACKNOWLEDGEMENT, BY_NAME
 from edigate.fhir.validation import FhirValidator, FhirValidatorUnavailable
+from edigate.ingest.answers import (
+    FhirUnavailable,
+    FieldError,
+    MessageAccepted,
+    MessageDuplicate,
+    MessageRejected,
+    reply,
+)
 from edigate.ingest.model import Answer, IngestContext, Parsed, Problem, Refusal
 from edigate.medcom.model import Envelope, Letter, OriginalLetterRef, Party, ReceiptContent
 from edigate.store.model import FHIR_JSON, FHIR_XML, GeneratedReceipt
@@ -85,17 +92,17 @@ def _unanswerable(msg: FhirMessage) -> tuple[Problem, ...]:
     """What keeps the gateway from answering the message with an Acknowledgement at all."""
     out = []
     if msg.bundle_type != "message":
-        out.append(Problem("Bundle.type must be 'message'", path="Bundle.type", code="value"))
+        out.append(Problem("Bundle.type skal være 'message'", path="Bundle.type", code="value"))
     if not msg.bundle_id:
-        out.append(Problem("Bundle.id is missing", path="Bundle.id", code="required"))
+        out.append(Problem("Bundle.id mangler", path="Bundle.id", code="required"))
     if not msg.header_id:
         out.append(
-            Problem("the first entry must be a MessageHeader with an id", path="Bundle.entry[0]", code="required")
+            Problem("den første entry skal være en MessageHeader med id", path="Bundle.entry[0]", code="required")
         )
     if not msg.sender_gln:
         out.append(
             Problem(
-                "MessageHeader.sender must reference an Organization in the Bundle with a GLN "
+                "MessageHeader.sender skal henvise til en Organization i Bundle med et GLN-nummer "
                 "(identifier system https://www.gs1.org/gln)",
                 path=f"{_HEADER}.sender",
                 code="required",
@@ -178,9 +185,11 @@ class FhirAdapter:
             )
             ack = build_acknowledgement(msg, TRANSIENT_ERROR, (issue,), self.clock())
             return Answer(503, body=ack.body, content_type=ack.media_type, headers=headers)
-        return Answer(
+        return reply(
             503,
-            {"status": "error", "format": "fhir", "reason": "FHIR validation is unavailable now: send it again later"},
+            FhirUnavailable(
+                status="error", format="fhir", reason="FHIR validation is unavailable now: send it again later"
+            ),
             headers=headers,
         )
 
@@ -242,11 +251,20 @@ class FhirAdapter:
         assert outcome is not None and parsed is not None and parsed.envelope is not None
         msg: FhirMessage = parsed.extra
         ids = {"bundle_id": msg.bundle_id, "message_header_id": msg.header_id}
+        bundle_id, header_id = msg.bundle_id, msg.header_id
         route = f"{msg.sender_gln}->{msg.receiver_gln}"
         if outcome.kind == "accepted":
             log.info("message_accepted", message_id=outcome.id, route=route, type=parsed.standard, **ids)
-            return Answer(
-                202, {"id": outcome.id, "status": "accepted", "format": "fhir", "type": parsed.standard, **ids}
+            return reply(
+                202,
+                MessageAccepted(
+                    id=outcome.id,
+                    status="accepted",
+                    format="fhir",
+                    type=parsed.standard,
+                    bundle_id=bundle_id,
+                    message_header_id=header_id,
+                ),
             )
         if outcome.kind == "rejected":
             log.info(
@@ -260,49 +278,51 @@ class FhirAdapter:
             if ctx.negative is not None:
                 return Answer(422, body=ctx.negative.body, content_type=msg.media_type)
             problems = ctx.refusal.problems if ctx.refusal else parsed.problems
-            return self._refused_json(outcome.id, outcome.refuse_text or "", problems, ids)
+            return self._refused_json(outcome.id, outcome.refuse_text or "", problems, msg)
         if outcome.kind == "duplicate":
             log.info("message_duplicate", message_id=outcome.id, route=route, state=outcome.state, **ids)
             if outcome.state == MessageState.REJECTED and outcome.receipt_body:
                 # a negative duplicate: the identical Acknowledgement the original got (MedCom 020/032, MR8)
                 return Answer(422, body=outcome.receipt_body, content_type=_media_type_of(outcome.receipt_body))
-            return Answer(
+            return reply(
                 200,
-                {
-                    "duplicate": True,
-                    "id": outcome.id,
-                    "status": "rejected" if outcome.state == MessageState.REJECTED else "accepted",
-                    "state": outcome.state,
-                    "format": "fhir",
-                    "acknowledgement_resent": outcome.receipt_resent,
-                    **ids,
-                },
+                MessageDuplicate(
+                    duplicate=True,
+                    id=outcome.id,
+                    status="rejected" if outcome.state == MessageState.REJECTED else "accepted",
+                    state=outcome.state,
+                    format="fhir",
+                    acknowledgement_resent=outcome.receipt_resent,
+                    bundle_id=bundle_id,
+                    message_header_id=header_id,
+                ),
             )
         log.info("message_conflict", route=route, original=outcome.id, **ids)
         text = (
             f"Bundle.id {msg.bundle_id} er allerede brugt af afsenderen til en anden meddelelse "
             "(en ny meddelelse skal have et nyt Bundle.id)"
             if msg.standard != ACKNOWLEDGEMENT.name
-            else (outcome.refuse_text or "refused")
+            else (outcome.refuse_text or "afvist")
         )
         if msg.standard != ACKNOWLEDGEMENT.name and can_acknowledge(msg):
             issue = AckIssue("error", "duplicate", text, ("Bundle.id",))
             ack = build_acknowledgement(msg, FATAL_ERROR, (issue,), self.clock())
             return Answer(422, body=ack.body, content_type=ack.media_type)
-        return self._refused_json(None, text, (Problem(text),), ids)
+        return self._refused_json(None, text, (Problem(text),), msg)
 
     @staticmethod
-    def _refused_json(mid: int | None, reason: str, problems: tuple[Problem, ...], ids: dict[str, Any]) -> Answer:
-        return Answer(
+    def _refused_json(mid: int | None, reason: str, problems: tuple[Problem, ...], msg: FhirMessage) -> Answer:
+        return reply(
             422,
-            {
-                "id": mid,
-                "status": "rejected",
-                "format": "fhir",
-                "reason": reason,
-                "errors": [{"message": p.message, "path": p.path, "severity": p.severity} for p in problems],
-                **ids,
-            },
+            MessageRejected(
+                id=mid,
+                status="rejected",
+                format="fhir",
+                reason=reason,
+                errors=[FieldError(message=p.message, path=p.path, severity=p.severity) for p in problems],
+                bundle_id=msg.bundle_id,
+                message_header_id=msg.header_id,
+            ),
         )
 
 

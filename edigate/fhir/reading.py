@@ -115,19 +115,21 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj: dict[str, Any] = {}
     for key, value in pairs:
         if key in obj:
-            raise FhirUnreadable(f"duplicate JSON key {key[:40]!r}: FHIR JSON allows each property once")
+            raise FhirUnreadable(
+                f"JSON-nøglen {key[:40]!r} forekommer flere gange: FHIR JSON tillader hver egenskab én gang"
+            )
         obj[key] = value
     return obj
 
 
 def _number(text_: str) -> Any:
     if len(text_) > MAX_NUMBER_DIGITS:
-        raise FhirUnreadable(f"a JSON number with {len(text_)} digits: too long for any FHIR value")
+        raise FhirUnreadable(f"et JSON-tal med {len(text_)} cifre: for langt til nogen FHIR-værdi")
     return float(text_) if any(c in text_ for c in ".eE") else int(text_)
 
 
 def _constant(name: str) -> Any:
-    raise FhirUnreadable(f"{name} is not a JSON value")
+    raise FhirUnreadable(f"{name} er ikke en JSON-værdi")
 
 
 def _too_deep(obj: Any, limit: int) -> bool:
@@ -147,19 +149,19 @@ def load_json(body: bytes) -> dict[str, Any]:
     try:
         textual = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise FhirUnreadable(f"FHIR JSON must be UTF-8 (byte {exc.start} is not)") from None
+        raise FhirUnreadable(f"FHIR JSON skal være UTF-8 (byte {exc.start} er det ikke)") from None
     try:
         doc = json.loads(
             textual, object_pairs_hook=_pairs, parse_int=_number, parse_float=_number, parse_constant=_constant
         )
     except RecursionError:
-        raise FhirUnreadable(f"JSON nesting deeper than {MAX_DEPTH} levels") from None
+        raise FhirUnreadable(f"JSON indlejret dybere end {MAX_DEPTH} niveauer") from None
     except json.JSONDecodeError as exc:
-        raise FhirUnreadable(f"not well-formed JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+        raise FhirUnreadable(f"ikke velformet JSON: {exc.msg} (linje {exc.lineno}, kolonne {exc.colno})") from None
     if not isinstance(doc, dict):
-        raise FhirUnreadable("a FHIR message is a JSON object (a Bundle)")
+        raise FhirUnreadable("en FHIR-meddelelse er et JSON-objekt (en Bundle)")
     if _too_deep(doc, MAX_DEPTH):
-        raise FhirUnreadable(f"JSON nesting deeper than {MAX_DEPTH} levels")
+        raise FhirUnreadable(f"JSON indlejret dybere end {MAX_DEPTH} niveauer")
     return doc
 
 
@@ -226,10 +228,10 @@ def load_xml(body: bytes, max_bytes: int) -> Any:
         root = safe_xml.parse_root(body, max_bytes, MAX_DEPTH)
     except XmlRefused as exc:
         raise FhirUnreadable(
-            f"not acceptable XML: {exc.message}" + (f" (line {exc.line})" if exc.line else "")
+            f"XML kan ikke modtages: {exc.message}" + (f" (linje {exc.line})" if exc.line else "")
         ) from None
     if root.tag != f"{{{FHIR_NS}}}Bundle":
-        raise FhirUnreadable(f"the root element must be Bundle in the namespace {FHIR_NS}")
+        raise FhirUnreadable(f"rodelementet skal være Bundle i namespace {FHIR_NS}")
     return root
 
 
@@ -332,7 +334,7 @@ def read_message(body: bytes, *, max_bytes: int = safe_xml.DEFAULT_MAX_BYTES) ->
     if head[:1] in (b"{", b"["):
         doc = load_json(body)
         if doc.get("resourceType") != "Bundle":
-            raise FhirUnreadable('the JSON is not a FHIR Bundle (resourceType must be "Bundle")')
+            raise FhirUnreadable('JSON-dokumentet er ikke en FHIR Bundle (resourceType skal være "Bundle")')
         encoding, bundle, entries = "json", doc, _json_entries(doc)
     else:
         root = load_xml(body, max_bytes)

@@ -3,7 +3,7 @@ must come from the receiver of the message it answers."""
 
 from __future__ import annotations
 
-from edigate.ingest.answers import error
+from edigate.ingest.answers import MessageRejected, error, reply
 from edigate.ingest.model import RECEIVED_REFUSED, RECEIVED_UNAUTHORIZED, Answer, IngestContext
 from edigate.ingest.services import IngestServices
 from edigate.store.correlation import receipt_sender_refusal
@@ -35,4 +35,4 @@ async def authorise_receipt(s: IngestServices, ctx: IngestContext) -> Answer | N
     if forged is None:
         return None
     ctx.received = RECEIVED_REFUSED
-    return error(422, forged, kind="rejected", refuse_code="ikke_specificeret")
+    return reply(422, MessageRejected(status="rejected", reason=forged, refuse_code="ikke_specificeret"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from edigate.ingest.answers import FieldError, MessageRejected, reply
 from edigate.ingest.model import RECEIVED_REFUSED, Answer, IngestContext
 from edigate.ingest.services import IngestServices
 from edigate.medcom.ean import envelope_ean_problem
@@ -24,13 +25,13 @@ async def check_eans(s: IngestServices, ctx: IngestContext) -> Answer | None:
         return None
     ctx.received = RECEIVED_REFUSED
     ctx.parsed = dataclasses.replace(parsed, envelope=None)  # no sender/receiver label for the counter
-    return Answer(
+    return reply(
         422,
-        {
-            "status": "rejected",
-            "refuse_code": UKENDT_LOKATIONSNUMMER,
-            "errors": [{"message": problem, "line": None, "path": None}],
-            "receipt": None,
-            "reason": problem,
-        },
+        MessageRejected(
+            status="rejected",
+            refuse_code=UKENDT_LOKATIONSNUMMER,
+            errors=[FieldError(message=problem, line=None, path=None)],
+            receipt=None,
+            reason=problem,
+        ),
     )

@@ -59,9 +59,6 @@ class Problem:
     detail_code: str | None = None  # MedCom's Acknowledgement error code, where one fits
     expressions: tuple[str, ...] = ()  # every FHIRPath the validator named (path is the first)
 
-    def as_json(self) -> dict[str, Any]:
-        return {"message": self.message, "line": self.line, "path": self.path}
-
 
 @dataclass(frozen=True)
 class Refusal:

@@ -13,11 +13,11 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
 
+from edigate.ingest.answers import FieldError, MessageAccepted, MessageDuplicate, MessageRejected, error, reply
 from edigate.ingest.model import Answer, IngestContext, Parsed, Problem, Refusal
 from edigate.medcom import Validator, build_negative_receipt, new_identifier
 from edigate.medcom.errors import SchemaUnavailable
@@ -80,9 +80,7 @@ class OioxmlAdapter:
                 result = await asyncio.get_running_loop().run_in_executor(self._pool(), validate)
         except SchemaUnavailable as exc:
             log.error("schema_unavailable", error=str(exc)[:300])
-            return Answer(
-                503, {"status": "error", "reason": "skemaet for denne meddelelsestype er ikke installeret på gatewayen"}
-            )
+            return error(503, "skemaet for denne meddelelsestype er ikke installeret på gatewayen")
         self._observe(result.message_type, time.perf_counter() - started)
         if result.explain_schema is not None and self._explain is not None:  # invalid: bounded, off the loop
             result = await self._explain(body, result)
@@ -115,15 +113,15 @@ class OioxmlAdapter:
     def unreadable(self, ctx: IngestContext) -> Answer:
         parsed = ctx.parsed
         assert parsed is not None
-        return Answer(
+        return reply(
             422,
-            {
-                "status": "rejected",
-                "refuse_code": parsed.unreadable_code or SYNTAKSFEJL,
-                "errors": [p.as_json() for p in parsed.problems],
-                "receipt": None,
-                "reason": "meddelelsen kunne ikke læses så langt, at den kan besvares med en kvittering",
-            },
+            MessageRejected(
+                status="rejected",
+                refuse_code=parsed.unreadable_code or SYNTAKSFEJL,
+                errors=[_field_error(p) for p in parsed.problems],
+                receipt=None,
+                reason="meddelelsen kunne ikke læses så langt, at den kan besvares med en kvittering",
+            ),
         )
 
     def routing_refusal(self, parsed: Parsed, code: str, reason: str) -> Refusal:
@@ -162,15 +160,11 @@ class OioxmlAdapter:
         letters = [lt.id for lt in env.letters]
         if outcome.kind == "accepted":
             _log_outcome("message_accepted", outcome, env, type=env.message_type)
-            return Answer(
+            return reply(
                 202,
-                {
-                    "id": outcome.id,
-                    "status": "accepted",
-                    "type": env.message_type,
-                    "envelope_id": env.id,
-                    "letters": letters,
-                },
+                MessageAccepted(
+                    id=outcome.id, status="accepted", type=env.message_type, envelope_id=env.id, letters=letters
+                ),
             )
         if outcome.kind == "rejected":
             _log_outcome(
@@ -182,45 +176,51 @@ class OioxmlAdapter:
             )
             receipt = ctx.negative
             problems = ctx.refusal.problems if ctx.refusal else parsed.problems
-            return Answer(
+            return reply(
                 422,
-                {
-                    "id": outcome.id,
-                    "status": "rejected",
-                    "refuse_code": outcome.refuse_code,
-                    "errors": [p.as_json() for p in problems],
-                    "receipt": xml_text(receipt.body) if receipt else None,
-                    "receipt_id": outcome.queued_receipt_id,
-                    "reason": outcome.refuse_text,
-                    "envelope_id": env.id,
-                    "letters": letters,
-                },
+                MessageRejected(
+                    id=outcome.id,
+                    status="rejected",
+                    refuse_code=outcome.refuse_code,
+                    errors=[_field_error(p) for p in problems],
+                    receipt=xml_text(receipt.body) if receipt else None,
+                    receipt_id=outcome.queued_receipt_id,
+                    reason=outcome.refuse_text,
+                    envelope_id=env.id,
+                    letters=letters,
+                ),
             )
         if outcome.kind == "duplicate":
             _log_outcome("message_duplicate", outcome, env, receipt_resent=outcome.receipt_resent)
-            return Answer(
+            return reply(
                 200,
-                {
-                    "duplicate": True,
-                    "id": outcome.id,
-                    "status": "rejected" if outcome.state == MessageState.REJECTED else "accepted",
-                    "state": outcome.state,
-                    "refuse_code": outcome.refuse_code,
-                    "receipt_resent": outcome.receipt_resent,
-                    "envelope_id": env.id,
-                    "letters": letters,
-                },
+                MessageDuplicate(
+                    duplicate=True,
+                    id=outcome.id,
+                    status="rejected" if outcome.state == MessageState.REJECTED else "accepted",
+                    state=outcome.state,
+                    refuse_code=outcome.refuse_code,
+                    receipt_resent=outcome.receipt_resent,
+                    envelope_id=env.id,
+                    letters=letters,
+                ),
             )
         log.info("message_conflict", envelope_id=env.id, route=_route(env), original=outcome.id)
-        body: dict[str, Any] = {
-            "status": "rejected",
-            "refuse_code": outcome.refuse_code or "ikke_specificeret",
-            "errors": [{"message": outcome.refuse_text, "line": None, "path": None}],
-            "receipt": None,
-            "reason": outcome.refuse_text,
-            "envelope_id": env.id,
-        }
-        return Answer(422, body)
+        return reply(
+            422,
+            MessageRejected(
+                status="rejected",
+                refuse_code=outcome.refuse_code or "ikke_specificeret",
+                errors=[FieldError(message=outcome.refuse_text, line=None, path=None)],
+                receipt=None,
+                reason=outcome.refuse_text,
+                envelope_id=env.id,
+            ),
+        )
+
+
+def _field_error(p: Problem) -> FieldError:
+    return FieldError(message=p.message, line=p.line, path=p.path)
 
 
 def _route(env: Envelope) -> str:

@@ -230,4 +230,4 @@ def schema_files() -> tuple[str, ...]:
 
 
 def unsupported_message(namespace: str | None, root: str | None) -> str:
-    return f"unsupported message type: {namespace or '(no namespace)'} {root or '(no letter)'}"
+    return f"meddelelsestypen understøttes ikke: {namespace or '(intet namespace)'} {root or '(intet brev)'}"

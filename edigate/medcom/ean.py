@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 __all__ = ["INVALID_EAN", "envelope_ean_problem", "gs1_check_digit", "is_valid_ean", "with_check_digit"]
 
-INVALID_EAN = "not a valid EAN/GLN (13 digits with GS1 check digit)"
+# Danish: it reaches the sender's system (4xx reason, XCTL02 RefuseText) and the desk
+INVALID_EAN = "ikke et gyldigt EAN/GLN-nummer (13 cifre med GS1-kontrolciffer)"
 
 
 def gs1_check_digit(digits: str) -> str:
@@ -44,12 +45,12 @@ def is_valid_ean(value: object) -> bool:
 def envelope_ean_problem(envelope: Envelope) -> str | None:
     """The first EAN field of an Emessage that is not a valid EAN/GLN, named by field (never by value)."""
     for n, letter in enumerate(envelope.letters, 1):
-        for role, party in (("Sender", letter.sender), ("Receiver", letter.receiver)):
+        for role, party in (("Afsender", letter.sender), ("Modtager", letter.receiver)):
             if not is_valid_ean(party.ean):
-                return f"{role} EAN of letter {n}: {INVALID_EAN}"
+                return f"{role}-EAN i brev {n}: {INVALID_EAN}"
     rc = envelope.receipt
     if rc is not None:
         for role, ean in (("OriginalSender", rc.original_sender_ean), ("OriginalReceiver", rc.original_receiver_ean)):
             if ean is not None and not is_valid_ean(ean):
-                return f"{role} EAN: {INVALID_EAN}"
+                return f"{role}-EAN: {INVALID_EAN}"
     return None

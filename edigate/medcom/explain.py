@@ -57,8 +57,8 @@ def redact(message: str, element: str | None = None) -> str:
         element = m.group(1) if m else None
     text = _NS.sub("", message)
     if element not in SAFE_VALUE_ELEMENTS:
-        text = _QUOTED_VALUE.sub(r"\1(redacted)", text)
-    return _CPR.sub("(redacted)", text)
+        text = _QUOTED_VALUE.sub(r"\1(fjernet)", text)
+    return _CPR.sub("(fjernet)", text)
 
 
 def from_lxml_log(log: Iterable[Any], limit: int = MAX_ERRORS) -> tuple[ValidationError, ...]:
@@ -115,7 +115,7 @@ class Explainer:
                     reason = str(err.reason or err.message or "invalid")
                     expected = getattr(err, "expected", None)
                     if expected:
-                        reason = f"{reason} Expected: {expected}"
+                        reason = f"{reason} Forventet: {expected}"
                     out.append(
                         ValidationError(
                             redact(reason, step.group(1) if step else None),

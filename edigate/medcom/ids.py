@@ -17,7 +17,7 @@ from edigate.medcom.model import Envelope
 MAX_ID_LENGTH = 14
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _VALID = re.compile(r"[!-~]{1,14}")  # visible ASCII, checked with fullmatch
-IDENTIFIER_SHAPE = "1–14 visible ASCII characters (no space, line break or control character)"
+IDENTIFIER_SHAPE = "1–14 synlige ASCII-tegn (uden mellemrum, linjeskift eller kontroltegn)"
 
 
 def _base36(n: int) -> str:
@@ -47,14 +47,14 @@ def is_valid_identifier(value: str | None) -> bool:
 def identifier_problem(envelope: Envelope) -> str | None:
     """Which Identifier of the Emessage has not the accepted shape (never quoting it), or None."""
     if not is_valid_identifier(envelope.id):
-        return f"Envelope/Identifier must be {IDENTIFIER_SHAPE}"
+        return f"Envelope/Identifier skal være {IDENTIFIER_SHAPE}"
     for n, letter in enumerate(envelope.letters, 1):
         if not is_valid_identifier(letter.id):
-            return f"Identifier of letter {n} must be {IDENTIFIER_SHAPE}"
+            return f"Identifier i brev {n} skal være {IDENTIFIER_SHAPE}"
     rc = envelope.receipt
     if rc is not None:
         if not is_valid_identifier(rc.original_envelope_id):
-            return f"OriginalEnvelopeIdentifier must be {IDENTIFIER_SHAPE}"
+            return f"OriginalEnvelopeIdentifier skal være {IDENTIFIER_SHAPE}"
         if any(not is_valid_identifier(ref.letter_id) for ref in rc.original_letters):
-            return f"OriginalLetterIdentifier must be {IDENTIFIER_SHAPE}"
+            return f"OriginalLetterIdentifier skal være {IDENTIFIER_SHAPE}"
     return None

@@ -11,6 +11,11 @@ Two guards, called once at the worker's start:
   Should that thread end first, the worker ends too and the pool starts a new one on its next use.
 - everywhere: a daemon thread that compares `os.getppid()` with the parent every second (an orphan is
   adopted by init or a subreaper, so its parent id changes).
+
+`edigate serve` started by `edigate demo` uses the same guards with `graceful=True`: the watch then sends
+SIGTERM to its own process instead of exiting at once, so the service stops as on any SIGTERM (in-flight
+requests finish, the port is released). It stays here, in medcom, because the explain pool needs it and
+medcom imports nothing else of the project; serve may import medcom.
 """
 
 from __future__ import annotations
@@ -27,14 +32,19 @@ WATCH_INTERVAL_SECONDS = 1.0
 EXIT_ORPHANED = 75  # the exit status of a worker whose parent is gone (EX_TEMPFAIL: nothing was lost)
 
 
-def die_with_parent(parent_pid: int, *, kernel: bool = True, interval: float = WATCH_INTERVAL_SECONDS) -> None:
+def die_with_parent(
+    parent_pid: int, *, kernel: bool = True, interval: float = WATCH_INTERVAL_SECONDS, graceful: bool = False
+) -> None:
     """End this process soon after `parent_pid` (the process that started it) ends. `kernel=False` leaves
-    out PR_SET_PDEATHSIG (for the watch's own test)."""
+    out PR_SET_PDEATHSIG (for the watch's own test); `graceful=True` ends it by SIGTERM to itself (its
+    handler stops it in order) rather than by an immediate exit."""
     if kernel:
         ask_kernel_for_sigterm()
     if os.getppid() != parent_pid:  # it died before the request above: no signal will come
-        os._exit(EXIT_ORPHANED)
-    watch = threading.Thread(target=_watch, args=(parent_pid, interval), name="parent-death-watch", daemon=True)
+        _orphaned(graceful)
+    watch = threading.Thread(
+        target=_watch, args=(parent_pid, interval, graceful), name="parent-death-watch", daemon=True
+    )
     watch.start()
 
 
@@ -49,7 +59,14 @@ def ask_kernel_for_sigterm() -> bool:
         return False
 
 
-def _watch(parent_pid: int, interval: float) -> None:
+def _watch(parent_pid: int, interval: float, graceful: bool = False) -> None:
     while os.getppid() == parent_pid:
         time.sleep(interval)
+    _orphaned(graceful)
+
+
+def _orphaned(graceful: bool) -> None:
+    if graceful:
+        os.kill(os.getpid(), signal.SIGTERM)  # as the kernel's PR_SET_PDEATHSIG would: a graceful stop
+        return
     os._exit(EXIT_ORPHANED)  # no clean-up to run: the worker holds nothing its parent did not hand it

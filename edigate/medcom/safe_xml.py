@@ -106,16 +106,16 @@ def sniff(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
 def _sniff(data: bytes, max_bytes: int) -> int:
     if data[:5] == b"<?xml":  # the usual case: nothing before the declaration
         if len(data) > max_bytes:
-            raise XmlRefused(f"message too large: {len(data)} bytes, the limit is {max_bytes} bytes")
+            raise XmlRefused(f"meddelelsen er for stor: {len(data)} bytes, grænsen er {max_bytes} bytes")
         if data.find(b"\x00", 0, 1024) >= 0:
-            raise XmlRefused("UTF-16/UTF-32 or binary content: MedCom XML is UTF-8, windows-1252 or ISO-8859-1")
+            raise XmlRefused("UTF-16/UTF-32 eller binært indhold: MedCom XML er UTF-8, windows-1252 eller ISO-8859-1")
         flags = _declaration(data, True)
     else:
         flags = _sniff_general(data, max_bytes)
     pos = data.find(b"<!DOCTYPE")  # "<!ENTITY" is only legal inside a DOCTYPE; libxml2 rejects it alone
     if pos >= 0:
         raise XmlRefused(
-            "DOCTYPE/DTD is not allowed in MedCom messages (entities are never expanded)",
+            "DOCTYPE/DTD er ikke tilladt i MedCom-meddelelser (entiteter udfoldes aldrig)",
             line=data.count(b"\n", 0, pos) + 1,
         )
     return flags
@@ -123,18 +123,18 @@ def _sniff(data: bytes, max_bytes: int) -> int:
 
 def _sniff_general(data: bytes, max_bytes: int) -> int:
     if not data or (not data[:64].strip(_WHITESPACE) and not data.strip(_WHITESPACE)):
-        raise XmlRefused("empty body: no XML document")
+        raise XmlRefused("tom meddelelse: intet XML-dokument")
     if len(data) > max_bytes:
-        raise XmlRefused(f"message too large: {len(data)} bytes, the limit is {max_bytes} bytes")
+        raise XmlRefused(f"meddelelsen er for stor: {len(data)} bytes, grænsen er {max_bytes} bytes")
     prefix = data[:1024]  # everything below looks at the start only, never copies the whole message
     if prefix.startswith(_BOMS) or b"\x00" in prefix:
-        raise XmlRefused("UTF-16/UTF-32 or binary content: MedCom XML is UTF-8, windows-1252 or ISO-8859-1")
+        raise XmlRefused("UTF-16/UTF-32 eller binært indhold: MedCom XML er UTF-8, windows-1252 eller ISO-8859-1")
     head = prefix[3:] if prefix.startswith(_UTF8_BOM) else prefix
     head = head.lstrip(_WHITESPACE) or data.lstrip(_WHITESPACE)[:1024]
     if head[:3] in (b"UNA", b"UNB"):
-        raise XmlRefused("EDIFACT interchange (UNA/UNB segment), not XML: send MedCom XML")
+        raise XmlRefused("EDIFACT-forsendelse (UNA/UNB-segment), ikke XML: send MedCom XML")
     if not head.startswith(b"<"):
-        raise XmlRefused("not XML: the document does not start with '<' (binary or plain text?)")
+        raise XmlRefused("ikke XML: dokumentet begynder ikke med '<' (binært indhold eller ren tekst?)")
     if head.startswith(b"<?xml"):
         return _declaration(head, False)
     return _CHECKED  # no declaration: libxml2 reads UTF-8 (a BOM or NUL bytes were refused above)
@@ -157,8 +157,8 @@ def _declaration(head: bytes, at_start: bool) -> int:
     flags, refused = verdict
     if refused is not None:
         raise XmlRefused(
-            f"declared encoding {refused.upper()!r} is not accepted or does not match the bytes; "
-            "MedCom XML is UTF-8, windows-1252 or ISO-8859-1",
+            f"den erklærede tegnkodning {refused.upper()!r} accepteres ikke eller passer ikke til indholdet; "
+            "MedCom XML er UTF-8, windows-1252 eller ISO-8859-1",
             line=1,
         )
     return flags if at_start else flags & ~_CP1252
@@ -178,12 +178,12 @@ def _declaration_verdict(decl: bytes) -> tuple[int, str | None]:
 def _clean_syntax_message(msg: str) -> str:
     text = re.sub(r",?\s*line \d+, column \d+\s*$", "", msg or "").strip()
     if text.startswith("Excessive depth in document"):
-        return f"element nesting deeper than {LIBXML_DEPTH_LIMIT} levels"
+        return f"elementerne er indlejret dybere end {LIBXML_DEPTH_LIMIT} niveauer"
     if "encoding" in text.lower() or "not proper UTF-8" in text:
-        return f"not well-formed: {text} (declared encoding does not match the bytes?)"
+        return f"ikke velformet XML: {text} (passer den erklærede tegnkodning til indholdet?)"
     if "Document is empty" in text or "Start tag expected" in text:
-        return f"not XML: {text}"
-    return f"not well-formed: {text}"
+        return f"ikke XML: {text}"
+    return f"ikke velformet XML: {text}"
 
 
 def _depth_probe(max_depth: int) -> etree.XPath:
@@ -218,7 +218,7 @@ def parse_root(
     every Python call on it counts."""
     if type(data) is not bytes:
         if not isinstance(data, bytes | bytearray | memoryview):
-            raise XmlRefused("internal: message must be bytes")
+            raise XmlRefused("intern fejl: meddelelsen skal være bytes")
         data = bytes(data)
     flags = _sniff(data, max_bytes)
     root = None
@@ -242,11 +242,11 @@ def parse_root(
         except etree.XMLSyntaxError as exc:
             raise XmlRefused(_clean_syntax_message(str(exc.msg)), line=exc.lineno or None) from None
         except (etree.LxmlError, ValueError, LookupError, MemoryError) as exc:  # defensive: never raw lxml
-            raise XmlRefused(f"not well-formed: {type(exc).__name__}") from None
+            raise XmlRefused(f"ikke velformet XML: {type(exc).__name__}") from None
         if root is None:
-            raise XmlRefused("not XML: no root element")
+            raise XmlRefused("ikke XML: intet rodelement")
     if not flags & _CHECKED and root.getroottree().docinfo.doctype:
-        raise XmlRefused("DOCTYPE/DTD is not allowed in MedCom messages")
+        raise XmlRefused("DOCTYPE/DTD er ikke tilladt i MedCom-meddelelser")
     # An element at depth max_depth+1 has max_depth ancestors, each with a start and an end tag, so the
     # message holds at least 2*max_depth+1 '<' (in an ASCII-compatible encoding, with no DTD to make
     # elements from entities). Counting proves a small message shallow more cheaply than the tree walk.
@@ -255,5 +255,5 @@ def parse_root(
         and (not flags & _CHECKED or len(data) > _COUNT_DEPTH_MAX_BYTES or data.count(b"<") > 2 * max_depth)
         and bool(_depth_probe(max_depth)(root))
     ):
-        raise XmlRefused(f"element nesting deeper than {max_depth} levels")
+        raise XmlRefused(f"elementerne er indlejret dybere end {max_depth} niveauer")
     return root

@@ -108,7 +108,7 @@ class Validator:
             return ValidationResult(
                 False,
                 SYNTAKSFEJL,
-                (ValidationError("Emessage has no letter after Envelope", root.sourceline),),
+                (ValidationError("Emessage har intet brev efter Envelope", root.sourceline),),
                 read(root, envelope_el, letters),
                 root_ns,
             )
@@ -135,7 +135,7 @@ class Validator:
                 if other is not mtype:
                     return _refused(
                         PROBLEM_MED_VERSION,
-                        f"letters of different types in one Emessage: {letter.root} after {envelope.letters[0].root}",
+                        f"breve af forskellige typer i én Emessage: {letter.root} efter {envelope.letters[0].root}",
                         root_ns,
                         envelope,
                         line=element.sourceline,
@@ -146,8 +146,8 @@ class Validator:
             if vc is not None and vc not in mtype.version_codes:
                 return _refused(
                     PROBLEM_MED_VERSION,
-                    f"VersionCode {vc[:20]!r} is not supported for {mtype.type_code} "
-                    f"(supported: {', '.join(mtype.version_codes)})",
+                    f"VersionCode {vc[:20]!r} understøttes ikke for {mtype.type_code} "
+                    f"(understøttet: {', '.join(mtype.version_codes)})",
                     root_ns,
                     envelope,
                     line=element.sourceline,

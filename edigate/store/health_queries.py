@@ -30,20 +30,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from edigate.health import PENDING_COUNT_CAP, CircuitState, RouteSignals, TypeSignals
 from edigate.logging import scrub_text
 from edigate.store.db import Database
-from edigate.store.notify_store import incidents, notices, outbox
 from edigate.store.schema import PENDING, events, messages
 from edigate.store.states import DeliveryState, MessageState
 
 __all__ = [
-    "OutboxCounts",
     "ReceiptSeen",
     "RouteCounts",
     "StoreSignals",
-    "read_last_alerts",
     "read_new_receipts",
-    "read_outbox_counts",
     "read_route_signals",
-    "read_sent_mail_counts",
 ]
 
 m = messages.c
@@ -435,54 +430,6 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 @dataclass(frozen=True)
-class OutboxCounts:
-    """The outage procedure's outbox and open incidents, for the gauges (read-only)."""
-
-    pending: int
-    failed: int
-    incidents_open: Mapping[str, int]
-    #: (channel, notice kind) -> rows failed or refused, mail and webhooks (for the support desk's gauge)
-    failed_by_kind: Mapping[tuple[str, str], int] = field(default_factory=dict)
-
-
-async def read_outbox_counts(db: Database) -> OutboxCounts | None:
-    """Mail outbox pending/failed and open incidents by kind; None when notify's tables are absent."""
-    try:
-        async with db.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(outbox.c.status, sa.func.count())
-                    .where(outbox.c.channel == "mail", outbox.c.status.in_(("pending", "failed", "refused")))
-                    .group_by(outbox.c.status)
-                )
-            ).all()
-            failed_rows = (
-                await conn.execute(
-                    sa.select(outbox.c.channel, notices.c.kind, sa.func.count())
-                    .join(notices, notices.c.id == outbox.c.notice_id)
-                    .where(outbox.c.status.in_(("failed", "refused")))
-                    .group_by(outbox.c.channel, notices.c.kind)
-                )
-            ).all()
-            open_rows = (
-                await conn.execute(
-                    sa.select(incidents.c.kind, sa.func.count())
-                    .where(incidents.c.state.in_(("draft", "open")))
-                    .group_by(incidents.c.kind)
-                )
-            ).all()
-    except sa.exc.DBAPIError:
-        return None
-    by_status = {s: int(c) for s, c in rows}
-    return OutboxCounts(
-        pending=by_status.get("pending", 0),
-        failed=by_status.get("failed", 0) + by_status.get("refused", 0),
-        incidents_open={k: int(c) for k, c in open_rows},
-        failed_by_kind={(ch, kind): int(c) for ch, kind, c in failed_rows},
-    )
-
-
-@dataclass(frozen=True)
 class ReceiptSeen:
     """A receipt correlated with its original since the last look, for the receipt latency histogram."""
 
@@ -515,45 +462,3 @@ async def read_new_receipts(
             continue
         out.append(ReceiptSeen(mtype, max(0.0, (answered - delivered).total_seconds()), answered))
     return out
-
-
-async def read_sent_mail_counts(db: Database) -> dict[str, int] | None:
-    """Mails the outage procedure's outbox has sent, by notice kind (for the notices-sent counter);
-    None when notify's tables are absent. Rides ``ix_notify_outbox_due`` (status first)."""
-    try:
-        async with db.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(notices.c.kind, sa.func.count())
-                    .select_from(outbox.join(notices, outbox.c.notice_id == notices.c.id))
-                    .where(outbox.c.status == "sent", outbox.c.channel == "mail")
-                    .group_by(notices.c.kind)
-                )
-            ).all()
-    except sa.exc.DBAPIError:
-        return None
-    return {kind: int(count) for kind, count in rows}
-
-
-async def read_last_alerts(db: Database, key: str) -> tuple[datetime | None, datetime | None]:
-    """(last down alert, last recovered mail) queued for a health event key (``HealthEvent.key``), from
-    notify's notices, so a restarted process does not mail on-call again about an outage it already
-    announced. (None, None) when there are none or notify's tables are absent."""
-    n = notices.c
-    try:
-        async with db.engine.connect() as conn:
-            down = (
-                await conn.execute(
-                    sa.select(sa.func.max(n.created_at)).where(n.kind == "alert", n.dedupe_key.like(f"alert:{key}:%"))
-                )
-            ).scalar()
-            recovered = (
-                await conn.execute(
-                    sa.select(sa.func.max(n.created_at)).where(
-                        n.kind == "alert-recovered", n.dedupe_key.like(f"alert-recovered:{key}:%")
-                    )
-                )
-            ).scalar()
-    except sa.exc.DBAPIError:
-        return None, None
-    return _aware(down), _aware(recovered)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,6 +27,7 @@ from notify.model import (
     NewIncident,
     NewOutboxRow,
     Notice,
+    OutboxCounts,
     OutboxRow,
     Subscription,
 )
@@ -210,6 +211,15 @@ def _pk(result: Any) -> int:
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0])
+
+
+def _aware(value: datetime | str | None) -> datetime | None:
+    """UtcDateTime returns aware values; max() over it on SQLite may come back as text or naive."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 class IncidentNotFound(LookupError):
@@ -463,6 +473,85 @@ class SqlNotifyStorage:
         )
         async with self.engine.connect() as conn:
             return [_outbox_row(r) for r in await conn.execute(q)]
+
+    # ---- what the gateway's health loop reads (its gauges, and its alerts after a restart)
+    async def outbox_counts(self) -> OutboxCounts | None:
+        """Mail outbox pending/failed and open incidents by kind; None when notify's tables are absent."""
+        try:
+            async with self.engine.connect() as conn:
+                rows = (
+                    await conn.execute(
+                        sa.select(outbox.c.status, sa.func.count())
+                        .where(outbox.c.channel == "mail", outbox.c.status.in_(("pending", "failed", "refused")))
+                        .group_by(outbox.c.status)
+                    )
+                ).all()
+                failed_rows = (
+                    await conn.execute(
+                        sa.select(outbox.c.channel, notices.c.kind, sa.func.count())
+                        .join(notices, notices.c.id == outbox.c.notice_id)
+                        .where(outbox.c.status.in_(("failed", "refused")))
+                        .group_by(outbox.c.channel, notices.c.kind)
+                    )
+                ).all()
+                open_rows = (
+                    await conn.execute(
+                        sa.select(incidents.c.kind, sa.func.count())
+                        .where(incidents.c.state.in_(("draft", "open")))
+                        .group_by(incidents.c.kind)
+                    )
+                ).all()
+        except sa.exc.DBAPIError:
+            return None
+        by_status = {s: int(c) for s, c in rows}
+        return OutboxCounts(
+            pending=by_status.get("pending", 0),
+            failed=by_status.get("failed", 0) + by_status.get("refused", 0),
+            incidents_open={k: int(c) for k, c in open_rows},
+            failed_by_kind={(ch, kind): int(c) for ch, kind, c in failed_rows},
+        )
+
+    async def sent_mail_counts(self) -> dict[str, int] | None:
+        """Mails the outbox has sent, by notice kind (for the notices-sent counter); None when notify's
+        tables are absent. Rides ``ix_notify_outbox_due`` (status first)."""
+        try:
+            async with self.engine.connect() as conn:
+                rows = (
+                    await conn.execute(
+                        sa.select(notices.c.kind, sa.func.count())
+                        .select_from(outbox.join(notices, outbox.c.notice_id == notices.c.id))
+                        .where(outbox.c.status == "sent", outbox.c.channel == "mail")
+                        .group_by(notices.c.kind)
+                    )
+                ).all()
+        except sa.exc.DBAPIError:
+            return None
+        return {kind: int(count) for kind, count in rows}
+
+    async def last_alerts(self, key: str) -> tuple[datetime | None, datetime | None]:
+        """(last down alert, last recovered mail) queued for a health event key (``HealthEvent.key``), so a
+        restarted gateway does not mail on-call again about an outage it already announced. (None, None)
+        when there are none or notify's tables are absent."""
+        n = notices.c
+        try:
+            async with self.engine.connect() as conn:
+                down = (
+                    await conn.execute(
+                        sa.select(sa.func.max(n.created_at)).where(
+                            n.kind == "alert", n.dedupe_key.like(f"alert:{key}:%")
+                        )
+                    )
+                ).scalar()
+                recovered = (
+                    await conn.execute(
+                        sa.select(sa.func.max(n.created_at)).where(
+                            n.kind == "alert-recovered", n.dedupe_key.like(f"alert-recovered:{key}:%")
+                        )
+                    )
+                ).scalar()
+        except sa.exc.DBAPIError:
+            return None, None
+        return _aware(down), _aware(recovered)
 
     def _claimable(self, now: datetime, channel: str) -> sa.ColumnElement[bool]:
         """Due, still pending, and not leased by a live claim."""

@@ -21,7 +21,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from edigate.web.openapi import OPERATIONS
+from edigate.web.openapi import QUERY_PARAMETERS
+from edigate.web.responses import RefusedAtTheEdge, json_reply
 
 #: NUL and the UTF-16 surrogate range (a JSON "\\ud800" without its pair decodes to one of these)
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -60,10 +61,10 @@ def json_field_with(value: Any, path: str = "") -> str | None:
 
 def _refuse(request: web.Request, status: int, reason: str, danish: str, field: str | None = None) -> web.Response:
     if request.path.startswith("/api/") and not unstorable(request.path):
-        body: dict[str, Any] = {"status": "rejected", "reason": reason, "fejl": danish}
+        body = RefusedAtTheEdge(status="rejected", reason=reason, fejl=danish)
         if field:
-            body["felter"] = {field: danish}
-        return web.json_response(body, status=status)
+            body = RefusedAtTheEdge(status="rejected", reason=reason, fejl=danish, felter={field: danish})
+        return json_reply(body, status)
     return web.Response(text=danish, status=status, content_type="text/plain", charset="utf-8")
 
 
@@ -79,27 +80,14 @@ async def _form_field_with(request: web.Request) -> str | None:
     return None
 
 
-def _documented_query_parameters() -> dict[tuple[str, str], frozenset[str]]:
-    """(method, aiohttp route) -> the query parameters the OpenAPI document names for it."""
-    out: dict[tuple[str, str], set[str]] = {}
-    for (method, _), (route, op) in OPERATIONS.items():
-        names = {p["name"] for p in op.get("parameters", []) if p.get("in") == "query"}
-        out.setdefault((method.upper(), route), set()).update(names)
-    return {key: frozenset(names) for key, names in out.items()}
-
-
-_QUERY_PARAMETERS: dict[tuple[str, str], frozenset[str]] = {}
-
-
 def unknown_query_parameters(request: web.Request) -> tuple[set[str], frozenset[str]] | None:
     """For a documented API route: the query parameters the document does not name, and those it does."""
     if not request.query or not request.path.startswith("/api/"):
         return None
-    if not _QUERY_PARAMETERS:
-        _QUERY_PARAMETERS.update(_documented_query_parameters())
+    documented = request.app.get(QUERY_PARAMETERS, {})  # (METHOD, route) -> names, from the operation table
     resource = request.match_info.route.resource
     method = "GET" if request.method == "HEAD" else request.method
-    known = _QUERY_PARAMETERS.get((method, resource.canonical)) if resource is not None else None
+    known = documented.get((method, resource.canonical)) if resource is not None else None
     if known is None:
         return None  # not in the document (the roles walk keeps API routes documented)
     unknown = set(request.query) - known

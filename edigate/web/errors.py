@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Literal
 
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from edigate.web.keys import SETTINGS
+from edigate.web.responses import error_reply
 
 log = structlog.get_logger()
 
 JSON_PREFIXES = ("/api/", "/healthz", "/readyz")
 
 
-def error(status: int, reason: str, *, kind: str = "error", **extra: Any) -> web.Response:
-    return web.json_response({"status": kind, "reason": reason, **extra}, status=status)
+def error(status: int, reason: str, *, kind: Literal["error", "rejected"] = "error") -> web.Response:
+    """The gateway's error body (`edigate.ingest.answers.ApiError`)."""
+    return error_reply(status, reason, kind=kind)
 
 
 @web.middleware

@@ -11,18 +11,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from typing import Literal
 
 from aiohttp import web
 
 from edigate.delivery.worker import DeliveryWorker
 from edigate.fhir.factory import AnyFhirValidator
+from edigate.web.apispec import Operation, register, reply
 from edigate.web.keys import FHIR_VALIDATOR, LEADER, MAIL_RELAY, SETTINGS, STORE, WORKER, MailRelay
+from edigate.web.responses import FhirValidation, Health, Ready, json_reply
 from edigate.web.storage_trouble import MIN_FREE_BYTES, STORAGE_TROUBLE, sqlite_free_bytes
 
 SMTP_PROBE_SECONDS = 1.0
 
 
-async def smtp_reachability(mail: MailRelay | None) -> str:
+async def smtp_reachability(mail: MailRelay | None) -> Literal["ok", "unreachable", "unwritable", "not_configured"]:
     """ "ok" when the configured SMTP server accepts a TCP connection (or the mail folder is writable)."""
     if mail is None:
         return "not_configured"
@@ -45,16 +48,16 @@ def receiver_reachability(worker: DeliveryWorker | None) -> dict[str, str]:
     return {ean: worker.circuit_state(ean) for ean in worker.partners}
 
 
-def fhir_validation(validator: AnyFhirValidator | None) -> dict[str, object]:
-    """{"available": bool, "reason": str}: can FHIR messages be validated now, and if not, why."""
+def fhir_validation(validator: AnyFhirValidator | None) -> FhirValidation:
+    """Can FHIR messages be validated now, and if not, why."""
     if validator is None:
-        return {"available": False, "reason": "FHIR validation is not set up"}
+        return FhirValidation(available=False, reason="FHIR validation is not set up")
     available, reason = validator.status()
-    return {"available": available, "reason": reason}
+    return FhirValidation(available=available, reason=reason)
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    return json_reply(Health(status="ok"))
 
 
 async def readyz(request: web.Request) -> web.Response:
@@ -73,22 +76,43 @@ async def readyz(request: web.Request) -> web.Response:
         "storage_writes": "ok" if trouble is None else f"failing: {trouble}",
     }
     fhir = fhir_validation(request.app.get(FHIR_VALIDATOR))  # reported, not required: OIOXML flows without it
-    components["fhir_validation"] = "ok" if fhir["available"] else "unavailable"
+    components["fhir_validation"] = "ok" if fhir.available else "unavailable"
     ready = storage_ok and store.writer.running and components["disk"] != "full" and trouble is None
     leader = request.app.get(LEADER)
-    return web.json_response(
-        {
-            "status": "ready" if ready else "not_ready",
-            "components": components,
-            "leader": leader is not None and leader.is_leader(),  # runs the time-based jobs (one instance)
-            "smtp": await smtp_reachability(request.app.get(MAIL_RELAY)),
-            "receivers": receiver_reachability(worker),
-            "fhir_validation": fhir,
-        },
-        status=200 if ready else 503,
+    body = Ready(
+        status="ready" if ready else "not_ready",
+        components=components,
+        leader=leader is not None and leader.is_leader(),  # runs the time-based jobs (one instance)
+        smtp=await smtp_reachability(request.app.get(MAIL_RELAY)),
+        receivers=receiver_reachability(worker),
+        fhir_validation=fhir,
     )
+    return json_reply(body, status=200 if ready else 503)
+
+
+OPERATIONS = (
+    Operation(
+        "get",
+        "/healthz",
+        "healthz",
+        "The process answers (liveness)",
+        "health",
+        "none",
+        {200: reply("Alive.", Health)},
+        healthz,
+    ),
+    Operation(
+        "get",
+        "/readyz",
+        "readyz",
+        "Storage and writer answer (readiness)",
+        "health",
+        "none",
+        {200: reply("Ready.", Ready), 503: reply("Not ready.", Ready)},
+        readyz,
+    ),
+)
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
+    register(app, OPERATIONS)

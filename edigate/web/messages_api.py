@@ -15,31 +15,16 @@ from aiohttp import web
 
 from edigate.medcom.ean import INVALID_EAN, is_valid_ean
 from edigate.routing import Caller
-from edigate.store.correlation import partner_text
 from edigate.store.messages import SearchFilter
 from edigate.store.model import STATES
+from edigate.web.apispec import EAN, ID18, Operation, path_param, query_param, register, reply
 from edigate.web.auth import caller_of, unauthorized
 from edigate.web.errors import error
 from edigate.web.ingest import xml_text
 from edigate.web.keys import STORE, WORKER
+from edigate.web.responses import UNAUTHORIZED, MessageDetail, MessageList, Queued, error_doc, json_reply
 
 ID = r"{id:[0-9]{1,18}}"
-
-
-def jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in row.items():
-        if isinstance(v, datetime):
-            out[k] = v.isoformat().replace("+00:00", "Z")
-        elif isinstance(v, list):
-            out[k] = [jsonable(x) if isinstance(x, dict) else x for x in v]
-        elif isinstance(v, bytes):
-            continue
-        elif k == "refuse_text" and isinstance(v, str):
-            out[k] = partner_text(v)  # also rows stored before partner text was scrubbed on the way in
-        else:
-            out[k] = v
-    return out
 
 
 def visible(caller: Caller, row: dict[str, Any]) -> bool:
@@ -55,12 +40,12 @@ async def get_message(request: web.Request) -> web.Response:
     row = await store.get(mid)
     if row is None or not visible(caller, row):
         return error(404, f"meddelelse {mid} findes ikke blandt dine")
-    out = jsonable(row)
+    fields = dict(row)
     if caller.is_admin:
         body = await store.body(mid) or b""
-        out["body"] = xml_text(body)
-        out["body_base64"] = base64.b64encode(body).decode("ascii")
-    return web.json_response(out)
+        fields["body"] = xml_text(body)
+        fields["body_base64"] = base64.b64encode(body).decode("ascii")
+    return json_reply(MessageDetail.model_validate(fields))
 
 
 LIST_PARAMETERS = frozenset(
@@ -113,10 +98,10 @@ async def list_messages(request: web.Request) -> web.Response:
         after=after,
     )
     rows = await request.app[STORE].search(f)
-    page: dict[str, Any] = {"messages": [jsonable(r) for r in rows], "count": len(rows)}
+    page: dict[str, Any] = {"messages": rows, "count": len(rows)}  # validated as MessageMeta, in one pass
     if len(rows) == limit:  # maybe more: the next page starts after the last row of this one
         page["next_cursor"] = make_cursor(rows[-1]["created_at"], rows[-1]["id"])
-    return web.json_response(page)
+    return json_reply(MessageList.model_validate(page))
 
 
 def make_cursor(created_at: datetime, mid: int) -> str:
@@ -157,10 +142,82 @@ async def retry_message(request: web.Request) -> web.Response:
     worker = request.app.get(WORKER)
     if worker is not None:
         worker.wake([row["receiver_ean"]])
-    return web.json_response({"id": mid, "status": "queued"})
+    return json_reply(Queued(id=mid, status="queued"))
+
+
+MID = path_param("id", ID18, "message id")
+STATE_NAMES = list(STATES)
+
+OPERATIONS = (
+    Operation(
+        "get",
+        "/api/v1/messages",
+        "listMessages",
+        "Search messages (newest first): own for partners, all for an admin; no bodies",
+        "messages",
+        "bearer",
+        {
+            200: reply("Matching messages.", MessageList),
+            400: error_doc("A bad query parameter (the reason names it)."),
+            401: UNAUTHORIZED,
+        },
+        list_messages,
+        parameters=(
+            query_param("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "page size"),
+            query_param("since", {"type": "string", "format": "date-time"}, "created at or after (with offset)"),
+            query_param("state", {"type": "string", "enum": STATE_NAMES}, "life state"),
+            query_param("envelope_id", {"type": "string"}, "envelope id"),
+            query_param("bundle_id", {"type": "string"}, "FHIR Bundle.id (the envelope id of a FHIR message)"),
+            query_param("message_header_id", {"type": "string"}, "FHIR MessageHeader.id (or an OIOXML letter id)"),
+            query_param("sender", {"anyOf": [EAN, {"const": ""}]}, "sender EAN (empty: no filter)"),
+            query_param("receiver", {"anyOf": [EAN, {"const": ""}]}, "receiver EAN (empty: no filter)"),
+            query_param(
+                "cursor",
+                {
+                    "type": "string",
+                    "maxLength": 100,
+                    "x-server-rules": "exactly a next_cursor this server gave (an opaque keyset position)",
+                },
+                "next_cursor of the previous page (keyset pagination, newest first)",
+            ),
+        ),
+    ),
+    Operation(
+        "get",
+        "/api/v1/messages/{id}",
+        "getMessage",
+        "One message with letters and history; the body only for an admin",
+        "messages",
+        "bearer",
+        {
+            200: reply("The message.", MessageDetail),
+            401: UNAUTHORIZED,
+            404: error_doc("No such message visible to the caller."),
+        },
+        get_message,
+        parameters=(MID,),
+        pattern=f"/api/v1/messages/{ID}",
+    ),
+    Operation(
+        "post",
+        "/api/v1/messages/{id}/retry",
+        "retryMessage",
+        "Re-queue a message for delivery (its sender or an admin)",
+        "messages",
+        "bearer",
+        {
+            200: reply("Queued.", Queued),
+            401: UNAUTHORIZED,
+            403: error_doc("Only the sender or an admin may re-queue."),
+            404: error_doc("No such message visible to the caller."),
+            409: error_doc("A rejected message, or one whose body retention purged, is never delivered."),
+        },
+        retry_message,
+        parameters=(MID,),
+        pattern=f"/api/v1/messages/{ID}/retry",
+    ),
+)
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/api/v1/messages", list_messages)
-    app.router.add_get(f"/api/v1/messages/{ID}", get_message)
-    app.router.add_post(f"/api/v1/messages/{ID}/retry", retry_message)
+    register(app, OPERATIONS)

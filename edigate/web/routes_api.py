@@ -18,9 +18,13 @@ from aiohttp import web
 from edigate.config import Partner
 from edigate.health import HealthMatrix, HealthState, Reason, RouteHealth, RouteSignals
 from edigate.medcom.ean import INVALID_EAN, is_valid_ean
+from edigate.web.apispec import EAN as EAN_SCHEMA
+from edigate.web.apispec import Operation, path_param, query_param, register, reply
 from edigate.web.auth import caller_of, unauthorized
 from edigate.web.errors import error
 from edigate.web.keys import HEALTH_LOOP, PAGES, SETTINGS
+from edigate.web.responses import UNAUTHORIZED, RouteMatrix, RouteReason, error_doc, json_reply
+from edigate.web.responses import RouteHealth as RouteHealthBody
 
 __all__ = ["NO_TRAFFIC", "STATE_WORDS", "add_routes", "page_context"]
 
@@ -66,7 +70,7 @@ async def routes_json(request: web.Request) -> web.Response:
             routes = [r for r in routes if r[key] == q[key]]
     body["routes"] = routes
     body["counts"] = {s.value: sum(1 for r in routes if r["state"] == s.value) for s in HealthState}
-    return web.json_response(body)
+    return json_reply(RouteMatrix.model_validate(body))
 
 
 async def route_json(request: web.Request) -> web.Response:
@@ -81,23 +85,23 @@ async def route_json(request: web.Request) -> web.Response:
         return error(403, "ikke en af dine ruter")
     for r in _matrix(request.app).as_dict(_names(request.app))["routes"]:
         if r["sender"] == sender and r["receiver"] == receiver:
-            return web.json_response(r)
+            return json_reply(RouteHealthBody.model_validate(r))
     names = _names(request.app)
     if sender in names and receiver in names:  # a known route without traffic
         quiet = _quiet_route(sender, receiver, _matrix(request.app))
-        return web.json_response(
-            {
-                "sender": sender,
-                "sender_name": names[sender],
-                "receiver": receiver,
-                "receiver_name": names[receiver],
-                "state": quiet.state.value if quiet else "ok",
-                "reasons": [{"code": r.code, "state": r.state.value, "text": r.text} for r in quiet.reasons]
+        return json_reply(
+            RouteHealthBody(
+                sender=sender,
+                sender_name=names[sender],
+                receiver=receiver,
+                receiver_name=names[receiver],
+                state=quiet.state.value if quiet else "ok",
+                reasons=[RouteReason(code=r.code, state=r.state.value, text=r.text) for r in quiet.reasons]
                 if quiet
                 else [],
-                "pending_count": 0,
-                "types": {},
-            }
+                pending_count=0,
+                types={},
+            )
         )
     return error(404, "ukendt rute")
 
@@ -186,8 +190,53 @@ async def routes_page(request: web.Request) -> web.Response:
     return request.app[PAGES].response(request, "routes.html", context)
 
 
+OPERATIONS = (
+    Operation(
+        "get",
+        "/api/v1/routes",
+        "listRoutes",
+        "The route health matrix: admin all routes, partners their own",
+        "routes",
+        "bearer",
+        {
+            200: reply("The matrix.", RouteMatrix),
+            400: error_doc(
+                "A bad query parameter: a state that is not one of the states, or a sender or receiver that is "
+                "not a valid EAN/GLN (never echoed)."
+            ),
+            401: UNAUTHORIZED,
+        },
+        routes_json,
+        parameters=(
+            query_param("sender", EAN_SCHEMA, "sender EAN"),
+            query_param("receiver", EAN_SCHEMA, "receiver EAN"),
+            query_param("state", {"type": "string", "enum": [s.value for s in HealthState]}, "state"),
+        ),
+    ),
+    Operation(
+        "get",
+        "/api/v1/routes/{sender}/{receiver}",
+        "getRoute",
+        "One route's health with reasons and per-type drill-down",
+        "routes",
+        "bearer",
+        {
+            200: reply("The route.", RouteHealthBody),
+            401: UNAUTHORIZED,
+            403: error_doc("Not one of the caller's routes."),
+            404: error_doc("Unknown route, or a sender or receiver that is not a valid EAN/GLN (never echoed)."),
+        },
+        route_json,
+        parameters=(
+            path_param("sender", EAN_SCHEMA, "sender EAN"),
+            path_param("receiver", EAN_SCHEMA, "receiver EAN"),
+        ),
+        pattern=f"/api/v1/routes/{EAN % 'sender'}/{EAN % 'receiver'}",
+    ),
+)
+
+
 def add_routes(app: web.Application) -> None:
     """Register the routes; the matrix comes from ``app[HEALTH_LOOP]`` (``edigate.monitor``)."""
-    app.router.add_get("/api/v1/routes", routes_json)
-    app.router.add_get(f"/api/v1/routes/{EAN % 'sender'}/{EAN % 'receiver'}", route_json)
+    register(app, OPERATIONS)
     app.router.add_get("/routes", routes_page)

@@ -23,6 +23,8 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from edigate.web.responses import RefusedAtTheEdge, json_reply
+
 log = structlog.get_logger()
 
 MIN_FREE_BYTES = 1024 * 1024  # SQLite: less free than this on the database's file system is "full"
@@ -86,7 +88,7 @@ def unavailable(request: web.Request, reason: str) -> web.Response:
             "Lageret er ikke tilgængeligt lige nu (fx fuld disk): handlingen kunne ikke gennemføres. "
             "Se efter, om den blev gemt, og prøv igen om lidt."
         )
-        return web.json_response({"status": "error", "reason": english, "fejl": danish}, status=503, headers=headers)
+        return json_reply(RefusedAtTheEdge(status="error", reason=english, fejl=danish), 503, headers)
     text = (
         "<!doctype html><html lang='da'><meta charset='utf-8'><title>Midlertidigt utilgængelig</title>"
         "<h1>Midlertidigt utilgængelig</h1><p>Lageret er ikke tilgængeligt lige nu (fx fuld disk), så "

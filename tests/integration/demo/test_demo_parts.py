@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import tomllib
 from datetime import date, datetime
 from pathlib import Path
@@ -10,6 +12,7 @@ import pytest
 
 from edigate.demo.config import BROKEN, EXAMPLE, HOSPITALS, MUNICIPALITIES, DemoTimings, demo_settings, dumps
 from edigate.demo.messages import BUILDERS, Outgoing, build
+from edigate.demo.scenario import Story, _senders_told
 from edigate.demo.service import demo_rules, demo_start
 from edigate.medcom import Validator, build_positive_receipt, default_schema_dir, extract_envelope, parse
 from edigate.settings import parse_settings
@@ -71,3 +74,33 @@ def test_demo_clock_keeps_the_configured_closing_days(tmp_path: Path) -> None:
     )
     assert demo_start(date(2026, 11, 20), demo_rules(example)).date() == date(2026, 11, 19)
     assert demo_start(date(2026, 11, 20), demo_rules(EXAMPLE)).date() == date(2026, 11, 20)
+
+
+def _notice_eml(to: str) -> bytes:
+    return f"To: {to}\r\nSubject: [EDI-nedbrud] Kolding Kommune\r\n\r\nnedbrud\r\n".encode()
+
+
+async def test_senders_told_waits_for_the_hospitals_copy_of_the_notice(tmp_path: Path) -> None:
+    """The outbox writes the notice's copies one by one (the municipality's first, the hospitals' tens of
+    milliseconds later on a loaded machine): the step must wait for a hospital's copy, not report it missing."""
+    hospital = sorted(HOSPITALS)[0]
+    (tmp_path / "edigate.toml").write_text(
+        f'[[partners]]\nean = "{BROKEN}"\nmailbox = "edi@kolding.example"\n\n'
+        f'[[partners]]\nean = "{hospital}"\nmailbox = "edi@hospital.example"\n',
+        encoding="utf-8",
+    )
+    mail = tmp_path / "mail"
+    mail.mkdir()
+    (mail / "00000001-edi@kolding.example.eml").write_bytes(_notice_eml("edi@kolding.example"))
+    out = io.StringIO()
+    story = Story(out=out, speed=4, workdir=tmp_path)
+    # the hospital's copy lands a moment after the step starts looking
+    later = asyncio.get_running_loop().call_later(
+        0.5, (mail / "00000002-edi@hospital.example.eml").write_bytes, _notice_eml("edi@hospital.example")
+    )
+    try:
+        await _senders_told(story, {hospital: "Testsygehus"})
+    finally:
+        later.cancel()
+    assert story.missing == [], out.getvalue()
+    assert "senders told" in out.getvalue() and "Testsygehus" in out.getvalue()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from edigate.fhir.supervisor import VALIDATOR_NICENESS
 from tests.harness import config as cfg
 from tests.harness.service import Fleet, make_service
 from tests.harness.wait import wait_until
@@ -24,6 +25,10 @@ from tests.integration.fhir.test_validator_killed import JAR, PACKAGES, running,
 from tests.unit.fhir.examples import GLN_A, GLN_B
 
 LOADING_RSS_MB = 150  # a JVM that has only started is ~40 MB; past this it is reading the packages
+
+
+def niceness(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
 
 
 def rss_mb(pid: int) -> float:
@@ -65,6 +70,8 @@ def test_sigkilled_edigate_leaves_no_validator_jvm(tmp_path: Path) -> None:
             timeout=90,
             explain=lambda: f"the validator JVM {jvm} never got past start-up (RSS {rss_mb(jvm):.0f} MB)",
         )
+        # (and it runs below edigate's CPU priority, so FHIR queues rather than slowing OIOXML intake)
+        assert niceness(jvm) == VALIDATOR_NICENESS + niceness(service_pid)
         service.kill9()
         wait_until(
             lambda: not running(jvm),

@@ -2,13 +2,15 @@
 
 An EAN/GLN is 13 digits with a GS1 check digit. At intake (every letter's Sender/Receiver and a receipt's
 original parties), in API filters (messages, routes, mailbox) and in the partner configuration the check
-comes first; the answer names the field and says "not a valid EAN/GLN (13 digits with GS1 check digit)".
+comes first; the answer names the field and says, in Danish, "ikke et gyldigt EAN/GLN-nummer (13 cifre med
+GS1-kontrolciffer)" (the configuration's errors, for the operator, stay in English like all config errors).
 """
 
 from __future__ import annotations
 
 import pytest
 
+from edigate.config import CONFIG_INVALID_EAN
 from edigate.medcom.ean import INVALID_EAN, is_valid_ean, with_check_digit
 from edigate.settings import ConfigError, parse_settings
 from tests.integration.gateway.conftest import HOSPITAL, MUNICIPALITY, Gateway, call
@@ -31,10 +33,10 @@ def test_partner_config_refuses_without_quoting(value: str) -> None:
     partner = {"ean": value, "name": "Testkommune", "kind": "municipality", "cluster": "Fyn"}
     with pytest.raises(ConfigError) as err:
         parse_settings({"partners": [partner]})
-    assert str(err.value) == f"partners[0].ean: {INVALID_EAN}"
+    assert str(err.value) == f"partners[0].ean: {CONFIG_INVALID_EAN}"
     with pytest.raises(ConfigError) as err:
         parse_settings({"medcom": {"gateway_ean": value}})
-    assert str(err.value) == f"medcom.gateway_ean: {INVALID_EAN}"
+    assert str(err.value) == f"medcom.gateway_ean: {CONFIG_INVALID_EAN}"
 
 
 def _assert_not_echoed(value: str, *raws: bytes) -> None:
@@ -46,12 +48,12 @@ def test_intake_and_filters_refuse_and_never_echo(gateway: Gateway) -> None:
     for value in (CPR_LIKE, WRONG_CHECK):
         as_receiver = gateway.post(xdis91_message(envelope_id="ENVEAN01", letter_id="LETEAN01", receiver_ean=value))
         assert as_receiver.status == 422, as_receiver
-        assert as_receiver.body["reason"] == f"Receiver EAN of letter 1: {INVALID_EAN}"
+        assert as_receiver.body["reason"] == f"Modtager-EAN i brev 1: {INVALID_EAN}"
         assert as_receiver.body["refuse_code"] == "ukendt_lokationsnummer"
         # checked before the ownership check, whose 403 quotes the Sender EAN
         as_sender = gateway.post(xdis91_message(envelope_id="ENVEAN02", letter_id="LETEAN02", sender_ean=value))
         assert as_sender.status == 422, as_sender
-        assert as_sender.body["reason"] == f"Sender EAN of letter 1: {INVALID_EAN}"
+        assert as_sender.body["reason"] == f"Afsender-EAN i brev 1: {INVALID_EAN}"
 
         answers = [
             gateway.get(f"/api/v1/messages?receiver={value}"),

@@ -32,7 +32,7 @@ def test_identifier_with_a_line_break_is_refused_at_intake(gateway: Gateway) -> 
     reply = gateway.post(xml)
     assert reply.status == 422, reply
     assert reply.body["refuse_code"] == "syntaksfejl"
-    assert "Envelope/Identifier must be 1–14 visible ASCII characters" in reply.body["reason"]
+    assert "Envelope/Identifier skal være 1–14 synlige ASCII-tegn" in reply.body["reason"]
     assert "X-Evil" not in reply.body["reason"]
     # the sender gets its XCTL02, and the receiver's queue is free for the next message
     (receipt,) = gateway.hospital_rx.wait_for(1)

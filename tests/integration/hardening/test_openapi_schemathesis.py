@@ -23,7 +23,9 @@ from schemathesis import GenerationMode
 from schemathesis.checks import CHECKS as REGISTERED_CHECKS
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from edigate.web.openapi import OPERATIONS
+from edigate.web import health_api, mailbox, messages_api, openapi, routes_api
+from edigate.web import ingest as ingest_web
+from notify import api_doc
 from tests.harness.http import request
 from tests.integration.hardening.conftest import TOKENS, World, api_document
 
@@ -35,6 +37,20 @@ MAX_EXAMPLES = 25
 CHECKS = REGISTERED_CHECKS.get_all()
 STATUSES: Counter[str] = Counter()
 ACCEPTED = {200, 201, 202, 204, 401, 403, 404, 409, 429}
+#: (method, path) of every operation of the test world's app (the gateway's, notify's and the document's)
+OPERATIONS = {
+    (op.method, op.path)
+    for ops in (
+        ingest_web.OPERATIONS,
+        messages_api.OPERATIONS,
+        mailbox.OPERATIONS,
+        health_api.OPERATIONS,
+        routes_api.OPERATIONS,
+        api_doc.OPERATIONS,
+        (openapi.OPERATION,),
+    )
+    for op in ops
+}
 
 # which roles' tokens generated requests carry, per path prefix (cycled request by request)
 ROLE_CYCLE = {
@@ -55,14 +71,17 @@ def api_schema(world: World) -> Any:
     return schema
 
 
-def server_ruled_fields(schema: Any, prefix: str = "") -> set[str]:
-    """The server's field names (`contact_email` for contact.email) of members marked `x-server-rules`."""
+def server_ruled_fields(schema: Any, prefix: str = "", components: Any = None) -> set[str]:
+    """The server's field names (`contact_email` for contact.email) of members marked `x-server-rules`
+    (a member that is an object of its own may be a reference to its schema in `components`)."""
     out: set[str] = set()
     for name, prop in (schema or {}).get("properties", {}).items():
+        if "$ref" in prop and components is not None:
+            prop = components.get(prop["$ref"].rsplit("/", 1)[-1], {})
         if "x-server-rules" in str(prop):
             out.add(prefix + name)
         if prop.get("type") == "object":
-            out |= server_ruled_fields(prop, f"{prefix}{name}_")
+            out |= server_ruled_fields(prop, f"{prefix}{name}_", components)
     return out
 
 
@@ -79,7 +98,8 @@ def assert_valid_data_accepted(op: Any, document: dict[str, Any], response: Any)
     if any("x-server-rules" in media.get("schema", {}) for media in content.values()):
         return  # the whole body is judged by the server (a MedCom envelope against its XSD)
     ref = content.get("application/json", {}).get("schema", {}).get("$ref", "")
-    ruled = server_ruled_fields(document["components"]["schemas"].get(ref.rsplit("/", 1)[-1], {}))  # type: ignore[assignment]
+    components = document["components"]["schemas"]
+    ruled = server_ruled_fields(components.get(ref.rsplit("/", 1)[-1], {}), components=components)  # type: ignore[assignment]
     refused = set(response.json().get("felter", {}))
     assert refused and refused <= ruled, (  # type: ignore[operator]
         f"{op.label}: schema-valid data refused for {refused - ruled or 'no named field'}: the document is "  # type: ignore[operator]

@@ -108,6 +108,13 @@ def test_lower_layers_import_no_web_and_no_notify(name: str) -> None:
     assert not bad, f"{name} imports {sorted(bad)}"
 
 
+def test_route_health_queries_read_no_notify_table() -> None:
+    """The outage procedure's outbox state reaches the health loop through its port (`OutageProcedure`
+    -> `notify.gateway_port` -> notify's storage port), not through notify's tables in the gateway's queries."""
+    reads = project_imports("edigate.store.health_queries")
+    assert not {m for m in reads if under(m, "edigate.store.notify_store", "notify")}, sorted(reads)
+
+
 #: `edigate demo`'s service module: it starts the story on a day the procedure's own rules (notify.policy,
 #: `[notify.rules]`) call open, closing days included, so it reads them as the service will
 COMPOSITION = ("edigate.app", "edigate.settings", "edigate.commands", "edigate.demo.service", *NOTIFY_ADAPTERS)

@@ -331,12 +331,12 @@ async def test_no_cpr_or_name_leaves_in_an_acknowledgement(world: World) -> None
 @pytest.mark.parametrize(
     ("body", "says"),
     [
-        (b'{"resourceType": "Bundle", "id": "a", "id": "b"}', "duplicate JSON key"),
-        (b'{"resourceType": "Bundle", "total": ' + b"9" * 400 + b"}", "digits"),
+        (b'{"resourceType": "Bundle", "id": "a", "id": "b"}', "forekommer flere gange"),
+        (b'{"resourceType": "Bundle", "total": ' + b"9" * 400 + b"}", "cifre"),
         (b'{"resourceType": "Bundle", "total": NaN}', "NaN"),
-        (b'{"resourceType": "Bundle", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nesting"),
-        (b'{"resourceType": "Patient"}', "not a FHIR Bundle"),
-        (b'{"resourceType": "Bundle", ', "not well-formed JSON"),
+        (b'{"resourceType": "Bundle", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}", "indlejret dybere"),
+        (b'{"resourceType": "Patient"}', "ikke en FHIR Bundle"),
+        (b'{"resourceType": "Bundle", ', "ikke velformet JSON"),
         (b'{"resourceType": "Bundle", "id": "\xff"}', "UTF-8"),
     ],
 )

@@ -18,7 +18,7 @@ HOSTILE = ["PZ\nX-Evil: 1", "A\rB", "A\x00B", "A B", "ÆØÅ", "A\tB", "", "X" *
 def test_intake_refuses_identifiers_that_cannot_travel(value: str) -> None:
     assert not is_valid_identifier(value)
     assert identifier_problem(envelope(value)) == (
-        "Envelope/Identifier must be 1–14 visible ASCII characters (no space, line break or control character)"
+        "Envelope/Identifier skal være 1–14 synlige ASCII-tegn (uden mellemrum, linjeskift eller kontroltegn)"
     )
     assert identifier_problem(envelope("E1", ("L1", value))) is not None
     assert identifier_problem(positive_receipt("R1", envelope(value))) is not None

@@ -59,7 +59,7 @@ def test_directory_json_every_file_one_object_and_no_cpr(tmp_path: Path) -> None
         "refuse_code": None, "errors": [],
     }  # fmt: skip
     assert by_name["RPT01_1.xml"]["refuse_code"] == "problem_med_version"
-    assert "unsupported message type" in by_name["RPT01_1.xml"]["errors"][0]["message"]
+    assert "meddelelsestypen understøttes ikke" in by_name["RPT01_1.xml"]["errors"][0]["message"]
     cprs = example_cprs()
     assert len(cprs) > 5
     for cpr in cprs:

@@ -158,7 +158,7 @@ def test_message_type_is_never_taken_from_a_look_alike_head() -> None:
     foreign = valid.replace(samples.NS_2005.encode(), b"urn:example:not-medcom", 1)
     result = assert_same(foreign)
     assert not result.valid and result.refuse_code == "problem_med_version"
-    assert "unsupported message type" in result.errors[0].message
+    assert "meddelelsestypen understøttes ikke" in result.errors[0].message
 
 
 def test_same_party_bytes_in_two_encodings_are_two_parties() -> None:

@@ -76,15 +76,15 @@ def test_billion_laughs_is_refused_without_expansion(validator: Validator) -> No
 def test_100k_deep_nesting_is_refused(validator: Validator) -> None:
     data = b"<a>" * 100_000 + b"</a>" * 100_000
     result, elapsed = timed(lambda: validator.validate(data))
-    assert_refused(result, elapsed, "nesting deeper")
+    assert_refused(result, elapsed, "indlejret dybere")
 
 
 def test_depth_limit_below_libxml2_is_enforced(tmp_path: Path) -> None:
     data = b"<a>" * 80 + b"</a>" * 80
     result = Validator(tmp_path, max_depth=64).validate(data)
     assert result.refuse_code == "syntaksfejl"
-    assert "deeper than 64" in result.errors[0].message
-    with pytest.raises(XmlRefused, match="deeper than 100"):
+    assert "dybere end 64" in result.errors[0].message
+    with pytest.raises(XmlRefused, match="dybere end 100"):
         parse(b"<a>" * 101 + b"</a>" * 101, max_depth=100)
     parse(b"<a>" * 100 + b"</a>" * 100, max_depth=100)  # exactly at the limit is fine
 
@@ -99,7 +99,7 @@ def test_binary_junk_is_refused(validator: Validator) -> None:
 @pytest.mark.parametrize("body", [b"", b"   \r\n\t "])
 def test_empty_body_is_refused(validator: Validator, body: bytes) -> None:
     result, elapsed = timed(lambda: validator.validate(body))
-    assert_refused(result, elapsed, "empty")
+    assert_refused(result, elapsed, "tom meddelelse")
 
 
 def test_edifact_is_refused(validator: Validator) -> None:
@@ -113,7 +113,7 @@ def test_edifact_is_refused(validator: Validator) -> None:
 def test_declared_utf8_with_latin1_bytes_is_a_syntax_error(validator: Validator) -> None:
     data = '<?xml version="1.0" encoding="UTF-8"?>\n<Emessage>Ærø sygehus</Emessage>'.encode("latin-1")
     result, elapsed = timed(lambda: validator.validate(data))
-    text = assert_refused(result, elapsed, "encoding")
+    text = assert_refused(result, elapsed, "tegnkodning")
     assert result.errors[0].line == 2, text
 
 
@@ -132,9 +132,9 @@ def test_real_utf16_is_refused(validator: Validator) -> None:
 def test_oversize_is_refused_before_parsing(tmp_path: Path) -> None:
     data = b"<Emessage>" + b"x" * (6 * 1024 * 1024) + b"</Emessage>"
     result, elapsed = timed(lambda: Validator(tmp_path).validate(data))
-    assert_refused(result, elapsed, "too large", str(5 * 1024 * 1024))
+    assert_refused(result, elapsed, "for stor", str(5 * 1024 * 1024))
     small = Validator(tmp_path, max_bytes=1000).validate(b"<a>" + b"x" * 2000 + b"</a>")
-    assert "limit is 1000 bytes" in small.errors[0].message
+    assert "grænsen er 1000 bytes" in small.errors[0].message
 
 
 def test_not_well_formed_reports_line(validator: Validator) -> None:
@@ -142,15 +142,15 @@ def test_not_well_formed_reports_line(validator: Validator) -> None:
     result = validator.validate(data)
     assert result.refuse_code == "syntaksfejl"
     assert result.errors[0].line == 4
-    assert "not well-formed" in result.errors[0].message
+    assert "ikke velformet" in result.errors[0].message
 
 
 def test_plain_text_is_refused(validator: Validator) -> None:
     result = validator.validate(b"Hello, this is not XML")
-    assert "does not start with '<'" in result.errors[0].message
+    assert "begynder ikke med '<'" in result.errors[0].message
 
 
 def test_non_medcom_xml_is_unsupported(validator: Validator) -> None:
     result = validator.validate(b'<Bundle xmlns="http://hl7.org/fhir"/>')
     assert result.refuse_code == "problem_med_version"
-    assert result.errors[0].message == "unsupported message type: http://hl7.org/fhir Bundle"
+    assert result.errors[0].message == "meddelelsestypen understøttes ikke: http://hl7.org/fhir Bundle"

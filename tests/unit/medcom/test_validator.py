@@ -35,7 +35,7 @@ def test_other_families_are_unsupported(official: Validator, name: str) -> None:
     result = official.validate(example(name))
     assert not result.valid
     assert result.refuse_code == "problem_med_version"
-    assert result.errors[0].message.startswith("unsupported message type: http://rep.oio.dk/")
+    assert result.errors[0].message.startswith("meddelelsestypen understøttes ikke: http://rep.oio.dk/")
     assert result.message_type is None
     assert result.envelope is not None and result.envelope.id  # a negative receipt can still name it
 

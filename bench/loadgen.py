@@ -1,0 +1,162 @@
+"""The load generator the ingest benchmarks share: closed- and open-loop HTTP POST runs, their summary, and
+the process handling around them (start/stop a server, its CPU and memory, the machine's load average).
+
+A run takes `next_request()`, which returns (url, body, headers, expected status) for the next POST, so
+OIOXML, FHIR and the bare validator are driven by the same loop and counted the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+REPO = Path(__file__).resolve().parents[1]
+
+Request = tuple[str, bytes, Mapping[str, str], int]  # url, body, headers, the status that means success
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    """The q-quantile of an ascending list (nearest rank, never past either end)."""
+    return ordered[min(len(ordered) - 1, max(0, int(len(ordered) * q) - 1))] if ordered else 0.0
+
+
+def summary(lat: list[float], elapsed: float, errors: Counter[int]) -> dict[str, Any]:
+    """Throughput and latency; `errors` counts every answer other than the expected one, by HTTP status."""
+    lat.sort()
+    return {
+        "requests": len(lat),
+        "errors": sum(errors.values()),
+        "error_statuses": {str(k): v for k, v in sorted(errors.items())},
+        "msgs_per_s": round(len(lat) / elapsed, 1) if elapsed else 0.0,
+        "p50_ms": round(statistics.median(lat) * 1000, 1) if lat else 0.0,
+        "p99_ms": round(percentile(lat, 0.99) * 1000, 1),
+    }
+
+
+async def _post(session: aiohttp.ClientSession, request: Request, errors: Counter[int]) -> None:
+    url, body, headers, ok = request
+    async with session.post(url, data=body, headers=dict(headers)) as resp:
+        await resp.read()
+        if resp.status != ok:
+            errors[resp.status] += 1
+
+
+async def closed_loop(
+    next_request: Callable[[], Request], seconds: float, concurrency: int, timeout: float = 300
+) -> dict[str, Any]:
+    """`concurrency` keep-alive clients, each sending its next request as soon as the last one is answered."""
+    lat: list[float] = []
+    errors: Counter[int] = Counter()
+    stop_at = time.perf_counter() + seconds
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+
+        async def worker() -> None:
+            while time.perf_counter() < stop_at:
+                request = next_request()
+                t0 = time.perf_counter()
+                await _post(session, request, errors)
+                lat.append(time.perf_counter() - t0)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return summary(lat, time.perf_counter() - t0, errors)
+
+
+async def open_loop(
+    next_request: Callable[[], Request], seconds: float, rate: float, timeout: float = 300
+) -> dict[str, Any]:
+    """Send at a fixed schedule whatever the answers (no coordinated omission); latency counts from when a
+    request was due, so a queue shows."""
+    lat: list[float] = []
+    errors: Counter[int] = Counter()
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+
+        async def one(scheduled: float, request: Request) -> None:
+            await _post(session, request, errors)
+            lat.append(time.perf_counter() - scheduled)
+
+        tasks = []
+        t0 = time.perf_counter()
+        for i in range(int(seconds * rate)):
+            scheduled = t0 + i / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(scheduled, next_request())))
+        await asyncio.gather(*tasks)
+        return summary(lat, time.perf_counter() - t0, errors)
+
+
+# ------------------------------------------------------------------------------------------ processes
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (all threads) from /proc; 0.0 where /proc is not available."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text(encoding="ascii").split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError("server did not become healthy")
+
+
+def start(cmd: list[str], port: int, log: Path, cwd: Path = REPO, timeout: float = 30) -> subprocess.Popen[bytes]:
+    """Start a server (its output to `log`) and wait until its /healthz answers."""
+    fh = open(log, "ab")  # noqa: SIM115 - the child's output for its lifetime
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(cwd)}
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, env=env)
+    fh.close()
+    wait_healthy(port, proc, timeout)
+    return proc
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
