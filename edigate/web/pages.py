@@ -18,6 +18,8 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from edigate.health import pending_text
+
 __all__ = ["TEMPLATES", "Pages", "SiteLayout", "Visitor", "anonymous"]
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -53,6 +55,7 @@ class Pages:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self.env.filters["pending"] = pending_text  # a capped count reads "over 10000", as in the alert mails
 
     def render(self, request: web.Request, template: str, context: Mapping[str, Any]) -> str:
         return self.env.get_template(template).render({**self.visitor(request), **context})

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 
 from edigate.app import build_app
 from edigate.config import Partner
-from edigate.health import HealthMatrix, HealthState, Reason, RouteHealth, RouteSignals
+from edigate.health import PENDING_COUNT_CAP, HealthMatrix, HealthState, Reason, RouteHealth, RouteSignals
 from edigate.settings import parse_settings
 from edigate.web.pages import Pages, SiteLayout
 from edigate.web.routes_api import page_context
@@ -97,3 +97,15 @@ async def test_routes_page_without_notify(tmp_path: Path) -> None:
     assert resp.status == 200 and resp.content_type == "text/html"
     assert "Celler: 0 ok, 0 forstyrret, 0 nede, 4 ingen trafik." in html
     assert '<a href="/login">Log ind</a>' in html and "Sygehus &lt;Syd&gt; &amp; Co" in html
+
+
+def test_a_capped_queue_reads_over_the_cap() -> None:
+    """The health tick counts a route's waiting messages only up to the cap (issue 14): the page says so."""
+    capped = HealthMatrix(
+        AT,
+        (route(MUNICIPALITY2, HOSPITAL, HealthState.DOWN, "modtageren svarer ikke", pending=PENDING_COUNT_CAP + 1),),
+        frozenset(),
+    )
+    html = render(capped)
+    assert f"over {PENDING_COUNT_CAP} venter" in html
+    assert f"{PENDING_COUNT_CAP + 1} venter" not in html
