@@ -119,7 +119,8 @@ class OutboxSender:
             while True:
                 if not self.is_leader():
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.wake.wait(), min(1.0, self.settings.outbox_poll_seconds))
+                        async with asyncio.timeout(min(1.0, self.settings.outbox_poll_seconds)):
+                            await self.wake.wait()
                     self.wake.clear()
                     continue
                 try:
@@ -131,8 +132,11 @@ class OutboxSender:
                     busy = False
                 if busy:
                     continue
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancel that arrives in the
+                # same loop pass as the wake-up, and this loop then never stops (a hung shutdown)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), self.settings.outbox_poll_seconds)
+                    async with asyncio.timeout(self.settings.outbox_poll_seconds):
+                        await self.wake.wait()
                 self.wake.clear()
         finally:
             with contextlib.suppress(Exception):  # a clean stop hands its rows on without waiting

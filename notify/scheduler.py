@@ -88,8 +88,9 @@ class Scheduler:
         while True:
             self.wake.clear()
             if not self.is_leader():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), FOLLOWER_POLL_SECONDS)
+                with contextlib.suppress(TimeoutError):  # asyncio.timeout keeps a racing cancel (see outbox)
+                    async with asyncio.timeout(FOLLOWER_POLL_SECONDS):
+                        await self.wake.wait()
                 continue
             try:
                 wake_at = await self.run_once()
@@ -103,7 +104,8 @@ class Scheduler:
             if wake_at is not None:
                 delay = min(cap, max(0.0, (wake_at - self.clock()).total_seconds()))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self.wake.wait()
 
     async def run_once(self) -> datetime | None:
         """Evaluate every running incident; returns the earliest wake time."""

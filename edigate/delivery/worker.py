@@ -159,8 +159,11 @@ class DeliveryWorker:
 
     async def _idle(self, receiver: str, seconds: float) -> None:
         ev = self._wake[receiver]
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancel that arrives in the same loop
+        # pass as the wake-up, and the drain loop then outlives stop()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(ev.wait(), timeout=max(0.0, seconds))
+            async with asyncio.timeout(max(0.0, seconds)):
+                await ev.wait()
         ev.clear()
 
     # ------------------------------------------------------------------------------ one receiver
