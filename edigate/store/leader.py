@@ -90,11 +90,13 @@ class LeaderElection:
         try:
             import asyncpg  # lazy: only PostgreSQL elects a leader; a SQLite instance never loads it
 
-            if self._conn is None or self._conn.is_closed():
-                self._conn = await asyncio.wait_for(asyncpg.connect(self._dsn), CHECK_TIMEOUT_SECONDS)
-            got = await asyncio.wait_for(
-                self._conn.fetchval("SELECT pg_try_advisory_lock($1)", LEADER_LOCK_KEY), CHECK_TIMEOUT_SECONDS
-            )
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancel that meets the answer in
+            # one loop pass, and stop() would then wait for this loop forever
+            async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+                if self._conn is None or self._conn.is_closed():
+                    self._conn = await asyncpg.connect(self._dsn)
+            async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+                got = await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", LEADER_LOCK_KEY)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -110,7 +112,8 @@ class LeaderElection:
         if self._conn is None or self._conn.is_closed():
             return False
         try:
-            await asyncio.wait_for(self._conn.fetchval("SELECT 1"), CHECK_TIMEOUT_SECONDS)
+            async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+                await self._conn.fetchval("SELECT 1")
         except asyncio.CancelledError:
             raise
         except Exception:
