@@ -202,7 +202,8 @@ def on_call_hours_text(rules: ProcedureRules = DEFAULT_RULES) -> str:
     return f"{days} samt helligdage og lukkedage {whole}" if days else f"helligdage og lukkedage {whole}"
 
 
-_MONTHS_DA = (
+#: the months' Danish names (also for notify.render's dates)
+MONTHS_DA = (
     "januar",
     "februar",
     "marts",
@@ -236,7 +237,7 @@ def closing_days_text(rules: ProcedureRules = DEFAULT_RULES) -> str:
     for value in sorted(rules.closing_days):  # "MM-DD" (every year) before "YYYY-MM-DD" (once)
         year, month_day = (value[:4], value[5:]) if len(value) == 10 else ("", value)
         month, day = int(month_day[:2]), int(month_day[3:])
-        days.append(f"{day}. {_MONTHS_DA[month - 1]}" + (f" {year}" if year else ""))
+        days.append(f"{day}. {MONTHS_DA[month - 1]}" + (f" {year}" if year else ""))
     if not days:
         return ""
     return days[0] if len(days) == 1 else ", ".join(days[:-1]) + " og " + days[-1]

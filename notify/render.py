@@ -16,22 +16,9 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from notify.addresses import printable
+from notify.policy import MONTHS_DA as MONTHS
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-MONTHS = (
-    "januar",
-    "februar",
-    "marts",
-    "april",
-    "maj",
-    "juni",
-    "juli",
-    "august",
-    "september",
-    "oktober",
-    "november",
-    "december",
-)
 WEEKDAYS = ("mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag")
 KIND_DA = {"acute": "Akut nedbrud", "planned": "Planlagt nedlukning"}
 ROLE_DA = {"eoj": "Kommunens EOJ-systemansvarlige", "regional-it": "Regional IT"}
