@@ -215,7 +215,10 @@ class Directory:
 
     async def run(self) -> None:
         """Every few seconds: another instance's edits are in force here too, without a restart."""
+        me = asyncio.current_task()
         while True:
+            if me is not None and me.cancelling():
+                raise asyncio.CancelledError  # a cancel swallowed below (see OutboxSender.run)
             await asyncio.sleep(REFRESH_SECONDS)
             await self.refresh_quietly()
 

@@ -115,8 +115,12 @@ class OutboxSender:
         with contextlib.suppress(Exception):  # best effort; the leases otherwise run out by themselves
             if recovered := await self.storage.recover_outbox():
                 log.warning("freed %d outbox leases left by a stopped process", recovered)
+        me = asyncio.current_task()
         try:
             while True:
+                if me is not None and me.cancelling():
+                    # a cancel swallowed somewhere below (a database driver): stop() must still end this loop
+                    raise asyncio.CancelledError
                 if not self.is_leader():
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(min(1.0, self.settings.outbox_poll_seconds)):

@@ -85,7 +85,10 @@ class Scheduler:
         self.wake.set()
 
     async def run(self) -> None:
+        me = asyncio.current_task()
         while True:
+            if me is not None and me.cancelling():
+                raise asyncio.CancelledError  # a cancel swallowed below (see OutboxSender.run)
             self.wake.clear()
             if not self.is_leader():
                 with contextlib.suppress(TimeoutError):  # asyncio.timeout keeps a racing cancel (see outbox)

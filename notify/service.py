@@ -8,7 +8,6 @@ module stores facts, sends receipts and wakes the scheduler.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import os
@@ -63,6 +62,9 @@ from notify.subscribe_guard import GuardSettings, SubscribeGuard
 from notify.visinfosyd import MemoryPortalTasks, PortalTasks
 
 log = logging.getLogger("notify")
+
+#: how long stop() waits for its loops to end
+STOP_SECONDS = 10.0
 
 # Used only when the app hands in no catalogue (notify must not import edigate.medcom).
 FALLBACK_CATALOGUE: tuple[tuple[str, str], ...] = (
@@ -220,11 +222,17 @@ class NotifyService:
         ]
 
     async def stop(self) -> None:
+        """Cancel the loops and wait for them, but never for ever: a shutdown must end (rows are leased, so
+        whatever a loop left half done is picked up again by the next start)."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            done, stuck = await asyncio.wait(self._tasks, timeout=STOP_SECONDS)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("notify loop %s ended with %r", task.get_name(), task.exception())
+            for task in stuck:
+                log.error("notify loop %s did not stop within %s s", task.get_name(), STOP_SECONDS)
         self._tasks = []
 
     def changed(self) -> None:

@@ -51,3 +51,28 @@ async def test_the_outbox_stops_when_a_poke_and_the_cancel_meet(store: SqlNotify
         task.cancel()  # ... in the same pass as the service stops
         with pytest.raises(asyncio.CancelledError):
             await asyncio.wait_for(task, 5)  # before the fix: TimeoutError, the loop polled on
+
+
+class SwallowingSender(OutboxSender):
+    """An outbox whose pass swallows a cancel, as a database driver below it can (seen in a full run)."""
+
+    entered: asyncio.Event
+
+    async def send_due(self) -> bool:
+        self.entered.set()
+        try:
+            await asyncio.sleep(0.2)
+        except asyncio.CancelledError:
+            return False  # the cancel is lost here, and the task stays "cancelling"
+        return False
+
+
+async def test_the_outbox_stops_when_a_cancel_was_swallowed_below_it(store: SqlNotifyStorage, tmp_path: Path) -> None:
+    mail = MailSettings(kind="directory", directory=str(tmp_path / "mail"))
+    sender = SwallowingSender(store, NotifySettings(mail=mail), lambda: datetime.now(UTC))
+    sender.entered = asyncio.Event()
+    task = asyncio.create_task(sender.run())
+    await asyncio.wait_for(sender.entered.wait(), 5)
+    task.cancel()  # lands inside the pass, which swallows it
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 5)  # before the guard: TimeoutError, the loop polled on
