@@ -374,8 +374,12 @@ async def _task(coro: Coroutine[Any, Any, None], name: str) -> AsyncIterator[Non
         yield
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # never wait for ever: a cancel swallowed below a loop must not hang the shutdown
+        await asyncio.wait({task}, timeout=10)
+        if not task.done():
+            log.error("background_task_did_not_stop", task=name)
+        elif not task.cancelled() and task.exception() is not None:
+            log.error("background_task_failed", task=name, error=type(task.exception()).__name__)
 
 
 def _validation_pool(validator: Validator) -> tuple[ThreadPoolExecutor, list[str]]:
