@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import fcntl
 import functools
 import hashlib
@@ -418,49 +419,22 @@ def service_config(port: int, url: str, receiver_url: str | None = None) -> str:
     or `receiver_url` for delivery over HTTP). Bodies are kept 10 years, so retention finds nothing to
     purge (the fill's bodies are 16-36 days old)."""
     from bench.bench_ingest import TOKEN
+    from bench.gateway_config import BenchPartner, hospital_and_municipality
+    from bench.gateway_config import service_config as config
     from tests.unit.gateway.envelopes import HOSPITAL, MUNICIPALITY, OTHER
-    from tests.unit.medcom.samples import HOSPITAL_EAN, MUNICIPALITY_EAN
 
-    def sha(t: str) -> str:
-        return hashlib.sha256(t.encode()).hexdigest()
-
-    delivery = f'{{ kind = "http", url = "{receiver_url}" }}' if receiver_url else '{ kind = "mailbox" }'
-    return f"""
-[server]
-listen = "127.0.0.1:{port}"
-[storage]
-url = "{url}"
-[logging]
-level = "warning"
-[retention]
-body_days = 3650
-[[admins]]
-name = "Scale admin"
-tokens_sha256 = ["{sha(ADMIN_TOKEN)}"]
-[[partners]]
-ean = "{HOSPITAL}"
-name = "Fill hospital"
-kind = "hospital"
-tokens_sha256 = ["{sha(FILL_HOSPITAL_TOKEN)}"]
-[[partners]]
-ean = "{MUNICIPALITY}"
-name = "Fill municipality"
-kind = "municipality"
-[[partners]]
-ean = "{OTHER}"
-name = "Fill GP"
-kind = "gp"
-[[partners]]
-ean = "{HOSPITAL_EAN}"
-name = "Bench hospital"
-kind = "hospital"
-tokens_sha256 = ["{sha(TOKEN)}"]
-[[partners]]
-ean = "{MUNICIPALITY_EAN}"
-name = "Bench municipality"
-kind = "municipality"
-delivery = {delivery}
-"""
+    bench = hospital_and_municipality(TOKEN)
+    if receiver_url:
+        bench[1] = dataclasses.replace(bench[1], delivery=f'{{ kind = "http", url = "{receiver_url}" }}')
+    partners = [
+        BenchPartner(HOSPITAL, "Fill hospital", "hospital", FILL_HOSPITAL_TOKEN),
+        BenchPartner(MUNICIPALITY, "Fill municipality", "municipality"),
+        BenchPartner(OTHER, "Fill GP", "gp"),
+        *bench,
+    ]
+    admin = hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest()
+    sections = f'[retention]\nbody_days = 3650\n[[admins]]\nname = "Scale admin"\ntokens_sha256 = ["{admin}"]\n'
+    return config(port, url, partners, sections=sections)
 
 
 @contextlib.contextmanager
