@@ -635,7 +635,7 @@ def sizes_report(results: dict[str, Any]) -> str:
         "INSERT … SELECT; `tests/integration/bench/test_scale_fill.py`). 2 shared cores: loads below.",
     ]
     for dialect in ("sqlite", "postgresql"):
-        runs = [v for k, v in results.items() if k.startswith(f"{dialect}/")]
+        runs = [v for k, v in results.items() if k.startswith(f"{dialect}/") and "listings_http" in v]
         if not runs:
             continue
         runs.sort(key=lambda r: r["n"])
@@ -719,7 +719,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=8.0, help="run: seconds per ingest round")
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--lock", type=Path, default=Path("/work/notes/bench.lock"), help="run: the benchmark lock")
-    ap.add_argument("--out", default="scale")
+    ap.add_argument("--out", help="results file stem under bench/results (run: scale-sizes, compare: scale)")
     args = ap.parse_args()
     if args.mode == "storage":
         sys.path.insert(0, str(args.src))
@@ -736,19 +736,22 @@ def main() -> int:
         return 0
     out = REPO / "bench" / "results"
     if args.mode == "run":
-        stem = out / args.out
-        results: dict[str, Any] = (
-            json.loads(stem.with_suffix(".json").read_text()) if stem.with_suffix(".json").exists() else {}
-        )
+        stem = out / (args.out or "scale-sizes")
         with tempfile.TemporaryDirectory(prefix="edigate-scale-") as tmp:
             for dialect in args.dialects.split(","):
                 for size in args.sizes.split(","):
-                    results[f"{dialect}/{size}"] = at_size(dialect, int(size), args, Path(tmp))
+                    one = at_size(dialect, int(size), args, Path(tmp))
+                    # the sizes' runs add to one results file (runs of other sizes may have written it meanwhile)
+                    results: dict[str, Any] = (
+                        json.loads(stem.with_suffix(".json").read_text()) if stem.with_suffix(".json").exists() else {}
+                    )
+                    results[f"{dialect}/{size}"] = one
                     stem.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
                     stem.with_suffix(".md").write_text(sizes_report(results), encoding="utf-8")
         return 0
     if args.before_src is None:
         ap.error("compare: --before-src is required (an export of the commit to compare with)")
+    args.out = args.out or "scale"
     results = {"load_average_before": Path("/proc/loadavg").read_text().split()[:3]}
     with tempfile.TemporaryDirectory(prefix="edigate-scale-") as tmp:
         for dialect in args.dialects.split(","):
