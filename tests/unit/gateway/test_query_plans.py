@@ -289,7 +289,7 @@ def test_the_health_tick_reads_recent_outcomes_by_index_ranges(storage_url: str)
     part still a seek of its own index."""
     dialect = "sqlite" if storage_url.startswith("sqlite") else "postgresql"
     receivers = [MUNICIPALITY_EAN, OTHER_EAN, HOSPITAL_EAN]
-    outcomes = recent_outcomes_statement(receivers, AT, timedelta(hours=1), timedelta(hours=24))
+    outcomes = recent_outcomes_statement(receivers, AT - timedelta(hours=1), AT - timedelta(hours=24))
     mixed = batched(
         [
             first_pending_statement(MUNICIPALITY_EAN),
