@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import os
 import platform
@@ -38,6 +37,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.bench_fhir_validator import start_validator  # noqa: E402
 from bench.bench_ingest import Bodies  # noqa: E402
+from bench.gateway_config import BenchPartner, hospital_and_municipality, service_config  # noqa: E402
 from bench.loadgen import (  # noqa: E402
     Request,
     closed_loop,
@@ -51,7 +51,6 @@ from bench.loadgen import (  # noqa: E402
 from edigate.fhir.config import DEFAULT_JAR, FhirSettings  # noqa: E402
 from edigate.fhir.supervisor import VALIDATOR_NICENESS  # noqa: E402
 from tests.harness.ports import free_port  # noqa: E402
-from tests.unit.medcom.samples import HOSPITAL_EAN, MUNICIPALITY_EAN  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "medcom"
 GLN_A, GLN_B = "5790000209354", "5790001348120"
@@ -121,41 +120,14 @@ def oioxml_request(base: str, bodies: Bodies) -> Callable[[], Request]:
 
 
 def gateway_config(port: int, db: Path, validator_url: str) -> str:
-    fhir = hashlib.sha256(TOKEN_FHIR.encode()).hexdigest()
-    oio = hashlib.sha256(TOKEN_OIO.encode()).hexdigest()
-    return f"""
-[server]
-listen = "127.0.0.1:{port}"
-[storage]
-url = "sqlite:///{db}"
-[logging]
-level = "warning"
-[fhir]
-validator_url = "{validator_url}"
-timeout_seconds = 60
-[[partners]]
-ean = "{GLN_A}"
-name = "Bench hospital (FHIR)"
-kind = "hospital"
-tokens_sha256 = ["{fhir}"]
-delivery = {{ kind = "mailbox" }}
-[[partners]]
-ean = "{GLN_B}"
-name = "Bench municipality (FHIR)"
-kind = "municipality"
-delivery = {{ kind = "mailbox" }}
-[[partners]]
-ean = "{HOSPITAL_EAN}"
-name = "Bench hospital"
-kind = "hospital"
-tokens_sha256 = ["{oio}"]
-delivery = {{ kind = "mailbox" }}
-[[partners]]
-ean = "{MUNICIPALITY_EAN}"
-name = "Bench municipality"
-kind = "municipality"
-delivery = {{ kind = "mailbox" }}
-"""
+    fhir_partners = [
+        BenchPartner(GLN_A, "Bench hospital (FHIR)", "hospital", TOKEN_FHIR),
+        BenchPartner(GLN_B, "Bench municipality (FHIR)", "municipality"),
+    ]
+    sections = f'[fhir]\nvalidator_url = "{validator_url}"\ntimeout_seconds = 60'
+    return service_config(
+        port, f"sqlite:///{db}", [*fhir_partners, *hospital_and_municipality(TOKEN_OIO)], sections=sections
+    )
 
 
 def main() -> int:
