@@ -19,6 +19,7 @@ import pytest
 
 from edigate.fhir.supervisor import VALIDATOR_NICENESS
 from tests.harness import config as cfg
+from tests.harness.fhir import FAST_START_JAVA_OPTIONS
 from tests.harness.http import Reply, request
 from tests.harness.receiver import Receiver
 from tests.harness.service import Fleet, Service, make_service
@@ -74,7 +75,10 @@ def supervised(tmp_path: Path) -> Iterator[tuple[Service, Receiver]]:
         [
             cfg.base(cfg.sqlite_url(tmp_path / "gw.db"), "test admin", TOKENS["admin"]),
             cfg.table("delivery", FAST_DELIVERY),
-            cfg.table("fhir", {"package_dir": str(PACKAGES), "timeout_seconds": 60}),
+            cfg.table(
+                "fhir",
+                {"package_dir": str(PACKAGES), "timeout_seconds": 60, "java_options": list(FAST_START_JAVA_OPTIONS)},
+            ),
             cfg.partner(GLN_A, "A", "hospital", "Fyn", cfg.MAILBOX_DELIVERY, token=TOKENS["a"]),
             cfg.partner(GLN_B, "B", "municipality", "Fyn", cfg.http_delivery(rx_b.url), token=TOKENS["b"]),
         ]
