@@ -42,6 +42,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 
 import edigate
+from edigate.health import PENDING_COUNT_CAP
 
 __all__ = [
     "CONTENT_TYPE",
@@ -386,8 +387,8 @@ class _SnapshotCollector(Collector):
         m = self._m
         depth = GaugeMetricFamily(
             "edigate_queue_depth",
-            "Messages waiting for delivery, per receiver (counted up to 10000 per route and message type;"
-            " 10001 there means more).",
+            f"Messages waiting for delivery, per receiver (counted up to {PENDING_COUNT_CAP} per route and message"
+            f" type; {PENDING_COUNT_CAP + 1} there means more).",
             labels=["receiver"],
         )
         oldest = GaugeMetricFamily(

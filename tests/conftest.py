@@ -132,11 +132,16 @@ def receiver() -> Iterator[Receiver]:
 # ------------------------------------------------------------------------------------------------ FHIR
 
 
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start the shared FHIR validator in the background when a collected test will need it (its JVM takes
-    30-90 s to warm up; the tests before it run meanwhile)."""
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """When the tests run (never while they are only collected: `--collect-only` starts no process), start
+    the shared FHIR validator in the background if a selected test will need it (its JVM takes 30-90 s to
+    warm up; the tests before it run meanwhile). The fixture starts it too, at the latest."""
     from tests.harness.fhir import SHARED_VALIDATOR
 
+    option = session.config.option
+    if option.collectonly or option.setupplan or (session.testsfailed and not option.continue_on_collection_errors):
+        return  # nothing runs (pytest's own loop stops on collection errors)
     if any("fhir_validator_url" in getattr(item, "fixturenames", ()) for item in session.items):
         SHARED_VALIDATOR.start_in_background()
 
