@@ -29,6 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.gateway_config import BenchPartner, service_config  # noqa: E402
 from edigate.clock import system_clock  # noqa: E402
 from edigate.medcom import Validator  # noqa: E402
 from edigate.medcom.ean import with_check_digit  # noqa: E402
@@ -63,32 +64,18 @@ def municipality(i: int) -> str:
 
 
 def config(port: int, db: Path, receiver_port: int, receivers: int) -> str:
-    parts = [
-        f"""
-[server]
-listen = "127.0.0.1:{port}"
-[storage]
-url = "sqlite:///{db}"
-[logging]
-level = "warning"
-[delivery]
-batch_size = 200
-[[partners]]
-ean = "{HOSPITAL_EAN}"
-name = "Bench hospital"
-kind = "hospital"
-delivery = {{ kind = "mailbox" }}
-"""
+    municipalities = [
+        BenchPartner(
+            municipality(i),
+            f"Bench municipality {i}",
+            "municipality",
+            delivery=f'{{ kind = "http", url = "http://127.0.0.1:{receiver_port}/m{i}" }}',
+        )
+        for i in range(receivers)
     ]
-    for i in range(receivers):
-        parts.append(f"""
-[[partners]]
-ean = "{municipality(i)}"
-name = "Bench municipality {i}"
-kind = "municipality"
-delivery = {{ kind = "http", url = "http://127.0.0.1:{receiver_port}/m{i}" }}
-""")
-    return "".join(parts)
+    hospital = BenchPartner(HOSPITAL_EAN, "Bench hospital", "hospital")
+    sections = "[delivery]\nbatch_size = 200"
+    return service_config(port, f"sqlite:///{db}", [hospital, *municipalities], sections=sections)
 
 
 async def fill(db_path: Path, n: int, receivers: int) -> float:

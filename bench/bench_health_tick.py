@@ -74,6 +74,7 @@ async def probe(url: str, repeat: int) -> dict[str, Any]:
     return {
         "median_ms": round(statistics.median(times), 2),
         "max_ms": round(max(times), 2),
+        "times_ms": [round(t, 2) for t in times],
         "pending_seen": pending,
         "per_statement_ms": {
             k: round(sum(v) / repeat, 2) for k, v in sorted(per_sql.items(), key=lambda kv: -sum(kv[1]))
@@ -102,7 +103,25 @@ def run_in(src: Path, *args: str) -> dict[str, Any]:
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
-def one(dialect: str, n: int, share: float, before: Path, repeat: int, tmp: Path) -> dict[str, Any]:
+def merged(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The probes of one tree in several rounds as one: median and max over every read."""
+    times = [t for r in runs for t in r["times_ms"]]
+    per_sql: dict[str, list[float]] = defaultdict(list)
+    for r in runs:
+        for k, v in r["per_statement_ms"].items():
+            per_sql[k].append(v)
+    return {
+        "median_ms": round(statistics.median(times), 2),
+        "max_ms": round(max(times), 2),
+        "times_ms": times,
+        "pending_seen": runs[-1]["pending_seen"],
+        "per_statement_ms": {
+            k: round(sum(v) / len(runs), 2) for k, v in sorted(per_sql.items(), key=lambda kv: -sum(kv[1]))
+        },
+    }
+
+
+def one(dialect: str, n: int, share: float, before: Path, repeat: int, tmp: Path, rounds: int) -> dict[str, Any]:
     tag = f"{int(share * 100)}"
     deliver = ("--deliver-receipts",) if share == 0 else ()
     if dialect == "sqlite":
@@ -121,12 +140,14 @@ def one(dialect: str, n: int, share: float, before: Path, repeat: int, tmp: Path
         pg_admin(f'CREATE DATABASE "{name}_a" TEMPLATE "{name}_b"')
     try:
         load = loadavg()
-        out = {
-            "fill": filled,
-            "load_average": load,
-            "before": run_in(before, "probe", "--url", url_b, "--repeat", str(repeat)),
-            "after": run_in(REPO, "probe", "--url", url_a, "--repeat", str(repeat)),
-        }
+        # before and after alternate in `rounds` rounds, so that a change of the machine's load (shared,
+        # 2 cores) falls on both trees alike
+        probes: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
+        for _ in range(rounds):
+            probes["before"].append(run_in(before, "probe", "--url", url_b, "--repeat", str(repeat)))
+            probes["after"].append(run_in(REPO, "probe", "--url", url_a, "--repeat", str(repeat)))
+        out = {"fill": filled, "load_average": load, "rounds": rounds}
+        out.update({tree: merged(runs) for tree, runs in probes.items()})
     finally:
         if dialect == "postgresql":
             for suffix in ("_b", "_a"):
@@ -141,8 +162,9 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
         "",
         f"Two stores of {args.pending:,} messages each: all delivered and acknowledged (0 pending), or all",
         "pending for one municipality. The route signals of three receivers, read "
-        f"{args.repeat} times (median / max ms).",
-        "Before = the tree named by --before-src; after = this tree; same copy of each store, one run.",
+        f"{args.repeat} times per probe (median / max ms over all reads).",
+        "Before = the tree named by --before-src; after = this tree; same copy of each store, one run;",
+        f"the two trees' probes alternate, {args.rounds} each, so the machine's changing load falls on both.",
         f"Load average (1/5/15 min, 2 shared cores) at start {results['load_average_before']}, "
         f"end {results['load_average_after']}.",
     ]
@@ -180,6 +202,7 @@ def main() -> int:
     ap.add_argument("--src", type=Path, default=REPO)
     ap.add_argument("--url")
     ap.add_argument("--repeat", type=int, default=15)
+    ap.add_argument("--rounds", type=int, default=3, help="before/after probes alternate this many times")
     ap.add_argument("--before-src", type=Path)
     ap.add_argument("--pending", type=int, default=140_000)
     ap.add_argument("--dialects", default="sqlite,postgresql")
@@ -196,7 +219,7 @@ def main() -> int:
         for dialect in args.dialects.split(","):
             for label, share in (("0", 0.0), ("all", 1.0)):
                 results[f"{dialect}/{label}"] = one(
-                    dialect, args.pending, share, args.before_src.resolve(), args.repeat, Path(tmp)
+                    dialect, args.pending, share, args.before_src.resolve(), args.repeat, Path(tmp), args.rounds
                 )
                 for f in Path(tmp).glob("*.db*"):
                     f.unlink()

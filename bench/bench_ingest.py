@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import hashlib
 import json
 import os
 import platform
@@ -34,9 +33,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench import loadgen  # noqa: E402
+from bench.gateway_config import hospital_and_municipality, service_config  # noqa: E402
 from bench.loadgen import load_average, process_cpu_seconds, start, stop  # noqa: E402
 from tests.harness.ports import free_port  # noqa: E402
-from tests.unit.medcom.samples import HOSPITAL_EAN, MUNICIPALITY_EAN, ggop_message, xdis91_message  # noqa: E402
+from tests.unit.medcom.samples import ggop_message, xdis91_message  # noqa: E402
 
 TOKEN = "bench-hospital"
 BARE_SERVER = textwrap.dedent("""
@@ -53,26 +53,7 @@ BARE_SERVER = textwrap.dedent("""
 
 
 def config(port: int, db: Path, log_level: str = "warning") -> str:
-    digest = hashlib.sha256(TOKEN.encode()).hexdigest()
-    return f"""
-[server]
-listen = "127.0.0.1:{port}"
-[storage]
-url = "sqlite:///{db}"
-[logging]
-level = "{log_level}"
-[[partners]]
-ean = "{HOSPITAL_EAN}"
-name = "Bench hospital"
-kind = "hospital"
-tokens_sha256 = ["{digest}"]
-delivery = {{ kind = "mailbox" }}
-[[partners]]
-ean = "{MUNICIPALITY_EAN}"
-name = "Bench municipality"
-kind = "municipality"
-delivery = {{ kind = "mailbox" }}
-"""
+    return service_config(port, f"sqlite:///{db}", hospital_and_municipality(TOKEN), log_level=log_level)
 
 
 class Bodies:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import os
 import re
@@ -38,8 +37,8 @@ if str(REPO) not in sys.path:
 
 from bench.bench_ingest import TOKEN, Bodies, start, stop  # noqa: E402
 from bench.bench_scale import pg_admin, run_in  # noqa: E402
+from bench.gateway_config import hospital_and_municipality, service_config  # noqa: E402
 from tests.harness.ports import free_port  # noqa: E402
-from tests.unit.medcom.samples import HOSPITAL_EAN, MUNICIPALITY_EAN  # noqa: E402
 
 WINDOW = 5.0
 FAILURES = ("store_commit_failed", "delivery_claim_failed", "ack_sweep_failed")
@@ -52,28 +51,7 @@ def loadavg() -> list[str]:
 def config(port: int, url: str) -> str:
     """The bench partners (bench_ingest's), mailbox delivery; the service's own retention pass keeps
     bodies 10 years, so only `edigate purge` purges here."""
-    digest = hashlib.sha256(TOKEN.encode()).hexdigest()
-    return f"""
-[server]
-listen = "127.0.0.1:{port}"
-[storage]
-url = "{url}"
-[logging]
-level = "warning"
-[retention]
-body_days = 3650
-[[partners]]
-ean = "{HOSPITAL_EAN}"
-name = "Bench hospital"
-kind = "hospital"
-tokens_sha256 = ["{digest}"]
-delivery = {{ kind = "mailbox" }}
-[[partners]]
-ean = "{MUNICIPALITY_EAN}"
-name = "Bench municipality"
-kind = "municipality"
-delivery = {{ kind = "mailbox" }}
-"""
+    return service_config(port, url, hospital_and_municipality(TOKEN), sections="[retention]\nbody_days = 3650")
 
 
 async def offered_load(

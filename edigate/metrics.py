@@ -42,6 +42,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 
 import edigate
+from edigate.health import PENDING_COUNT_CAP
 
 __all__ = [
     "CONTENT_TYPE",
@@ -50,6 +51,7 @@ __all__ = [
     "NOTICE_KINDS",
     "RECEIVED_OUTCOMES",
     "ROUTE_STATES",
+    "SENT_KIND",
     "UNKNOWN",
     "GaugeSnapshot",
     "Metrics",
@@ -73,18 +75,32 @@ RECEIVED_OUTCOMES = (
 )
 #: outcome of one delivery attempt to a receiver
 DELIVERY_OUTCOMES = ("delivered", "failed", "timeout", "refused", "dead_letter")
+#: notify's outbox notice kinds (the procedure's notices, its confirmations and the IT alerts) -> the
+#: notices-sent counter's kind; None: a mail the counter leaves out (a subscription's confirm mail). The one
+#: place the gateway knows these kinds: the outbox gauge's labels are its keys, the counter's its values.
+SENT_KIND: Mapping[str, str | None] = {
+    "first": "notice",
+    "combined": "notice",
+    "update": "update",
+    "resolved": "resolved",
+    "reminder": "reminder",
+    "receipt": "receipt",
+    "reporter-resolved": "resolved",
+    "confirm": None,
+    "alert": "alert",
+    "alert-degraded": "alert",
+    "alert-reminder": "reminder",
+    "alert-recovered": "recovered",
+}
 #: mails/notices from the outage procedure and the on-call alerts
-NOTICE_KINDS = ("notice", "update", "resolved", "reminder", "receipt", "alert", "recovered")
+NOTICE_KINDS = tuple(dict.fromkeys(kind for kind in SENT_KIND.values() if kind))
 INCIDENT_KINDS = ("acute", "planned")
 # the outage procedure's login throttle: a wrong access key, a lock-out begun, an attempt refused while locked
 LOGIN_EVENTS = ("wrong_key", "lockout", "throttled")
 ROUTE_STATES = ("ok", "degraded", "down")
-#: notify's outbox: channels and the notice kinds of its rows (procedure notices, confirmations, IT alerts)
+#: notify's outbox: channels and the notice kinds of its rows
 OUTBOX_CHANNELS = ("mail", "webhook")
-OUTBOX_NOTICE_KINDS = (
-    "first", "update", "resolved", "combined", "reminder", "receipt", "confirm",
-    "alert", "alert-degraded", "alert-reminder", "alert-recovered",
-)  # fmt: skip
+OUTBOX_NOTICE_KINDS = tuple(SENT_KIND)
 
 _DELIVERY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 _RECEIPT_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 5400.0, 7200.0, 14400.0)
@@ -371,8 +387,8 @@ class _SnapshotCollector(Collector):
         m = self._m
         depth = GaugeMetricFamily(
             "edigate_queue_depth",
-            "Messages waiting for delivery, per receiver (counted up to 10000 per route and message type;"
-            " 10001 there means more).",
+            f"Messages waiting for delivery, per receiver (counted up to {PENDING_COUNT_CAP} per route and message"
+            f" type; {PENDING_COUNT_CAP + 1} there means more).",
             labels=["receiver"],
         )
         oldest = GaugeMetricFamily(

@@ -35,7 +35,7 @@ from edigate.alerts import AlertFacts, AlertSettings, AlertThrottle, alert_facts
 from edigate.clock import Clock
 from edigate.config import HealthSettings
 from edigate.health import EventKind, HealthEvent, HealthMatrix, HealthMonitor, HealthThresholds, route_key
-from edigate.metrics import GaugeSnapshot, Metrics, QueueGauge
+from edigate.metrics import SENT_KIND, GaugeSnapshot, Metrics, QueueGauge
 from edigate.store.db import Database
 from edigate.store.health_queries import StoreSignals, read_new_receipts, read_route_signals
 from edigate.store.model import MissingReceiptAlert
@@ -43,21 +43,6 @@ from edigate.store.model import MissingReceiptAlert
 __all__ = ["HealthLoop", "HealthLoopSettings", "OutageProcedure"]
 
 log = structlog.get_logger("edigate.monitor")
-
-#: notify's notice kinds -> the notices-sent counter's kinds (edigate.metrics.NOTICE_KINDS)
-SENT_KIND = {
-    "first": "notice",
-    "combined": "notice",
-    "update": "update",
-    "resolved": "resolved",
-    "reminder": "reminder",
-    "receipt": "receipt",
-    "reporter-resolved": "resolved",
-    "alert": "alert",
-    "alert-degraded": "alert",
-    "alert-reminder": "reminder",
-    "alert-recovered": "recovered",
-}
 
 
 class OutboxState(Protocol):
@@ -104,7 +89,8 @@ class OutageProcedure(Protocol):
         ...
 
     async def sent_mail_counts(self) -> Mapping[str, int] | None:
-        """Mails sent so far, by the procedure's notice kind (`SENT_KIND` maps them); None when unreadable."""
+        """Mails sent so far, by the procedure's notice kind (`edigate.metrics.SENT_KIND` maps them); None
+        when unreadable."""
         ...
 
     async def last_alerts(self, key: str) -> tuple[datetime | None, datetime | None]:
@@ -237,8 +223,9 @@ class HealthLoop:
         if self._sent_seen is not None:
             for kind, count in counts.items():
                 delta = count - self._sent_seen.get(kind, 0)
-                if delta > 0 and kind in SENT_KIND:
-                    self.metrics.notice_sent(SENT_KIND[kind], delta)
+                sent_kind = SENT_KIND.get(kind)
+                if delta > 0 and sent_kind is not None:
+                    self.metrics.notice_sent(sent_kind, delta)
         self._sent_seen = dict(counts)
 
     async def _observe_receipts(self, now: datetime) -> None:

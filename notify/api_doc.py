@@ -2,8 +2,9 @@
 may call it, its parameters, request body and answers, with the bodies as pydantic models.
 
 The gateway generates the document from these declarations (`edigate.web.openapi` reads them through its
-`OperationSpec` protocol: notify imports nothing of the gateway, so the shapes are declared here again as
-small dataclasses). A test checks that every `/api/` route notify registers is declared here and back.
+`OperationSpec` protocol: notify imports nothing of the gateway, so its operation is a small dataclass here;
+parameters and answers are the shared leaf `notify.api_shapes`, the gateway's too). A test checks that
+every `/api/` route notify registers is declared here and back.
 
 Request members carry what the server checks in JSON Schema; the rules JSON Schema cannot say are marked
 `x-server-rules` (the server answers 422 naming the field in `felter`). Lists of codes are marked
@@ -18,23 +19,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, WithJsonSchema
 
-JSON = "application/json"
-JsonSchema = Mapping[str, object]
-Content = type[BaseModel] | JsonSchema
-
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    where: Literal["path", "query"]
-    schema: JsonSchema
-    description: str
-
-
-@dataclass(frozen=True)
-class Reply:
-    description: str
-    content: Mapping[str, Content] = field(default_factory=dict)
+from notify.api_shapes import EAN as _EAN
+from notify.api_shapes import JSON, Content, JsonSchema, Param, Reply, Security, reply
 
 
 @dataclass(frozen=True)
@@ -44,7 +30,7 @@ class Operation:
     operation_id: str
     summary: str
     tag: str
-    security: Literal["bearer", "none", "optional"]
+    security: Security
     responses: Mapping[int, Reply]
     parameters: Sequence[Param] = ()
     body: Mapping[str, Content] = field(default_factory=dict)
@@ -58,7 +44,6 @@ class Operation:
 # ---------------------------------------------------------------------------------------------- schema parts
 
 _ID31: JsonSchema = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}  # INTEGER columns (32 bits)
-_EAN: JsonSchema = {"type": "string", "pattern": "^[0-9]{13}$", "x-server-rules": "a GS1 check digit that fits"}
 _TEXT_2000 = {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": r"\S"}
 _TEXT_200 = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"\S"}
 _TIME_IN = {
@@ -438,12 +423,8 @@ class Directory(Body):
 # ---------------------------------------------------------------------------------------------- operations
 
 
-def _reply(description: str, model: Content | None = None, media_type: str = JSON) -> Reply:
-    return Reply(description, {} if model is None else {media_type: model})
-
-
 def _err(description: str) -> Reply:
-    return _reply(description, NotifyError)
+    return reply(description, NotifyError)
 
 
 _OBJECT: JsonSchema = {"type": "object"}
@@ -456,7 +437,7 @@ _ADMINS_ONLY = _err("Admins only.")
 
 def _incident_action(action: str, body: type[BaseModel] | None, summary: str, forbidden: str) -> Operation:
     responses = {
-        200: _reply("The incident after the change.", Incident),
+        200: reply("The incident after the change.", Incident),
         401: _UNAUTHORIZED,
         403: _err(forbidden),
         404: _err("No such incident."),
@@ -487,7 +468,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "incidents",
         "bearer",
         {
-            201: _reply("Stored; `Location` names it.", Incident),
+            201: reply("Stored; `Location` names it.", Incident),
             400: _NOT_JSON,
             401: _UNAUTHORIZED,
             403: _err("Not allowed."),
@@ -502,7 +483,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "All incidents, newest first (reporter or admin)",
         "incidents",
         "bearer",
-        {200: _reply("Incidents.", IncidentList), 401: _UNAUTHORIZED},
+        {200: reply("Incidents.", IncidentList), 401: _UNAUTHORIZED},
     ),
     Operation(
         "get",
@@ -511,7 +492,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "One incident with updates, notices, recipients and audit trail",
         "incidents",
         "bearer",
-        {200: _reply("The incident.", IncidentDetail), 401: _UNAUTHORIZED, 404: _err("No such incident.")},
+        {200: reply("The incident.", IncidentDetail), 401: _UNAUTHORIZED, 404: _err("No such incident.")},
         parameters=(_IID,),
     ),
     _incident_action(
@@ -541,7 +522,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "incidents",
         "bearer",
         {
-            200: _reply("The incident's task (`task` null once withdrawn).", PortalTaskAnswer),
+            200: reply("The incident's task (`task` null once withdrawn).", PortalTaskAnswer),
             400: _NOT_JSON,
             401: _UNAUTHORIZED,
             403: _DESK_ONLY,
@@ -560,8 +541,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "incidents",
         "bearer",
         {
-            200: _reply("Tasks.", PortalTaskList),
-            400: _reply("A query parameter other than `open` (the reason names how many).", NotifyError),
+            200: reply("Tasks.", PortalTaskList),
+            400: reply("A query parameter other than `open` (the reason names how many).", NotifyError),
             401: _UNAUTHORIZED,
             403: _DESK_ONLY,
         },
@@ -575,8 +556,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "subscriptions",
         "optional",
         {
-            201: _reply("Active at once (an admin created it).", SubscriptionCreated),
-            202: _reply(
+            201: reply("Active at once (an admin created it).", SubscriptionCreated),
+            202: reply(
                 "A confirmation mail is sent, unless one is already pending for the address (the same answer "
                 "either way).",
                 SubscriptionRequested,
@@ -595,7 +576,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "All subscriptions, with removed ones (admin)",
         "subscriptions",
         "bearer",
-        {200: _reply("Subscriptions.", SubscriptionList), 401: _UNAUTHORIZED, 403: _ADMINS_ONLY},
+        {200: reply("Subscriptions.", SubscriptionList), 401: _UNAUTHORIZED, 403: _ADMINS_ONLY},
     ),
     Operation(
         "delete",
@@ -605,7 +586,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "subscriptions",
         "bearer",
         {
-            200: _reply("Removed.", SubscriptionState),
+            200: reply("Removed.", SubscriptionState),
             401: _UNAUTHORIZED,
             403: _ADMINS_ONLY,
             404: _err("No such subscription."),
@@ -620,8 +601,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "subscriptions",
         "none",
         {
-            200: _reply("Confirmed.", {"type": "string"}, "text/html"),
-            404: _reply("Unknown or removed.", {"type": "string"}, "text/html"),
+            200: reply("Confirmed.", {"type": "string"}, "text/html"),
+            404: reply("Unknown or removed.", {"type": "string"}, "text/html"),
         },
         parameters=(Param("token", "path", {"type": "string", "minLength": 1}, "from the mail"),),
     ),
@@ -633,7 +614,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Organisations, contacts and the change history of the directory (admin)",
         "directory",
         "bearer",
-        {200: _reply("The directory.", Directory), 401: _UNAUTHORIZED, 403: _ADMINS_ONLY},
+        {200: reply("The directory.", Directory), 401: _UNAUTHORIZED, 403: _ADMINS_ONLY},
     ),
     Operation(
         "put",
@@ -643,7 +624,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "directory",
         "bearer",
         {
-            200: _reply("The organisation as stored.", DirectoryOrganisation),
+            200: reply("The organisation as stored.", DirectoryOrganisation),
             400: _NOT_JSON,
             401: _UNAUTHORIZED,
             403: _ADMINS_ONLY,
@@ -661,7 +642,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "directory",
         "bearer",
         {
-            200: _reply("The contacts as stored.", DirectoryContacts),
+            200: reply("The contacts as stored.", DirectoryContacts),
             400: _NOT_JSON,
             401: _UNAUTHORIZED,
             403: _ADMINS_ONLY,

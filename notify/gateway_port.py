@@ -16,7 +16,7 @@ from datetime import datetime
 from notify import policy
 from notify.alert_mail import ALERT_NOTICE_KIND, AlertFacts, alert_rows
 from notify.incidents import SYSTEM
-from notify.model import OutboxCounts
+from notify.model import AlertMailKey, OutboxCounts
 from notify.service import NotifyService
 
 __all__ = ["GatewayPort"]
@@ -90,7 +90,7 @@ class GatewayPort:
         queued = await self._service.record_mail(
             incident_id=facts.incident_id,
             kind=kind,
-            dedupe_key=f"{kind}:{facts.key}:{facts.at.isoformat()}",
+            dedupe_key=str(AlertMailKey(kind, facts.key, facts.at)),
             subject=subject,
             rows=rows,
             action="driftsalarm",

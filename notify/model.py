@@ -122,6 +122,25 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class AlertMailKey:
+    """What makes an IT alert mail one mail, as its notice's `dedupe_key`: the notice kind (`alert`,
+    `alert-recovered`, …), the gateway's alert key (`HealthEvent.key`) and the moment. The gateway port
+    writes it and the storage finds a key's alerts by `prefix`: the text form is written here only."""
+
+    kind: str
+    key: str
+    at: datetime
+
+    def __str__(self) -> str:
+        return self.prefix(self.kind, self.key) + self.at.isoformat()
+
+    @staticmethod
+    def prefix(kind: str, key: str) -> str:
+        """What every alert mail key of this kind and alert key starts with (the moment follows)."""
+        return f"{kind}:{key}:"
+
+
+@dataclass(frozen=True)
 class NewOutboxRow:
     channel: Channel
     address: str  # mail address or webhook URL

@@ -7,8 +7,10 @@ is validated by `load_settings` before anything is built.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import errno
 import os
+import signal
 import sys
 from typing import Any
 
@@ -56,6 +58,29 @@ def follow_parent() -> int | None:
     return None
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+async def stop_once_on_signals(app: web.Application) -> None:
+    """Replace aiohttp's signal handlers (which raise its graceful exit on *every* signal) by ones that do so
+    once: a second SIGTERM during the stop (the kernel's parent-death signal plus the parent watch, a
+    supervisor repeating itself, Ctrl-C twice) raised it again inside the clean-up, which then ended
+    half-way, with database connections and background loops cut off. From the first signal on, SIGTERM and
+    SIGINT are ignored by the process (also after the event loop has closed, until it exits); SIGKILL still
+    stops it at once."""
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        for each in STOP_SIGNALS:
+            loop.remove_signal_handler(each)
+            signal.signal(each, signal.SIG_IGN)
+        structlog.get_logger().info("edigate_stopping", signal=signal.Signals(signum).name, repeats="ignored")
+        raise web.GracefulExit()
+
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, on_signal, signum)
+
+
 def run(args: argparse.Namespace) -> int:
     if (code := follow_parent()) is not None:
         return code
@@ -75,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
     if os.environ.get("EDIGATE_CLOCK_FILE"):
         log.warning("test_clock_in_use", clock_file=os.environ["EDIGATE_CLOCK_FILE"])
     app = build_app(settings)
+    app.on_startup.insert(0, stop_once_on_signals)
     log.info(
         "edigate_starting",
         listen=f"{settings.server.host}:{settings.server.port}",

@@ -126,9 +126,17 @@ class ExplainPool:
         self._pending.append(self._pool.submit(_warm_up))
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        """Stop the worker at once. It only writes reports, nobody waits for one any more, and a polite
+        shutdown would let the interpreter's exit wait for it: a worker still importing xmlschema at the
+        lowest priority on a busy machine held `edigate serve` 10-15 s past SIGTERM, a stuck one for ever."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        workers = list((pool._processes or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for worker in workers:
+            with contextlib.suppress(OSError):
+                worker.kill()
 
     async def explained(self, data: bytes, result: ValidationResult) -> ValidationResult:
         """`result` with the readable report in place of lxml's log when the budget allows; else as is."""

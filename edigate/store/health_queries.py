@@ -6,19 +6,23 @@ rides an index of ``gw_messages``:
 * pending work, per receiver: a loose index scan of the partial index ``gw_messages_pending_routes``
   (pending rows only; receiver, sender, type, created_at): one seek per route and type finds the group and
   its oldest message, and the count is a bounded range (up to ``PENDING_COUNT_CAP`` + 1), so a dead
-  receiver's 140 k waiting messages cost what 10 k do. The seeks of all receivers go in one compound
-  statement per round (`batched`): the tick's round trips do not grow with the number of partners either;
+  receiver's 140 k waiting messages cost what 1 k do;
 * the failure streak: the head of each receiver's queue (FIFO: while it fails nothing behind it moves), and
   its first ``attempt_failed`` event (index ``gw_events_message``);
 * the last success: per receiver, the newest delivered row (``gw_messages_queue`` backwards);
 * receipts overdue, the recent refusal rate and the dead letters: ``state IN (…) AND created_at >= …``
-  (``gw_messages_state_created``).
+  (``gw_messages_state_created`` or a receiver's index), all in one statement.
+
+A tick is round trips, not rows: every seek of a round, whatever its kind and for every receiver, goes in
+one compound statement (`batched`), so a tick with one waiting route per receiver is three statements,
+however many partners and messages.
 
 Nothing here reads ``body`` (which holds the CPR) and no error text leaves unscrubbed.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from edigate.health import PENDING_COUNT_CAP, CircuitState, RouteSignals, TypeSignals
 from edigate.logging import scrub_text
 from edigate.store.db import Database
-from edigate.store.schema import PENDING, events, messages
+from edigate.store.schema import PENDING, UtcDateTime, events, messages
 from edigate.store.states import DeliveryState, MessageState
 
 __all__ = [
@@ -115,106 +119,53 @@ async def read_route_signals(
     in the last ``receipt_window``; ``circuits`` maps receiver -> the delivery worker's circuit state.
 
     Overdue receipts count for messages sent within ``overdue_window``: an old message whose receipt
-    never came stays visible in the message API, but does not keep its route degraded for ever."""
+    never came stays visible in the message API, but does not keep its route degraded for ever.
+
+    Round trips, not rows, are what a tick costs on a busy machine (each one waits for the database's
+    process to be scheduled), so they are few and fixed: the queues in rounds of seeks (two when each
+    receiver has one route and type waiting), the recent outcomes in one statement, and outside a
+    transaction on PostgreSQL (no BEGIN/ROLLBACK; each statement reads its own snapshot, as it did)."""
     circuits = circuits or {}
     routes: dict[Route, RouteCounts] = {}
-    heads: dict[str, _Head] = {}
     last_success: dict[str, datetime] = {}
     dead: dict[Route, tuple[int, str | None]] = {}
     if not receivers:
         return StoreSignals((), {}, {})
     receivers = list(receivers)
     async with db.engine.connect() as conn:
-        for sender, receiver, mtype, count, oldest in await _pending_routes(conn, receivers):
+        if db.dialect == "postgresql":
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+        found = await _read_queues(conn, receivers)
+        for sender, receiver, mtype, count, oldest in found.groups:
             acc = routes.setdefault((sender, receiver), RouteCounts()).type(mtype)
             acc.pending += count
             acc.oldest = oldest
+        heads = found.heads
+        for receiver, delivered_at in found.last_delivered.items():
+            last_success[receiver] = delivered_at
 
-        receivers_pending = sorted({r for (_, r) in routes})
-        head_rows = await _each(conn, [head_statement(r) for r in receivers_pending])
-        for receiver, head_row in zip(receivers_pending, head_rows, strict=True):
-            if head_row is None or not head_row.last_error or head_row.attempts <= 0:
-                continue
-            first_failure = (
-                await conn.execute(
-                    sa.select(sa.func.min(events.c.at)).where(
-                        events.c.message_id == head_row.id, events.c.event == "attempt_failed"
-                    )
-                )
-            ).scalar()
-            heads[receiver] = _Head(
-                head_row.sender_ean, int(head_row.attempts), head_row.last_error, _aware(first_failure)
-            )
-
-        delivered_rows = await _each(conn, [last_delivered_statement(r) for r in receivers])
-        for receiver, delivered in zip(receivers, delivered_rows, strict=True):
-            if delivered is not None and delivered.delivered_at is not None:
-                last_success[receiver] = _aware(delivered.delivered_at)  # type: ignore[assignment]
-
-        dead_streaks = await _dead_letter_streaks(conn, receivers, heads, last_success, now - overdue_window)
+        recent = await _recent_outcomes(conn, receivers, now, receipt_window, overdue_window)
+        dead_streaks = await _dead_letter_streaks(
+            conn, recent.get("streak", []), heads, last_success, now - overdue_window
+        )
         for route in dead_streaks:
             routes.setdefault(route, RouteCounts())
 
-        overdue = (
-            await conn.execute(
-                sa.select(m.sender_ean, m.receiver_ean, m.type, sa.func.count())
-                .where(
-                    m.state == MessageState.RECEIPT_OVERDUE,
-                    m.created_at >= now - overdue_window,
-                    m.receiver_ean.in_(receivers),
-                )
-                .group_by(m.sender_ean, m.receiver_ean, m.type)
-            )
-        ).all()
-        for sender, receiver, mtype, count in overdue:
-            routes.setdefault((sender, receiver), RouteCounts()).type(mtype).overdue += int(count)
-
-        answered = (
-            await conn.execute(
-                sa.select(m.sender_ean, m.receiver_ean, m.type, m.state, sa.func.count())
-                .where(
-                    m.state.in_((MessageState.ACKNOWLEDGED, MessageState.REFUSED)),
-                    m.created_at >= now - receipt_window,
-                    m.receiver_ean.in_(receivers),
-                )
-                .group_by(m.sender_ean, m.receiver_ean, m.type, m.state)
-            )
-        ).all()
-        for sender, receiver, mtype, state, count in answered:
-            acc = routes.setdefault((sender, receiver), RouteCounts()).type(mtype)
-            acc.receipts += int(count)
-            if state == MessageState.REFUSED:
-                acc.refusals += int(count)
-
+        for row in recent.get("overdue", []):
+            routes.setdefault((row.sender_ean, row.receiver_ean), RouteCounts()).type(row.type).overdue += int(row.n)
+        for row in recent.get("answered", []):
+            acc = routes.setdefault((row.sender_ean, row.receiver_ean), RouteCounts()).type(row.type)
+            acc.receipts += int(row.n)
+            if row.state == MessageState.REFUSED:
+                acc.refusals += int(row.n)
         # traffic in the window that is healthy and not yet answered (delivered, awaiting its receipt, or
         # never asking for one): the route is known and ok, not missing from /api/v1/routes
-        delivered = (
-            await conn.execute(
-                sa.select(m.sender_ean, m.receiver_ean)
-                .where(
-                    m.state.in_((MessageState.DELIVERED, MessageState.ACCEPTED)),
-                    m.created_at >= now - receipt_window,
-                    m.receiver_ean.in_(receivers),
-                )
-                .group_by(m.sender_ean, m.receiver_ean)
-            )
-        ).all()
-        for sender, receiver in delivered:
-            routes.setdefault((sender, receiver), RouteCounts())
-
-        dead_rows = (
-            await conn.execute(
-                sa.select(m.sender_ean, m.receiver_ean, sa.func.count(), sa.func.max(m.id))
-                .where(
-                    m.state == MessageState.FAILED, m.created_at >= now - overdue_window, m.receiver_ean.in_(receivers)
-                )
-                .group_by(m.sender_ean, m.receiver_ean)
-            )
-        ).all()
-        for sender, receiver, count, newest in dead_rows:  # rare: one more read per such route
-            reason = (await conn.execute(sa.select(m.last_error).where(m.id == newest))).scalar()
-            dead[(sender, receiver)] = (int(count), scrub_text(reason)[:300] if reason else None)
-            routes.setdefault((sender, receiver), RouteCounts())
+        for row in recent.get("delivered", []):
+            routes.setdefault((row.sender_ean, row.receiver_ean), RouteCounts())
+        for row in recent.get("dead", []):  # rare: one more read per such route
+            reason = (await conn.execute(sa.select(m.last_error).where(m.id == row.id))).scalar()
+            dead[(row.sender_ean, row.receiver_ean)] = (int(row.n), scrub_text(reason)[:300] if reason else None)
+            routes.setdefault((row.sender_ean, row.receiver_ean), RouteCounts())
 
     out: list[RouteSignals] = []
     queues: dict[str, tuple[int, datetime | None]] = {r: (0, None) for r in receivers}
@@ -255,7 +206,7 @@ async def read_route_signals(
 
 async def _dead_letter_streaks(
     conn: AsyncConnection,
-    receivers: Sequence[str],
+    rows: Sequence[Any],
     heads: Mapping[str, _Head],
     last_success: Mapping[str, datetime],
     not_before: datetime,
@@ -265,23 +216,15 @@ async def _dead_letter_streaks(
     Dead-lettering a dead receiver's queue empties it; that is not recovery. Only a later successful
     delivery to the receiver ends the streak (``last_success``), so the route stays down until then and no
     "OK igen" / "Løst" goes out while the receiver still answers 503. ``failing_since`` is the first failed
-    attempt among the streak's dead letters. Rides ``gw_messages_queue`` (receiver, state, id)."""
-    candidates = [r for r in receivers if r not in heads]
-    if not candidates:
-        return {}
-    rows = (
-        await conn.execute(
-            sa.select(
-                m.receiver_ean, m.sender_ean, sa.func.count(), sa.func.max(m.last_error), sa.func.max(m.updated_at)
-            )
-            .where(m.receiver_ean.in_(candidates), m.delivery_state == DeliveryState.FAILED, m.updated_at >= not_before)
-            .group_by(m.receiver_ean, m.sender_ean)
-        )
-    ).all()
+    attempt among the streak's dead letters. ``rows`` are the dead letters per route since ``not_before``
+    (``_recent_outcomes``, kind "streak"); a receiver whose queue head is failing is not a candidate."""
     out: dict[Route, _Head] = {}
-    for receiver, sender, count, last_error, last_dead in rows:
+    for row in rows:
+        receiver, sender = row.receiver_ean, row.sender_ean
+        if receiver in heads:
+            continue
         success = last_success.get(receiver)
-        last_dead_at = _aware(last_dead)
+        last_dead_at = _aware(row.at)
         if last_dead_at is None or (success is not None and success >= last_dead_at):
             continue
         bound = max(not_before, success) if success is not None else not_before
@@ -303,11 +246,25 @@ async def _dead_letter_streaks(
         since = _aware(first_failure)
         if since is None:
             continue
-        out[(sender, receiver)] = _Head(sender, int(count), last_error, since)
+        out[(sender, receiver)] = _Head(sender, int(row.n), row.last_error, since)
     return out
 
 
-def first_pending_statement(receiver: str, sender: str | None = None, after_type: str | None = None) -> sa.Select[Any]:
+# ------------------------------------------------------------------------------------------- the queues
+
+#: The one row shape of every seek, so that seeks of different kinds share one compound statement (one
+#: round trip): each statement below names its columns from these, the rest are typed NULLs.
+SEEK_SHAPE: dict[str, sa.types.TypeEngine[Any]] = {
+    "sender_ean": sa.String(13),
+    "type": sa.String(32),
+    "at": UtcDateTime(),
+    "id": sa.BigInteger(),
+    "n": sa.Integer(),
+    "last_error": sa.Text(),
+}
+
+
+def first_pending_statement(receiver: Any, sender: Any = None, after_type: Any = None) -> sa.Select[Any]:
     """The first entry of the pending rows' index for `receiver` after a group: with `sender` and
     `after_type`, the next message type of that route; with `sender` alone, the first route whose sender
     sorts after it; with neither, the receiver's first route. The entry is the group's oldest message (the
@@ -322,11 +279,12 @@ def first_pending_statement(receiver: str, sender: str | None = None, after_type
         if sender is not None:
             where.append(m.sender_ean > sender)
         order = (m.sender_ean, m.type, m.created_at)
-    return sa.select(m.sender_ean, m.type, m.created_at).where(*where).order_by(*order).limit(1)
+    return sa.select(m.sender_ean, m.type, m.created_at.label("at")).where(*where).order_by(*order).limit(1)
 
 
-def pending_count_statement(receiver: str, sender: str, mtype: str, cap: int = PENDING_COUNT_CAP) -> sa.Select[Any]:
-    """How many messages of one route and type wait, counted up to `cap` + 1: a bounded index range."""
+def pending_count_statement(receiver: Any, sender: Any, mtype: Any, cap: int = PENDING_COUNT_CAP) -> sa.Select[Any]:
+    """How many messages of one route and type wait, counted up to `cap` + 1: a bounded range of the
+    pending rows' index (on PostgreSQL index only), so its cost stops growing at the cap."""
     rows = (
         sa.select(sa.literal(1).label("one"))
         .where(m.receiver_ean == receiver, m.sender_ean == sender, m.type == mtype, sa.text(PENDING))
@@ -336,20 +294,27 @@ def pending_count_statement(receiver: str, sender: str, mtype: str, cap: int = P
     return sa.select(sa.func.count().label("n")).select_from(rows)
 
 
-def head_statement(receiver: str) -> sa.Select[Any]:
+def head_statement(receiver: Any) -> sa.Select[Any]:
     """The head of a receiver's queue (FIFO by id; index gw_messages_queue)."""
     return (
-        sa.select(m.id, m.sender_ean, m.attempts, m.last_error)
+        sa.select(m.id, m.sender_ean, m.attempts.label("n"), m.last_error)
         .where(m.receiver_ean == receiver, m.delivery_state == DeliveryState.PENDING)
         .order_by(m.id)
         .limit(1)
     )
 
 
-def last_delivered_statement(receiver: str) -> sa.Select[Any]:
+def first_failure_statement(message_id: Any) -> sa.Select[Any]:
+    """When a message's first delivery attempt failed (index gw_events_message)."""
+    return sa.select(sa.func.min(events.c.at).label("at")).where(
+        events.c.message_id == message_id, events.c.event == "attempt_failed"
+    )
+
+
+def last_delivered_statement(receiver: Any) -> sa.Select[Any]:
     """A receiver's newest delivered message (gw_messages_queue backwards)."""
     return (
-        sa.select(m.delivered_at)
+        sa.select(m.delivered_at.label("at"))
         .where(m.receiver_ean == receiver, m.delivery_state == DeliveryState.DELIVERED)
         .order_by(m.id.desc())
         .limit(1)
@@ -362,46 +327,100 @@ _TERMS = 120
 
 def batched(statements: Sequence[sa.Select[Any]]) -> list[sa.CompoundSelect[Any] | sa.Select[Any]]:
     """The statements as few round trips: UNION ALL of each one wrapped as a subquery (so that each keeps
-    its own ORDER BY and LIMIT, and its own index seek), tagged with its position in column ``seek``."""
+    its own ORDER BY and LIMIT, and its own index seek), tagged with its position in column ``seek`` and
+    brought to :data:`SEEK_SHAPE`."""
     out: list[sa.CompoundSelect[Any] | sa.Select[Any]] = []
     for start in range(0, len(statements), _TERMS):
         terms = []
         for i, stmt in enumerate(statements[start : start + _TERMS], start):
             sub = stmt.subquery()
-            terms.append(sa.select(sa.literal(i).label("seek"), *sub.c))
+            shaped = [sub.c[name] if name in sub.c else sa.cast(sa.null(), kind) for name, kind in SEEK_SHAPE.items()]
+            terms.append(
+                sa.select(
+                    sa.literal(i).label("seek"),
+                    *(col.label(name) for col, name in zip(shaped, SEEK_SHAPE, strict=True)),
+                )
+            )
         out.append(terms[0] if len(terms) == 1 else sa.union_all(*terms))
     return out
 
 
-async def _each(conn: AsyncConnection, statements: Sequence[sa.Select[Any]]) -> list[Any]:
-    """The first row (or None) of each statement, in order, in one round trip per _TERMS statements."""
-    found: list[Any] = [None] * len(statements)
-    for compound in batched(statements):
-        for row in (await conn.execute(compound)).all():
+#: A seek of a round: its kind and its arguments (an argument None = that part of the seek is absent).
+Seek = tuple[str, tuple[Any, ...]]
+_BUILDERS: dict[str, Any] = {
+    "group": first_pending_statement,
+    "count": pending_count_statement,
+    "failure": first_failure_statement,
+    "head": head_statement,
+    "delivered": last_delivered_statement,
+}
+
+
+@functools.lru_cache(maxsize=256)
+def _round_statements(shape: tuple[tuple[str, tuple[bool, ...]], ...]) -> list[sa.CompoundSelect[Any] | sa.Select[Any]]:
+    """The compound statements of a round of this shape (kinds, and which arguments are given), with bound
+    parameters ``a<seek>_<argument>`` for the values: built once per shape, not per tick (building them
+    was ~8 ms of CPU a tick, which a loaded machine turns into tens of ms)."""
+    statements = []
+    for i, (kind, given) in enumerate(shape):
+        args: list[Any] = [sa.bindparam(f"a{i}_{j}") if present else None for j, present in enumerate(given)]
+        statements.append(_BUILDERS[kind](*args))
+    return batched(statements)
+
+
+async def _each(conn: AsyncConnection, seeks: Sequence[Seek]) -> list[Any]:
+    """The first row (or None) of each seek, in order, in one round trip per _TERMS seeks."""
+    shape = tuple((kind, tuple(a is not None for a in args)) for kind, args in seeks)
+    params = {f"a{i}_{j}": a for i, (_, args) in enumerate(seeks) for j, a in enumerate(args) if a is not None}
+    found: list[Any] = [None] * len(seeks)
+    for compound in _round_statements(shape):
+        for row in (await conn.execute(compound, params)).all():
             if found[row.seek] is None:
                 found[row.seek] = row
     return found
 
 
-async def _pending_routes(
-    conn: AsyncConnection, receivers: Sequence[str]
-) -> list[tuple[str, str, str, int, datetime | None]]:
-    """(sender, receiver, type, pending count up to the cap + 1, oldest pending) of every group with work.
+@dataclass
+class _Queues:
+    groups: list[tuple[str, str, str, int, datetime | None]]  # sender, receiver, type, count (capped), oldest
+    heads: dict[str, _Head]  # receivers whose queue head's last attempt failed
+    last_delivered: dict[str, datetime]
 
-    A loose index scan in rounds: round one seeks every receiver's first group, each later round the next
-    group after the one just found (the next type of the same route, else the next route), all receivers
-    in one round trip; then one bounded count per group, again in one round trip. Rounds = the most
-    groups any receiver has, plus one: the cost follows routes, never the messages waiting."""
+
+async def _read_queues(conn: AsyncConnection, receivers: Sequence[str]) -> _Queues:
+    """Every group (route and type) with work, its oldest message and its count up to the cap + 1; the
+    head of each queue; each receiver's last delivery: a loose index scan in rounds, every kind of seek
+    of a round in one compound statement.
+
+    Round one seeks every receiver's first group, its queue head and its last delivery; each later round
+    seeks the next group after the one just found (the next type of the same route, else the next route),
+    counts the groups found in the round before, and finds when a failing head first failed. Rounds = the
+    most groups any receiver has, plus one: the cost follows routes, never the messages waiting."""
     groups: list[tuple[str, str, str, datetime | None]] = []
+    counts: dict[int, int] = {}
     frontier: list[tuple[str, str | None, str | None]] = [(r, None, None) for r in receivers]
-    while frontier:
-        seeks: list[sa.Select[Any]] = []
+    uncounted: list[int] = []
+    failing: dict[str, Any] = {}  # receiver -> its head row, until its first failure is read
+    heads: dict[str, _Head] = {}
+    last_delivered: dict[str, datetime] = {}
+    first = True
+    while frontier or uncounted or failing:
+        seeks: list[Seek] = []
         for receiver, sender, mtype in frontier:
-            seeks.append(first_pending_statement(receiver, sender, mtype))
+            seeks.append(("group", (receiver, sender, mtype)))
             if sender is not None:
-                seeks.append(first_pending_statement(receiver, sender))
+                seeks.append(("group", (receiver, sender, None)))
+        counted = len(seeks)
+        seeks += [("count", (groups[g][1], groups[g][0], groups[g][2])) for g in uncounted]
+        failures = len(seeks)
+        seeks += [("failure", (head.id,)) for head in failing.values()]
+        extra = len(seeks)
+        if first:
+            seeks += [("head", (r,)) for r in receivers] + [("delivered", (r,)) for r in receivers]
         rows = await _each(conn, seeks)
+
         following: list[tuple[str, str | None, str | None]] = []
+        found: list[int] = []
         k = 0
         for receiver, sender, _mtype in frontier:
             row = rows[k]
@@ -411,11 +430,132 @@ async def _pending_routes(
             k += 1
             if row is None:
                 continue
-            groups.append((row.sender_ean, receiver, row.type, _aware(row.created_at)))
+            found.append(len(groups))
+            groups.append((row.sender_ean, receiver, row.type, _aware(row.at)))
             following.append((receiver, row.sender_ean, row.type))
-        frontier = following
-    counts = await _each(conn, [pending_count_statement(r, s, t) for s, r, t, _ in groups])
-    return [(s, r, t, int(c.n), oldest) for (s, r, t, oldest), c in zip(groups, counts, strict=True)]
+        for g, row in zip(uncounted, rows[counted:failures], strict=True):
+            counts[g] = int(row.n)
+        for (receiver, head), row in zip(failing.items(), rows[failures:extra], strict=True):
+            heads[receiver] = _Head(head.sender_ean, int(head.n), head.last_error, _aware(row.at if row else None))
+        failing = {}
+        if first:
+            n = len(receivers)
+            for receiver, head in zip(receivers, rows[extra : extra + n], strict=True):
+                if head is not None and head.last_error and head.n > 0:
+                    failing[receiver] = head
+            for receiver, delivered in zip(receivers, rows[extra + n :], strict=True):
+                if delivered is not None and delivered.at is not None:
+                    last_delivered[receiver] = _aware(delivered.at)  # type: ignore[assignment]
+        frontier, uncounted, first = following, found, False
+    return _Queues([(s, r, t, counts[g], oldest) for g, (s, r, t, oldest) in enumerate(groups)], heads, last_delivered)
+
+
+# ------------------------------------------------------------------------------------ recent outcomes
+
+#: The row shape of the recent-outcome reads, so that all of them go as one statement.
+_OUTCOME_SHAPE: dict[str, sa.types.TypeEngine[Any]] = {
+    "sender_ean": sa.String(13),
+    "receiver_ean": sa.String(13),
+    "type": sa.String(32),
+    "state": sa.String(16),
+    "n": sa.Integer(),
+    "id": sa.BigInteger(),
+    "last_error": sa.Text(),
+    "at": UtcDateTime(),
+}
+
+
+def recent_outcomes_statement(receivers: Any, since_receipts: Any, since_overdue: Any) -> sa.CompoundSelect[Any]:
+    """The routes' recent outcomes, one grouped read per kind, all in one statement (UNION ALL, each part
+    planned on its own), tagged by ``kind``:
+
+    * ``overdue``: receipts overdue per route and type, messages sent since ``since_overdue``;
+    * ``answered``: receipts (positive and refusals) per route, type and state since ``since_receipts``;
+    * ``delivered``: routes with healthy unanswered traffic since ``since_receipts``;
+    * ``dead``: dead letters per route since ``since_overdue``, with the newest one's id;
+    * ``streak``: dead letters per route by last change since ``since_overdue``, with the newest change
+      and error (the dead-letter streak of a receiver whose queue is empty).
+
+    The first four ride ``gw_messages_state_created`` (or a receiver's index), the last
+    ``gw_messages_queue`` (receiver, delivery_state)."""
+    within = m.receiver_ean.in_(receivers)
+    parts: list[tuple[str, dict[str, Any], list[sa.ColumnElement[bool]], list[Any]]] = [
+        (
+            "overdue",
+            {"sender_ean": m.sender_ean, "receiver_ean": m.receiver_ean, "type": m.type, "n": sa.func.count()},
+            [m.state == MessageState.RECEIPT_OVERDUE, m.created_at >= since_overdue, within],
+            [m.sender_ean, m.receiver_ean, m.type],
+        ),
+        (
+            "answered",
+            {
+                "sender_ean": m.sender_ean,
+                "receiver_ean": m.receiver_ean,
+                "type": m.type,
+                "state": m.state,
+                "n": sa.func.count(),
+            },
+            [m.state.in_((MessageState.ACKNOWLEDGED, MessageState.REFUSED)), m.created_at >= since_receipts, within],
+            [m.sender_ean, m.receiver_ean, m.type, m.state],
+        ),
+        (
+            "delivered",
+            {"sender_ean": m.sender_ean, "receiver_ean": m.receiver_ean},
+            [m.state.in_((MessageState.DELIVERED, MessageState.ACCEPTED)), m.created_at >= since_receipts, within],
+            [m.sender_ean, m.receiver_ean],
+        ),
+        (
+            "dead",
+            {"sender_ean": m.sender_ean, "receiver_ean": m.receiver_ean, "n": sa.func.count(), "id": sa.func.max(m.id)},
+            [m.state == MessageState.FAILED, m.created_at >= since_overdue, within],
+            [m.sender_ean, m.receiver_ean],
+        ),
+        (
+            "streak",
+            {
+                "sender_ean": m.sender_ean,
+                "receiver_ean": m.receiver_ean,
+                "n": sa.func.count(),
+                "last_error": sa.func.max(m.last_error),
+                "at": sa.func.max(m.updated_at),
+            },
+            [within, m.delivery_state == DeliveryState.FAILED, m.updated_at >= since_overdue],
+            [m.receiver_ean, m.sender_ean],
+        ),
+    ]
+    terms = []
+    for kind, cols, where, group in parts:
+        shaped = [cols.get(name, sa.cast(sa.null(), t)).label(name) for name, t in _OUTCOME_SHAPE.items()]
+        terms.append(sa.select(sa.literal(kind).label("kind"), *shaped).where(*where).group_by(*group))
+    return sa.union_all(*terms)
+
+
+@functools.lru_cache(maxsize=1)
+def _recent_outcomes_cached() -> sa.CompoundSelect[Any]:
+    return recent_outcomes_statement(
+        sa.bindparam("receivers", expanding=True),
+        sa.bindparam("since_receipts", type_=UtcDateTime()),
+        sa.bindparam("since_overdue", type_=UtcDateTime()),
+    )
+
+
+async def _recent_outcomes(
+    conn: AsyncConnection,
+    receivers: Sequence[str],
+    now: datetime,
+    receipt_window: timedelta,
+    overdue_window: timedelta,
+) -> dict[str, list[Any]]:
+    """The rows of :func:`recent_outcomes_statement` by kind (one round trip; the statement built once)."""
+    out: dict[str, list[Any]] = {}
+    params = {
+        "receivers": list(receivers),
+        "since_receipts": now - receipt_window,
+        "since_overdue": now - overdue_window,
+    }
+    for row in (await conn.execute(_recent_outcomes_cached(), params)).all():
+        out.setdefault(row.kind, []).append(row)
+    return out
 
 
 def _aware(value: datetime | None) -> datetime | None:

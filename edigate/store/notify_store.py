@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from edigate.store.db import Database
 from edigate.store.schema import UtcDateTime
 from notify.model import (
+    AlertMailKey,
     AuditEntry,
     ContactPerson,
     Incident,
@@ -538,14 +539,16 @@ class SqlNotifyStorage:
                 down = (
                     await conn.execute(
                         sa.select(sa.func.max(n.created_at)).where(
-                            n.kind == "alert", n.dedupe_key.like(f"alert:{key}:%")
+                            n.kind == "alert",
+                            n.dedupe_key.startswith(AlertMailKey.prefix("alert", key), autoescape=True),
                         )
                     )
                 ).scalar()
                 recovered = (
                     await conn.execute(
                         sa.select(sa.func.max(n.created_at)).where(
-                            n.kind == "alert-recovered", n.dedupe_key.like(f"alert-recovered:{key}:%")
+                            n.kind == "alert-recovered",
+                            n.dedupe_key.startswith(AlertMailKey.prefix("alert-recovered", key), autoescape=True),
                         )
                     )
                 ).scalar()

@@ -3,44 +3,49 @@ and its answers (status -> pydantic model or media type). `edigate.web.openapi` 
 from these declarations, and the gateway's handler modules register their aiohttp routes from the same
 ones (`register`), so a route cannot exist without its documentation.
 
-The generator reads declarations through the `*Spec` protocols, so the outage procedure (`notify`, which
-imports nothing of the gateway) declares its API in its own dataclasses of the same shape.
+The generator reads operations through the `OperationSpec` protocol, so the outage procedure (`notify`,
+which imports nothing of the gateway) declares its operations in its own dataclass of the same shape; the
+parameters and answers of both are the one pure leaf `notify.api_shapes`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Protocol
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from pydantic import BaseModel
 
-JSON = "application/json"
-JsonSchema = Mapping[str, object]
-#: a body of one media type: a pydantic model (its JSON Schema in components) or a JSON Schema as is
-Content = type[BaseModel] | JsonSchema
-#: "bearer": a token is required; "none": no token; "optional": a token changes what the caller may do
-Security = Literal["bearer", "none", "optional"]
+from notify.api_shapes import (
+    EAN,
+    JSON,
+    Content,
+    JsonSchema,
+    Param,
+    Reply,
+    Security,
+    path_param,
+    query_param,
+    reply,
+)
 
-
-class ParamSpec(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def where(self) -> Literal["path", "query"]: ...
-    @property
-    def schema(self) -> JsonSchema: ...
-    @property
-    def description(self) -> str: ...
-
-
-class ReplySpec(Protocol):
-    @property
-    def description(self) -> str: ...
-    @property
-    def content(self) -> Mapping[str, Content]: ...
+__all__ = [
+    "EAN",
+    "ID18",
+    "JSON",
+    "Content",
+    "JsonSchema",
+    "Operation",
+    "OperationSpec",
+    "Param",
+    "Reply",
+    "Security",
+    "path_param",
+    "query_param",
+    "register",
+    "reply",
+]
 
 
 class OperationSpec(Protocol):
@@ -59,30 +64,11 @@ class OperationSpec(Protocol):
     @property
     def security(self) -> Security: ...
     @property
-    def parameters(self) -> Sequence[ParamSpec]: ...
+    def parameters(self) -> Sequence[Param]: ...
     @property
     def body(self) -> Mapping[str, Content]: ...
     @property
-    def responses(self) -> Mapping[int, ReplySpec]: ...
-
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    where: Literal["path", "query"]
-    schema: JsonSchema
-    description: str
-
-
-@dataclass(frozen=True)
-class Reply:
-    description: str
-    content: Mapping[str, Content] = field(default_factory=dict)
-
-
-def reply(description: str, model: Content | None = None, media_type: str = JSON) -> Reply:
-    """An answer with one body (a model, or a JSON Schema for another media type), or none."""
-    return Reply(description, {} if model is None else {media_type: model})
+    def responses(self) -> Mapping[int, Reply]: ...
 
 
 @dataclass(frozen=True)
@@ -118,12 +104,3 @@ def register(app: web.Application, operations: Sequence[Operation]) -> None:
 
 #: a message id: the route pattern [0-9]{1,18}
 ID18: JsonSchema = {"type": "integer", "minimum": 0, "maximum": 999_999_999_999_999_999}
-EAN: JsonSchema = {"type": "string", "pattern": "^[0-9]{13}$", "x-server-rules": "a GS1 check digit that fits"}
-
-
-def path_param(name: str, schema: JsonSchema, description: str) -> Param:
-    return Param(name, "path", schema, description)
-
-
-def query_param(name: str, schema: JsonSchema, description: str) -> Param:
-    return Param(name, "query", schema, description)

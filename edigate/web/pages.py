@@ -55,7 +55,7 @@ class Pages:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.filters["pending"] = pending_text  # a capped count reads "over 10000", as in the alert mails
+        self.env.filters["pending"] = pending_text  # a capped count reads "over 1000", as in the alert mails
 
     def render(self, request: web.Request, template: str, context: Mapping[str, Any]) -> str:
         return self.env.get_template(template).render({**self.visitor(request), **context})

@@ -3,34 +3,21 @@ driven by Playwright; nothing downloads a browser). Saves docs/status-page.png f
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.browser.chromium import chromium
 from tests.harness.smtp import SmtpServer
 from tests.integration.notify.conftest import KOLDING, ODENSE, TOKENS, build_world
 
-CHROMIUM = "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "docs" / "status-page.png"
 
 pytestmark = pytest.mark.browser
 
 
-def _playwright() -> Any:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"Debian chromium not found at {CHROMIUM} (apt-get install chromium; .ci/run installs it)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("the playwright Python package is not installed (pip install -e '.[test]')")
-    return sync_playwright
-
-
 def test_file_a_report_through_the_form_and_see_it_on_status(tmp_path: Path, smtp_server: SmtpServer) -> None:
-    sync_playwright = _playwright()
     world = build_world(tmp_path, smtp_server, clock="2026-11-23T10:00:00+01:00")
     world.service.start()
     try:
@@ -57,55 +44,40 @@ def test_file_a_report_through_the_form_and_see_it_on_status(tmp_path: Path, smt
         )
         world.call("POST", f"/api/v1/incidents/{old['id']}/resolve", {"text": "Certifikatet er fornyet"})
 
-        with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=CHROMIUM,
-                args=[
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--no-first-run",
-                ],
-            )
-            try:
-                page = browser.new_page(viewport={"width": 1100, "height": 900}, locale="da-DK")
-                page.goto(world.service.base_url + "/incidents/new")
-                assert "/login" in page.url
-                page.fill("#token", TOKENS["odense"])
-                page.click("button[type=submit]")
-                page.wait_for_url("**/incidents/new")
-                assert page.inner_text("h1") == "EDI-nedbrud/nedlukning"
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 1100, "height": 900}, locale="da-DK")
+            page.goto(world.service.base_url + "/incidents/new")
+            assert "/login" in page.url
+            page.fill("#token", TOKENS["odense"])
+            page.click("button[type=submit]")
+            page.wait_for_url("**/incidents/new")
+            assert page.inner_text("h1") == "EDI-nedbrud/nedlukning"
 
-                # Submitting empty shows Danish errors next to the fields; nothing is stored.
-                page.click("text=Send indberetning")
-                assert page.is_visible("text=Skriv årsagen til fejlen.")
-                assert page.is_visible("text=Vælg mindst én berørt meddelelse.")
+            # Submitting empty shows Danish errors next to the fields; nothing is stored.
+            page.click("text=Send indberetning")
+            assert page.is_visible("text=Skriv årsagen til fejlen.")
+            assert page.is_visible("text=Vælg mindst én berørt meddelelse.")
 
-                page.check("input[name=kind][value=acute]")
-                page.fill("#cause", "Odense Kommunes EOJ kan ikke modtage meddelelser")
-                page.check("input[name=affected_messages][value=XDIS17]")
-                page.check("input[name=affected_messages][value=XDIS20]")
-                page.fill("#expected_end", "2026-11-23T15:00")
-                page.fill("#contact_name", "Hanne Hansen")
-                page.fill("#contact_phone", "65 51 10 00")
-                page.fill("#contact_email", "hanne@odense.example")
-                page.click("text=Send indberetning")
-                page.wait_for_url("**/incidents/*")
-                assert "Akut nedbrud nr. 3" in page.inner_text("h1")
-                assert page.is_visible("text=Revisionsspor")
+            page.check("input[name=kind][value=acute]")
+            page.fill("#cause", "Odense Kommunes EOJ kan ikke modtage meddelelser")
+            page.check("input[name=affected_messages][value=XDIS17]")
+            page.check("input[name=affected_messages][value=XDIS20]")
+            page.fill("#expected_end", "2026-11-23T15:00")
+            page.fill("#contact_name", "Hanne Hansen")
+            page.fill("#contact_phone", "65 51 10 00")
+            page.fill("#contact_email", "hanne@odense.example")
+            page.click("text=Send indberetning")
+            page.wait_for_url("**/incidents/*")
+            assert "Akut nedbrud nr. 3" in page.inner_text("h1")
+            assert page.is_visible("text=Revisionsspor")
 
-                page.goto(world.service.base_url + "/status")
-                ongoing = page.inner_text("main")
-                assert "Odense Kommunes EOJ kan ikke modtage meddelelser" in ongoing
-                assert "Planlagt opgradering af Kolding Kommunes EOJ" in ongoing
-                assert "Certifikatfejl i VANS-forbindelsen" in ongoing
-                SCREENSHOT.parent.mkdir(exist_ok=True)
-                page.screenshot(path=str(SCREENSHOT), full_page=True)
-            finally:
-                browser.close()
+            page.goto(world.service.base_url + "/status")
+            ongoing = page.inner_text("main")
+            assert "Odense Kommunes EOJ kan ikke modtage meddelelser" in ongoing
+            assert "Planlagt opgradering af Kolding Kommunes EOJ" in ongoing
+            assert "Certifikatfejl i VANS-forbindelsen" in ongoing
+            SCREENSHOT.parent.mkdir(exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
         assert world.incident(3)["reporting_organisation"] == ODENSE
         assert SCREENSHOT.stat().st_size > 10_000
     finally:

@@ -25,3 +25,12 @@ def wait_delivered(rx: Receiver, expected: Iterable[str], timeout: float, poll: 
     while time.monotonic() < deadline and not wanted <= set(envelope_ids(rx.bodies())):
         time.sleep(poll)
     return envelope_ids(rx.bodies())
+
+
+def delivered_through(rx: Receiver, marker: str, timeout: float = 30.0) -> list[str]:
+    """The envelope ids `rx` has got once `marker`, a message posted after the ones under test, has come.
+    One receiver's queue is first in, first out, so by then anything queued before the marker (a second
+    copy, a redelivery) has come too: the positive barrier before a "nothing more arrived" check."""
+    got = wait_delivered(rx, [marker], timeout)
+    assert marker in got, f"the marker {marker} did not arrive within {timeout:g} s: {got}"
+    return got

@@ -14,7 +14,7 @@ from edigate.fhir.config import DEFAULT_JAR
 from edigate.fhir.standards import ACKNOWLEDGEMENT
 from edigate.fhir.supervisor import SupervisedFhirValidator
 from edigate.fhir.validation import FhirValidatorUnavailable
-from tests.harness.fhir import FHIR_PACKAGES, example_named, fhir_skip_reason
+from tests.harness.fhir import FAST_START_JAVA_OPTIONS, FHIR_PACKAGES, example_named, fhir_skip_reason
 
 JSON = "application/fhir+json"
 
@@ -81,7 +81,11 @@ async def test_killed_validator_is_unavailable_then_restarted() -> None:
         pytest.skip(reason)
     example = example_named("fhir-examples/acknowledgement/Bundle-a8c041b8")
     validator = SupervisedFhirValidator(
-        package_dir=FHIR_PACKAGES, standards=(ACKNOWLEDGEMENT,), backoff_initial_seconds=0.5, threads=1
+        package_dir=FHIR_PACKAGES,
+        standards=(ACKNOWLEDGEMENT,),
+        backoff_initial_seconds=0.5,
+        threads=1,
+        java_options=FAST_START_JAVA_OPTIONS,
     )
     await validator.start()
     try:

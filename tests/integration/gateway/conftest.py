@@ -46,12 +46,21 @@ FAST_DELIVERY = {  # second-scale retries, so failures show within a test
 }
 
 
-def config_text(storage_url: str, hospital_url: str, municipality_url: str, outdir: Path, **delivery: Any) -> str:
-    """The gateway world; `delivery` overrides or adds [delivery] settings."""
+def config_text(
+    storage_url: str,
+    hospital_url: str,
+    municipality_url: str,
+    outdir: Path,
+    *,
+    gateway_ean: str | None = None,
+    **delivery: Any,
+) -> str:
+    """The gateway world; `delivery` overrides or adds [delivery] settings; `gateway_ean`: [medcom]'s own EAN."""
     fyn, mailbox = "Fyn", cfg.MAILBOX_DELIVERY
     return "".join(
         [
             cfg.base(storage_url, "test admin", TOKENS["admin"], max_body_bytes=200000),
+            cfg.table("medcom", {"gateway_ean": gateway_ean}) if gateway_ean else "",
             cfg.table("delivery", {**FAST_DELIVERY, **delivery}),
             cfg.client("integration engine", TOKENS["engine"], [HOSPITAL, HOSPITAL2]),
             cfg.partner(
@@ -117,7 +126,13 @@ def gateway_factory(storage_url: str, tmp_path: Path) -> Iterator[Any]:
     fleet = Fleet()
     receivers: list[Receiver] = []
 
-    def make(hospital_rx: Receiver | None = None, municipality_rx: Receiver | None = None, **delivery: Any) -> Gateway:
+    def make(
+        hospital_rx: Receiver | None = None,
+        municipality_rx: Receiver | None = None,
+        *,
+        gateway_ean: str | None = None,
+        **delivery: Any,
+    ) -> Gateway:
         if hospital_rx is None:
             hospital_rx = Receiver().start()
             receivers.append(hospital_rx)
@@ -127,7 +142,8 @@ def gateway_factory(storage_url: str, tmp_path: Path) -> Iterator[Any]:
         outdir = tmp_path / "out"
         workdir = tmp_path / f"svc{len(fleet.services)}"
         workdir.mkdir()
-        text = config_text(storage_url, hospital_rx.url, municipality_rx.url, outdir, **delivery)
+        urls = (hospital_rx.url, municipality_rx.url)
+        text = config_text(storage_url, *urls, outdir, gateway_ean=gateway_ean, **delivery)
         gw = Gateway(make_service(text, workdir), hospital_rx, municipality_rx, outdir)
         fleet.start(gw.service)
         return gw

@@ -8,10 +8,14 @@ GS1-kontrolciffer)" (the configuration's errors, for the operator, stay in Engli
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from edigate.config import CONFIG_INVALID_EAN
+from edigate.medcom import Validator
 from edigate.medcom.ean import INVALID_EAN, is_valid_ean, with_check_digit
+from edigate.medcom.model import Envelope
 from edigate.settings import ConfigError, parse_settings
 from tests.integration.gateway.conftest import HOSPITAL, MUNICIPALITY, Gateway, call
 from tests.unit.medcom.samples import xdis91_message
@@ -45,8 +49,10 @@ def _assert_not_echoed(value: str, *raws: bytes) -> None:
 
 
 def test_intake_and_filters_refuse_and_never_echo(gateway: Gateway) -> None:
-    for value in (CPR_LIKE, WRONG_CHECK):
-        as_receiver = gateway.post(xdis91_message(envelope_id="ENVEAN01", letter_id="LETEAN01", receiver_ean=value))
+    for k, value in enumerate((CPR_LIKE, WRONG_CHECK)):
+        as_receiver = gateway.post(
+            xdis91_message(envelope_id=f"ENVEAN0{k}", letter_id=f"LETEAN0{k}", receiver_ean=value)
+        )
         assert as_receiver.status == 422, as_receiver
         assert as_receiver.body["reason"] == f"Modtager-EAN i brev 1: {INVALID_EAN}"
         assert as_receiver.body["refuse_code"] == "ukendt_lokationsnummer"
@@ -67,11 +73,58 @@ def test_intake_and_filters_refuse_and_never_echo(gateway: Gateway) -> None:
         assert route.status == 404 and INVALID_EAN in route.body["reason"]
         _assert_not_echoed(value, as_receiver.raw, as_sender.raw, route.raw, *(a.raw for a in answers))
 
-    # nothing was stored, listed or counted under the bad value
+    # nothing was stored, listed or counted under the bad value: the invalid sender's messages not at all,
+    # the invalid receiver's as refusals without a receiver (no [medcom] gateway_ean here: no XCTL02)
     listing = gateway.get("/api/v1/messages?limit=1000")
-    assert listing.status == 200 and listing.body["count"] == 0, listing
+    assert listing.status == 200, listing
+    assert sorted((m["envelope_id"], m["receiver_ean"], m["state"]) for m in listing.body["messages"]) == [
+        ("ENVEAN00", "", "rejected"),
+        ("ENVEAN01", "", "rejected"),
+    ], listing.body
     metrics = call(gateway.url, "GET", "/metrics", token="tok-admin")
     _assert_not_echoed(CPR_LIKE, listing.raw, metrics.raw if isinstance(metrics.raw, bytes) else b"")
     _assert_not_echoed(WRONG_CHECK, listing.raw, metrics.raw if isinstance(metrics.raw, bytes) else b"")
     # a valid message still goes through
     assert gateway.post(xdis91_message(envelope_id="ENVEAN03", letter_id="LETEAN03")).status == 202
+
+
+GATEWAY_EAN = with_check_digit("579000019990")
+
+
+def test_an_invalid_receiver_ean_is_answered_with_a_negative_receipt_to_the_sender(gateway_factory: Any) -> None:
+    """MedCom answers a refused OIOXML message with an XCTL02 to its sender: with a valid Sender and an
+    invalid Receiver EAN (a CPR typed into the field) the sender can be addressed, so the gateway signs the
+    receipt with its own EAN (the receiver cannot). Neither the 422, the receipt nor the listing echo it."""
+    gateway: Gateway = gateway_factory(gateway_ean=GATEWAY_EAN)
+    answer = gateway.post(xdis91_message(envelope_id="ENVEAN11", letter_id="LETEAN11", receiver_ean=CPR_LIKE))
+    assert answer.status == 422, answer
+    assert answer.body["refuse_code"] == "ukendt_lokationsnummer"
+    assert answer.body["reason"] == f"Modtager-EAN i brev 1: {INVALID_EAN}"
+    assert answer.body["receipt"] and answer.body["receipt_id"], answer.body
+    (delivered,) = gateway.hospital_rx.wait_for(1)
+    receipt = parse_emessage(delivered)
+    assert receipt.message_type == "XCTL02" and receipt.receipt is not None
+    assert receipt.receipt.refuse_code == "ukendt_lokationsnummer"
+    assert (receipt.sender.ean, receipt.receiver.ean) == (GATEWAY_EAN, HOSPITAL)
+    assert receipt.receipt.original_envelope_id == "ENVEAN11"
+    assert receipt.receipt.original_receiver_ean == GATEWAY_EAN
+    listing = gateway.get("/api/v1/messages?limit=1000")
+    _assert_not_echoed(CPR_LIKE, answer.raw, delivered, listing.raw)
+
+    # an invalid Sender EAN: nobody to address, a 422 and nothing queued
+    as_sender = gateway.post(xdis91_message(envelope_id="ENVEAN12", letter_id="LETEAN12", sender_ean=CPR_LIKE))
+    assert as_sender.status == 422 and as_sender.body.get("receipt") is None, as_sender
+    later = gateway.post(xdis91_message(envelope_id="ENVEAN13", letter_id="LETEAN13", receiver_ean=WRONG_CHECK))
+    assert later.status == 422 and later.body["receipt_id"], later
+    # the next receipt the hospital gets answers ENVEAN13: none was queued for ENVEAN12 in between
+    second = parse_emessage(gateway.hospital_rx.wait_for(2)[1])
+    assert second.receipt is not None and second.receipt.original_envelope_id == "ENVEAN13"
+    _assert_not_echoed(CPR_LIKE, gateway.service.log_path.read_bytes())
+    _assert_not_echoed(WRONG_CHECK, gateway.service.log_path.read_bytes())
+
+
+def parse_emessage(xml: bytes) -> Envelope:
+    """A receipt the gateway sent, read and checked by the gateway's own validator (schema-valid XCTL02)."""
+    result = Validator().validate(xml)
+    assert result.valid and result.envelope is not None, result.errors
+    return result.envelope

@@ -116,3 +116,24 @@ def test_a_stopped_service_leaves_no_pool_process(service: Service) -> None:
     assert service.stop() == 0
     assert_all_gone(procs, "SIGTERM (a clean stop)")
     assert "Traceback" not in service.log_text()
+
+
+def test_a_stuck_worker_does_not_hold_up_a_clean_stop(service: Service) -> None:
+    """SIGTERM ends the service at once even when its worker never answers (here: SIGSTOP; on a busy
+    machine, a worker still importing xmlschema at the lowest priority held the exit 10-15 s)."""
+
+    def worker() -> list[Proc]:
+        return [p for p in pool_processes(service) if "spawn_main" in p.cmdline]
+
+    (stuck,) = wait_until(worker, timeout=30, explain=lambda: f"no explain worker: {pool_processes(service)}")
+    os.kill(stuck.pid, signal.SIGSTOP)
+    try:
+        stopping = time.monotonic()
+        code = service.stop()  # the harness kills (code -9) what has not ended 15 s after SIGTERM
+        took = time.monotonic() - stopping
+        assert code == 0, f"edigate did not end by itself after SIGTERM (code {code}, {took:.1f} s)"
+        assert_all_gone([stuck], "SIGTERM (a clean stop) with a stuck worker")
+    finally:
+        if stuck.running():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(stuck.pid, signal.SIGKILL)

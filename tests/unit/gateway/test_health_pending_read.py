@@ -94,3 +94,42 @@ def test_every_waiting_route_and_type_its_oldest_and_a_bounded_count(storage_url
     assert any(f"over {PENDING_COUNT_CAP} venter" in r.text for r in reasons), reasons
     assert pending_text(dead.pending_count) == f"over {PENDING_COUNT_CAP}"
     assert pending_text(PENDING_COUNT_CAP) == str(PENDING_COUNT_CAP)
+
+
+async def statements_of_a_tick(url: str, waiting: int) -> list[str]:
+    """The SQL a tick sends for one dead receiver's queue of `waiting` messages (plus delivered traffic)."""
+    db = Database.open(url)
+    sent: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        sent.append(statement)
+
+    try:
+        await db.migrate()
+        async with db.engine.begin() as conn:
+            await conn.execute(sa.delete(messages))  # PostgreSQL: the same database for both runs
+            await conn.execute(
+                sa.insert(messages), [row(i, LAB, MUNICIPALITY_EAN, "XDIS91", 60) for i in range(waiting)]
+            )
+            await conn.execute(
+                sa.insert(messages), [row(10**6 + i, HOSPITAL_EAN, OTHER, "XDIS91", 30, "delivered") for i in range(3)]
+            )
+        await read_route_signals(db, [MUNICIPALITY_EAN, OTHER], NOW)  # the pool's connection is opened
+        sa.event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+        signals = await read_route_signals(db, [MUNICIPALITY_EAN, OTHER], NOW)
+        assert signals.queues[MUNICIPALITY_EAN][0] == min(waiting, PENDING_COUNT_CAP + 1)
+        return sent
+    finally:
+        await db.close()
+
+
+def test_a_tick_is_three_round_trips_however_long_the_queue(storage_url: str) -> None:
+    """Under load a tick's cost is its round trips (each waits for the database's process to be scheduled),
+    so they are few and fixed: the queues in two rounds of seeks (first groups, heads, last deliveries;
+    then the next groups and the counts), and every recent outcome in one statement. The same statements
+    for 3 waiting messages as for more than the cap; no BEGIN/COMMIT around them on PostgreSQL either."""
+    short = asyncio.run(statements_of_a_tick(storage_url, 3))
+    long = asyncio.run(statements_of_a_tick(storage_url, PENDING_COUNT_CAP + 50))
+    assert len(short) == 3, short
+    assert [" ".join(s.split()) for s in long] == [" ".join(s.split()) for s in short]
+    assert not any(s.strip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")) for s in short)

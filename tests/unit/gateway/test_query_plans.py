@@ -15,10 +15,12 @@ import sqlalchemy as sa
 from edigate.store.db import Database
 from edigate.store.health_queries import (
     batched,
+    first_failure_statement,
     first_pending_statement,
     head_statement,
     last_delivered_statement,
     pending_count_statement,
+    recent_outcomes_statement,
 )
 from edigate.store.messages import SearchFilter, alert_update, overdue_update, search_statement
 from edigate.store.retention import candidates, purgeable
@@ -277,4 +279,36 @@ def test_the_health_tick_seeks_indexes_in_one_round_trip(storage_url: str) -> No
             ok = ok and not any(w in text for w in ("Seq Scan", "Bitmap", "Sort"))
         if not ok:
             problems.append(f"{name}: expected seeks of {index}\n  " + "\n  ".join(plan))
+    assert not problems, "\n".join(problems)
+
+
+def test_the_health_tick_reads_recent_outcomes_by_index_ranges(storage_url: str) -> None:
+    """The tick's one statement of recent outcomes (receipts overdue, answered, delivered, dead letters and
+    the dead-letter streak, UNION ALL) reads an index range in each part, never the table; and its first
+    round of seeks mixes kinds (group, head, last delivery, first failure, count) in one statement, each
+    part still a seek of its own index."""
+    dialect = "sqlite" if storage_url.startswith("sqlite") else "postgresql"
+    receivers = [MUNICIPALITY_EAN, OTHER_EAN, HOSPITAL_EAN]
+    outcomes = recent_outcomes_statement(receivers, AT - timedelta(hours=1), AT - timedelta(hours=24))
+    mixed = batched(
+        [
+            first_pending_statement(MUNICIPALITY_EAN),
+            head_statement(MUNICIPALITY_EAN),
+            last_delivered_statement(OTHER_EAN),
+            first_failure_statement(77),
+            pending_count_statement(MUNICIPALITY_EAN, HOSPITAL_EAN, "XDIS91"),
+        ]
+    )[0]
+    plans = explain_all(storage_url, [outcomes, mixed])
+    problems = []
+    for name, plan, parts in (("recent outcomes", plans[0], 5), ("mixed seeks", plans[1], 5)):
+        text = "\n".join(plan)
+        if dialect == "sqlite":
+            reads = [line for line in plan if line.startswith(("SCAN", "SEARCH")) and " gw_me" in line]
+            ok = len(reads) == parts and all(line.startswith("SEARCH") and " USING " in line for line in reads)
+        else:
+            reads = [line for line in plan if " Scan " in line and " on gw_me" in line]
+            ok = len(reads) == parts and "Seq Scan" not in text and "Bitmap" not in text
+        if not ok:
+            problems.append(f"{name}: expected {parts} index reads\n  " + "\n  ".join(plan))
     assert not problems, "\n".join(problems)

@@ -139,3 +139,23 @@ def test_a_report_over_its_cpu_budget_is_cut_off(validator: Validator) -> None:
         asyncio.run(run())
     finally:
         pool.close()
+
+
+def test_close_ends_even_a_stuck_worker(validator: Validator) -> None:
+    """close() does not leave the worker for the interpreter's exit to wait on (a stuck one: for ever)."""
+    pool = ExplainPool(validator.schema_dir)
+    pool.start()
+    assert pool._pool is not None
+    deadline = time.monotonic() + 30
+    while not pool._pool._processes and time.monotonic() < deadline:
+        time.sleep(0.02)
+    (worker,) = pool._pool._processes.values()
+    assert worker.pid is not None
+    os.kill(worker.pid, signal.SIGSTOP)
+    try:
+        pool.close()
+        worker.join(5)
+        assert worker.exitcode is not None, "the stuck worker still runs 5 s after close()"
+    finally:
+        if worker.exitcode is None:
+            os.kill(worker.pid, signal.SIGKILL)

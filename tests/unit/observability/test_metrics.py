@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from typing import get_args
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from edigate.health import HealthMonitor, RouteSignals
-from edigate.metrics import CONTENT_TYPE, GaugeSnapshot, Metrics, NullMetrics, QueueGauge
+from edigate.metrics import (
+    CONTENT_TYPE,
+    NOTICE_KINDS,
+    SENT_KIND,
+    GaugeSnapshot,
+    Metrics,
+    NullMetrics,
+    QueueGauge,
+)
+from notify.alert_mail import ALERT_NOTICE_KIND
+from notify.model import NoticeKind
 
 OUH = "5790000000111"
 KOLDING = "5790000000227"
@@ -199,3 +210,14 @@ def test_failed_outbox_rows_by_channel_and_notice_kind_never_by_address() -> Non
     assert _value(m, "edigate_outbox_failed", channel="mail", notice="unknown") == 5
     assert _value(m, "edigate_outbox_failed", channel="unknown", notice="first") == 1
     assert "example.org" not in m.render().decode()
+
+
+def test_every_notice_kind_notify_writes_is_a_known_outbox_label_and_counted_as_sent() -> None:
+    """The gateway's one table of notify's notice kinds (`SENT_KIND`) names each kind notify's outbox holds:
+    a failed reporter's resolved mail is `reporter-resolved` on the gauge, not `unknown`."""
+    written = set(get_args(NoticeKind)) | set(ALERT_NOTICE_KIND.values())
+    assert set(SENT_KIND) == written
+    assert {kind for kind in SENT_KIND.values() if kind} == set(NOTICE_KINDS)
+    m = Metrics([OUH], TYPES, clock=lambda: NOW)
+    m.set_snapshot(GaugeSnapshot(outbox_failed={("mail", "reporter-resolved"): 1}, taken_at=NOW))
+    assert _value(m, "edigate_outbox_failed", channel="mail", notice="reporter-resolved") == 1
