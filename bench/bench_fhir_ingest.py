@@ -4,8 +4,11 @@
    (READY) and memory (RSS), then `POST /validate` directly, no edigate ("bare").
 2. `edigate serve` (SQLite) with `[fhir] validator_url` at that validator: `POST /api/v1/messages`
    (validate, durable commit, 202) with the same bodies and concurrency.
-3. An open-loop run at the national peak (15 msg/s) against edigate: p99.
-4. OIOXML ingest alone, then OIOXML ingest while FHIR traffic (15 msg/s) runs beside it.
+3. An open-loop run at the national peak (15 msg/s) against edigate: p99 of all answers and of the 202s
+   (beyond `[fhir] queue_depth` waiting messages edigate answers 503 + Retry-After at once).
+4. OIOXML ingest alone and OIOXML ingest while FHIR traffic (15 msg/s) runs beside it, alternated
+   (`--rounds` of each: the machine's load drifts between minutes, so one of each would compare two
+   different machines); per phase the CPU that edigate, the validator JVM and this load generator used.
 
 Bodies: MedCom's CareCommunication (16-105 KB) and HospitalNotification (12-17 KB) examples, each sent
 with a fresh Bundle.id and MessageHeader.id so nothing is a duplicate. Before measuring, the bare validator
@@ -14,7 +17,7 @@ that starts at READY mostly measures the compiler. The load loops are bench/load
 bench/bench_ingest.py; the validator is started as bench/bench_fhir_validator.py starts it.
 
     .venv/bin/python bench/bench_fhir_ingest.py [--seconds 20] [--concurrency 8] [--validator-url URL]
-        [--jar JAR] [--java-option OPT]... [--out NAME]
+        [--jar JAR] [--java-option OPT]... [--rounds 2] [--queue-depth 8] [--out NAME]
 Writes bench/results/fhir_ingest.json and .md (or NAME.json/.md).
 """
 
@@ -25,10 +28,12 @@ import asyncio
 import json
 import os
 import platform
+import statistics
 import sys
 import tempfile
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +48,7 @@ from bench.loadgen import (  # noqa: E402
     closed_loop,
     load_average,
     open_loop,
+    own_cpu_seconds,
     process_cpu_seconds,
     rss_mb,
     start,
@@ -119,15 +125,26 @@ def oioxml_request(base: str, bodies: Bodies) -> Callable[[], Request]:
     return lambda: (f"{base}/api/v1/messages", bodies.next(), headers, 202)
 
 
-def gateway_config(port: int, db: Path, validator_url: str) -> str:
+def gateway_config(port: int, db: Path, validator_url: str, queue_depth: int = 8) -> str:
     fhir_partners = [
         BenchPartner(GLN_A, "Bench hospital (FHIR)", "hospital", TOKEN_FHIR),
         BenchPartner(GLN_B, "Bench municipality (FHIR)", "municipality"),
     ]
-    sections = f'[fhir]\nvalidator_url = "{validator_url}"\ntimeout_seconds = 60'
+    sections = (
+        f'[fhir]\nvalidator_url = "{validator_url}"\ntimeout_seconds = 60\nthreads = 2\nqueue_depth = {queue_depth}'
+    )
     return service_config(
         port, f"sqlite:///{db}", [*fhir_partners, *hospital_and_municipality(TOKEN_OIO)], sections=sections
     )
+
+
+def cpu_of(pid: int | None) -> float:
+    return process_cpu_seconds(pid) if pid is not None else 0.0
+
+
+async def idle_for(seconds: float) -> dict[str, Any]:
+    await asyncio.sleep(seconds)
+    return {"seconds": seconds}
 
 
 def main() -> int:
@@ -155,6 +172,8 @@ def main() -> int:
         default=VALIDATOR_NICENESS,
         help="the validator JVM's niceness (default: what edigate's supervisor uses)",
     )
+    ap.add_argument("--rounds", type=int, default=2, help="alternated rounds of OIOXML alone / with FHIR beside")
+    ap.add_argument("--queue-depth", type=int, default=8, help="edigate's [fhir] queue_depth")
     ap.add_argument("--out", default="fhir_ingest", help="results file stem under bench/results")
     args = ap.parse_args()
     java_options = tuple(FhirSettings().java_options if args.java_option is None else args.java_option)
@@ -165,6 +184,8 @@ def main() -> int:
         "concurrency": args.concurrency,
         "validator_jvm_options": " ".join(java_options),
         "validator_niceness": args.nice,
+        "queue_depth": args.queue_depth,
+        "rate": args.rate,
         "load_average_before": load_average(),
     }
     with tempfile.TemporaryDirectory(prefix="edigate-fhir-bench-") as tmp:
@@ -184,7 +205,7 @@ def main() -> int:
             )
         port = free_port()
         cfg = tmpdir / "bench.toml"
-        cfg.write_text(gateway_config(port, tmpdir / "bench.db", vurl), encoding="utf-8")
+        cfg.write_text(gateway_config(port, tmpdir / "bench.db", vurl, args.queue_depth), encoding="utf-8")
         gw = start([sys.executable, "-m", "edigate", "serve", "--config", str(cfg)], port, tmpdir / "gw.log")
         base = f"http://127.0.0.1:{port}"
         try:
@@ -193,49 +214,80 @@ def main() -> int:
             warm = FhirBodies(40, kinds)
             w = asyncio.run(closed_loop(fhir_request("bare", vurl, warm), args.warmup_seconds, args.concurrency))
             results["warmup"] = {"seconds": args.warmup_seconds, "requests": w["requests"]}
-            for name, kind, url in (("bare_validator", "bare", vurl), ("edigate_fhir_ingest", "edigate", base)):
-                cpu0 = process_cpu_seconds(gw.pid)
-                bodies = FhirBodies(per_run, kinds)
-                r = asyncio.run(closed_loop(fhir_request(kind, url, bodies), args.seconds, args.concurrency))
-                if kind == "edigate":
-                    r["edigate_cpu_us_per_msg"] = round(
-                        (process_cpu_seconds(gw.pid) - cpu0) / max(1, r["requests"]) * 1e6
-                    )
+            jvm_pid = validator.proc.pid if validator is not None else None
+
+            def snapshot() -> tuple[float, float, float, float]:
+                return (process_cpu_seconds(gw.pid), cpu_of(jvm_pid), own_cpu_seconds(), time.perf_counter())
+
+            def measured(name: str, work: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+                """One phase, with the CPU each process used per wall-clock second (over the phase, or over
+                the `window` of (before, after) snapshots the phase reports)."""
+                before = snapshot()
+                r = asyncio.run(work)
+                before, after = r.pop("window", (before, snapshot()))
+                wall = after[3] - before[3]
+                r["cpu_per_s"] = {
+                    who: round((after[i] - before[i]) / wall, 2)
+                    for i, who in enumerate(("edigate", "validator", "loadgen"))
+                }
+                r["edigate_cpu_s"] = after[0] - before[0]
                 r["load_average"] = load_average()
                 results[name] = r
-                print(f"{name:22} {r}", flush=True)
+                print(f"{name:26} {r}", flush=True)
+                return r
+
+            idle = measured("edigate_idle", idle_for(10.0))
+            background = idle["cpu_per_s"]["edigate"]  # edigate's own loops (health tick, drains), not per message
+            for name, kind, url in (("bare_validator", "bare", vurl), ("edigate_fhir_ingest", "edigate", base)):
+                bodies = FhirBodies(per_run, kinds)
+                r = measured(name, closed_loop(fhir_request(kind, url, bodies), args.seconds, args.concurrency))
+                if kind == "edigate":
+                    net = r["edigate_cpu_s"] - background * args.seconds
+                    r["edigate_cpu_us_per_msg"] = round(r["edigate_cpu_s"] / max(1, r["requests"]) * 1e6)
+                    r["edigate_cpu_us_per_msg_net"] = round(net / max(1, r["requests"]) * 1e6)
             ratio = results["edigate_fhir_ingest"]["msgs_per_s"] / max(0.1, results["bare_validator"]["msgs_per_s"])
             results["edigate_to_bare_ratio"] = round(ratio, 3)
             print(f"edigate / bare validator = {ratio:.0%}", flush=True)
             bodies = FhirBodies(per_run, kinds)
-            r = asyncio.run(open_loop(fhir_request("edigate", base, bodies), args.seconds, args.rate))
-            r["load_average"] = load_average()
-            results[f"edigate_fhir_at_{args.rate:g}_per_s"] = r
-            print(f"fixed {args.rate:g}/s          {r}", flush=True)
+            measured(
+                f"edigate_fhir_at_{args.rate:g}_per_s",
+                open_loop(fhir_request("edigate", base, bodies), args.seconds, args.rate),
+            )
 
-            oio_bodies = Bodies("OA", per_run * 20, "mixed")
-            oio_alone = asyncio.run(closed_loop(oioxml_request(base, oio_bodies), args.seconds, 32))
-            oio_alone["load_average"] = load_average()
-            results["oioxml_alone"] = oio_alone
-            print(f"oioxml alone           {oio_alone}", flush=True)
-
-            async def beside() -> tuple[dict[str, Any], dict[str, Any]]:
+            async def beside(oio_bodies: Bodies) -> dict[str, Any]:
                 fhir_bodies = FhirBodies(per_run, kinds)
                 fhir_task = asyncio.create_task(
                     open_loop(fhir_request("edigate", base, fhir_bodies), args.seconds, args.rate)
                 )
-                oio_beside = Bodies("OB", per_run * 20, "mixed")
-                oio = await closed_loop(oioxml_request(base, oio_beside), args.seconds, 32)
-                return oio, await fhir_task
+                before = snapshot()
+                oio = await closed_loop(oioxml_request(base, oio_bodies), args.seconds, 32)
+                oio["window"] = (before, snapshot())  # the OIOXML run, not the FHIR answers that come after it
+                oio["fhir_beside"] = await fhir_task
+                return oio
 
-            oio_beside, fhir_beside = asyncio.run(beside())
-            oio_beside["load_average"] = load_average()
-            results["oioxml_with_fhir_beside"] = oio_beside
-            results["fhir_beside_oioxml"] = fhir_beside
-            slower = 1 - oio_beside["msgs_per_s"] / max(0.1, oio_alone["msgs_per_s"])
+            alone_runs, beside_runs = [], []
+            for i in range(args.rounds):
+                oio_bodies = Bodies(f"A{i}", per_run * 20, "mixed")
+                alone_runs.append(
+                    measured(f"oioxml_alone_{i + 1}", closed_loop(oioxml_request(base, oio_bodies), args.seconds, 32))
+                )
+                beside_runs.append(
+                    measured(f"oioxml_with_fhir_beside_{i + 1}", beside(Bodies(f"B{i}", per_run * 20, "mixed")))
+                )
+            alone = statistics.median(r["msgs_per_s"] for r in alone_runs)
+            with_fhir = statistics.median(r["msgs_per_s"] for r in beside_runs)
+            results["oioxml_alone_median_msgs_per_s"] = alone
+            results["oioxml_with_fhir_median_msgs_per_s"] = with_fhir
+            slower = 1 - with_fhir / max(0.1, alone)
             results["oioxml_slowdown_with_fhir"] = round(slower, 3)
-            print(f"oioxml with FHIR beside {oio_beside}  ({slower:.0%} slower)", flush=True)
-            print(f"fhir beside oioxml     {fhir_beside}", flush=True)
+            # edigate's CPU per OIOXML message, alone and beside FHIR (beside: FHIR's own work included)
+            results["edigate_cpu_us_per_oioxml_msg"] = {
+                "alone": round(statistics.median(r["edigate_cpu_s"] / max(1, r["requests"]) for r in alone_runs) * 1e6),
+                "with_fhir_beside": round(
+                    statistics.median(r["edigate_cpu_s"] / max(1, r["requests"]) for r in beside_runs) * 1e6
+                ),
+            }
+            print(f"oioxml median {alone} alone, {with_fhir} with FHIR beside ({slower:.0%} slower)", flush=True)
             if validator is not None:
                 results["validator_rss_mb_after"] = rss_mb(validator.proc.pid)
             results["load_average_after"] = load_average()
@@ -258,24 +310,41 @@ def main() -> int:
         "",
         f"Validator JVM options: {results['validator_jvm_options'] or 'none'}; "
         f"niceness {results['validator_niceness']} "
-        f"(edigate's at 0). Warm-up before measuring: {results.get('warmup', {})}.",
+        f"(edigate's at 0). edigate's [fhir] threads 2, queue_depth {results['queue_depth']}. "
+        f"Warm-up before measuring: {results.get('warmup', {})}.",
         "",
-        "| run | msgs/s | p50 ms | p99 ms | errors | load average after |",
-        "|---|---|---|---|---|---|",
+        "| run | msgs/s | p50 ms | p99 ms | 202s/s | p99 of 202s ms | errors (by status) | CPU s/s edigate "
+        "/ validator / loadgen | load average after |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for key, val in results.items():
         if isinstance(val, dict) and "msgs_per_s" in val:
-            rows.append(
-                f"| {key} | {val['msgs_per_s']} | {val['p50_ms']} | {val['p99_ms']} | {val['errors']} | "
-                f"{val.get('load_average', '')} |"
-            )
+            rows.append(row(key, val))
+            if isinstance(val.get("fhir_beside"), dict):
+                rows.append(row(f"  FHIR beside it ({results['rate']:g} msg/s offered)", val["fhir_beside"]))
+    fhir = results["edigate_fhir_ingest"]
     rows += [
         "",
-        f"edigate / bare validator: {results['edigate_to_bare_ratio']:.0%}; OIOXML slower with FHIR beside: "
-        f"{results['oioxml_slowdown_with_fhir']:.0%}.",
+        f"edigate's idle CPU (its background loops): {results['edigate_idle']['cpu_per_s']['edigate']} s/s. "
+        f"edigate's CPU per FHIR message: {fhir['edigate_cpu_us_per_msg']} µs, "
+        f"{fhir['edigate_cpu_us_per_msg_net']} µs without the idle share.",
+        f"edigate / bare validator: {results['edigate_to_bare_ratio']:.0%}; OIOXML median "
+        f"{results['oioxml_alone_median_msgs_per_s']} msg/s alone, {results['oioxml_with_fhir_median_msgs_per_s']} "
+        f"with FHIR beside: {results['oioxml_slowdown_with_fhir']:.0%} slower. edigate's CPU per OIOXML message "
+        f"(median): {results['edigate_cpu_us_per_oioxml_msg']} µs.",
     ]
     (out / f"{args.out}.md").write_text("\n".join(rows) + "\n", encoding="utf-8")
     return 0
+
+
+def row(key: str, val: dict[str, Any]) -> str:
+    cpu = val.get("cpu_per_s", {})
+    cpus = " / ".join(str(cpu.get(k, "")) for k in ("edigate", "validator", "loadgen")) if cpu else ""
+    return (
+        f"| {key} | {val['msgs_per_s']} | {val['p50_ms']} | {val['p99_ms']} | {val.get('ok_per_s', '')} | "
+        f"{val.get('ok_p99_ms', '')} | {val['errors']} {val.get('error_statuses') or ''} | {cpus} | "
+        f"{val.get('load_average', '')} |"
+    )
 
 
 if __name__ == "__main__":

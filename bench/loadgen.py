@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -31,10 +32,14 @@ def percentile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, int(len(ordered) * q) - 1))] if ordered else 0.0
 
 
-def summary(lat: list[float], elapsed: float, errors: Counter[int]) -> dict[str, Any]:
-    """Throughput and latency; `errors` counts every answer other than the expected one, by HTTP status."""
+def summary(
+    lat: list[float], elapsed: float, errors: Counter[int], ok_lat: list[float] | None = None
+) -> dict[str, Any]:
+    """Throughput and latency; `errors` counts every answer other than the expected one, by HTTP status.
+    `ok_lat` (the latencies of the expected answers only) adds their count and percentiles: a 503 that comes
+    back at once must not hide how long the accepted messages waited."""
     lat.sort()
-    return {
+    out = {
         "requests": len(lat),
         "errors": sum(errors.values()),
         "error_statuses": {str(k): v for k, v in sorted(errors.items())},
@@ -42,14 +47,23 @@ def summary(lat: list[float], elapsed: float, errors: Counter[int]) -> dict[str,
         "p50_ms": round(statistics.median(lat) * 1000, 1) if lat else 0.0,
         "p99_ms": round(percentile(lat, 0.99) * 1000, 1),
     }
+    if ok_lat is not None:
+        ok_lat.sort()
+        out["ok_per_s"] = round(len(ok_lat) / elapsed, 1) if elapsed else 0.0
+        out["ok_p50_ms"] = round(statistics.median(ok_lat) * 1000, 1) if ok_lat else 0.0
+        out["ok_p99_ms"] = round(percentile(ok_lat, 0.99) * 1000, 1)
+    return out
 
 
-async def _post(session: aiohttp.ClientSession, request: Request, errors: Counter[int]) -> None:
+async def _post(session: aiohttp.ClientSession, request: Request, errors: Counter[int]) -> bool:
+    """Send one request; True when it got the expected status."""
     url, body, headers, ok = request
     async with session.post(url, data=body, headers=dict(headers)) as resp:
         await resp.read()
         if resp.status != ok:
             errors[resp.status] += 1
+            return False
+    return True
 
 
 async def closed_loop(
@@ -57,6 +71,7 @@ async def closed_loop(
 ) -> dict[str, Any]:
     """`concurrency` keep-alive clients, each sending its next request as soon as the last one is answered."""
     lat: list[float] = []
+    ok_lat: list[float] = []
     errors: Counter[int] = Counter()
     stop_at = time.perf_counter() + seconds
     connector = aiohttp.TCPConnector(limit=concurrency)
@@ -66,12 +81,14 @@ async def closed_loop(
             while time.perf_counter() < stop_at:
                 request = next_request()
                 t0 = time.perf_counter()
-                await _post(session, request, errors)
+                ok = await _post(session, request, errors)
                 lat.append(time.perf_counter() - t0)
+                if ok:
+                    ok_lat.append(lat[-1])
 
         t0 = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return summary(lat, time.perf_counter() - t0, errors)
+        return summary(lat, time.perf_counter() - t0, errors, ok_lat)
 
 
 async def open_loop(
@@ -80,13 +97,16 @@ async def open_loop(
     """Send at a fixed schedule whatever the answers (no coordinated omission); latency counts from when a
     request was due, so a queue shows."""
     lat: list[float] = []
+    ok_lat: list[float] = []
     errors: Counter[int] = Counter()
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)) as session:
 
         async def one(scheduled: float, request: Request) -> None:
-            await _post(session, request, errors)
+            ok = await _post(session, request, errors)
             lat.append(time.perf_counter() - scheduled)
+            if ok:
+                ok_lat.append(lat[-1])
 
         tasks = []
         t0 = time.perf_counter()
@@ -97,7 +117,7 @@ async def open_loop(
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(one(scheduled, next_request())))
         await asyncio.gather(*tasks)
-        return summary(lat, time.perf_counter() - t0, errors)
+        return summary(lat, time.perf_counter() - t0, errors, ok_lat)
 
 
 # ------------------------------------------------------------------------------------------ processes
@@ -111,6 +131,12 @@ def process_cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """User + system CPU of this process (the load generator) so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def rss_mb(pid: int) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -41,23 +42,49 @@ def postgres_reachable() -> bool:
         return False
 
 
+#: DROP DATABASE waits for a checkpoint (0.5-2 s on a busy machine), so a test's database is dropped in the
+#: background while the next tests run (on SQLite, or without a database). The next `postgres_url` waits for
+#: the drops first, and so does the session's end (pytest_sessionfinish); a failed drop is an error there.
+_PG_DROPS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-drop")
+_PG_DROPPED: list[tuple[str, Future[None]]] = []
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def _drop_database(name: str) -> None:
+    import asyncio
+
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _finish_drops() -> list[str]:
+    """Wait for the test databases being dropped; the ones that could not be dropped, with the reason."""
+    failed = [f"{name}: {fut.exception()!r}" for name, fut in _PG_DROPPED if fut.exception() is not None]
+    _PG_DROPPED.clear()
+    return failed
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards (in the background)."""
     if not postgres_reachable():
         pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432 (.ci/run starts it)")
     import asyncio
 
     import asyncpg
 
+    if failed := _finish_drops():
+        raise RuntimeError(f"an earlier test's database could not be dropped: {failed}")
     name = f"edigate_t_{uuid.uuid4().hex[:12]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN_DSN)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
+    admin = _pg_admin
 
     async def create() -> None:
         # CREATE DATABASE copies template1 and fails while another session is copying it too
@@ -73,7 +100,7 @@ def postgres_url() -> Iterator[str]:
     try:
         yield f"postgresql://postgres@127.0.0.1:5432/{name}"
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _PG_DROPPED.append((name, _PG_DROPS.submit(_drop_database, name)))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -123,6 +150,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from tests.harness.fhir import SHARED_VALIDATOR
 
     SHARED_VALIDATOR.stop()
+    if failed := _finish_drops():  # no test database outlives the session
+        session.config.get_terminal_writer().line(f"test databases that could not be dropped: {failed}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ from edigate.fhir.acknowledgement import (
 from edigate.fhir.reading import FHIR_NS, FhirMessage, FhirUnreadable, read_message
 from edigate.fhir.serialize import encode
 from edigate.fhir.standards import ACKNOWLEDGEMENT, BY_NAME
-from edigate.fhir.validation import FhirValidator, FhirValidatorUnavailable
+from edigate.fhir.validation import FhirValidator, FhirValidatorBusy, FhirValidatorUnavailable
 from edigate.ingest.answers import (
     FhirUnavailable,
     FieldError,
@@ -45,6 +45,18 @@ CONTENT_TYPES = ("application/fhir+json", "application/fhir+xml", "application/j
 FATAL_ERROR = "fatal-error"
 TRANSIENT_ERROR = "transient-error"
 RETRY_AFTER_SECONDS = 30
+RETRY_AFTER_BUSY_SECONDS = 10  # a full queue empties in seconds; a validator that is down takes longer
+UNAVAILABLE_TEXT = (
+    "FHIR-validering er ikke mulig lige nu; send meddelelsen igen senere (FHIR validation is unavailable now; "
+    "send the message again later)"
+)
+BUSY_TEXT = (
+    "FHIR-valideringen har for mange meddelelser i kø lige nu; send meddelelsen igen om lidt (the FHIR "
+    "validator is busy; send the message again shortly)"
+)
+# the JSON answer when no Acknowledgement can be made (e.g. to an Acknowledgement): Danish, as every reason
+UNAVAILABLE_REASON = "FHIR-validering er ikke mulig lige nu: send meddelelsen igen senere"
+BUSY_REASON = "FHIR-valideringen har for mange meddelelser i kø lige nu: send meddelelsen igen om lidt"
 _HEADER = "Bundle.entry[0].resource"
 
 
@@ -153,6 +165,8 @@ class FhirAdapter:
         started = time.perf_counter()
         try:
             result = await self._validator().validate(msg.standard, body, msg.media_type)
+        except FhirValidatorBusy as exc:
+            return self._unavailable(msg, exc.reason, busy=True)
         except FhirValidatorUnavailable as exc:
             return self._unavailable(msg, exc.reason)
         self._observe(msg.standard, time.perf_counter() - started)
@@ -172,26 +186,21 @@ class FhirAdapter:
             refusal = Refusal(FATAL_ERROR, text, problems, invalid=True)
         return Parsed(env, msg.standard, version, problems, refusal, format=_format(msg), extra=msg)
 
-    def _unavailable(self, msg: FhirMessage, reason: str) -> Answer:
-        """503: validation cannot run now. MedCom's transient-error tells the sender to send it again."""
-        log.warning("fhir_validation_unavailable", bundle_id=msg.bundle_id, reason=reason[:300])
-        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    def _unavailable(self, msg: FhirMessage, reason: str, *, busy: bool = False) -> Answer:
+        """503: validation cannot run now (or the validator's queue is full). MedCom's transient-error tells
+        the sender to send it again; Retry-After says when."""
+        if busy:
+            log.info("fhir_validation_busy", bundle_id=msg.bundle_id, reason=reason[:300])
+        else:
+            log.warning("fhir_validation_unavailable", bundle_id=msg.bundle_id, reason=reason[:300])
+        headers = {"Retry-After": str(RETRY_AFTER_BUSY_SECONDS if busy else RETRY_AFTER_SECONDS)}
         if can_acknowledge(msg) and msg.standard != ACKNOWLEDGEMENT.name:
-            issue = AckIssue(
-                "error",
-                "transient",
-                "FHIR-validering er ikke mulig lige nu; send meddelelsen igen senere (FHIR validation is "
-                "unavailable now; send the message again later)",
-            )
+            # FHIR IssueType: throttled = "not prepared to handle this request due to load management"
+            issue = AckIssue("error", "throttled" if busy else "transient", BUSY_TEXT if busy else UNAVAILABLE_TEXT)
             ack = build_acknowledgement(msg, TRANSIENT_ERROR, (issue,), self.clock())
             return Answer(503, body=ack.body, content_type=ack.media_type, headers=headers)
-        return reply(
-            503,
-            FhirUnavailable(
-                status="error", format="fhir", reason="FHIR validation is unavailable now: send it again later"
-            ),
-            headers=headers,
-        )
+        reason = BUSY_REASON if busy else UNAVAILABLE_REASON
+        return reply(503, FhirUnavailable(status="error", format="fhir", reason=reason), headers=headers)
 
     def unreadable(self, ctx: IngestContext) -> Answer:
         parsed = ctx.parsed

@@ -6,7 +6,8 @@
     validator_url = "http://127.0.0.1:8711"          # optional: use a running validator instead of starting one
     java = "java"                       # the Java 17 runtime that runs the validator jar
     jar = "validator/target/edigate-fhir-validator.jar"   # relative: to the checkout
-    threads = 2                         # validations at once inside the JVM
+    threads = 2                         # validations at once inside the JVM (and requests edigate sends it at once)
+    queue_depth = 8                     # FHIR messages that may wait for a busy validator; more: 503 + Retry-After
     timeout_seconds = 30                # one validation, end to end
     start_timeout_seconds = 300         # JVM start + package load + warm-up
     java_options = ["-Xmx1536m"]
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from edigate.fhir.validation import DEFAULT_QUEUE_DEPTH
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_JAR = REPO / "validator" / "target" / "edigate-fhir-validator.jar"
@@ -41,6 +44,7 @@ class FhirSettings(BaseModel):
     java: str = "java"
     jar: Annotated[Path, Field(strict=False)] = DEFAULT_JAR
     threads: Annotated[int, Field(ge=1, le=64)] = 2
+    queue_depth: Annotated[int, Field(ge=0, le=10_000)] = DEFAULT_QUEUE_DEPTH
     timeout_seconds: Annotated[float, Field(ge=0.1)] = 30.0
     start_timeout_seconds: Annotated[float, Field(ge=1)] = 300.0
     java_options: tuple[str, ...] = ()

@@ -16,12 +16,18 @@ def build_fhir_validator(settings: FhirSettings | None) -> AnyFhirValidator:
     if not settings.enabled:
         return DisabledFhirValidator("FHIR validation is switched off ([fhir] enabled = false)")
     if settings.validator_url:
-        return HttpFhirValidator(settings.validator_url, timeout_seconds=settings.timeout_seconds)
+        return HttpFhirValidator(
+            settings.validator_url,
+            timeout_seconds=settings.timeout_seconds,
+            max_concurrency=settings.threads,
+            queue_depth=settings.queue_depth,
+        )
     return SupervisedFhirValidator(
         package_dir=settings.package_dir,
         java=settings.java,
         jar=settings.jar,
         threads=settings.threads,
+        queue_depth=settings.queue_depth,
         timeout_seconds=settings.timeout_seconds,
         start_timeout_seconds=settings.start_timeout_seconds,
         java_options=settings.java_options,

@@ -42,7 +42,8 @@ def fhir_media_type(body: bytes) -> str | None:
 
 
 def summarise(body: bytes, media_type: str) -> FhirMessageSummary:
-    """The routing fields of a FHIR message Bundle; ValueError (a readable reason) when it has none."""
+    """The routing fields of a FHIR message Bundle; ValueError (a reason in Danish, as the CLI prints it) when it
+    has none."""
     if media_type == JSON_MEDIA_TYPE:
         return _summarise_json(body)
     return _summarise_xml(body)
@@ -52,9 +53,9 @@ def _summarise_json(body: bytes) -> FhirMessageSummary:
     try:
         bundle = json.loads(body.removeprefix(_BOM))
     except (ValueError, RecursionError):
-        raise ValueError("not valid JSON") from None
+        raise ValueError("ikke gyldig JSON") from None
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
-        raise ValueError("not a FHIR Bundle")
+        raise ValueError("ikke en FHIR Bundle")
     header = _first_resource(bundle)
     coding = header.get("eventCoding") if isinstance(header, dict) else None
     coding = coding if isinstance(coding, dict) else {}
@@ -81,15 +82,15 @@ def _text(value: Any) -> str | None:
 
 def _summarise_xml(body: bytes) -> FhirMessageSummary:
     if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
-        raise ValueError("FHIR XML must not contain a DOCTYPE or ENTITY declaration")
+        raise ValueError("FHIR XML må ikke indeholde en DOCTYPE- eller ENTITY-erklæring")
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
     try:
         root = etree.fromstring(body, parser)
     except etree.XMLSyntaxError:
-        raise ValueError("not well-formed XML") from None
+        raise ValueError("ikke velformet XML") from None
     ns = {"f": FHIR_NS}
     if root.tag != f"{{{FHIR_NS}}}Bundle":
-        raise ValueError("not a FHIR Bundle")
+        raise ValueError("ikke en FHIR Bundle")
 
     def value(node: Any, path: str) -> str | None:
         found = node.xpath(f"{path}/@value", namespaces=ns) if node is not None else []

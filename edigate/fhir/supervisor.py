@@ -27,7 +27,12 @@ import structlog
 
 from edigate.fhir.config import DEFAULT_JAR
 from edigate.fhir.standards import STANDARDS, FhirStandard
-from edigate.fhir.validation import FhirValidationResult, FhirValidatorUnavailable, HttpFhirValidator
+from edigate.fhir.validation import (
+    DEFAULT_QUEUE_DEPTH,
+    FhirValidationResult,
+    FhirValidatorUnavailable,
+    HttpFhirValidator,
+)
 
 log = structlog.get_logger()
 
@@ -77,6 +82,7 @@ class SupervisedFhirValidator:
         java: str = "java",
         jar: Path = DEFAULT_JAR,
         threads: int = 2,
+        queue_depth: int = DEFAULT_QUEUE_DEPTH,
         timeout_seconds: float = 30.0,
         start_timeout_seconds: float = 300.0,
         java_options: Sequence[str] = (),
@@ -89,6 +95,7 @@ class SupervisedFhirValidator:
         self.java = java
         self.jar = jar
         self.threads = threads
+        self.queue_depth = queue_depth
         self.timeout_seconds = timeout_seconds
         self.start_timeout_seconds = start_timeout_seconds
         self.java_options = tuple(java_options)
@@ -208,7 +215,11 @@ class SupervisedFhirValidator:
             stdin=asyncio.subprocess.PIPE,  # the parent-death watch: EOF here ends the JVM (module docstring)
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,  # a Ctrl-C to edigate's terminal is edigate's to handle, not the JVM's
+            # A process group of its own: a Ctrl-C to edigate's terminal is edigate's to handle, not the JVM's.
+            # Not a session of its own: with the kernel's autogroup scheduling (on by default), a new session
+            # is a new scheduling group that gets an equal share of the CPU beside edigate's, whatever its
+            # niceness, so the JVM's `nice` would only rank it against itself.
+            process_group=0,
         )
         self.starts += 1
         self._reason = f"the FHIR validator is starting (pid {proc.pid})"
@@ -223,7 +234,12 @@ class SupervisedFhirValidator:
                 self._reason = f"the FHIR validator exited with status {code} before it was ready" + self._tail()
                 return
             self.ready_seconds = time.monotonic() - t0
-            client = HttpFhirValidator(f"http://127.0.0.1:{port}", timeout_seconds=self.timeout_seconds)
+            client = HttpFhirValidator(
+                f"http://127.0.0.1:{port}",
+                timeout_seconds=self.timeout_seconds,
+                max_concurrency=self.threads,
+                queue_depth=self.queue_depth,
+            )
             await client.health()
             self._client = client
             log.info("fhir_validator_ready", pid=proc.pid, port=port, seconds=round(self.ready_seconds, 1))

@@ -23,6 +23,7 @@ import aiohttp
 from edigate.fhir.standards import BY_NAME
 
 ERROR_SEVERITIES = ("error", "fatal")
+DEFAULT_QUEUE_DEPTH = 8  # FHIR messages that may wait for a busy validator ([fhir] queue_depth)
 MEDIA_TYPES = {
     "application/fhir+json": "application/fhir+json",
     "application/json": "application/fhir+json",
@@ -79,6 +80,11 @@ class FhirValidatorUnavailable(Exception):
         self.reason = reason
 
 
+class FhirValidatorBusy(FhirValidatorUnavailable):
+    """The validator works at its limit and `queue_depth` messages already wait for it: answer 503 at once
+    (the sender resends) rather than let every FHIR answer wait longer and longer."""
+
+
 class FhirValidator(Protocol):
     async def validate(self, standard: str, body: bytes, media_type: str) -> FhirValidationResult: ...
 
@@ -131,31 +137,46 @@ def fatal_result(code: str, diagnostics: str) -> FhirValidationResult:
 
 class HttpFhirValidator:
     """Client of a running validator (`POST {url}/validate?standard=…`). Never blocks the event loop; every
-    call has a timeout; a refused connection, a timeout or a 5xx raise FhirValidatorUnavailable."""
+    call has a timeout; a refused connection, a timeout or a 5xx raise FhirValidatorUnavailable.
+
+    At most `max_concurrency` requests are at the validator at once (its threads: more would only queue
+    inside the JVM, out of sight); up to `queue_depth` more wait here on a semaphore, which costs the event
+    loop nothing. One more than that is refused at once with FhirValidatorBusy, so a saturated validator
+    bounds FHIR's latency and the number of open FHIR requests instead of letting both grow without end."""
 
     def __init__(
         self,
         url: str,
         *,
         timeout_seconds: float = 30.0,
-        max_concurrency: int = 16,
+        max_concurrency: int = 2,
+        queue_depth: int = DEFAULT_QUEUE_DEPTH,
         probe_interval_seconds: float = 10.0,
     ) -> None:
         self.url = url.rstrip("/")
         self.timeout_seconds = timeout_seconds
         self.probe_interval_seconds = probe_interval_seconds
+        self.max_concurrency = max_concurrency
+        self.queue_depth = queue_depth
         self._monitor: asyncio.Task[None] | None = None
-        self._limit = asyncio.Semaphore(max_concurrency)  # bound the JVM's queue; beyond this callers wait here
+        self._limit = asyncio.Semaphore(max_concurrency)
+        self._waiting = 0  # callers waiting for a free slot at the validator
+        self.busy_refusals = 0
         self._session: aiohttp.ClientSession | None = None
         self._available = False
         self._reason = "the FHIR validator has not answered yet"
         self.last_health: dict[str, Any] | None = None
         self.last_ok: float | None = None
 
+    @property
+    def waiting(self) -> int:
+        return self._waiting
+
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=64, force_close=False),
+                # keep-alive: one connection per slot at the validator, reused message after message
+                connector=aiohttp.TCPConnector(limit=self.max_concurrency + 2, force_close=False),
                 timeout=aiohttp.ClientTimeout(total=self.timeout_seconds),
             )
         return self._session
@@ -172,22 +193,22 @@ class HttpFhirValidator:
         if standard not in BY_NAME:
             raise ValueError(f"unknown FHIR standard {standard!r} (known: {', '.join(BY_NAME)})")
         content_type = normalise_media_type(media_type)
+        await self._slot()
         try:
-            async with (
-                self._limit,
-                self._client().post(
-                    f"{self.url}/validate",
-                    params={"standard": standard},
-                    data=body,
-                    headers={"Content-Type": content_type},
-                ) as resp,
-            ):
+            async with self._client().post(
+                f"{self.url}/validate",
+                params={"standard": standard},
+                data=body,  # the bytes as received: nothing re-serialised
+                headers={"Content-Type": content_type},
+            ) as resp:
                 payload = await resp.read()
                 status = resp.status
         except TimeoutError:
             raise self._down(f"the FHIR validator did not answer within {self.timeout_seconds:g} s") from None
         except aiohttp.ClientError as exc:
             raise self._down(f"the FHIR validator at {self.url} is not reachable ({type(exc).__name__})") from None
+        finally:
+            self._limit.release()
         if status == 413:
             return fatal_result("too-costly", "the message is larger than the FHIR validator accepts")
         if status != 200:
@@ -199,6 +220,20 @@ class HttpFhirValidator:
         self._available = True
         self.last_ok = time.monotonic()
         return result
+
+    async def _slot(self) -> None:
+        """A slot at the validator: at once, after waiting behind at most `queue_depth` others, or busy."""
+        if self._limit.locked() and self._waiting >= self.queue_depth:
+            self.busy_refusals += 1
+            raise FhirValidatorBusy(
+                f"the FHIR validator is busy: {self.max_concurrency} messages in validation and "
+                f"{self._waiting} waiting (queue_depth {self.queue_depth})"
+            )
+        self._waiting += 1
+        try:
+            await self._limit.acquire()
+        finally:
+            self._waiting -= 1
 
     async def health(self) -> dict[str, Any]:
         """GET /health (short timeout); updates `status()`; FhirValidatorUnavailable when it does not answer."""

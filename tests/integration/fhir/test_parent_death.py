@@ -1,6 +1,6 @@
 """An edigate killed with SIGKILL takes its supervised validator JVM with it (the parent-death watch).
 
-SIGKILL runs none of edigate's clean-up, and the JVM is in a session of its own, so nothing but the stdin
+SIGKILL runs none of edigate's clean-up, and the JVM is in a process group of its own, so nothing but the stdin
 pipe ties the two: the JVM must notice its end of file and exit. Without that, each crash of edigate leaves
 a JVM of 1-3 GB behind, and the restarted edigate starts another beside it.
 The READY case (a validator that has served messages) is checked at the end of

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from edigate.fhir.supervisor import VALIDATOR_NICENESS
 from tests.harness import config as cfg
 from tests.harness.fhir import FAST_START_JAVA_OPTIONS
 from tests.harness.http import Reply, request
@@ -44,6 +45,25 @@ def validator_pids(service_pid: int) -> list[int]:
         if int(stat[1]) == service_pid and b"edigate-fhir-validator" in cmdline:
             found.append(int(entry.name))
     return found
+
+
+def scheduling(pid: int) -> tuple[str, int]:
+    """(the kernel's autogroup, or "" without one; the niceness) of a process."""
+    nice = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+    try:
+        group = Path(f"/proc/{pid}/autogroup").read_text().split()[0]
+    except OSError:
+        group = ""
+    return group, nice
+
+
+def assert_below_edigate(jvm: int, service_pid: int) -> None:
+    """The JVM's CPU priority is below edigate's in effect: VALIDATOR_NICENESS more, and in edigate's own
+    autogroup (a session of its own would be a scheduling group of its own, which the kernel gives an equal
+    share beside edigate's whatever its niceness)."""
+    (jvm_group, jvm_nice), (gw_group, gw_nice) = scheduling(jvm), scheduling(service_pid)
+    assert jvm_nice - gw_nice == VALIDATOR_NICENESS, (jvm_nice, gw_nice)
+    assert jvm_group == gw_group, f"the validator runs in autogroup {jvm_group}, edigate in {gw_group}"
 
 
 @pytest.fixture
@@ -121,6 +141,7 @@ def test_validator_killed_mid_load(supervised: tuple[Service, Receiver]) -> None
         wait_until(lambda: len(accepted) >= 5, timeout=120, explain=lambda: f"only {len(accepted)} accepted")
         assert service.proc is not None
         (jvm,) = validator_pids(service.proc.pid)
+        assert_below_edigate(jvm, service.proc.pid)
         os.kill(jvm, signal.SIGKILL)
         wait_until(lambda: 503 in statuses, timeout=120, explain=lambda: "no 503 after the validator died")
         n_at_503 = len(statuses)
@@ -152,6 +173,7 @@ def test_validator_killed_mid_load(supervised: tuple[Service, Receiver]) -> None
 
     # edigate itself killed with SIGKILL (no clean-up runs): its READY, serving validator exits with it
     (restarted,) = validator_pids(service.proc.pid)
+    assert_below_edigate(restarted, service.proc.pid)
     service.kill9()
     wait_until(
         lambda: not running(restarted),

@@ -39,6 +39,18 @@ def test_external_url_wins() -> None:
     assert validator.url == "http://127.0.0.1:8711"
 
 
+def test_the_validator_queue_is_bounded_as_configured() -> None:
+    """At most `threads` requests at the validator and `queue_depth` waiting (default 8), supervised or not."""
+    external = build_fhir_validator(
+        parse_settings({"fhir": {"validator_url": "http://127.0.0.1:8711", "threads": 3, "queue_depth": 5}}).fhir
+    )
+    assert isinstance(external, HttpFhirValidator)
+    assert (external.max_concurrency, external.queue_depth) == (3, 5)
+    supervised = build_fhir_validator(parse_settings({"fhir": {"package_dir": "/x"}}).fhir)
+    assert isinstance(supervised, SupervisedFhirValidator)
+    assert (supervised.threads, supervised.queue_depth) == (2, 8)
+
+
 @pytest.mark.parametrize(
     ("fhir", "message"),
     [
@@ -47,6 +59,8 @@ def test_external_url_wins() -> None:
         ({"threads": 0}, "fhir.threads: must be at least 1"),
         ({"threads": 65}, "fhir.threads: must be at most 64"),
         ({"threads": True}, "fhir.threads: must be an integer"),
+        ({"queue_depth": -1}, "fhir.queue_depth: must be at least 0"),
+        ({"queue_depth": 1.5}, "fhir.queue_depth: must be an integer"),
         ({"timeout_seconds": 0}, "fhir.timeout_seconds: must be at least 0.1"),
         ({"timeout_seconds": "30"}, "fhir.timeout_seconds: must be a number"),
         ({"validator_url": "localhost:8711"}, "fhir.validator_url: must be an http:// or https:// URL"),

@@ -18,7 +18,7 @@ import pytest
 
 from edigate.clock import system_clock
 from edigate.fhir.adapter import FhirAdapter
-from edigate.fhir.validation import FhirIssue, FhirValidationResult, FhirValidatorUnavailable
+from edigate.fhir.validation import FhirIssue, FhirValidationResult, FhirValidatorBusy, FhirValidatorUnavailable
 from edigate.ingest.model import Answer, IngestRequest
 from edigate.ingest.oioxml import OioxmlAdapter
 from edigate.ingest.pipeline import IngestPipeline
@@ -55,12 +55,15 @@ class StandInValidator:
 
     issues: dict[str, tuple[FhirIssue, ...]] = field(default_factory=dict)
     down: str | None = None
+    busy: bool = False
     calls: list[tuple[str, str]] = field(default_factory=list)
 
     async def validate(self, standard: str, body: bytes, media_type: str) -> FhirValidationResult:
         self.calls.append((standard, media_type))
         if self.down:
             raise FhirValidatorUnavailable(self.down)
+        if self.busy:
+            raise FhirValidatorBusy("the FHIR validator is busy (queue_depth 0)")
         for mh_id, found in self.issues.items():
             if mh_id.encode() in body:
                 return FhirValidationResult(found)
@@ -308,6 +311,31 @@ async def test_validator_unavailable_is_503_with_a_transient_error_acknowledgeme
     assert header(ack_of(a))["response"]["code"] == "transient-error"
     assert await world.store.counts() == {}  # nothing stored: the sender sends it again
     world.validator.down = None
+    assert (await world.post(dump(doc))).status == 202
+
+
+async def test_validator_unavailable_for_an_acknowledgement_is_a_danish_json_503(world: World) -> None:
+    """An Acknowledgement is never acknowledged: its 503 is the JSON error, and its reason is Danish."""
+    world.validator.down = "the FHIR validator is starting"
+    a = await world.post(dump(answering(example(ACK_OK), example(CARE))), token="b")
+    assert a.status == 503 and a.headers["Retry-After"] == "30"
+    assert a.json is not None
+    assert a.json["reason"] == "FHIR-validering er ikke mulig lige nu: send meddelelsen igen senere"
+
+
+async def test_busy_validator_is_503_with_a_throttled_transient_error_and_a_short_retry_after(world: World) -> None:
+    world.validator.busy = True
+    doc = example(CARE)
+    a = await world.post(dump(doc))
+    assert a.status == 503 and a.headers["Retry-After"] == "10"
+    ack = ack_of(a)
+    assert header(ack)["response"]["code"] == "transient-error"
+    (issue,) = outcome_issues(ack)
+    assert issue["code"] == "throttled" and "for mange meddelelser i kø" in issue["diagnostics"]
+    assert await world.store.counts() == {}  # nothing stored: the sender sends it again
+    a = await world.post(dump(answering(example(ACK_OK), doc)), token="b")
+    assert a.status == 503 and a.json is not None and "for mange meddelelser i kø" in a.json["reason"]
+    world.validator.busy = False
     assert (await world.post(dump(doc))).status == 202
 
 

@@ -1,0 +1,298 @@
+"""Soak: the real `edigate serve` on a filled store, an offered 300 msg/s for 10 minutes, every message
+delivered over HTTP to a real receiver (issue 14).
+
+The store is one of `bench/scale_store.py`'s (default: 3 M messages on SQLite, reset to its fill first), so
+the service's own loops (delivery, receipt sweep, health tick, retention pass) run against a large
+history while new messages arrive. The sender is an open loop of unique 2.4 KB XDIS91 from the bench
+hospital to the bench municipality (latency from each message's scheduled send time: no coordinated
+omission); the municipality's delivery is `http` to a receiver in its own process that answers 200 and
+counts. Reported: per 5-second window answers, p50 / p99 / max and any status other than 202; every 30 s
+the service's RSS and CPU, the messages delivered so far and the load average; after the load, how long
+the last deliveries took. `--py-spy` records the service meanwhile (speedscope, for finding a stall).
+
+    .venv/bin/python bench/bench_soak.py [--dialect sqlite] [--n 3000000] [--rate 300] [--seconds 600]
+Writes bench/results/soak-<dialect>.json and .md. Measures under the machine's benchmark lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.request
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench import scale_store  # noqa: E402
+from bench.bench_ingest import TOKEN  # noqa: E402
+from bench.bench_scale import bench_lock, loadavg, pg_admin, service_config  # noqa: E402
+from bench.loadgen import percentile, process_cpu_seconds, rss_mb, start, stop  # noqa: E402
+from tests.harness.ports import free_port  # noqa: E402
+from tests.unit.medcom.samples import xdis91_message  # noqa: E402
+
+WINDOW = 5.0
+SAMPLE = 30.0
+FAILURES = ("store_commit_failed", "delivery_claim_failed", "ack_sweep_failed", "request_failed", "Traceback")
+RECEIVER = textwrap.dedent("""
+    import sys
+    from aiohttp import web
+    got = [0]
+    async def inbox(request):
+        await request.read()
+        got[0] += 1
+        return web.Response(text="ok")
+    async def count(request):
+        return web.json_response({"received": got[0]})
+    app = web.Application(client_max_size=10 * 1024 * 1024)
+    app.router.add_post("/inbox", inbox)
+    app.router.add_get("/count", count)
+    app.router.add_get("/healthz", lambda r: web.json_response({"status": "ok"}))
+    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+""")
+
+
+class Messages:
+    """Unique XDIS91 bodies made as they are sent (one template, its ids replaced: a few µs each)."""
+
+    def __init__(self) -> None:
+        self.prefix = f"SK{uuid.uuid4().hex[:4].upper()}"
+        mark = f"{self.prefix}{'#' * 8}"
+        self.parts = xdis91_message(envelope_id=mark, letter_id=mark).split(mark.encode())
+        self.i = 0
+
+    def next(self) -> bytes:
+        self.i += 1
+        return f"{self.prefix}{self.i:08d}".encode().join(self.parts)
+
+
+def received(port: int) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/count", timeout=5) as resp:
+        return int(json.loads(resp.read())["received"])
+
+
+async def soak(url: str, rate: float, seconds: float, svc_pid: int, receiver_port: int) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/xml"}
+    messages = Messages()
+    answers: list[tuple[float, float, int]] = []
+    samples: list[dict[str, Any]] = []
+    t0 = time.perf_counter()
+    cpu0 = process_cpu_seconds(svc_pid)
+
+    async def sampler() -> None:
+        while True:
+            at = time.perf_counter() - t0
+            samples.append(
+                {
+                    "at_s": round(at),
+                    "rss_mb": rss_mb(svc_pid),
+                    "service_cpu_s": round(process_cpu_seconds(svc_pid) - cpu0, 1),
+                    "answered": len(answers),
+                    "delivered": await asyncio.to_thread(received, receiver_port),
+                    "load_average": loadavg(),
+                }
+            )
+            print(f"  {samples[-1]}", flush=True)
+            await asyncio.sleep(max(0.0, SAMPLE * len(samples) - (time.perf_counter() - t0)))
+
+    timeout = aiohttp.ClientTimeout(total=60)  # an answer later than this counts as failed (-1)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as session:
+
+        async def one(scheduled: float, body: bytes) -> None:
+            status = -1
+            try:
+                async with session.post(url, data=body, headers=headers) as resp:
+                    await resp.read()
+                    status = resp.status
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+            answers.append((scheduled - t0, time.perf_counter() - scheduled, status))
+
+        sampling = asyncio.create_task(sampler())
+        tasks = []
+        for i in range(int(seconds * rate)):
+            scheduled = t0 + i / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(scheduled, messages.next())))
+        await asyncio.gather(*tasks)
+        sent_for = time.perf_counter() - t0
+        accepted = sum(1 for *_, s in answers if s == 202)
+        while (got := await asyncio.to_thread(received, receiver_port)) < accepted:  # the last deliveries
+            if time.perf_counter() - t0 > sent_for + 300:
+                break
+            await asyncio.sleep(0.5)
+        drained = time.perf_counter() - t0 - sent_for
+        sampling.cancel()
+    return {
+        "answers": answers,
+        "samples": samples,
+        "offered": int(seconds * rate),
+        "accepted": accepted,
+        "delivered": got,
+        "send_seconds": round(sent_for, 1),
+        "last_delivery_after_s": round(drained, 1),
+    }
+
+
+def windows(answers: list[tuple[float, float, int]]) -> list[dict[str, Any]]:
+    by: dict[int, list[tuple[float, int]]] = {}
+    for sent, lat, status in answers:
+        by.setdefault(int(sent // WINDOW), []).append((lat, status))
+    out = []
+    for w in sorted(by):
+        times = sorted(x[0] for x in by[w])
+        out.append(
+            {
+                "from_s": w * WINDOW,
+                "answers": len(times),
+                "p50_ms": round(statistics.median(times) * 1000, 1),
+                "p99_ms": round(percentile(times, 0.99) * 1000, 1),
+                "max_ms": round(times[-1] * 1000, 1),
+                "not_202": {str(k): v for k, v in sorted(Counter(s for _, s in by[w] if s != 202).items())},
+            }
+        )
+    return out
+
+
+def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    result: dict[str, Any] = {"dialect": args.dialect, "n": args.n, "rate": args.rate, "seconds": args.seconds}
+    empty_pg = None
+    if args.n:
+        info = scale_store.ensure_filled(args.dialect, args.n, args.data_dir)
+        url = scale_store.url_of(args.dialect, args.n, args.data_dir)
+        result["fill"] = {k: v for k, v in info.items() if k != "storage"}
+        result["reset_before"] = asyncio.run(scale_store.reset(url, info))
+    elif args.dialect == "sqlite":
+        url = f"sqlite:///{tmp / 'soak.db'}"
+    else:
+        empty_pg = f"edigate_soak_{uuid.uuid4().hex[:6]}"
+        pg_admin(f'CREATE DATABASE "{empty_pg}"')
+        url = f"{scale_store.PG}/{empty_pg}"
+    procs: list[subprocess.Popen[bytes]] = []
+    spy = None
+    try:
+        with bench_lock(args.lock):
+            result["load_average_before"] = loadavg()
+            rport, port = free_port(), free_port()
+            (tmp / "receiver.py").write_text(RECEIVER, encoding="utf-8")
+            procs.append(start([sys.executable, str(tmp / "receiver.py"), str(rport)], rport, tmp / "receiver.log"))
+            cfg = tmp / "soak.toml"
+            cfg.write_text(service_config(port, url, f"http://127.0.0.1:{rport}/inbox"), encoding="utf-8")
+            log = tmp / "service.log"
+            svc = start([sys.executable, "-m", "edigate", "serve", "--config", str(cfg)], port, log, timeout=120)
+            procs.append(svc)
+            result["rss_mb_at_start"] = rss_mb(svc.pid)
+            if args.py_spy:
+                record = ["record", "--pid", str(svc.pid), "--rate", "50", "--format", "speedscope"]
+                spy = subprocess.Popen(
+                    ["py-spy", *record, "--output", str(args.py_spy), "--nonblocking", "--idle", "--threads"],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            run_ = asyncio.run(
+                soak(f"http://127.0.0.1:{port}/api/v1/messages", args.rate, args.seconds, svc.pid, rport)
+            )
+            result["load_average_after"] = loadavg()
+            result["rss_mb_at_end"] = rss_mb(svc.pid)
+    finally:
+        if spy is not None:
+            spy.send_signal(2)  # SIGINT: py-spy writes its file
+            spy.wait(60)
+        for p in reversed(procs):
+            stop(p)
+        if empty_pg:
+            pg_admin(f'DROP DATABASE IF EXISTS "{empty_pg}" WITH (FORCE)')
+    text = (tmp / "service.log").read_text(encoding="utf-8", errors="replace")
+    result["service_log_failures"] = {k: text.count(k) for k in FAILURES}
+    result["service_log_tail"] = text[-3000:]
+    answers = run_.pop("answers")
+    lat = sorted(x[1] for x in answers)
+    result.update(run_)
+    result["statuses"] = {str(k): v for k, v in sorted(Counter(s for *_, s in answers).items())}
+    result["p50_ms"] = round(statistics.median(lat) * 1000, 1)
+    result["p99_ms"] = round(percentile(lat, 0.99) * 1000, 1)
+    result["windows"] = windows(answers)
+    if args.n:
+        result["reset_after"] = asyncio.run(scale_store.reset(url, info))
+    return result
+
+
+def report(r: dict[str, Any]) -> str:
+    ws = r["windows"]
+    worst = max(ws, key=lambda w: w["p99_ms"])
+    over = [w for w in ws if w["p99_ms"] >= 100]
+    rss = [s["rss_mb"] for s in r["samples"]]
+    lines = [
+        f"# Soak: {r['rate']:g} msg/s for {r['seconds']:g} s with delivery ({r['dialect']}, bench/bench_soak.py)",
+        "",
+        f"Store: {r['n']:,} messages filled before (bench/scale_store.py)."
+        f" Offered {r['offered']:,} unique 2.4 KB XDIS91 (open loop) to the live `edigate serve`; the",
+        "municipality's delivery is HTTP to a receiver process. Service retention keeps bodies 10 years (the",
+        "pass runs and finds nothing). Load average (1/5/15 min, 2 shared cores):"
+        f" before {r['load_average_before']}, after {r['load_average_after']}.",
+        "",
+        f"- Answers by status: {r['statuses']}; accepted {r['accepted']:,}, delivered {r['delivered']:,}"
+        f" (the last {r['last_delivery_after_s']} s after the load ended)",
+        f"- p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms over the run; 5-second windows with p99 ≥ 100 ms:"
+        f" **{len(over)} of {len(ws)}**; worst window p99 {worst['p99_ms']} ms (from {worst['from_s']:.0f} s)",
+        f"- RSS: {r['rss_mb_at_start']} MB at start, {min(rss)}–{max(rss)} MB over the run,"
+        f" {r['rss_mb_at_end']} MB at the end",
+        f"- Service log: {r['service_log_failures']}",
+        "",
+        "Every 30 s:",
+        "",
+        "| at s | RSS MB | service CPU s | answered | delivered | load average |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in r["samples"]:
+        lines.append(
+            f"| {s['at_s']} | {s['rss_mb']} | {s['service_cpu_s']} | {s['answered']:,} | {s['delivered']:,} |"
+            f" {' '.join(s['load_average'])} |"
+        )
+    lines += ["", "Per 5-second window:", "", "| from s | answers | p50 ms | p99 ms | max ms | not 202 |"]
+    lines.append("|---|---|---|---|---|---|")
+    for w in ws:
+        p99 = f"**{w['p99_ms']}**" if w["p99_ms"] >= 100 else str(w["p99_ms"])
+        lines.append(
+            f"| {w['from_s']:.0f} | {w['answers']} | {w['p50_ms']} | {p99} | {w['max_ms']} | {w['not_202'] or ''} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dialect", default="sqlite", choices=("sqlite", "postgresql"))
+    ap.add_argument("--n", type=int, default=3_000_000, help="messages in the store (0: an empty store)")
+    ap.add_argument("--rate", type=float, default=300.0)
+    ap.add_argument("--seconds", type=float, default=600.0)
+    ap.add_argument("--data-dir", type=Path, default=scale_store.DATA_DIR)
+    ap.add_argument("--lock", type=Path, default=Path("/work/notes/bench.lock"))
+    ap.add_argument("--py-spy", type=Path, help="record the service with py-spy into this speedscope file")
+    ap.add_argument("--out", default="soak")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="edigate-soak-") as tmp:
+        result = run(args, Path(tmp))
+    out = REPO / "bench" / "results" / f"{args.out}-{args.dialect}"
+    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    out.with_suffix(".md").write_text(report(result), encoding="utf-8")
+    print(report(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
