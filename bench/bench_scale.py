@@ -622,6 +622,15 @@ def at_size(dialect: str, n: int, args: argparse.Namespace, tmp: Path) -> dict[s
     return result
 
 
+def round_ratios(r: dict[str, Any]) -> list[float]:
+    """Filled over empty store, msg/s, per interleaved round (the pair measured side by side)."""
+    rounds = r["ingest"]["rounds"]
+    if not r["n"]:
+        return []
+    pairs = zip(rounds[f"edigate_at_{r['n']}"], rounds["edigate_at_0"], strict=True)
+    return [round(a["msgs_per_s"] / b["msgs_per_s"], 3) for a, b in pairs]
+
+
 def sizes_report(results: dict[str, Any]) -> str:
     lines = [
         "# Cost at 0, 1 M and 3 M stored messages (bench/bench_scale.py)",
@@ -674,6 +683,11 @@ def sizes_report(results: dict[str, Any]) -> str:
             + " | ".join(
                 f"**{r.get('ingest_at_n_over_at_0', 1.0)}**; {r.get('cpu_per_msg_at_n_over_at_0', 1.0)}" for r in runs
             )
+            + " |"
+        )
+        lines.append(
+            "| filled / empty store, round by round (msg/s) | "
+            + " | ".join(", ".join(str(x) for x in round_ratios(r)) or "–" for r in runs)
             + " |"
         )
         lines.append(
