@@ -216,17 +216,21 @@ def main() -> int:
             results["warmup"] = {"seconds": args.warmup_seconds, "requests": w["requests"]}
             jvm_pid = validator.proc.pid if validator is not None else None
 
+            def snapshot() -> tuple[float, float, float, float]:
+                return (process_cpu_seconds(gw.pid), cpu_of(jvm_pid), own_cpu_seconds(), time.perf_counter())
+
             def measured(name: str, work: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
-                """One phase, with the CPU each process used per wall-clock second."""
-                before = (process_cpu_seconds(gw.pid), cpu_of(jvm_pid), own_cpu_seconds(), time.perf_counter())
+                """One phase, with the CPU each process used per wall-clock second (over the phase, or over
+                the `window` of (before, after) snapshots the phase reports)."""
+                before = snapshot()
                 r = asyncio.run(work)
-                wall = time.perf_counter() - before[3]
+                before, after = r.pop("window", (before, snapshot()))
+                wall = after[3] - before[3]
                 r["cpu_per_s"] = {
-                    "edigate": round((process_cpu_seconds(gw.pid) - before[0]) / wall, 2),
-                    "validator": round((cpu_of(jvm_pid) - before[1]) / wall, 2),
-                    "loadgen": round((own_cpu_seconds() - before[2]) / wall, 2),
+                    who: round((after[i] - before[i]) / wall, 2)
+                    for i, who in enumerate(("edigate", "validator", "loadgen"))
                 }
-                r["edigate_cpu_s"] = process_cpu_seconds(gw.pid) - before[0]
+                r["edigate_cpu_s"] = after[0] - before[0]
                 r["load_average"] = load_average()
                 results[name] = r
                 print(f"{name:26} {r}", flush=True)
@@ -250,12 +254,14 @@ def main() -> int:
                 open_loop(fhir_request("edigate", base, bodies), args.seconds, args.rate),
             )
 
-            async def beside(tag: str) -> dict[str, Any]:
+            async def beside(oio_bodies: Bodies) -> dict[str, Any]:
                 fhir_bodies = FhirBodies(per_run, kinds)
                 fhir_task = asyncio.create_task(
                     open_loop(fhir_request("edigate", base, fhir_bodies), args.seconds, args.rate)
                 )
-                oio = await closed_loop(oioxml_request(base, Bodies(tag, per_run * 20, "mixed")), args.seconds, 32)
+                before = snapshot()
+                oio = await closed_loop(oioxml_request(base, oio_bodies), args.seconds, 32)
+                oio["window"] = (before, snapshot())  # the OIOXML run, not the FHIR answers that come after it
                 oio["fhir_beside"] = await fhir_task
                 return oio
 
@@ -265,7 +271,9 @@ def main() -> int:
                 alone_runs.append(
                     measured(f"oioxml_alone_{i + 1}", closed_loop(oioxml_request(base, oio_bodies), args.seconds, 32))
                 )
-                beside_runs.append(measured(f"oioxml_with_fhir_beside_{i + 1}", beside(f"B{i}")))
+                beside_runs.append(
+                    measured(f"oioxml_with_fhir_beside_{i + 1}", beside(Bodies(f"B{i}", per_run * 20, "mixed")))
+                )
             alone = statistics.median(r["msgs_per_s"] for r in alone_runs)
             with_fhir = statistics.median(r["msgs_per_s"] for r in beside_runs)
             results["oioxml_alone_median_msgs_per_s"] = alone

@@ -88,6 +88,12 @@ final class Server {
     body.put("load_ms", loadMs);
     body.put("ready_ms", readyMs);
     body.put("validated", validated.get());
+    // edigate's changes to the HL7 engine at work (see org.hl7.fhir.validation.instance.InstanceValidator)
+    body.putObject("engine")
+        .put("reference_targets_validated",
+            org.hl7.fhir.validation.instance.InstanceValidator.EDIGATE_TARGETS_VALIDATED.get())
+        .put("reference_targets_reused",
+            org.hl7.fhir.validation.instance.InstanceValidator.EDIGATE_TARGETS_REUSED.get());
     ObjectNode standards = body.putObject("standards");
     for (StandardContext c : contexts.values()) {
       ObjectNode s = standards.putObject(c.name);
