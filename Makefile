@@ -7,7 +7,7 @@ CONFIG ?= deploy/examples/region-syddanmark.toml
 # The FHIR validator (validator/: HAPI FHIR's validation in a small JVM program), built with Maven when the
 # jar is missing or older than its pom or sources. Without Java or Maven the service runs, FHIR unavailable.
 JAR := validator/target/edigate-fhir-validator.jar
-JAVA_SOURCES := $(shell find validator/src -type f 2>/dev/null)
+JAVA_SOURCES := $(shell find validator/src validator/patches -type f 2>/dev/null)
 
 .PHONY: run demo test lint bench bench-fhir venv clean validator
 

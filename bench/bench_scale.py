@@ -14,8 +14,16 @@ Probed (in-process store calls, each repeated; median and max in ms): the listin
 receipt sweep, a retention pass with nothing to purge, the health tick's store read, and the storage per
 row (SQLite: dbstat by table and index; PostgreSQL: pg_relation_size).
 
-    .venv/bin/python bench/bench_scale.py --before-src DIR [--sizes 0,100000,300000] [--dialects sqlite,postgresql]
+    .venv/bin/python bench/bench_scale.py compare --before-src DIR [--sizes 0,100000,300000]
 Writes bench/results/scale.json and bench/results/scale.md.
+
+`run` (the default) measures this tree at each size in one run (issue 14's sizes 0, 1 M and 3 M), on
+stores filled once and reused from --data-dir (bench/scale_store.py): the in-process calls above, the
+real service's HTTP listings, and ingest taking turns with a service on an empty store and a bare
+aiohttp 202 handler. The measuring part holds /work/notes/bench.lock; fills run outside it.
+
+    .venv/bin/python bench/bench_scale.py run [--sizes 0,1000000,3000000] [--dialects sqlite,postgresql]
+Adds each size to bench/results/scale-sizes.json and .md.
 """
 
 from __future__ import annotations
@@ -622,6 +630,15 @@ def at_size(dialect: str, n: int, args: argparse.Namespace, tmp: Path) -> dict[s
     return result
 
 
+def round_ratios(r: dict[str, Any]) -> list[float]:
+    """Filled over empty store, msg/s, per interleaved round (the pair measured side by side)."""
+    rounds = r["ingest"]["rounds"]
+    if not r["n"]:
+        return []
+    pairs = zip(rounds[f"edigate_at_{r['n']}"], rounds["edigate_at_0"], strict=True)
+    return [round(a["msgs_per_s"] / b["msgs_per_s"], 3) for a, b in pairs]
+
+
 def sizes_report(results: dict[str, Any]) -> str:
     lines = [
         "# Cost at 0, 1 M and 3 M stored messages (bench/bench_scale.py)",
@@ -674,6 +691,11 @@ def sizes_report(results: dict[str, Any]) -> str:
             + " | ".join(
                 f"**{r.get('ingest_at_n_over_at_0', 1.0)}**; {r.get('cpu_per_msg_at_n_over_at_0', 1.0)}" for r in runs
             )
+            + " |"
+        )
+        lines.append(
+            "| filled / empty store, round by round (msg/s) | "
+            + " | ".join(", ".join(str(x) for x in round_ratios(r)) or "–" for r in runs)
             + " |"
         )
         lines.append(

@@ -1,4 +1,4 @@
-"""edigate's changes to the HL7 validation engine (validator/src/main/java/org/hl7/...) change CPU, not verdicts.
+"""edigate's changes to the HL7 validation engine (validator/patches/) change CPU, not verdicts.
 
 The validator jar replaces a few classes of HAPI FHIR 8.8.1's engine with edited copies (see docs/fhir.md,
 "Performance"). These tests check, against the shared validator, that every error-level issue is exactly what

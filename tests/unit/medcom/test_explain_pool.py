@@ -8,14 +8,22 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from edigate.medcom import Validator
 from edigate.medcom.explain_pool import ExplainPool
+from edigate.medcom.model import ValidationResult
 from tests.unit.medcom import samples
 
 XMLSCHEMA_WORDING = "value must be one of"  # xmlschema's report; lxml says "[facet 'enumeration']"
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU of process `pid` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def invalid_message(paragraphs: int = 6) -> bytes:
@@ -65,12 +73,21 @@ def test_more_than_the_cap_at_once_get_lxml_log_at_once(validator: Validator, po
         pool.start()
         lxml_only = validator.validate(data, explain=False)
         started = time.perf_counter()
-        results = await asyncio.gather(*(pool.explained(data, lxml_only) for _ in range(8)))
+
+        async def timed() -> tuple[ValidationResult, float]:
+            result = await pool.explained(data, lxml_only)
+            return result, time.perf_counter() - started
+
+        timed_results = await asyncio.gather(*(timed() for _ in range(8)))
+        results = [r for r, _ in timed_results]
         assert all(r.explain_schema is None and r.errors for r in results)
-        fallbacks = [r for r in results if r.errors == lxml_only.errors]
+        fallbacks = [(r, took) for r, took in timed_results if r.errors == lxml_only.errors]
         assert len(fallbacks) >= 8 - pool.max_in_flight, [r.errors[0].message for r in results]
         assert pool.fallbacks == len(fallbacks)
-        assert time.perf_counter() - started < 15
+        # "at once": those over the cap never wait for the worker (which, at the lowest priority on a busy
+        # machine, may take many seconds to start); the ones in flight are bounded by the pool's timeout
+        slowest_fallback = max(took for _, took in fallbacks[: 8 - pool.max_in_flight])
+        assert slowest_fallback < 2.0, f"a message over the cap waited {slowest_fallback:.2f} s"
 
     asyncio.run(run())
 
@@ -129,10 +146,15 @@ def test_a_report_over_its_cpu_budget_is_cut_off(validator: Validator) -> None:
             in (await pool.explained(small, validator.validate(small, explain=False))).errors[0].message
         )
         lxml_only = validator.validate(data, explain=False)
-        started = time.perf_counter()
+        assert pool._pool is not None
+        workers = list(pool._pool._processes)
+        cpu_before = sum(_cpu_seconds(pid) for pid in workers)
         result = await pool.explained(data, lxml_only)
+        worker_cpu = sum(_cpu_seconds(pid) for pid in workers) - cpu_before
         assert result.errors == lxml_only.errors
-        assert time.perf_counter() - started < 0.3  # budget 20 ms of CPU, not the 0.3-0.5 s of the report
+        # budget 20 ms of CPU, not the 0.3-0.5 s of the whole report: measured as the worker's CPU, which a
+        # busy machine does not stretch as it does wall time (the worker runs at the lowest priority)
+        assert worker_cpu < 0.2, f"the worker used {worker_cpu:.2f} s of CPU"
         assert pool.in_flight == 0
 
     try:
