@@ -21,6 +21,12 @@ class Proc:
         return now is not None and now[1] == self.start_ticks and now[0] != "Z"
 
 
+def running(pid: int) -> bool:
+    """`pid` exists and is not a zombie (a killed process waiting for its reaper runs no more)."""
+    now = stat(pid)
+    return now is not None and now[0] != "Z"
+
+
 def stat(pid: int) -> tuple[str, int] | None:
     """(state, start time in clock ticks) of `pid`, None when there is no such process."""
     try:

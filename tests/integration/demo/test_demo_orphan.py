@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.processes import running
+
 REPO = Path(__file__).resolve().parents[3]
 GONE_WITHIN_SECONDS = 10.0  # the kernel's SIGTERM comes at once; the graceful stop takes a moment
 
@@ -45,15 +47,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _alive(pid: int) -> bool:
-    """True while `pid` runs (a zombie waiting for its reaper counts as gone: it holds no port)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _port_free(port: int) -> bool:
@@ -99,7 +92,7 @@ def test_killed_demo_leaves_no_service_behind(tmp_path: Path) -> None:
         starter.send_signal(signal.SIGKILL)
         starter.wait(10)
         t0 = time.monotonic()
-        gone = _wait(lambda: not _alive(service_pid), GONE_WITHIN_SECONDS)
+        gone = _wait(lambda: not running(service_pid), GONE_WITHIN_SECONDS)
         print(f"service gone {time.monotonic() - t0:.2f} s after the demo's SIGKILL")
         assert gone, "edigate serve outlived the SIGKILLed demo"
         assert _wait(lambda: _port_free(port), 5), f"port {port} still taken"
@@ -109,7 +102,7 @@ def test_killed_demo_leaves_no_service_behind(tmp_path: Path) -> None:
         if starter.poll() is None:
             starter.kill()
             starter.wait()
-        if service_pid and _alive(service_pid):
+        if service_pid and running(service_pid):
             os.kill(service_pid, signal.SIGKILL)  # only the process this test started
 
 

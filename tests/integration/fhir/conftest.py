@@ -30,6 +30,18 @@ TOKEN_OF = {GLN_A: "a", GLN_B: "b", GLN_C: "c"}
 FAST_DELIVERY = {"backoff_base_seconds": 0.1, "backoff_max_seconds": 0.5, "poll_interval_seconds": 0.2}
 
 
+def post_as_a(service: Service, body: bytes, *, timeout: float) -> Reply:
+    """POST a FHIR JSON message to `service` with partner A's token (the sender of the test world)."""
+    return request(
+        f"{service.base_url}/api/v1/messages",
+        "POST",
+        body,
+        token=TOKENS["a"],
+        headers={"Content-Type": "application/fhir+json"},
+        timeout=timeout,
+    )
+
+
 def validator_call(url: str, path: str, body: bytes, content_type: str, accept: str | None = None) -> bytes:
     headers = {"Content-Type": content_type, **({"Accept": accept} if accept else {})}
     req = urllib.request.Request(f"{url}{path}", data=body, headers=headers, method="POST")

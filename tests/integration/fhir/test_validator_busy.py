@@ -17,7 +17,7 @@ from edigate.fhir.validation import FhirValidatorBusy, HttpFhirValidator
 from tests.harness import config as cfg
 from tests.harness.http import Reply, request
 from tests.harness.service import Fleet, Service, make_service
-from tests.integration.fhir.conftest import FAST_DELIVERY, TOKENS, bare_errors
+from tests.integration.fhir.conftest import FAST_DELIVERY, TOKENS, bare_errors, post_as_a
 from tests.unit.fhir.examples import CARE, GLN_A, GLN_B, dump, example, header, new_message
 
 JSON = "application/fhir+json"
@@ -65,14 +65,7 @@ def busy_service(storage_url: str, fhir_validator_url: str, tmp_path: Path) -> I
 
 
 def post(service: Service, body: bytes) -> Reply:
-    return request(
-        f"{service.base_url}/api/v1/messages",
-        "POST",
-        body,
-        token=TOKENS["a"],
-        headers={"Content-Type": JSON},
-        timeout=240,
-    )
+    return post_as_a(service, body, timeout=240)
 
 
 def test_a_saturated_validator_is_answered_503_and_the_resend_is_accepted(

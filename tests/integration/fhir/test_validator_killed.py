@@ -24,7 +24,7 @@ from tests.harness.http import Reply, request
 from tests.harness.receiver import Receiver
 from tests.harness.service import Fleet, Service, make_service
 from tests.harness.wait import wait_until
-from tests.integration.fhir.conftest import FAST_DELIVERY, TOKENS
+from tests.integration.fhir.conftest import FAST_DELIVERY, TOKENS, post_as_a
 from tests.unit.fhir.examples import CARE, GLN_A, GLN_B, dump, example, header, new_message
 
 PACKAGES = Path(__file__).resolve().parents[3].parent / "shared" / "medcom" / "fhir-packages"
@@ -93,14 +93,7 @@ def supervised(tmp_path: Path) -> Iterator[tuple[Service, Receiver]]:
 
 
 def post(service: Service, body: bytes) -> Reply:
-    return request(
-        f"{service.base_url}/api/v1/messages",
-        "POST",
-        body,
-        token=TOKENS["a"],
-        headers={"Content-Type": "application/fhir+json"},
-        timeout=90,
-    )
+    return post_as_a(service, body, timeout=90)
 
 
 @pytest.mark.timeout(900)

@@ -15,6 +15,7 @@ import pytest
 from edigate.medcom import Validator
 from edigate.medcom.explain_pool import ExplainPool
 from edigate.medcom.model import ValidationResult
+from tests.harness.processes import running
 from tests.unit.medcom import samples
 
 XMLSCHEMA_WORDING = "value must be one of"  # xmlschema's report; lxml says "[facet 'enumeration']"
@@ -24,15 +25,6 @@ def _cpu_seconds(pid: int) -> float:
     """User plus system CPU of process `pid` so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _running(pid: int) -> bool:
-    """True while `pid` exists and is not a zombie (a killed worker waiting for its reaper runs no more)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def invalid_message(paragraphs: int = 6) -> bytes:
@@ -189,9 +181,9 @@ def test_close_ends_even_a_stuck_worker(validator: Validator) -> None:
         # asked of the kernel, not of `worker.exitcode`: the executor's own thread may reap the worker, and a
         # join racing it reads "no exit code yet" for a process that is already gone (seen once in a CI run)
         deadline = time.monotonic() + 5
-        while _running(pid) and time.monotonic() < deadline:
+        while running(pid) and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert not _running(pid), "the stuck worker still runs 5 s after close()"
+        assert not running(pid), "the stuck worker still runs 5 s after close()"
     finally:
-        if _running(pid):
+        if running(pid):
             os.kill(pid, signal.SIGKILL)
