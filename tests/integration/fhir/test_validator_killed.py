@@ -48,13 +48,16 @@ def validator_pids(service_pid: int) -> list[int]:
 
 
 def scheduling(pid: int) -> tuple[str, int]:
-    """(the kernel's autogroup, or "" without one; the niceness) of a process."""
+    """(the kernel's autogroup, or "" without one; the niceness) of a process.
+
+    The kernel prints nothing in /proc/<pid>/autogroup for a task whose scheduling group is not an autogroup
+    (autogroup off, or a task in a cgroup of its own, as under a CI runner): then niceness alone decides."""
     nice = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
     try:
-        group = Path(f"/proc/{pid}/autogroup").read_text().split()[0]
+        words = Path(f"/proc/{pid}/autogroup").read_text().split()
     except OSError:
-        group = ""
-    return group, nice
+        words = []
+    return (words[0] if words else ""), nice
 
 
 def assert_below_edigate(jvm: int, service_pid: int) -> None:
