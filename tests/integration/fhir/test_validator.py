@@ -8,7 +8,10 @@ OperationOutcome back faithfully (severity, IssueType code, FHIRPath expression)
 from __future__ import annotations
 
 import copy
+import http.client
 import json
+import statistics
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -266,3 +269,23 @@ def test_health_lists_each_standards_own_closure(fhir_validator_url: str) -> Non
         assert loaded["profile"] == standard.bundle_profile
         assert [(p["id"], p["version"]) for p in loaded["closure"]] == [(p.id, p.version) for p in standard.closure]
         assert {p["id"] for p in loaded["skipped"]} >= {"hl7.fhir.r4.core"}
+
+
+def test_answers_a_kept_alive_connection_without_waiting_for_a_delayed_ack(fhir_validator_url: str) -> None:
+    """edigate keeps one connection per validation slot open; each answer must come as soon as it is made.
+    With Nagle's algorithm on in the JVM's HTTP server, every answer waited ~40 ms for the client's delayed
+    ACK of its headers (half of the throughput edigate got from the validator on two cores)."""
+    host, port = fhir_validator_url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    times = []
+    try:
+        for _ in range(25):
+            t0 = time.monotonic()
+            conn.request("GET", "/health")
+            reply = conn.getresponse()
+            reply.read()
+            assert reply.status == 200
+            times.append(time.monotonic() - t0)
+    finally:
+        conn.close()
+    assert statistics.median(times) < 0.025, f"round trips on one connection: median {statistics.median(times):.3f} s"
