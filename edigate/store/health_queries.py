@@ -317,12 +317,7 @@ def queue_seek(receiver: Any, delivery_state: DeliveryState, *columns: Any, newe
     """The first (`newest`: the last) message of one receiver's queue in one delivery state, by id: one
     seek of gw_messages_queue (:func:`queue_run`)."""
     where, order = queue_run(receiver, delivery_state)
-    return (
-        sa.select(*columns)
-        .where(*where)
-        .order_by(*(c.desc() for c in order) if newest else order)
-        .limit(_const(1))
-    )
+    return sa.select(*columns).where(*where).order_by(*(c.desc() for c in order) if newest else order).limit(_const(1))
 
 
 #: how far ahead of the tick's clock a row's time may be and still count (another instance's clock)

@@ -229,11 +229,7 @@ class MessageStore:
         """The head of a receiver's queue, in FIFO (id) order: a range of gw_messages_queue in every plan."""
         queue, fifo = queue_run(receiver, DeliveryState.PENDING)
         async with self.db.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(*_QUEUE_COLUMNS).where(*queue).order_by(*fifo).limit(limit)
-                )
-            ).all()
+            rows = (await conn.execute(sa.select(*_QUEUE_COLUMNS).where(*queue).order_by(*fifo).limit(limit))).all()
         return [self._queued(r) for r in rows]
 
     def _queued(self, r: Any) -> QueuedMessage:  # a row of _QUEUE_COLUMNS
