@@ -130,7 +130,7 @@ def main() -> int:
                 cfg = tmpdir / f"{name}.toml"
                 cfg.write_text(config(port, tmpdir / f"{name}.db", f"http://127.0.0.1:{vport}"), encoding="utf-8")
                 cmd = [sys.executable, "-m", "edigate", "serve", "--config", str(cfg)]
-                services[name] = Service(start(cmd, port, tmpdir / f"{name}.log", cwd=Path(path)), port)
+                services[name] = Service(start(cmd, port, tmpdir / f"{name}.log", cwd=Path(path), timeout=180), port)
             # warm-up: every tree, every kind (imports, first-call caches, SQLite file growth)
             for rel in kinds.values():
                 for service in services.values():

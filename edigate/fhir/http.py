@@ -62,7 +62,8 @@ class ValidatorHttp:
         self.host_header = host if default_port else f"{host}:{self.port}"
         self.max_idle = max_idle
         self._idle: deque[_Connection] = deque()
-        self.opened = 0  # connections opened so far (tests: keep-alive works)
+        self.opened = 0  # connections opened so far
+        self._targets: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
 
     async def post(
         self, path: str, body: bytes, content_type: str, *, params: dict[str, str] | None = None, timeout: float
@@ -84,7 +85,11 @@ class ValidatorHttp:
     # ------------------------------------------------------------------------------------ internals
 
     def _target(self, path: str, params: dict[str, str] | None) -> str:
-        return self.prefix + path + (f"?{urlencode(params)}" if params else "")
+        key = (path, tuple(params.items()) if params else ())
+        target = self._targets.get(key)
+        if target is None:  # a handful of distinct targets (one per standard): encoded once each
+            target = self._targets[key] = self.prefix + path + (f"?{urlencode(params)}" if params else "")
+        return target
 
     async def _exchange(self, request: bytes, timeout: float) -> HttpAnswer:
         async with asyncio.timeout(timeout):
