@@ -7,7 +7,11 @@ copy of each store in its own process, repeated; per statement the time is summe
 pending count shows by name. Same data, same machine, one run; the load average is recorded.
 
     .venv/bin/python bench/bench_health_tick.py --before-src DIR [--pending 140000] [--dialects sqlite,postgresql]
-Writes bench/results/health_tick.json and bench/results/health_tick.md.
+Writes bench/results/health_tick.json and bench/results/health_tick.md. On the scale benchmark's filled
+stores instead (bench/scale_store.py; the tick at 1 M and 3 M stored):
+
+    .venv/bin/python bench/bench_health_tick.py stored --before-src DIR --stored postgresql:1000000 \\
+        --out health_tick_stored
 """
 
 from __future__ import annotations
@@ -51,12 +55,15 @@ async def probe(url: str, repeat: int) -> dict[str, Any]:
     per_sql: dict[str, list[float]] = defaultdict(list)
     started: dict[int, float] = {}
 
+    place = [0]  # the statement's place in the current tick: rounds of seeks share their first words
+
     def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         started[id(cursor)] = time.perf_counter()
 
     def after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        place[0] += 1
         flat = " ".join(statement.split())
-        key = flat[:40] + " … " + flat.partition(" WHERE ")[2][:70]
+        key = f"#{place[0]} " + flat[:40] + " … " + flat.partition(" WHERE ")[2][:70]
         per_sql[key].append((time.perf_counter() - started.pop(id(cursor), time.perf_counter())) * 1000)
 
     times = []
@@ -65,6 +72,7 @@ async def probe(url: str, repeat: int) -> dict[str, Any]:
         event.listen(db.engine.sync_engine, "before_cursor_execute", before)
         event.listen(db.engine.sync_engine, "after_cursor_execute", after)
         for _ in range(repeat):
+            place[0] = 0
             t0 = time.perf_counter()
             signals = await read_route_signals(db, [MUNICIPALITY, HOSPITAL, OTHER], now)
             times.append((time.perf_counter() - t0) * 1000)
@@ -196,9 +204,66 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n"
 
 
+def on_stored(specs: str, before: Path, repeat: int, rounds: int, data_dir: Path) -> dict[str, Any]:
+    """The tick on the scale benchmark's filled stores (bench/scale_store.py; filled first when missing,
+    outside the lock): before and after alternating on the same database (the tick only reads), under the
+    bench lock one size at a time."""
+    from bench import scale_store
+    from bench.bench_scale import bench_lock
+
+    results: dict[str, Any] = {}
+    for spec in specs.split(","):
+        dialect, n = spec.split(":")
+        info = scale_store.ensure_filled(dialect, int(n), data_dir)
+        url = scale_store.url_of(dialect, int(n), data_dir)
+        with bench_lock():
+            load = loadavg()
+            probes: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
+            for _ in range(rounds):
+                probes["before"].append(run_in(before, "probe", "--url", url, "--repeat", str(repeat)))
+                probes["after"].append(run_in(REPO, "probe", "--url", url, "--repeat", str(repeat)))
+            out = {"fill": {k: info[k] for k in ("rows", "pending", "queued")}, "load_average": load}
+            out.update({tree: merged(runs) for tree, runs in probes.items()})
+            out["load_average_end"] = loadavg()
+        results[spec] = out
+        print(spec, json.dumps(out), flush=True, file=sys.stderr)
+    return results
+
+
+def stored_report(results: dict[str, Any], args: argparse.Namespace) -> str:
+    lines = [
+        "# Health tick on the scale benchmark's filled stores (bench/bench_health_tick.py stored)",
+        "",
+        "The stores of bench/scale_store.py (10 % originals pending for a municipality, the receipts queued for",
+        "the hospital, none delivered to it). The route signals of three receivers (municipality, hospital, one",
+        f"with no messages), read {args.repeat} times per probe after one warm-up read, on one connection pool",
+        "(asyncpg prepares each statement; after five runs PostgreSQL may keep a generic plan). Before = the tree",
+        f"named by --before-src, after = this tree; their probes alternate, {args.rounds} each, on the same",
+        "database, under the bench lock. Median / max ms over all reads.",
+        "",
+        "| store | before | after | load average (1/5/15 min) start → end |",
+        "|---|---|---|---|",
+    ]
+    for spec, r in results.items():
+        b, a = r["before"], r["after"]
+        lines.append(
+            f"| {spec} ({r['fill']['rows']:,} rows, {r['fill']['pending']:,} pending originals, "
+            f"{r['fill']['queued']:,} queued) | {b['median_ms']} / {b['max_ms']} | **{a['median_ms']}** / "
+            f"{a['max_ms']} | {' '.join(r['load_average'])} → {' '.join(r['load_average_end'])} |"
+        )
+    for spec, r in results.items():
+        for tree in ("before", "after"):
+            lines += ["", f"{spec}, {tree}: per statement (its place in the tick; mean ms per tick):", ""]
+            for sql, ms in list(r[tree]["per_statement_ms"].items())[:8]:
+                lines.append(f"- {ms} ms: `{sql}…`")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", nargs="?", default="run", choices=("run", "probe"))
+    ap.add_argument("mode", nargs="?", default="run", choices=("run", "probe", "stored"))
+    ap.add_argument("--stored", default="postgresql:1000000", help="stored: dialect:size,… of scale_store's fills")
+    ap.add_argument("--data-dir", type=Path, default=Path("/work/scale-data"), help="stored: the filled stores")
     ap.add_argument("--src", type=Path, default=REPO)
     ap.add_argument("--url")
     ap.add_argument("--repeat", type=int, default=15)
@@ -214,6 +279,12 @@ def main() -> int:
         return 0
     if args.before_src is None:
         ap.error("--before-src is required (an export of the commit to compare with)")
+    if args.mode == "stored":
+        found = on_stored(args.stored, args.before_src.resolve(), args.repeat, args.rounds, args.data_dir)
+        out = REPO / "bench" / "results"
+        (out / f"{args.out}.json").write_text(json.dumps(found, indent=2) + "\n", encoding="utf-8")
+        (out / f"{args.out}.md").write_text(stored_report(found, args), encoding="utf-8")
+        return 0
     results: dict[str, Any] = {"load_average_before": loadavg()}
     with tempfile.TemporaryDirectory(prefix="edigate-tick-") as tmp:
         for dialect in args.dialects.split(","):

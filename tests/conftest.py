@@ -129,6 +129,13 @@ def receiver() -> Iterator[Receiver]:
         rec.stop()
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Bytecode of edigate and notify before anything imports them (tests.harness.bytecode says why)."""
+    from tests.harness.bytecode import compile_packages
+
+    compile_packages(REPO)
+
+
 # ------------------------------------------------------------------------------------------------ FHIR
 
 

@@ -49,7 +49,11 @@ class Service:
         )
         log.close()
         self.starts += 1
-        self.wait_ready(timeout)
+        try:
+            self.wait_ready(timeout)
+        except BaseException:
+            self.stop()  # a start that failed leaves no service behind (callers stop only what started)
+            raise
         return self
 
     def wait_ready(self, timeout: float) -> None:

@@ -9,7 +9,6 @@ import asyncio
 import os
 import sys
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -19,39 +18,12 @@ from edigate.store.db import Database
 from edigate.store.messages import MessageStore
 from edigate.store.model import IngestItem
 from edigate.store.schema import messages
-from tests.unit.gateway.envelopes import HOSPITAL, MUNICIPALITY, envelope
+from tests.harness.old_messages import fill_old
+from tests.unit.gateway.envelopes import envelope
 
 REPO = Path(__file__).resolve().parents[3]
 OLD_BODIES = 12_000
 BODY = b"<x>" + b"y" * 1500 + b"</x>"
-
-
-async def fill_old(db: Database) -> None:
-    """Final-state messages last changed 60 days ago, bodies kept: what the purge has to empty."""
-    old = datetime.now(UTC) - timedelta(days=60)
-    rows = [
-        {
-            "envelope_id": f"OLD{i}",
-            "sender_ean": HOSPITAL,
-            "receiver_ean": MUNICIPALITY,
-            "type": "XDIS91",
-            "ack_requested": True,
-            "is_receipt": False,
-            "generated": False,
-            "state": "acknowledged",
-            "delivery_state": "delivered",
-            "body": BODY,
-            "body_size": len(BODY),
-            "created_at": old,
-            "updated_at": old,
-            "delivered_at": old,
-            "attempts": 1,
-        }
-        for i in range(OLD_BODIES)
-    ]
-    async with db.engine.begin() as conn:
-        for start in range(0, len(rows), 2000):
-            await conn.execute(sa.insert(messages), rows[start : start + 2000])
 
 
 async def test_purge_beside_a_writer_fails_no_commit(storage_url: str, tmp_path: Path) -> None:
@@ -59,7 +31,7 @@ async def test_purge_beside_a_writer_fails_no_commit(storage_url: str, tmp_path:
     store = MessageStore(db, system_clock)
     await store.start()
     try:
-        await fill_old(db)
+        await fill_old(db, OLD_BODIES, BODY)
         cfg = tmp_path / "purge.toml"
         cfg.write_text(f'[storage]\nurl = "{storage_url}"\n', encoding="utf-8")
         purge = await asyncio.create_subprocess_exec(

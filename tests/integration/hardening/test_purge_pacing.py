@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,35 +16,12 @@ import sqlalchemy as sa
 from edigate.store.db import Database
 from edigate.store.retention import purge_bodies
 from edigate.store.schema import messages
-from tests.unit.gateway.envelopes import HOSPITAL, MUNICIPALITY
+from tests.harness.old_messages import fill_old
 
 SHARE = 0.25
 ROWS = 600
 BATCH = 50
 BODY = b"<x>" + b"y" * 1500 + b"</x>"
-
-
-async def fill_old(db: Database) -> None:
-    """Final-state messages last changed 60 days ago, bodies kept: what the purge has to empty."""
-    old = datetime.now(UTC) - timedelta(days=60)
-    row = {
-        "sender_ean": HOSPITAL,
-        "receiver_ean": MUNICIPALITY,
-        "type": "XDIS91",
-        "ack_requested": True,
-        "is_receipt": False,
-        "generated": False,
-        "state": "acknowledged",
-        "delivery_state": "delivered",
-        "body": BODY,
-        "body_size": len(BODY),
-        "created_at": old,
-        "updated_at": old,
-        "delivered_at": old,
-        "attempts": 1,
-    }
-    async with db.engine.begin() as conn:
-        await conn.execute(sa.insert(messages), [{**row, "envelope_id": f"OLD{i}"} for i in range(ROWS)])
 
 
 async def test_each_pause_is_a_multiple_of_the_batch_before_it(storage_url: str) -> None:
@@ -59,7 +36,7 @@ async def test_each_pause_is_a_multiple_of_the_batch_before_it(storage_url: str)
 
     try:
         await db.migrate()
-        await fill_old(db)
+        await fill_old(db, ROWS, BODY)
         sa.event.listen(db.engine.sync_engine, "begin", begun)
         sa.event.listen(db.engine.sync_engine, "commit", committed)
         result = await purge_bodies(db, datetime.now(UTC), 30, batch=BATCH, pause=0, write_share=SHARE)
