@@ -20,12 +20,10 @@ import asyncio
 import json
 import os
 import re
-import statistics
 import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +36,9 @@ if str(REPO) not in sys.path:
 from bench.bench_ingest import TOKEN, Bodies, start, stop  # noqa: E402
 from bench.bench_scale import pg_admin, run_in  # noqa: E402
 from bench.gateway_config import hospital_and_municipality, service_config  # noqa: E402
+from bench.open_loop import WINDOW, Answers, SenderPauses, windows  # noqa: E402
 from tests.harness.ports import free_port  # noqa: E402
 
-WINDOW = 5.0
 FAILURES = ("store_commit_failed", "delivery_claim_failed", "ack_sweep_failed")
 
 
@@ -61,7 +59,7 @@ async def offered_load(
     purge ended (or at `max_seconds`). Returns every answer (sent at, latency, status) and the purge's."""
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/xml"}
     bodies = Bodies(f"PL{uuid.uuid4().hex[:4].upper()}", int(rate * max_seconds) + 10, "xdis91")
-    answers: list[tuple[float, float, int]] = []
+    answers = Answers()
     purge: dict[str, Any] = {}
     t0 = time.perf_counter()
 
@@ -102,48 +100,44 @@ async def offered_load(
                     status = resp.status
             except (aiohttp.ClientError, TimeoutError):
                 status = -1
-            answers.append((scheduled - t0, time.perf_counter() - scheduled, status))
+            answers.add(scheduled - t0, time.perf_counter() - scheduled, status)
 
         purger = asyncio.create_task(run_purge())
-        tasks = []
+        in_flight: set[asyncio.Task[None]] = set()  # a finished request leaves nothing behind
         i = 0
-        while True:
-            scheduled = t0 + i / rate
-            elapsed = scheduled - t0
-            if elapsed >= max_seconds or ("ended_s" in purge and elapsed >= purge["ended_s"] + tail):
-                break
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(scheduled, bodies.next())))
-            i += 1
-        await asyncio.gather(*tasks)
+        with SenderPauses() as pauses:
+            while True:
+                scheduled = t0 + i / rate
+                elapsed = scheduled - t0
+                if elapsed >= max_seconds or ("ended_s" in purge and elapsed >= purge["ended_s"] + tail):
+                    break
+                delay = scheduled - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                task = asyncio.create_task(one(scheduled, bodies.next()))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+                i += 1
+            while in_flight:
+                await asyncio.gather(*in_flight)
         if not purger.done():
             purge["unfinished_at_s"] = round(time.perf_counter() - t0, 2)
         await purger
-    return {"answers": answers, "purge": purge, "offered": i, "seconds": round(time.perf_counter() - t0, 1)}
+    return {
+        "answers": answers,
+        "purge": purge,
+        "offered": i,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "sender_gc": pauses.summary(),
+    }
 
 
-def windows(answers: list[tuple[float, float, int]], purge: dict[str, Any]) -> list[dict[str, Any]]:
-    by: dict[int, list[tuple[float, int]]] = {}
-    for sent, lat, status in answers:
-        by.setdefault(int(sent // WINDOW), []).append((lat, status))
-    out = []
-    for w in sorted(by):
-        times = sorted(x[0] for x in by[w])
-        statuses = Counter(s for _, s in by[w] if s != 202)
-        start_s = w * WINDOW
-        during = purge.get("started_s", 1e9) <= start_s + WINDOW and start_s <= purge.get("ended_s", 1e9)
-        out.append(
-            {
-                "from_s": start_s,
-                "purge_running": during,
-                "answers": len(times),
-                "p50_ms": round(statistics.median(times) * 1000, 1),
-                "p99_ms": round(times[max(0, int(len(times) * 0.99) - 1)] * 1000, 1),
-                "max_ms": round(times[-1] * 1000, 1),
-                "not_202": {str(k): v for k, v in sorted(statuses.items())},
-            }
+def purge_windows(answers: Answers, purge: dict[str, Any]) -> list[dict[str, Any]]:
+    """The 5-second windows, each marked whether the purge ran during it."""
+    out = windows(answers, WINDOW)
+    for w in out:
+        w["purge_running"] = purge.get("started_s", 1e9) <= w["from_s"] + WINDOW and w["from_s"] <= purge.get(
+            "ended_s", 1e9
         )
     return out
 
@@ -185,10 +179,9 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         text = log.read_text(encoding="utf-8", errors="replace")
         result["service_log_failures"] = {k: text.count(k) for k in FAILURES}
         result["service_log_tail"] = text[-2000:]
-        answers = run_["answers"]
+        answers: Answers = run_["answers"]
         purge = run_["purge"]
-        statuses = Counter(s for _, _, s in answers)
-        lat = sorted(x[1] for x in answers)
+        lat = sorted(answers.latency)
         during = sorted(
             lat_ for sent, lat_, _ in answers if purge.get("started_s", 0) <= sent <= purge.get("ended_s", 1e9)
         )
@@ -198,12 +191,13 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 "offered": run_["offered"],
                 "seconds": run_["seconds"],
                 "achieved_rate": round(len(answers) / max(run_["seconds"], 1e-9), 1),
-                "statuses": {str(k): v for k, v in sorted(statuses.items())},
+                "statuses": answers.statuses(),
+                "sender_gc": run_["sender_gc"],
                 "p99_ms_all": round(lat[int(len(lat) * 0.99) - 1] * 1000, 1) if lat else None,
                 "p99_ms_during_purge": round(during[int(len(during) * 0.99) - 1] * 1000, 1) if during else None,
                 "purge": purge,
                 "purge_bodies_per_s": round(purge["purged"] / secs, 1) if purge.get("purged") and secs else None,
-                "windows": windows(answers, purge),
+                "windows": purge_windows(answers, purge),
             }
         )
     finally:
@@ -228,6 +222,7 @@ def report(r: dict[str, Any]) -> str:
         "",
         f"- Answers by status: {r['statuses']} (503s: **{r['statuses'].get('503', 0)}**)",
         f"- Failed commits in the service log: {r['service_log_failures']}",
+        f"- The sender's own garbage collections (its pauses count as latency): {r['sender_gc']}",
         f"- p99 over the whole run {r['p99_ms_all']} ms; of the messages sent while the purge ran "
         f"{r['p99_ms_during_purge']} ms; worst 5-second window while it ran: {worst} ms",
         "",

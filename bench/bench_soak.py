@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
 import subprocess
@@ -41,10 +42,10 @@ from bench import scale_store  # noqa: E402
 from bench.bench_ingest import TOKEN  # noqa: E402
 from bench.bench_scale import bench_lock, loadavg, pg_admin, service_config  # noqa: E402
 from bench.loadgen import percentile, process_cpu_seconds, rss_mb, start, stop  # noqa: E402
+from bench.open_loop import Answers, SenderPauses, windows  # noqa: E402
 from tests.harness.ports import free_port  # noqa: E402
 from tests.unit.medcom.samples import xdis91_message  # noqa: E402
 
-WINDOW = 5.0
 SAMPLE = 30.0
 FAILURES = ("store_commit_failed", "delivery_claim_failed", "ack_sweep_failed", "request_failed", "Traceback")
 RECEIVER = textwrap.dedent("""
@@ -87,7 +88,7 @@ def received(port: int) -> int:
 async def soak(url: str, rate: float, seconds: float, svc_pid: int, receiver_port: int) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/xml"}
     messages = Messages()
-    answers: list[tuple[float, float, int]] = []
+    answers = Answers()
     samples: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     cpu0 = process_cpu_seconds(svc_pid)
@@ -119,19 +120,23 @@ async def soak(url: str, rate: float, seconds: float, svc_pid: int, receiver_por
                     status = resp.status
             except (aiohttp.ClientError, TimeoutError):
                 pass
-            answers.append((scheduled - t0, time.perf_counter() - scheduled, status))
+            answers.add(scheduled - t0, time.perf_counter() - scheduled, status)
 
         sampling = asyncio.create_task(sampler())
-        tasks = []
-        for i in range(int(seconds * rate)):
-            scheduled = t0 + i / rate
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(scheduled, messages.next())))
-        await asyncio.gather(*tasks)
+        in_flight: set[asyncio.Task[None]] = set()  # a finished request leaves nothing behind
+        with SenderPauses() as pauses:
+            for i in range(int(seconds * rate)):
+                scheduled = t0 + i / rate
+                delay = scheduled - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                task = asyncio.create_task(one(scheduled, messages.next()))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+            while in_flight:
+                await asyncio.gather(*in_flight)
         sent_for = time.perf_counter() - t0
-        accepted = sum(1 for *_, s in answers if s == 202)
+        accepted = sum(1 for s in answers.status if s == 202)
         while (got := await asyncio.to_thread(received, receiver_port)) < accepted:  # the last deliveries
             if time.perf_counter() - t0 > sent_for + 300:
                 break
@@ -146,31 +151,13 @@ async def soak(url: str, rate: float, seconds: float, svc_pid: int, receiver_por
         "delivered": got,
         "send_seconds": round(sent_for, 1),
         "last_delivery_after_s": round(drained, 1),
+        "sender_gc": pauses.summary(),
     }
-
-
-def windows(answers: list[tuple[float, float, int]]) -> list[dict[str, Any]]:
-    by: dict[int, list[tuple[float, int]]] = {}
-    for sent, lat, status in answers:
-        by.setdefault(int(sent // WINDOW), []).append((lat, status))
-    out = []
-    for w in sorted(by):
-        times = sorted(x[0] for x in by[w])
-        out.append(
-            {
-                "from_s": w * WINDOW,
-                "answers": len(times),
-                "p50_ms": round(statistics.median(times) * 1000, 1),
-                "p99_ms": round(percentile(times, 0.99) * 1000, 1),
-                "max_ms": round(times[-1] * 1000, 1),
-                "not_202": {str(k): v for k, v in sorted(Counter(s for _, s in by[w] if s != 202).items())},
-            }
-        )
-    return out
 
 
 def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     result: dict[str, Any] = {"dialect": args.dialect, "n": args.n, "rate": args.rate, "seconds": args.seconds}
+    result["service"] = {"src": str(args.service_src), "env": args.service_env, "commit": commit_of(args.service_src)}
     empty_pg = None
     if args.n:
         info = scale_store.ensure_filled(args.dialect, args.n, args.data_dir)
@@ -194,7 +181,9 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             cfg = tmp / "soak.toml"
             cfg.write_text(service_config(port, url, f"http://127.0.0.1:{rport}/inbox"), encoding="utf-8")
             log = tmp / "service.log"
-            svc = start([sys.executable, "-m", "edigate", "serve", "--config", str(cfg)], port, log, timeout=120)
+            serve = [sys.executable, "-m", "edigate", "serve", "--config", str(cfg)]
+            env = dict(e.split("=", 1) for e in args.service_env)
+            svc = start(serve, port, log, cwd=args.service_src, timeout=120, env=env)
             procs.append(svc)
             result["rss_mb_at_start"] = rss_mb(svc.pid)
             if args.py_spy:
@@ -219,17 +208,41 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             pg_admin(f'DROP DATABASE IF EXISTS "{empty_pg}" WITH (FORCE)')
     text = (tmp / "service.log").read_text(encoding="utf-8", errors="replace")
     result["service_log_failures"] = {k: text.count(k) for k in FAILURES}
+    result["service_gc_pauses"] = gc_pauses(text)
     result["service_log_tail"] = text[-3000:]
-    answers = run_.pop("answers")
-    lat = sorted(x[1] for x in answers)
+    answers: Answers = run_.pop("answers")
+    lat = sorted(answers.latency)
     result.update(run_)
-    result["statuses"] = {str(k): v for k, v in sorted(Counter(s for *_, s in answers).items())}
+    result["statuses"] = answers.statuses()
     result["p50_ms"] = round(statistics.median(lat) * 1000, 1)
     result["p99_ms"] = round(percentile(lat, 0.99) * 1000, 1)
     result["windows"] = windows(answers)
     if args.n:
         result["reset_after"] = asyncio.run(scale_store.reset(url, info))
     return result
+
+
+def commit_of(src: Path) -> str:
+    """The checkout's commit, `+` when its tree differs from it."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=src, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=src, capture_output=True)
+    return head.stdout.strip() + ("+" if dirty.stdout.strip() else "")
+
+
+def gc_pauses(log_text: str) -> dict[str, Any]:
+    """The service's `gc_pause` events (edigate.gc_pauses: collections over 50 ms): how many, the longest."""
+    pauses = []
+    for line in log_text.splitlines():
+        if '"gc_pause"' in line:
+            with contextlib.suppress(ValueError, KeyError):
+                event = json.loads(line)
+                pauses.append((float(event["ms"]), float(event["cpu_ms"]), event.get("generation")))
+    return {
+        "over_50_ms": len(pauses),
+        "max_ms": max((p[0] for p in pauses), default=0.0),
+        "max_cpu_ms": max((p[1] for p in pauses), default=0.0),
+        "by_generation": {str(k): v for k, v in sorted(Counter(p[2] for p in pauses).items())},
+    }
 
 
 def report(r: dict[str, Any]) -> str:
@@ -243,7 +256,7 @@ def report(r: dict[str, Any]) -> str:
         f"Store: {r['n']:,} messages filled before (bench/scale_store.py)."
         f" Offered {r['offered']:,} unique 2.4 KB XDIS91 (open loop) to the live `edigate serve`; the",
         "municipality's delivery is HTTP to a receiver process. Service retention keeps bodies 10 years (the",
-        "pass runs and finds nothing). Load average (1/5/15 min, 2 shared cores):"
+        f"pass runs and finds nothing). Service: {r['service']}. Load average (1/5/15 min, 2 shared cores):"
         f" before {r['load_average_before']}, after {r['load_average_after']}.",
         "",
         f"- Answers by status: {r['statuses']}; accepted {r['accepted']:,}, delivered {r['delivered']:,}"
@@ -253,6 +266,8 @@ def report(r: dict[str, Any]) -> str:
         f"- RSS: {r['rss_mb_at_start']} MB at start, {min(rss)}–{max(rss)} MB over the run,"
         f" {r['rss_mb_at_end']} MB at the end",
         f"- Service log: {r['service_log_failures']}",
+        f"- Garbage collection: the service's pauses over 50 ms {r['service_gc_pauses']}; the sender's own"
+        f" {r['sender_gc']} (the sender's pauses count as latency)",
         "",
         "Every 30 s:",
         "",
@@ -284,6 +299,12 @@ def main() -> int:
     ap.add_argument("--lock", type=Path, default=Path("/work/notes/bench.lock"))
     ap.add_argument("--py-spy", type=Path, help="record the service with py-spy into this speedscope file")
     ap.add_argument("--out", default="soak")
+    ap.add_argument(
+        "--service-env", action="append", default=[], metavar="KEY=VALUE", help="add to the service's environment"
+    )
+    ap.add_argument(
+        "--service-src", type=Path, default=REPO, help="run the service from this checkout (a before/after A/B)"
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="edigate-soak-") as tmp:
         result = run(args, Path(tmp))

@@ -169,10 +169,12 @@ def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) 
     raise TimeoutError("server did not become healthy")
 
 
-def start(cmd: list[str], port: int, log: Path, cwd: Path = REPO, timeout: float = 30) -> subprocess.Popen[bytes]:
-    """Start a server (its output to `log`) and wait until its /healthz answers."""
+def start(
+    cmd: list[str], port: int, log: Path, cwd: Path = REPO, timeout: float = 30, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a server (its output to `log`, `env` added to its environment) and wait until its /healthz answers."""
     fh = open(log, "ab")  # noqa: SIM115 - the child's output for its lifetime
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(cwd)}
+    env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(cwd)}
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, env=env)
     fh.close()
     try:

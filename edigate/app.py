@@ -3,10 +3,11 @@
 
 Every object is made by a plain constructor with typed arguments, and the whole graph is started and stopped
 in one visible order (:func:`_running`): the validation threads compile the schemas → the store migrates
-the database and starts the group-commit writer → the delivery worker → the leader election → the receipt
-sweep and the retention purge → the outage procedure (scheduler, outbox) → the route health loop. On
-SIGTERM the web runner first stops taking requests and finishes the in-flight ones; then the same steps run
-in reverse, and the database closes last.
+the database and starts the group-commit writer (on SQLite also the WAL checkpoint thread) → the delivery
+worker → the leader election → the receipt sweep and the retention purge → the outage procedure
+(scheduler, outbox) → the route health loop → the objects alive then are frozen out of garbage collection
+(edigate.gc_pauses). On SIGTERM the web runner first stops taking requests and finishes the in-flight ones;
+then the same steps run in reverse, and the database closes last.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import threading
 from collections.abc import AsyncIterator, Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +32,7 @@ from edigate.clock import Clock, clock_from_environment
 from edigate.delivery.worker import DeliveryWorker
 from edigate.fhir.adapter import FhirAdapter
 from edigate.fhir.factory import AnyFhirValidator, build_fhir_validator
+from edigate.gc_pauses import PauseWatch, freeze_startup_objects
 from edigate.ingest.oioxml import OioxmlAdapter
 from edigate.ingest.pipeline import IngestPipeline
 from edigate.ingest.services import IngestServices
@@ -50,6 +53,7 @@ from edigate.store.messages import MessageStore
 from edigate.store.notify_store import SqlNotifyStorage
 from edigate.store.portal_tasks import SqlPortalTasks
 from edigate.store.retention import purge_periodically
+from edigate.store.wal_checkpoint import WalCheckpointer
 from edigate.web import health_api, mailbox, messages_api, metrics_api, routes_api
 from edigate.web import ingest as ingest_web
 from edigate.web.apispec import OperationSpec
@@ -128,7 +132,7 @@ def ensure_sqlite_dir(url: str) -> None:
 def build_gateway(settings: Settings, clock: Clock) -> Gateway:
     """Every long-lived object, each given exactly what it needs."""
     ensure_sqlite_dir(settings.storage.url)
-    database = Database.open(settings.storage.url)
+    database = Database.open(settings.storage.url, wal_checkpoints="thread")  # SQLite: no commit checkpoints
     validator = Validator(settings.medcom.schema_dir, max_bytes=settings.server.max_body_bytes)
     validation_pool, schema_problems = _validation_pool(validator)
     explain_pool = ExplainPool(validator.schema_dir, max_bytes=settings.server.max_body_bytes)
@@ -349,6 +353,10 @@ async def _running(gateway: Gateway, _app: web.Application) -> AsyncIterator[Non
         stack.callback(g.explain_pool.close)
         await g.store.start()
         stack.push_async_callback(g.store.stop)
+        if g.database.dialect == "sqlite" and g.database.engine.url.database:
+            checkpointer = WalCheckpointer(g.database.engine.url.database)
+            await checkpointer.start()
+            stack.push_async_callback(checkpointer.stop)
         log.info("store_started", dialect=g.database.dialect)
         await g.worker.start()
         stack.push_async_callback(g.worker.stop)
@@ -363,7 +371,19 @@ async def _running(gateway: Gateway, _app: web.Application) -> AsyncIterator[Non
             await g.notify.start()
             stack.push_async_callback(g.notify.stop)
         await stack.enter_async_context(_task(g.health_loop.run(), "route-health"))
+        _keep_startup_out_of_collections(stack)
         yield
+
+
+def _keep_startup_out_of_collections(stack: contextlib.AsyncExitStack) -> None:
+    """Everything started: what exists now lives as long as the process, so later full collections need not
+    walk it (edigate.gc_pauses); undone on stop, for a process that builds another app (the tests)."""
+    watch = PauseWatch()
+    watch.install()
+    stack.callback(watch.uninstall)
+    frozen = freeze_startup_objects()
+    stack.callback(gc.unfreeze)
+    log.info("gc_startup_frozen", objects=frozen)
 
 
 @contextlib.asynccontextmanager

@@ -7,8 +7,10 @@ the reply. The schema's history is one ordered line of Alembic revisions (edigat
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -22,6 +24,11 @@ MIGRATION_LOCK_KEY = int.from_bytes(b"edigatem", "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 class StorageUrlError(ValueError):
     pass
+
+
+#: SQLite: who copies the WAL back into the database file. "commit": SQLite's default, the commit that
+#: takes the WAL past 1,000 pages; "thread": edigate.store.wal_checkpoint, in the service only.
+WalCheckpoints = Literal["commit", "thread"]
 
 
 def to_sqlalchemy_url(url: str) -> str:
@@ -39,14 +46,16 @@ def to_sqlalchemy_url(url: str) -> str:
 class Database:
     engine: AsyncEngine
     dialect: str  # "sqlite" | "postgresql"
+    wal_checkpoints: WalCheckpoints = "commit"
 
     @classmethod
-    def open(cls, url: str, **engine_kwargs: Any) -> Database:
+    def open(cls, url: str, *, wal_checkpoints: WalCheckpoints = "commit", **engine_kwargs: Any) -> Database:
         sa_url = to_sqlalchemy_url(url)
         if sa_url.startswith("sqlite"):
             engine = create_async_engine(sa_url, **engine_kwargs)
-            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-            return cls(engine, "sqlite")
+            db = cls(engine, "sqlite", wal_checkpoints)
+            event.listen(engine.sync_engine, "connect", db.sqlite_pragmas)
+            return db
         engine_kwargs.setdefault("pool_size", 10)
         engine_kwargs.setdefault("pool_pre_ping", True)
         return cls(create_async_engine(sa_url, **engine_kwargs), "postgresql")
@@ -77,8 +86,13 @@ class Database:
     async def close(self) -> None:
         await self.engine.dispose()
 
+    @property
+    def sqlite_pragmas(self) -> Callable[[Any, Any], None]:
+        """The connect hook for every SQLite connection to this database (also the store's writer's own)."""
+        return functools.partial(_sqlite_pragmas, autocheckpoint=self.wal_checkpoints == "commit")
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any, *, autocheckpoint: bool = True) -> None:
     cur = dbapi_conn.cursor()
     # A new file only (no effect once tables exist): retention's freed pages can go back to the file
     # system in small steps (edigate.store.retention.release_space) instead of only by a full VACUUM.
@@ -87,4 +101,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA foreign_keys=ON")
+    if not autocheckpoint:  # no commit copies the WAL back: edigate.store.wal_checkpoint's thread does
+        cur.execute("PRAGMA wal_autocheckpoint=0")
     cur.close()

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from edigate.clock import Clock
 from edigate.store.crypto import BodyKeyring, open_body, seal_rows
-from edigate.store.db import Database, _sqlite_pragmas
+from edigate.store.db import Database
 from edigate.store.group_commit import GroupCommitWriter, StorageUnavailable
 from edigate.store.ingest import apply_batch
 from edigate.store.model import GeneratedReceipt, IngestItem, IngestOutcome, MissingReceiptAlert, QueuedMessage
@@ -96,7 +96,7 @@ class MessageStore:
             self._sync_engine = sa.create_engine(
                 database.engine.url.set(drivername="sqlite"), poolclass=sa.pool.SingletonThreadPool
             )
-            sa.event.listen(self._sync_engine, "connect", _sqlite_pragmas)
+            sa.event.listen(self._sync_engine, "connect", database.sqlite_pragmas)
             self._sqlite_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self.writer: GroupCommitWriter[IngestItem, IngestOutcome] = GroupCommitWriter(
             self._commit_batch, max_batch=group_commit_max, max_wait=group_commit_wait_ms / 1000
