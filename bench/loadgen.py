@@ -177,7 +177,11 @@ def start(
     env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(cwd)}
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, env=env)
     fh.close()
-    wait_healthy(port, proc, timeout)
+    try:
+        wait_healthy(port, proc, timeout)
+    except BaseException:
+        stop(proc)  # never leave a server behind that did not come up in time
+        raise
     return proc
 
 

@@ -72,40 +72,95 @@ def _finish_drops() -> list[str]:
     return failed
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards (in the background)."""
-    if not postgres_reachable():
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432 (.ci/run starts it)")
+def _create_database(name: str, template: str | None = None) -> None:
     import asyncio
 
     import asyncpg
 
-    if failed := _finish_drops():
-        raise RuntimeError(f"an earlier test's database could not be dropped: {failed}")
-    name = f"edigate_t_{uuid.uuid4().hex[:12]}"
-    admin = _pg_admin
+    sql = f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
 
     async def create() -> None:
-        # CREATE DATABASE copies template1 and fails while another session is copying it too
+        # CREATE DATABASE copies its template and fails while another session is copying it or connected to it
         for attempt in range(20):
             try:
-                await admin(f'CREATE DATABASE "{name}"')
+                await _pg_admin(sql)
                 return
             except asyncpg.exceptions.ObjectInUseError:
                 await asyncio.sleep(0.2 * (attempt + 1))
-        await admin(f'CREATE DATABASE "{name}"')
+        await _pg_admin(sql)
 
     asyncio.run(create())
+
+
+#: The session's PostgreSQL database at the newest schema revision, made on first use (migrating an empty
+#: database takes 1-3 s on a busy machine; copying this one, a fraction) and dropped at the session's end.
+_PG_TEMPLATE: list[str] = []
+
+
+def _migrated_template() -> str:
+    if not _PG_TEMPLATE:
+        import asyncio
+
+        from edigate.store.db import Database
+
+        name = f"edigate_t_template_{uuid.uuid4().hex[:12]}"
+        _create_database(name)
+        _PG_TEMPLATE.append(name)  # dropped at the session's end even if migrating fails
+
+        async def migrate() -> None:
+            db = Database.open(f"postgresql://postgres@127.0.0.1:5432/{name}")
+            try:
+                await db.migrate()
+            finally:
+                await db.close()  # no session may stay connected to a template
+
+        asyncio.run(migrate())
+    return _PG_TEMPLATE[0]
+
+
+def _test_database(migrated: bool) -> Iterator[str]:
+    if not postgres_reachable():
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432 (.ci/run starts it)")
+    if failed := _finish_drops():
+        raise RuntimeError(f"an earlier test's database could not be dropped: {failed}")
+    template = _migrated_template() if migrated else None
+    name = f"edigate_t_{uuid.uuid4().hex[:12]}"
+    _create_database(name, template)
     try:
         yield f"postgresql://postgres@127.0.0.1:5432/{name}"
     finally:
         _PG_DROPPED.append((name, _PG_DROPS.submit(_drop_database, name)))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards (in the background)."""
+    yield from _test_database(migrated=False)
+
+
+@pytest.fixture
+def migrated_postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test at the newest schema revision (a copy of the session's
+    migrated template: what a service's first start would leave), dropped afterwards (in the background)."""
+    yield from _test_database(migrated=True)
+
+
+STORAGES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=STORAGES)
 def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The storage URL of a test that runs twice: on SQLite (a file in tmp_path), then on PostgreSQL."""
+    """The storage URL of a test that runs twice: on SQLite (a new file in tmp_path: the service or the test
+    creates and migrates it), then on PostgreSQL (a database already at the newest revision, copied from the
+    session's template; the empty-database path is `empty_storage_url`'s and `postgres_url`'s)."""
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path / "edigate.db")
+    return str(request.getfixturevalue("migrated_postgres_url"))
+
+
+@pytest.fixture(params=STORAGES)
+def empty_storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """As `storage_url`, but the PostgreSQL database is empty too: for tests of migrating a new store."""
     if request.param == "sqlite":
         return sqlite_url(tmp_path / "edigate.db")
     return str(request.getfixturevalue("postgres_url"))
@@ -157,7 +212,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from tests.harness.fhir import SHARED_VALIDATOR
 
     SHARED_VALIDATOR.stop()
-    if failed := _finish_drops():  # no test database outlives the session
+    failed = _finish_drops()
+    for name in _PG_TEMPLATE:  # after the copies: none is being made from it any more
+        try:
+            _drop_database(name)
+        except Exception as exc:
+            failed.append(f"{name}: {exc!r}")
+    _PG_TEMPLATE.clear()
+    if failed:  # no test database outlives the session
         session.config.get_terminal_writer().line(f"test databases that could not be dropped: {failed}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

@@ -60,11 +60,11 @@ async def _start_together(url: str, instances: int) -> None:
 
 
 @pytest.mark.parametrize("landed", [False, True], ids=["new", "landed"])
-def test_instances_starting_together_migrate_once(storage_url: str, landed: bool) -> None:
+def test_instances_starting_together_migrate_once(empty_storage_url: str, landed: bool) -> None:
     if landed:
-        load_landed(storage_url)
-    asyncio.run(_start_together(storage_url, 3))
-    assert asyncio.run(_versions(storage_url)) == [migrations.head()]
+        load_landed(empty_storage_url)
+    asyncio.run(_start_together(empty_storage_url, 3))
+    assert asyncio.run(_versions(empty_storage_url)) == [migrations.head()]
 
 
 async def _tables(url: str) -> set[str]:
@@ -76,11 +76,11 @@ async def _tables(url: str) -> set[str]:
         await db.close()
 
 
-def test_a_landed_database_with_a_foreign_time_is_refused_whole(storage_url: str) -> None:
-    load_landed(storage_url)
+def test_a_landed_database_with_a_foreign_time_is_refused_whole(empty_storage_url: str) -> None:
+    load_landed(empty_storage_url)
 
     async def spoil_and_migrate() -> None:
-        db = Database.open(storage_url)
+        db = Database.open(empty_storage_url)
         try:
             async with db.engine.begin() as conn:
                 await conn.execute(sa.text("UPDATE notify_audit SET at = 'i går kl. 9' WHERE id = 1"))
@@ -92,5 +92,5 @@ def test_a_landed_database_with_a_foreign_time_is_refused_whole(storage_url: str
             await db.close()
 
     asyncio.run(spoil_and_migrate())
-    tables = asyncio.run(_tables(storage_url))
+    tables = asyncio.run(_tables(empty_storage_url))
     assert "schema_migrations" in tables and "alembic_version" not in tables  # nothing of it was kept
