@@ -209,6 +209,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     text = (tmp / "service.log").read_text(encoding="utf-8", errors="replace")
     result["service_log_failures"] = {k: text.count(k) for k in FAILURES}
     result["service_gc_pauses"] = gc_pauses(text)
+    result["wal_checkpoint_restarts"] = text.count('"wal_checkpoint_restart"')
     result["service_log_tail"] = text[-3000:]
     answers: Answers = run_.pop("answers")
     lat = sorted(answers.latency)
@@ -267,7 +268,8 @@ def report(r: dict[str, Any]) -> str:
         f" {r['rss_mb_at_end']} MB at the end",
         f"- Service log: {r['service_log_failures']}",
         f"- Garbage collection: the service's pauses over 50 ms {r['service_gc_pauses']}; the sender's own"
-        f" {r['sender_gc']} (the sender's pauses count as latency)",
+        f" {r['sender_gc']} (the sender's pauses count as latency); WAL checkpoint restarts"
+        f" {r.get('wal_checkpoint_restarts', '–')}",
         "",
         "Every 30 s:",
         "",

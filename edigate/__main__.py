@@ -1,3 +1,3 @@
-from edigate.cli import main
+from edigate.cli import run
 
-raise SystemExit(main())
+run()

@@ -379,7 +379,7 @@ def _keep_startup_out_of_collections(stack: contextlib.AsyncExitStack) -> None:
     """Everything started: what exists now lives as long as the process, so later full collections need not
     walk it (edigate.gc_pauses); undone on stop, for a process that builds another app (the tests)."""
     watch = PauseWatch()
-    watch.install()
+    watch.install(asyncio.get_running_loop())
     stack.callback(watch.uninstall)
     frozen = freeze_startup_objects()
     stack.callback(gc.unfreeze)

@@ -7,6 +7,7 @@ Each sub-command lives in its own module under `edigate.commands` and exposes
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Sequence
 
@@ -30,6 +31,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     return int(args.func(args) or 0)
+
+
+def run() -> None:
+    """The `edigate` command (console script and `python -m edigate`): `main`, then exit. The collector is
+    frozen first: the interpreter's final collections walked every object of the ~1,000 imported modules,
+    0.5-0.9 s at each exit (each `edigate serve` stop, each `edigate validate`). Finalisers and atexit
+    handlers run as before; only cyclic garbage left at exit is not collected, which the exit frees anyway."""
+    code = main()
+    gc.freeze()
+    sys.exit(code)
 
 
 if __name__ == "__main__":

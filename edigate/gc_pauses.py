@@ -13,9 +13,12 @@ longer than a threshold, so a stall in production can be told apart from a slow 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import os
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,14 +44,22 @@ def freeze_startup_objects() -> int:
 
 @dataclass
 class PauseWatch:
-    """A `gc.callbacks` entry that logs collections longer than `log_ms` and keeps the longest one seen."""
+    """A `gc.callbacks` entry that logs collections longer than `log_ms` and keeps the longest one seen.
+
+    The collector may run inside any allocation, also one made while the log's own output lock is held, so
+    the callback only notes the pause; the event loop writes the log line right after (`call_soon_threadsafe`),
+    never the collector's callback itself (it would wait for that lock for ever)."""
 
     log_ms: float = PAUSE_LOG_MS
     longest_ms: float = 0.0
     logged: int = 0
     _started: tuple[float, float] = field(default=(0.0, 0.0), repr=False)
+    _noted: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=100), repr=False)
+    _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
 
-    def install(self) -> None:
+    def install(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Watch every collection; the pauses are logged by `loop`."""
+        self._loop = loop
         if self._callback not in gc.callbacks:
             gc.callbacks.append(self._callback)
 
@@ -67,13 +78,22 @@ class PauseWatch:
             return
         wall_ms = (time.perf_counter() - self._started[0]) * 1000
         self.longest_ms = max(self.longest_ms, wall_ms)
-        if wall_ms >= self.log_ms:
-            self.logged += 1
-            cpu_ms = (time.thread_time() - self._started[1]) * 1000
-            log.warning(
-                "gc_pause",
-                generation=info.get("generation"),
-                ms=round(wall_ms, 1),
-                cpu_ms=round(cpu_ms, 1),  # below `ms`: the process waited for a CPU meanwhile
-                collected=info.get("collected"),
-            )
+        if wall_ms < self.log_ms:
+            return
+        self.logged += 1
+        self._noted.append(
+            {
+                "generation": info.get("generation"),
+                "ms": round(wall_ms, 1),
+                # below `ms`: the process waited for a CPU meanwhile
+                "cpu_ms": round((time.thread_time() - self._started[1]) * 1000, 1),
+                "collected": info.get("collected"),
+            }
+        )
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody left to tell
+                self._loop.call_soon_threadsafe(self._log_noted)
+
+    def _log_noted(self) -> None:
+        while self._noted:
+            log.warning("gc_pause", **self._noted.popleft())

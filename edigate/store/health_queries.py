@@ -35,7 +35,7 @@ from edigate.health import PENDING_COUNT_CAP, CircuitState, RouteSignals, TypeSi
 from edigate.logging import scrub_text
 from edigate.store.db import Database
 from edigate.store.schema import PENDING, UtcDateTime, events, messages
-from edigate.store.states import DeliveryState, MessageState
+from edigate.store.states import DeliveryState, MessageEvent, MessageState
 
 __all__ = [
     "ReceiptSeen",
@@ -237,9 +237,9 @@ async def _dead_letter_streaks(
                 .where(
                     m.receiver_ean == receiver,
                     m.sender_ean == sender,
-                    m.delivery_state == DeliveryState.FAILED,
+                    m.delivery_state == _const(DeliveryState.FAILED),
                     m.updated_at >= bound,
-                    events.c.event == "attempt_failed",
+                    events.c.event == _const(MessageEvent.ATTEMPT_FAILED),
                 )
             )
         ).scalar()
@@ -294,26 +294,30 @@ def pending_count_statement(receiver: Any, sender: Any, mtype: Any, cap: int = P
     return sa.select(sa.func.count().label("n")).select_from(rows)
 
 
-def queue_seek(receiver: Any, delivery_state: DeliveryState, *columns: Any, newest: bool = False) -> sa.Select[Any]:
-    """The first (`newest`: the last) message of one receiver's queue in one delivery state, by id: a seek
-    of index gw_messages_queue (receiver_ean, delivery_state, id) that no plan can replace by a walk of
-    the primary key.
+def queue_run(receiver: Any, delivery_state: DeliveryState) -> tuple[list[sa.ColumnElement[bool]], list[Any]]:
+    """The WHERE and ORDER BY of one receiver's messages in one delivery state, by id, as a range of index
+    gw_messages_queue (receiver_ean, delivery_state, id) that no plan can replace by a walk of the primary
+    key: the delivery worker's next messages, a mailbox fetch, a queue's head or last delivery.
 
-    Written as "the first entry of the index at or after (receiver, state)" (a row-value bound, ordered
-    by the index's own columns), then kept only when it is that receiver's and state's: only
-    gw_messages_queue yields that order, so every plan, PostgreSQL's generic plan of the prepared
-    statement too, is one descent of it. The plain form (``receiver = :r AND delivery_state = :s ORDER
-    BY id``) lets PostgreSQL walk gw_messages_pkey instead, filtering, whenever it believes matches are
-    common (its columns' statistics multiplied as if independent): for a hospital with 550 k receipts
-    queued and none delivered, that walked every stored row for "the last delivery" (2 s a tick at 1 M)."""
+    Written as "the entries of the index from (receiver, state) to (receiver, state)" (row-value bounds,
+    ordered by the index's own columns): only gw_messages_queue yields that order, so every plan,
+    PostgreSQL's generic plan of the prepared statement too, is one descent of it, read only as far as
+    the rows wanted. The plain form (``receiver = :r AND delivery_state = :s ORDER BY id``) lets
+    PostgreSQL walk gw_messages_pkey instead, filtering (equalities make the order by the key's columns
+    an order by id), whenever it believes matches are common (its columns' statistics multiplied as if
+    independent): for a hospital with 550 k receipts queued and none delivered, that walked every stored
+    row for "the last delivery" (2 s a tick at 1 M), and a receiver with an empty queue walked them all
+    for its next messages."""
     key = (m.receiver_ean, m.delivery_state)
-    state = _const(delivery_state)
-    bound = sa.tuple_(*key) <= sa.tuple_(receiver, state) if newest else sa.tuple_(*key) >= sa.tuple_(receiver, state)
-    order = [c.desc() for c in (*key, m.id)] if newest else [*key, m.id]
-    first = sa.select(*columns, *key).where(bound).order_by(*order).limit(_const(1)).subquery()
-    return sa.select(*(first.c[c.name] for c in columns)).where(
-        first.c.receiver_ean == receiver, first.c.delivery_state == state
-    )
+    at = sa.tuple_(receiver, _const(delivery_state))
+    return [sa.tuple_(*key) >= at, sa.tuple_(*key) <= at], [*key, m.id]
+
+
+def queue_seek(receiver: Any, delivery_state: DeliveryState, *columns: Any, newest: bool = False) -> sa.Select[Any]:
+    """The first (`newest`: the last) message of one receiver's queue in one delivery state, by id: one
+    seek of gw_messages_queue (:func:`queue_run`)."""
+    where, order = queue_run(receiver, delivery_state)
+    return sa.select(*columns).where(*where).order_by(*(c.desc() for c in order) if newest else order).limit(_const(1))
 
 
 #: how far ahead of the tick's clock a row's time may be and still count (another instance's clock)
@@ -342,7 +346,7 @@ def head_statement(receiver: Any) -> sa.Select[Any]:
 def first_failure_statement(message_id: Any) -> sa.Select[Any]:
     """When a message's first delivery attempt failed (index gw_events_message)."""
     return sa.select(sa.func.min(events.c.at).label("at")).where(
-        events.c.message_id == message_id, events.c.event == "attempt_failed"
+        events.c.message_id == message_id, events.c.event == _const(MessageEvent.ATTEMPT_FAILED)
     )
 
 

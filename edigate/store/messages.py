@@ -28,6 +28,7 @@ from edigate.clock import Clock
 from edigate.store.crypto import BodyKeyring, open_body, seal_rows
 from edigate.store.db import Database
 from edigate.store.group_commit import GroupCommitWriter, StorageUnavailable
+from edigate.store.health_queries import queue_run
 from edigate.store.ingest import apply_batch
 from edigate.store.model import GeneratedReceipt, IngestItem, IngestOutcome, MissingReceiptAlert, QueuedMessage
 from edigate.store.schema import AWAITING_RECEIPT, OVERDUE_UNALERTED, delivery_queues, events, letters, messages
@@ -225,16 +226,10 @@ class MessageStore:
             )
 
     async def next_messages(self, receiver: str, limit: int) -> list[QueuedMessage]:
-        """The head of a receiver's queue, in FIFO (id) order."""
+        """The head of a receiver's queue, in FIFO (id) order: a range of gw_messages_queue in every plan."""
+        queue, fifo = queue_run(receiver, DeliveryState.PENDING)
         async with self.db.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(*_QUEUE_COLUMNS)
-                    .where(m.receiver_ean == receiver, m.delivery_state == DeliveryState.PENDING)
-                    .order_by(m.id)
-                    .limit(limit)
-                )
-            ).all()
+            rows = (await conn.execute(sa.select(*_QUEUE_COLUMNS).where(*queue).order_by(*fifo).limit(limit))).all()
         return [self._queued(r) for r in rows]
 
     def _queued(self, r: Any) -> QueuedMessage:  # a row of _QUEUE_COLUMNS
@@ -406,14 +401,11 @@ class MessageStore:
     async def mailbox_fetch(self, receiver: str, limit: int, lease_seconds: float) -> list[QueuedMessage]:
         """Lease the oldest unconfirmed messages for a mailbox receiver, in FIFO order."""
         now = self.clock()
+        queue, fifo = queue_run(receiver, DeliveryState.PENDING)  # a range of gw_messages_queue in every plan
         sel = (
             sa.select(m.id)
-            .where(
-                m.receiver_ean == receiver,
-                m.delivery_state == DeliveryState.PENDING,
-                sa.or_(m.lease_until.is_(None), m.lease_until < now),
-            )
-            .order_by(m.id)
+            .where(*queue, sa.or_(m.lease_until.is_(None), m.lease_until < now))
+            .order_by(*fifo)
             .limit(limit)
         )
         if self.db.dialect == "postgresql":
