@@ -6,6 +6,9 @@ import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
+#: the kernel's highest niceness: `nice -n 10` under a process already at 15 gives 19, not 25
+MAX_NICENESS = 19
+
 
 @dataclass(frozen=True)
 class Proc:
