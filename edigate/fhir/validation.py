@@ -18,7 +18,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from edigate.fhir.http import ValidatorHttp, ValidatorHttpError
+import aiohttp
+
 from edigate.fhir.standards import BY_NAME
 
 ERROR_SEVERITIES = ("error", "fatal")
@@ -136,8 +137,7 @@ def fatal_result(code: str, diagnostics: str) -> FhirValidationResult:
 
 class HttpFhirValidator:
     """Client of a running validator (`POST {url}/validate?standard=…`). Never blocks the event loop; every
-    call has a timeout; a refused connection, a timeout or a 5xx raise FhirValidatorUnavailable. The HTTP is
-    edigate.fhir.http's (kept-alive connections, a fraction of aiohttp's CPU per call).
+    call has a timeout; a refused connection, a timeout or a 5xx raise FhirValidatorUnavailable.
 
     At most `max_concurrency` requests are at the validator at once (its threads: more would only queue
     inside the JVM, out of sight); up to `queue_depth` more wait here on a semaphore, which costs the event
@@ -162,8 +162,7 @@ class HttpFhirValidator:
         self._limit = asyncio.Semaphore(max_concurrency)
         self._waiting = 0  # callers waiting for a free slot at the validator
         self.busy_refusals = 0
-        # keep-alive: one connection per slot at the validator (and the health probe), reused message after message
-        self._http = ValidatorHttp(self.url, max_idle=max_concurrency + 2)
+        self._session: aiohttp.ClientSession | None = None
         self._available = False
         self._reason = "the FHIR validator has not answered yet"
         self.last_health: dict[str, Any] | None = None
@@ -172,6 +171,15 @@ class HttpFhirValidator:
     @property
     def waiting(self) -> int:
         return self._waiting
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                # keep-alive: one connection per slot at the validator, reused message after message
+                connector=aiohttp.TCPConnector(limit=self.max_concurrency + 2, force_close=False),
+                timeout=aiohttp.ClientTimeout(total=self.timeout_seconds),
+            )
+        return self._session
 
     def status(self) -> tuple[bool, str]:
         return (self._available, "ok" if self._available else self._reason)
@@ -187,20 +195,20 @@ class HttpFhirValidator:
         content_type = normalise_media_type(media_type)
         await self._slot()
         try:
-            answer = await self._http.post(
-                "/validate",
-                body,  # the bytes as received: nothing re-serialised
-                content_type,
+            async with self._client().post(
+                f"{self.url}/validate",
                 params={"standard": standard},
-                timeout=self.timeout_seconds,
-            )
+                data=body,  # the bytes as received: nothing re-serialised
+                headers={"Content-Type": content_type},
+            ) as resp:
+                payload = await resp.read()
+                status = resp.status
         except TimeoutError:
             raise self._down(f"the FHIR validator did not answer within {self.timeout_seconds:g} s") from None
-        except ValidatorHttpError as exc:
-            raise self._down(f"the FHIR validator at {self.url} is not reachable ({exc})") from None
+        except aiohttp.ClientError as exc:
+            raise self._down(f"the FHIR validator at {self.url} is not reachable ({type(exc).__name__})") from None
         finally:
             self._limit.release()
-        status, payload = answer.status, answer.body
         if status == 413:
             return fatal_result("too-costly", "the message is larger than the FHIR validator accepts")
         if status != 200:
@@ -230,17 +238,14 @@ class HttpFhirValidator:
     async def health(self) -> dict[str, Any]:
         """GET /health (short timeout); updates `status()`; FhirValidatorUnavailable when it does not answer."""
         try:
-            answer = await self._http.get("/health", timeout=5)
+            async with self._client().get(f"{self.url}/health", timeout=aiohttp.ClientTimeout(total=5)) as resp:
+                if resp.status != 200:
+                    raise self._down(f"the FHIR validator's /health answered HTTP {resp.status}")
+                data = await resp.json(content_type=None)
         except TimeoutError:
             raise self._down("the FHIR validator's /health did not answer within 5 s") from None
-        except ValidatorHttpError as exc:
-            raise self._down(f"the FHIR validator at {self.url} is not reachable ({exc})") from None
-        if answer.status != 200:
-            raise self._down(f"the FHIR validator's /health answered HTTP {answer.status}")
-        try:
-            data = json.loads(answer.body)
-        except ValueError:
-            raise self._down("the FHIR validator's /health answered something other than JSON") from None
+        except (aiohttp.ClientError, ValueError) as exc:
+            raise self._down(f"the FHIR validator at {self.url} is not reachable ({type(exc).__name__})") from None
         self._available = True
         self.last_health = data
         return dict(data)
@@ -263,7 +268,9 @@ class HttpFhirValidator:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._monitor
             self._monitor = None
-        self._http.close()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
 
 class DisabledFhirValidator:
