@@ -62,6 +62,15 @@ def scale_shaped_rows() -> list[dict[str, Any]]:
     return out
 
 
+async def fill_scale_shaped(db: Database) -> None:
+    """The scale-shaped rows in gw_messages, then ANALYZE: the planner sees the benchmark's proportions."""
+    data = scale_shaped_rows()
+    async with db.engine.begin() as conn:
+        for start in range(0, ROWS, 10_000):
+            await conn.execute(sa.insert(messages), data[start : start + 10_000])
+        await conn.exec_driver_sql("ANALYZE gw_messages")
+
+
 def literal(value: Any) -> str:
     """A parameter as SQL text for EXECUTE (the tick's parameters: EANs, states, ints, naive UTC times)."""
     if isinstance(value, bool) or value is None:
@@ -79,11 +88,7 @@ async def tick_plans(url: str) -> list[tuple[str, str, list[str]]]:
     sent: list[tuple[str, Any]] = []
     try:
         await db.migrate()
-        data = scale_shaped_rows()
-        async with db.engine.begin() as conn:
-            for start in range(0, ROWS, 10_000):
-                await conn.execute(sa.insert(messages), data[start : start + 10_000])
-            await conn.exec_driver_sql("ANALYZE gw_messages")
+        await fill_scale_shaped(db)
 
         def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
             sent.append((statement, parameters))

@@ -23,7 +23,13 @@ from edigate.store.db import Database
 from edigate.store.health_queries import read_route_signals
 from edigate.store.messages import MessageStore
 from edigate.store.schema import events, messages
-from tests.unit.gateway.test_health_tick_generic_plans import AT, OTHER_EAN, ROWS, literal, scale_shaped_rows
+from tests.unit.gateway.test_health_tick_generic_plans import (
+    AT,
+    OTHER_EAN,
+    fill_scale_shaped,
+    literal,
+    scale_shaped_rows,
+)
 from tests.unit.medcom.samples import HOSPITAL_EAN, MUNICIPALITY_EAN
 
 RECEIVERS = (OTHER_EAN, HOSPITAL_EAN, MUNICIPALITY_EAN)  # an empty queue, 18 k waiting, 2 k waiting
@@ -37,11 +43,7 @@ async def queue_plans(url: str) -> list[tuple[str, str, str, list[str]]]:
     what = ""
     try:
         await store.start()
-        data = scale_shaped_rows()
-        async with db.engine.begin() as conn:
-            for start in range(0, ROWS, 10_000):
-                await conn.execute(sa.insert(messages), data[start : start + 10_000])
-            await conn.exec_driver_sql("ANALYZE gw_messages")
+        await fill_scale_shaped(db)
 
         def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
             if statement.lstrip().startswith("SELECT") and "LIMIT" in statement:  # not a lease's read by id
