@@ -29,7 +29,7 @@ from edigate.store.crypto import BodyKeyring, open_body, seal_rows
 from edigate.store.db import Database
 from edigate.store.group_commit import GroupCommitWriter, StorageUnavailable
 from edigate.store.health_queries import queue_run
-from edigate.store.ingest import apply_batch
+from edigate.store.ingest import apply_batch, look_up_only, warm_up_item
 from edigate.store.model import GeneratedReceipt, IngestItem, IngestOutcome, MissingReceiptAlert, QueuedMessage
 from edigate.store.schema import AWAITING_RECEIPT, OVERDUE_UNALERTED, delivery_queues, events, letters, messages
 from edigate.store.states import DeliveryState, MessageEvent, MessageState
@@ -107,7 +107,34 @@ class MessageStore:
 
     async def start(self) -> None:
         await self.db.migrate()
+        await self.warm()
         self.writer.start()
+
+    async def warm(self) -> None:
+        """Before the first request: one made-up batch through the accept transaction, rolled back (nothing
+        is stored). Measured on a 3 M store: the first real batch otherwise paid the writer's connection
+        (opened, its pragmas), SQLAlchemy's first compile of every ingest statement and the database's cold
+        index pages, ~100 ms on top of the first senders' answers. On PostgreSQL only the look-ups run
+        (an insert rolled back would still use up sequence values)."""
+        item = warm_up_item()
+        now = self.clock()
+        if self._lock is None:
+            async with self.db.engine.connect() as conn:
+                await conn.run_sync(look_up_only, [item])
+                await conn.rollback()
+            return
+        async with self._lock:
+            await asyncio.get_running_loop().run_in_executor(self._sqlite_thread, self._warm_sync, item, now)
+
+    def _warm_sync(self, item: IngestItem, now: datetime) -> None:
+        assert self._sync_engine is not None
+        with self._sync_engine.connect() as conn:
+            tx = conn.begin()
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                apply_batch(conn, [item], now, self.keyring)
+            finally:
+                tx.rollback()
 
     async def stop(self) -> None:
         await self.writer.stop()
