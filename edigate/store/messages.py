@@ -93,12 +93,21 @@ class MessageStore:
         self._lock = asyncio.Lock() if database.dialect == "sqlite" else None
         self._sync_engine: sa.Engine | None = None
         self._sqlite_thread: ThreadPoolExecutor | None = None
+        # SQLite: the delivery worker's queue reads on a plain sqlite3 connection in a thread of their own
+        # (one hand-off per read; through aiosqlite ~5, each a thread wake-up and two GIL switches)
+        self._reader_engine: sa.Engine | None = None
+        self._sqlite_reader: ThreadPoolExecutor | None = None
         if database.dialect == "sqlite":
             self._sync_engine = sa.create_engine(
                 database.engine.url.set(drivername="sqlite"), poolclass=sa.pool.SingletonThreadPool
             )
             sa.event.listen(self._sync_engine, "connect", database.sqlite_pragmas)
             self._sqlite_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+            self._reader_engine = sa.create_engine(
+                database.engine.url.set(drivername="sqlite"), poolclass=sa.pool.SingletonThreadPool
+            )
+            sa.event.listen(self._reader_engine, "connect", database.sqlite_pragmas)
+            self._sqlite_reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")
         self.writer: GroupCommitWriter[IngestItem, IngestOutcome] = GroupCommitWriter(
             self._commit_batch, max_batch=group_commit_max, max_wait=group_commit_wait_ms / 1000
         )
@@ -146,6 +155,11 @@ class MessageStore:
             engine = self._sync_engine
             await asyncio.get_running_loop().run_in_executor(self._sqlite_thread, engine.dispose)
             self._sqlite_thread.shutdown(wait=True)
+        if self._sqlite_reader is not None:
+            assert self._reader_engine is not None
+            reader = self._reader_engine
+            await asyncio.get_running_loop().run_in_executor(self._sqlite_reader, reader.dispose)
+            self._sqlite_reader.shutdown(wait=True)
 
     async def ping(self) -> bool:
         try:
@@ -258,9 +272,18 @@ class MessageStore:
     async def next_messages(self, receiver: str, limit: int) -> list[QueuedMessage]:
         """The head of a receiver's queue, in FIFO (id) order: a range of gw_messages_queue in every plan."""
         queue, fifo = queue_run(receiver, DeliveryState.PENDING)
-        async with self.db.engine.connect() as conn:
-            rows = (await conn.execute(sa.select(*_QUEUE_COLUMNS).where(*queue).order_by(*fifo).limit(limit))).all()
+        head = sa.select(*_QUEUE_COLUMNS).where(*queue).order_by(*fifo).limit(limit)
+        if self._sqlite_reader is None:
+            async with self.db.engine.connect() as conn:
+                rows = (await conn.execute(head)).all()
+        else:
+            rows = await asyncio.get_running_loop().run_in_executor(self._sqlite_reader, self._read_sync, head)
         return [self._queued(r) for r in rows]
+
+    def _read_sync(self, stmt: sa.Executable) -> Sequence[Any]:
+        assert self._reader_engine is not None
+        with self._reader_engine.connect() as conn:
+            return conn.execute(stmt).all()
 
     def _queued(self, r: Any) -> QueuedMessage:  # a row of _QUEUE_COLUMNS
         """A queue row as the transports see it, with its body decrypted when encryption is on."""
