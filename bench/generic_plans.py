@@ -7,7 +7,7 @@ and run through ``EXPLAIN (ANALYZE) EXECUTE`` with ``plan_cache_mode`` forced to
 UPDATE is explained as the SELECT of its WHERE (the same scan; nothing is written).
 
     .venv/bin/python bench/generic_plans.py --url postgresql://postgres@127.0.0.1/edigate_scale_3000000 \\
-        [--only NAME,..] [--repeat 3]
+        [--only NAME,..] [--repeat 3] [--json OUT]   (GENERIC_PLANS_SRC=/path/to/tree for another tree's code)
 
 Prints one line per statement and plan mode: the scan nodes (index or Seq Scan), execution ms (best of
 --repeat), rows."""
@@ -17,14 +17,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+# GENERIC_PLANS_SRC=DIR: the statements of another tree (the code before a change), same probe
+sys.path.insert(0, os.environ.get("GENERIC_PLANS_SRC", str(REPO)))
 
 import asyncpg  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
@@ -227,7 +228,9 @@ def main() -> None:
     ap.add_argument("--json", default="")
     a = ap.parse_args()
     only = {o for o in a.only.split(",") if o} or None
-    print("load", Path("/proc/loadavg").read_text().split()[:3])
+    import edigate
+
+    print("load", Path("/proc/loadavg").read_text().split()[:3], "tree", Path(edigate.__file__).parents[1])
     results = asyncio.run(probe(a.url, only, a.repeat))
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=1))
