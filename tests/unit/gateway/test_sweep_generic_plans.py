@@ -50,7 +50,7 @@ async def sweep_plans(url: str) -> list[tuple[tuple[Any, str], str, list[str]]]:
         await db.close()
     kinds = {(w, " ".join(s.split())[:30]) for w, s, _ in sent}
     assert len(kinds) >= 4, kinds  # the sweep's two UPDATEs; the candidates (first, next) and the batch UPDATE
-    one_each = {}
+    one_each: dict[tuple[Any, str], tuple[Any, str, Any]] = {}
     for w, s, p in sent:
         one_each.setdefault((w, s), (w, s, p))  # a statement once (the batches repeat the same SQL)
     return await explained(url, list(one_each.values()))
