@@ -17,7 +17,7 @@ that starts at READY mostly measures the compiler. The load loops are bench/load
 bench/bench_ingest.py; the validator is started as bench/bench_fhir_validator.py starts it.
 
     .venv/bin/python bench/bench_fhir_ingest.py [--seconds 20] [--concurrency 8] [--validator-url URL]
-        [--jar JAR] [--java-option OPT]... [--rounds 2] [--queue-depth 8] [--out NAME]
+        [--jar JAR] [--java-option OPT]... [--rounds 3] [--nice 10] [--scheduling batch] [--queue-depth 8] [--out NAME]
 Writes bench/results/fhir_ingest.json and .md (or NAME.json/.md).
 """
 
@@ -172,7 +172,13 @@ def main() -> int:
         default=VALIDATOR_NICENESS,
         help="the validator JVM's niceness (default: what edigate's supervisor uses)",
     )
-    ap.add_argument("--rounds", type=int, default=2, help="alternated rounds of OIOXML alone / with FHIR beside")
+    ap.add_argument(
+        "--scheduling",
+        choices=("batch", "idle", "normal"),
+        default=FhirSettings().validator_scheduling,
+        help="the validator JVM's scheduling policy (default: edigate's [fhir] validator_scheduling default)",
+    )
+    ap.add_argument("--rounds", type=int, default=3, help="alternated rounds of OIOXML alone / with FHIR beside")
     ap.add_argument("--queue-depth", type=int, default=8, help="edigate's [fhir] queue_depth")
     ap.add_argument("--out", default="fhir_ingest", help="results file stem under bench/results")
     args = ap.parse_args()
@@ -184,6 +190,7 @@ def main() -> int:
         "concurrency": args.concurrency,
         "validator_jvm_options": " ".join(java_options),
         "validator_niceness": args.nice,
+        "validator_scheduling": args.scheduling,
         "queue_depth": args.queue_depth,
         "rate": args.rate,
         "load_average_before": load_average(),
@@ -194,7 +201,9 @@ def main() -> int:
         if args.validator_url:
             vurl = args.validator_url.rstrip("/")
         else:
-            validator = start_validator(PACKAGES, 2, java_options, args.jar, tmpdir / "validator.log", args.nice)
+            validator = start_validator(
+                PACKAGES, 2, java_options, args.jar, tmpdir / "validator.log", args.nice, args.scheduling
+            )
             vurl = validator.url
             results["validator_start_s"] = round(validator.start_seconds, 1)
             results["validator_ready_line"] = validator.ready_line
@@ -309,7 +318,7 @@ def main() -> int:
         f"Bodies: {results['body_sizes_bytes']} bytes (CareCommunication, HospitalNotification).",
         "",
         f"Validator JVM options: {results['validator_jvm_options'] or 'none'}; "
-        f"niceness {results['validator_niceness']} "
+        f"niceness {results['validator_niceness']}, scheduling {results['validator_scheduling']} "
         f"(edigate's at 0). edigate's [fhir] threads 2, queue_depth {results['queue_depth']}. "
         f"Warm-up before measuring: {results.get('warmup', {})}.",
         "",

@@ -41,6 +41,14 @@ log = structlog.get_logger()
 # event loop (bench/results/fhir_ingest.md). `nice` is POSIX; without it the JVM runs at edigate's priority.
 VALIDATOR_NICENESS = 10
 
+# The JVM's scheduling policy (`[fhir] validator_scheduling`): "batch" (SCHED_BATCH, the default) tells the
+# kernel it is a CPU-bound batch job, so a validator thread that wakes up does not preempt edigate's running
+# threads, it waits for the next tick (bench/results/fhir_ingest.md: OIOXML beside FHIR). "idle" (SCHED_IDLE)
+# runs it only on CPU nothing else wants (FHIR latency beside saturating OIOXML suffers); "normal" is
+# SCHED_OTHER. Set with util-linux `chrt` (exec, same pid, every thread inherits it); without chrt: normal.
+VALIDATOR_SCHEDULING = "batch"
+SCHEDULING_POLICIES = {"normal": "--other", "batch": "--batch", "idle": "--idle"}
+
 _READY = re.compile(rb"^READY port=(\d+)")
 
 
@@ -49,6 +57,23 @@ def standard_args(standards: Sequence[FhirStandard]) -> list[str]:
     out: list[str] = []
     for s in standards:
         out += ["--standard", f"{s.name}={s.package.spec}"]
+    return out
+
+
+def priority_prefix(niceness: int, scheduling: str = VALIDATOR_SCHEDULING) -> list[str]:
+    """`chrt --batch 0 nice -n 10`: the commands that exec the JVM with its CPU priority below edigate's.
+
+    chrt before nice: chrt sets the policy (util-linux may use sched_setattr, which would reset a niceness
+    set before it); nice only changes the niceness and keeps the policy."""
+    if scheduling not in SCHEDULING_POLICIES:
+        raise ValueError(f"scheduling must be one of {sorted(SCHEDULING_POLICIES)}, not {scheduling!r}")
+    out: list[str] = []
+    chrt = shutil.which("chrt") if scheduling != "normal" else None
+    if chrt:
+        out += [chrt, SCHEDULING_POLICIES[scheduling], "0"]
+    nice = shutil.which("nice") if niceness else None
+    if nice:
+        out += [nice, "-n", str(niceness)]
     return out
 
 
@@ -90,6 +115,7 @@ class SupervisedFhirValidator:
         backoff_initial_seconds: float = 1.0,
         backoff_max_seconds: float = 60.0,
         niceness: int = VALIDATOR_NICENESS,
+        scheduling: str = VALIDATOR_SCHEDULING,
     ) -> None:
         self.package_dir = package_dir
         self.java = java
@@ -103,6 +129,7 @@ class SupervisedFhirValidator:
         self.backoff_initial_seconds = backoff_initial_seconds
         self.backoff_max_seconds = backoff_max_seconds
         self.niceness = niceness
+        self.scheduling = scheduling
         self._client: HttpFhirValidator | None = None
         self._proc: asyncio.subprocess.Process | None = None
         self._task: asyncio.Task[None] | None = None
@@ -190,9 +217,8 @@ class SupervisedFhirValidator:
 
     async def _run_once(self) -> None:
         assert self.package_dir is not None
-        nice = shutil.which("nice") if self.niceness else None
         cmd = [
-            *([nice, "-n", str(self.niceness)] if nice else []),  # execs java: same pid, every thread niced
+            *priority_prefix(self.niceness, self.scheduling),  # they exec java: same pid, every thread
             self.java,
             *self.java_options,
             "-jar",
