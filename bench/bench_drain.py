@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.gateway_config import BenchPartner, service_config  # noqa: E402
+from bench.results_file import write_results  # noqa: E402
 from edigate.clock import system_clock  # noqa: E402
 from edigate.medcom import Validator  # noqa: E402
 from edigate.medcom.ean import with_check_digit  # noqa: E402
@@ -177,9 +178,6 @@ def main() -> int:
         r = run(args.messages, receivers)
         results[f"{receivers}_receivers"] = r
         print(json.dumps(r), flush=True)
-    out = REPO / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "drain.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     lines = [
         "# Drain benchmark (bench/bench_drain.py)",
         "",
@@ -195,7 +193,7 @@ def main() -> int:
                 f"{val['seconds_from_ready']} | {val['msgs_per_s_from_ready']} | "
                 f"{val['msgs_per_s_first_to_last']} |"
             )
-    (out / "drain.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_results("drain", results, "\n".join(lines))
     return 0
 
 

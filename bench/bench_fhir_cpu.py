@@ -39,6 +39,7 @@ sys.path.insert(0, str(REPO))
 from bench.bench_fhir_ingest import sender_gln  # noqa: E402
 from bench.gateway_config import BenchPartner, service_config  # noqa: E402
 from bench.loadgen import closed_loop, load_average, process_cpu_seconds, start, stop  # noqa: E402
+from bench.results_file import write_results  # noqa: E402
 from tests.harness.ports import free_port  # noqa: E402
 
 EXAMPLES = REPO.parent / "shared" / "medcom" / "fhir-examples"
@@ -177,8 +178,6 @@ def main() -> int:
     results["median_cpu_us_per_msg"] = {
         kind: {tree: round(statistics.median(v)) for tree, v in by_tree.items()} for kind, by_tree in per_kind.items()
     }
-    out = REPO / "bench" / "results"
-    (out / f"{args.out}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     names = list(trees)
     rows = [
         "# edigate's own CPU per FHIR message (bench/bench_fhir_cpu.py, stub validator, no JVM)",
@@ -199,7 +198,7 @@ def main() -> int:
         rows.append(f"| {kind} | " + " | ".join(str(by_tree.get(n, "")) for n in names) + f" | {per_round} | {rates} |")
     rows.append("")
     rows.append("Load average after each run: " + "; ".join(r["load_average"] for r in results["runs"]))
-    (out / f"{args.out}.md").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    write_results(args.out, results, "\n".join(rows))
     return 0
 
 

@@ -25,6 +25,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.bench_fhir_cpu import EXAMPLES, KINDS, STUB_VALIDATOR, _describe, _wait_port  # noqa: E402
 from bench.loadgen import load_average  # noqa: E402
+from bench.results_file import write_results  # noqa: E402
 from tests.harness.ports import free_port  # noqa: E402
 
 MEASURE = textwrap.dedent("""
@@ -102,8 +103,6 @@ def main() -> int:
         stub.wait(10)
     results["parts_us"] = parts
     results["load_average_after"] = load_average()
-    out = REPO / "bench" / "results"
-    (out / f"{args.out}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     names = list(trees)
     rows = [
         "# edigate's FHIR-specific CPU per message, part by part (bench/bench_fhir_parts.py, in-process)",
@@ -119,7 +118,7 @@ def main() -> int:
     for kind in KINDS:
         for part in parts[names[0]][kind]:
             rows.append(f"| {kind} | {part} | " + " | ".join(str(parts[n][kind][part]) for n in names) + " |")
-    (out / f"{args.out}.md").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    write_results(args.out, results, "\n".join(rows))
     return 0
 
 

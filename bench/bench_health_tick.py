@@ -35,6 +35,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.bench_scale import T_END, pg_admin  # noqa: E402
+from bench.results_file import write_results  # noqa: E402
 
 
 def loadavg() -> list[str]:
@@ -281,9 +282,7 @@ def main() -> int:
         ap.error("--before-src is required (an export of the commit to compare with)")
     if args.mode == "stored":
         found = on_stored(args.stored, args.before_src.resolve(), args.repeat, args.rounds, args.data_dir)
-        out = REPO / "bench" / "results"
-        (out / f"{args.out}.json").write_text(json.dumps(found, indent=2) + "\n", encoding="utf-8")
-        (out / f"{args.out}.md").write_text(stored_report(found, args), encoding="utf-8")
+        write_results(args.out, found, stored_report(found, args))
         return 0
     results: dict[str, Any] = {"load_average_before": loadavg()}
     with tempfile.TemporaryDirectory(prefix="edigate-tick-") as tmp:
@@ -295,9 +294,7 @@ def main() -> int:
                 for f in Path(tmp).glob("*.db*"):
                     f.unlink()
                 results["load_average_after"] = loadavg()
-                out = REPO / "bench" / "results"
-                (out / f"{args.out}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-                (out / f"{args.out}.md").write_text(report(results, args), encoding="utf-8")
+                write_results(args.out, results, report(results, args))
     return 0
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import json
 import os
 import platform
 import sys
@@ -35,6 +34,7 @@ sys.path.insert(0, str(REPO))
 from bench import loadgen  # noqa: E402
 from bench.gateway_config import hospital_and_municipality, service_config  # noqa: E402
 from bench.loadgen import load_average, process_cpu_seconds, start, stop  # noqa: E402
+from bench.results_file import write_results  # noqa: E402
 from tests.harness.ports import free_port  # noqa: E402
 from tests.unit.medcom.samples import ggop_message, xdis91_message  # noqa: E402
 
@@ -185,9 +185,6 @@ def main() -> int:
         finally:
             stop(gw)
             stop(bare)
-    out = REPO / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{args.out}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     lines = [
         "# Ingest benchmark (bench/bench_ingest.py)",
         "",
@@ -209,7 +206,7 @@ def main() -> int:
     for key, val in results.items():
         if key.endswith("ratio_to_ceiling"):
             lines.append(f"\n{key.split('/')[0]}: edigate reaches {float(str(val)):.0%} of the bare-handler ceiling.")
-    (out / f"{args.out}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_results(args.out, results, "\n".join(lines))
     return 0
 
 

@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.bench_ingest import TOKEN, config, load_average, start, stop  # noqa: E402
+from bench.results_file import write_results  # noqa: E402
 from tests.harness.ports import free_port  # noqa: E402
 from tests.unit.medcom.samples import xdis91_message  # noqa: E402
 
@@ -134,8 +135,6 @@ def main() -> int:
         if args.gateway_src:
             results["before"] = measure(args.gateway_src.resolve(), "before", args, Path(tmp))
     results["load_average_after"] = load_average()
-    out = REPO / "bench" / "results"
-    (out / "invalid_mix.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     lines = [
         "# Invalid messages beside valid ones (bench/bench_invalid_mix.py)",
         "",
@@ -156,7 +155,7 @@ def main() -> int:
                 f"| {label} | {traffic} | {v['p50_ms']} | {v['p99_ms']} | {v['max_ms']} | "
                 f"{inv.get('p50_ms', '–')} | {inv.get('p99_ms', '–')} | {answers} |"
             )
-    (out / "invalid_mix.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_results("invalid_mix", results, "\n".join(lines))
     return 0
 
 

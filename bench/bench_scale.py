@@ -54,6 +54,9 @@ import aiohttp
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+from bench.results_file import RESULTS, write_results  # noqa: E402
+
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 T_END = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # the fill's last message; the probes run one minute later
 SPAN = timedelta(days=20)
@@ -756,9 +759,8 @@ def main() -> int:
         )
         print(json.dumps(asyncio.run(coro)))
         return 0
-    out = REPO / "bench" / "results"
     if args.mode == "run":
-        stem = out / (args.out or "scale-sizes")
+        stem = RESULTS / (args.out or "scale-sizes")
         with tempfile.TemporaryDirectory(prefix="edigate-scale-") as tmp:
             for dialect in args.dialects.split(","):
                 for size in args.sizes.split(","):
@@ -768,8 +770,7 @@ def main() -> int:
                         json.loads(stem.with_suffix(".json").read_text()) if stem.with_suffix(".json").exists() else {}
                     )
                     results[f"{dialect}/{size}"] = one
-                    stem.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-                    stem.with_suffix(".md").write_text(sizes_report(results), encoding="utf-8")
+                    write_results(stem.name, results, sizes_report(results))
         return 0
     if args.before_src is None:
         ap.error("compare: --before-src is required (an export of the commit to compare with)")
@@ -782,8 +783,7 @@ def main() -> int:
                     dialect, int(size), args.before_src.resolve(), args.repeat, Path(tmp)
                 )
                 results["load_average_after"] = Path("/proc/loadavg").read_text().split()[:3]
-                (out / f"{args.out}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-                (out / f"{args.out}.md").write_text(report(results, args), encoding="utf-8")
+                write_results(args.out, results, report(results, args))
     return 0
 
 

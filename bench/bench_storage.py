@@ -12,7 +12,6 @@ Writes bench/results/storage.json and bench/results/storage.md.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import uuid
@@ -24,6 +23,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.bench_scale import pg_admin, run_in  # noqa: E402
+from bench.results_file import write_results  # noqa: E402
 
 
 def loadavg() -> list[str]:
@@ -91,14 +91,12 @@ def main() -> int:
     ap.add_argument("--out", default="storage")
     args = ap.parse_args()
     results: dict[str, Any] = {"load_average_before": loadavg()}
-    out = REPO / "bench" / "results"
     with tempfile.TemporaryDirectory(prefix="edigate-storage-") as tmp:
         for dialect in args.dialects.split(","):
             for label, tree in (("before", args.before_src.resolve()), ("after", REPO)):
                 results[f"{dialect}/{label}"] = one(dialect, tree, args.n, Path(tmp))
                 results["load_average_after"] = loadavg()
-                (out / f"{args.out}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-                (out / f"{args.out}.md").write_text(report(results, args), encoding="utf-8")
+                write_results(args.out, results, report(results, args))
     return 0
 
 

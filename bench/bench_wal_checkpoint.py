@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 import tempfile
@@ -31,6 +30,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.loadgen import percentile  # noqa: E402
+from bench.results_file import write_results  # noqa: E402
 from edigate.store.db import Database, WalCheckpoints  # noqa: E402
 from edigate.store.schema import messages  # noqa: E402
 from edigate.store.wal_checkpoint import WalCheckpointer  # noqa: E402
@@ -146,9 +146,7 @@ def main() -> int:
                 run = asyncio.run(one_mode(mode, Path(tmp), args.seconds, args.rate, args.batch))
                 print(run, flush=True)
                 result["runs"].append(run)
-    out = REPO / "bench" / "results" / "wal_checkpoint"
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    out.with_suffix(".md").write_text(report(result), encoding="utf-8")
+    write_results("wal_checkpoint", result, report(result))
     print(report(result))
     return 0
 

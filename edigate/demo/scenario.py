@@ -37,6 +37,7 @@ from edigate.demo.config import (
 )
 from edigate.demo.service import LOCAL, DemoClock, DemoService, demo_rules, demo_start
 from edigate.demo.systems import SimulatedSystems, free_port
+from edigate.tasks import cancel_and_wait
 
 T = TypeVar("T")
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -169,9 +170,7 @@ async def run_demo(*, speed: float, workdir: Path | None, keep: bool, out: TextI
         await _normal_traffic(story, systems, timings)
         traffic = asyncio.get_running_loop().create_task(_background_traffic(systems, timings))
         await _outage(story, session, service.base_url, systems, timings, names, has_routes)
-        traffic.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await traffic
+        await cancel_and_wait(traffic)
         traffic = None
         await _summary(story, systems, timings)
         _where_to_look(story, service.base_url, end=True)
@@ -187,10 +186,7 @@ async def run_demo(*, speed: float, workdir: Path | None, keep: bool, out: TextI
         story.say("error", str(exc))
         return 1
     finally:
-        if traffic is not None:
-            traffic.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await traffic
+        await cancel_and_wait(traffic)
         if service is not None:
             code = service.stop()
             story.say("stop", f"edigate serve stopped (exit code {code}); its log: {service.log_path}")

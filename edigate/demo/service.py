@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 
+from edigate.tasks import cancel_and_wait
 from notify.config import NotifySettings, RuleOverrides
 from notify.policy import DEFAULT_RULES, ProcedureRules, in_support_hours, in_window
 from notify.scheduler import rules_from
@@ -75,10 +76,7 @@ class DemoClock:
         self._task = asyncio.get_running_loop().create_task(self._tick(), name="demo-clock")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
 
 class DemoService:

@@ -33,6 +33,7 @@ from edigate.fhir.validation import (
     FhirValidatorUnavailable,
     HttpFhirValidator,
 )
+from edigate.tasks import cancel_and_wait
 
 log = structlog.get_logger()
 
@@ -186,10 +187,7 @@ class SupervisedFhirValidator:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         await self._terminate()
         await self._drop_client("the FHIR validator is stopped")
 

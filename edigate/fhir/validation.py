@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from edigate.fhir.standards import BY_NAME
+from edigate.tasks import cancel_and_wait
 
 ERROR_SEVERITIES = ("error", "fatal")
 DEFAULT_QUEUE_DEPTH = 8  # FHIR messages that may wait for a busy validator ([fhir] queue_depth)
@@ -263,11 +264,8 @@ class HttpFhirValidator:
             await asyncio.sleep(self.probe_interval_seconds)
 
     async def stop(self) -> None:
-        if self._monitor is not None:
-            self._monitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._monitor
-            self._monitor = None
+        await cancel_and_wait(self._monitor)
+        self._monitor = None
         if self._session is not None:
             await self._session.close()
             self._session = None

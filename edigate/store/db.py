@@ -30,6 +30,15 @@ class StorageUrlError(ValueError):
 #: takes the WAL past 1,000 pages; "thread": edigate.store.wal_checkpoint, in the service only.
 WalCheckpoints = Literal["commit", "thread"]
 
+#: PostgreSQL: the settings of every edigate session. The service's statements are short index reads and
+#: writes beside a latency target (ingest p99 < 100 ms), on a server it shares with few cores. A statement
+#: the planner prices high (the health tick's recent outcomes once an hour of traffic is stored: cost
+#: ~400,000) otherwise gets JIT compilation (120 ms of CPU each tick above `jit_above_cost`, far more
+#: above `jit_optimize_above_cost`) and two parallel workers (three processes on two cores), every five
+#: seconds: what made the 3 M soak's windows slow (issue 14, bench/results/soak-postgresql.md). Neither
+#: makes such a statement faster here; an operator's ad-hoc queries keep the server's defaults.
+PG_SESSION_SETTINGS = {"jit": "off", "max_parallel_workers_per_gather": "0"}
+
 
 def to_sqlalchemy_url(url: str) -> str:
     """Map the operator's `sqlite:///path` or `postgresql://…` to the async driver URL."""
@@ -58,6 +67,9 @@ class Database:
             return db
         engine_kwargs.setdefault("pool_size", 10)
         engine_kwargs.setdefault("pool_pre_ping", True)
+        connect_args = dict(engine_kwargs.pop("connect_args", {}))
+        connect_args["server_settings"] = {**PG_SESSION_SETTINGS, **connect_args.get("server_settings", {})}
+        engine_kwargs["connect_args"] = connect_args
         return cls(create_async_engine(sa_url, **engine_kwargs), "postgresql")
 
     async def migrate(self) -> None:

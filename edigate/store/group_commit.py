@@ -9,12 +9,13 @@ transaction fails, every caller in that batch gets the exception (the web layer 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 import structlog
+
+from edigate.tasks import cancel_and_wait
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -70,9 +71,7 @@ class GroupCommitWriter(Generic[T, R]):
                 break
             await self._idle.wait()
             await asyncio.sleep(0)
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await cancel_and_wait(self._task)
         self._task = None
 
     async def submit(self, item: T) -> R:

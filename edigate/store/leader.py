@@ -19,6 +19,8 @@ from typing import Any
 
 import structlog
 
+from edigate.tasks import cancel_and_wait
+
 __all__ = ["LEADER_LOCK_KEY", "LeaderElection", "asyncpg_dsn"]
 
 log = structlog.get_logger("edigate.leader")
@@ -58,11 +60,8 @@ class LeaderElection:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="leader-election")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         was = self._leader and self.dialect == "postgresql"
         await self._drop_connection()
         if was:

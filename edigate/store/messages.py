@@ -23,6 +23,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from edigate.clock import Clock
 from edigate.store.crypto import BodyKeyring, open_body, seal_rows
@@ -618,41 +620,114 @@ def _search_shape(shape: tuple[str, ...], sides: tuple[tuple[str, int], ...] | N
     def param(name: str, type_: Any = None) -> Any:
         return sa.bindparam(name, type_=type_)
 
-    # With an envelope id (near unique) the other columns are wrapped so that no planner prefers their
-    # index (without statistics SQLite may read a sender's whole range instead of one envelope's rows).
-    col = _unindexed if "envelope_id" in shape or "letter_id" in shape else _as_is
+    # With an envelope id (near unique) the other columns are only filters of its range; with a letter id
+    # they filter the letters' few matches (without statistics SQLite may read a sender's whole range).
+    by_id = "envelope_id" in shape or "letter_id" in shape
+    named = {  # the equality filters: (column, its parameter)
+        key: (m[column], param(key, m[column].type))
+        for key, column in (("envelope_id", "envelope_id"), ("sender", "sender_ean"), ("receiver", "receiver_ean"))
+        if key in shape
+    }
+    state = (m.state, param("state", m.state.type)) if "state" in shape else None
+    since = param("since", m.created_at.type) if "since" in shape else None
+    after = (param("after_at", m.created_at.type), param("after_id", m.id.type)) if "after_at" in shape else None
     conds: list[Any] = []
-    if "envelope_id" in shape:
-        conds.append(m.envelope_id == param("envelope_id", messages.c.envelope_id.type))
     if "letter_id" in shape:  # a FHIR MessageHeader.id (or an OIOXML letter id): the letters' index finds it
         letter = letters.c.letter_id == param("letter_id", letters.c.letter_id.type)
         conds.append(m.id.in_(sa.select(letters.c.message_id).where(letter)))
-    if "sender" in shape:
-        conds.append(col(m.sender_ean) == param("sender", m.sender_ean.type))
-    if "receiver" in shape:
-        conds.append(col(m.receiver_ean) == param("receiver", m.receiver_ean.type))
-    if "state" in shape:
-        conds.append(m.state == param("state", m.state.type))
-    if "since" in shape:
-        conds.append(m.created_at >= param("since", m.created_at.type))
-    if "after_at" in shape:
-        after = sa.tuple_(param("after_at", m.created_at.type), param("after_id", m.id.type))
-        conds.append(sa.tuple_(m.created_at, m.id) < after)
 
-    def page(*where: Any) -> sa.Select[Any]:
-        return sa.select(*META_COLUMNS).where(*where, *conds).order_by(*_NEWEST_FIRST).limit(limit)
+    def page(side: tuple[Any, Any] | None = None) -> sa.Select[Any]:
+        """One listing index's range (:func:`_listing_range`): its equality prefix, then the page."""
+        filters = dict(named)
+        if side is not None:
+            filters[side[0].key] = side
+        prefix: list[tuple[Any, Any]] = []
+        if "envelope_id" in filters:
+            prefix = [filters.pop("envelope_id")]
+        elif not by_id:
+            first = filters.pop("sender", None) or filters.pop("sender_ean", None)
+            first = first or filters.pop("receiver", None) or filters.pop("receiver_ean", None)
+            prefix = [p for p in (first, state) if p is not None]
+        # the other equalities filter that range (SQLite, without statistics, would read theirs instead)
+        wrap = _unindexed if by_id else _unindexed_on_sqlite
+        rest = [wrap(c) == v for c, v in filters.values()]
+        if state is not None and not any(p is state for p in prefix):
+            rest.append(wrap(state[0]) == state[1])
+        where, order = _listing_range(prefix, since, after)
+        return sa.select(*META_COLUMNS).where(*where, *rest, *conds).order_by(*order).limit(_limit(limit))
 
     if sides is None:
         return page()
     if not sides:
         return sa.select(*META_COLUMNS).where(sa.false()).limit(0)
-    ranges = [page(col(m[column]) == param(f"ean_{i}", m[column].type)) for column, i in sides]
+    ranges = [page((m[column], param(f"ean_{i}", m[column].type))) for column, i in sides]
     merged = sa.union(*(sa.select(side.subquery()) for side in ranges)).subquery()
-    return sa.select(merged).order_by(merged.c.created_at.desc(), merged.c.id.desc()).limit(limit)
+    return sa.select(merged).order_by(merged.c.created_at.desc(), merged.c.id.desc()).limit(_limit(limit))
 
 
-def _as_is(column: Any) -> Any:
-    return column
+def _listing_range(
+    prefix: list[tuple[Any, Any]], since: Any, after: tuple[Any, Any] | None
+) -> tuple[list[Any], list[Any]]:
+    """(WHERE, ORDER BY) of one listing index's range, newest first: the index (prefix..., created_at, id)
+    read backwards from the cursor (or the newest entry) down to `since` (or the prefix's oldest entry).
+
+    Ordered by the index's own columns, its first one compared as `= ANY(ARRAY[:v])` on PostgreSQL
+    (:class:`prefix_equals`): a plain equality makes PostgreSQL drop that column from the order (it is
+    constant), and then gw_messages_created yields the order too; its generic plan of the prepared
+    statement (values unknown: "half the rows match") walked that index backwards and filtered, 5-9 s at
+    3 M stored for a receiver or a state with no messages (bench/results/generic_plans.md). Written so,
+    only the listing index yields the order, in every plan, and the B-tree still reads the array's one
+    value as an equality: the cursor and `since` bound the range. The rows are the same either way."""
+    where: list[Any] = [prefix_equals(prefix[0][0], prefix[0][1])] if prefix else []
+    where += [c == v for c, v in prefix[1:]]
+    if since is not None:
+        where.append(m.created_at >= since)
+    if after is not None:
+        where.append(sa.tuple_(m.created_at, m.id) < sa.tuple_(*after))
+    return where, [c.desc() for c in (*(c for c, _ in prefix), m.created_at, m.id)]
+
+
+class prefix_equals(FunctionElement[bool]):
+    """`column = value` that PostgreSQL does not treat as making the column constant: `column =
+    ANY(ARRAY[value])` (an index's equality all the same). Elsewhere the plain equality."""
+
+    inherit_cache = True
+    name = "prefix_equals"  # no Boolean type: SQLite would get `... = ? = 1`
+
+
+class _unindexed_on_sqlite(FunctionElement[Any]):
+    """The column as it is on PostgreSQL (its statistics price the filter), `column || ''` on SQLite."""
+
+    inherit_cache = True
+    name = "unindexed_on_sqlite"
+
+
+@compiles(_unindexed_on_sqlite)
+def _column_as_is(element: _unindexed_on_sqlite, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(next(iter(element.clauses)), **kw))
+
+
+@compiles(_unindexed_on_sqlite, "sqlite")
+def _column_unindexed(element: _unindexed_on_sqlite, compiler: Any, **kw: Any) -> str:
+    return f"({compiler.process(next(iter(element.clauses)), **kw)} || '')"
+
+
+@compiles(prefix_equals)
+def _prefix_equals(element: prefix_equals, compiler: Any, **kw: Any) -> str:
+    column, value = element.clauses
+    return f"{compiler.process(column, **kw)} = {compiler.process(value, **kw)}"
+
+
+@compiles(prefix_equals, "postgresql")
+def _prefix_equals_pg(element: prefix_equals, compiler: Any, **kw: Any) -> str:
+    column, value = element.clauses
+    return f"{compiler.process(column, **kw)} = ANY(ARRAY[{compiler.process(value, **kw)}])"
+
+
+def _limit(n: int) -> sa.BindParameter[int]:
+    """The page size written into the SQL: a generic plan then knows a page is `n` rows, not 10 % of
+    what matches (which prices a sort of every match below the index's order)."""
+    return sa.bindparam(None, n, type_=sa.Integer(), literal_execute=True)
 
 
 def _unindexed(column: Any) -> Any:

@@ -23,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import structlog
 
+from edigate.tasks import cancel_and_wait
+
 log = structlog.get_logger()
 
 #: how often the thread checkpoints: about what 300 msg/s write into the WAL between two default checkpoints
@@ -58,11 +60,8 @@ class WalCheckpointer:
 
     async def stop(self) -> None:
         """Stop the loop, copy back what the last commits wrote, close the connection."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         loop = asyncio.get_running_loop()
         with contextlib.suppress(sqlite3.Error):
             await loop.run_in_executor(self._thread, self.checkpoint)
