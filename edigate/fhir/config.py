@@ -11,7 +11,7 @@
     timeout_seconds = 30                # one validation, end to end
     start_timeout_seconds = 300         # JVM start + package load + warm-up
     java_options = ["-Xmx1536m"]
-    validator_scheduling = "batch"      # the JVM's CPU scheduling policy: batch (default), idle or normal
+    validator_scheduling = "normal"     # the JVM's CPU scheduling policy: normal (default), batch or idle
 
 Self-contained (its own strict pydantic model; `edigate.config.GatewaySettings` includes it as `fhir`).
 `configured` is not a key: it says whether the file had a `[fhir]` section at all.
@@ -50,7 +50,7 @@ class FhirSettings(BaseModel):
     start_timeout_seconds: Annotated[float, Field(ge=1)] = 300.0
     java_options: tuple[str, ...] = ()
     # SCHED_BATCH / SCHED_IDLE / SCHED_OTHER for the supervised JVM (edigate.fhir.supervisor explains why)
-    validator_scheduling: Literal["batch", "idle", "normal"] = "batch"
+    validator_scheduling: Literal["batch", "idle", "normal"] = "normal"
     configured: bool = Field(default=False, exclude=True)
 
     @model_validator(mode="before")

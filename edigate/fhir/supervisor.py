@@ -42,12 +42,12 @@ log = structlog.get_logger()
 # event loop (bench/results/fhir_ingest.md). `nice` is POSIX; without it the JVM runs at edigate's priority.
 VALIDATOR_NICENESS = 10
 
-# The JVM's scheduling policy (`[fhir] validator_scheduling`): "batch" (SCHED_BATCH, the default) tells the
-# kernel it is a CPU-bound batch job, so a validator thread that wakes up does not preempt edigate's running
-# threads, it waits for the next tick (bench/results/fhir_ingest.md: OIOXML beside FHIR). "idle" (SCHED_IDLE)
-# runs it only on CPU nothing else wants (FHIR latency beside saturating OIOXML suffers); "normal" is
-# SCHED_OTHER. Set with util-linux `chrt` (exec, same pid, every thread inherits it); without chrt: normal.
-VALIDATOR_SCHEDULING = "batch"
+# The JVM's scheduling policy (`[fhir] validator_scheduling`): "normal" (SCHED_OTHER, the niceness alone) by
+# default. "batch" (SCHED_BATCH: a waking validator thread does not preempt edigate) measured no better for
+# OIOXML beside FHIR and worse for FHIR's p99 (bench/results/fhir_beside_ab.md); "idle" (SCHED_IDLE) runs it
+# only on CPU nothing else wants, for a gateway where OIOXML matters far more than FHIR latency. Set with
+# util-linux `chrt` (exec, same pid, every thread inherits it); without chrt: normal.
+VALIDATOR_SCHEDULING = "normal"
 SCHEDULING_POLICIES = {"normal": "--other", "batch": "--batch", "idle": "--idle"}
 
 _READY = re.compile(rb"^READY port=(\d+)")
