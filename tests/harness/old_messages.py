@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from edigate.store.db import Database
 from edigate.store.schema import messages
+from tests.harness.message_rows import message_row
 from tests.unit.gateway.envelopes import HOSPITAL, MUNICIPALITY
 
 #: rows per INSERT: PostgreSQL allows 32767 bind parameters per statement, a row has 15
@@ -22,23 +23,22 @@ async def fill_old(db: Database, count: int, body: bytes, *, days_ago: int = 60)
     """`count` acknowledged, delivered XDIS91 messages OLD0 … OLD<count-1>, last changed `days_ago` days
     ago, each with `body` kept."""
     old = datetime.now(UTC) - timedelta(days=days_ago)
-    row = {
-        "sender_ean": HOSPITAL,
-        "receiver_ean": MUNICIPALITY,
-        "type": "XDIS91",
-        "ack_requested": True,
-        "is_receipt": False,
-        "generated": False,
-        "state": "acknowledged",
-        "delivery_state": "delivered",
-        "body": body,
-        "body_size": len(body),
-        "created_at": old,
-        "updated_at": old,
-        "delivered_at": old,
-        "attempts": 1,
-    }
     async with db.engine.begin() as conn:
         for start in range(0, count, CHUNK):
             chunk = range(start, min(start + CHUNK, count))
-            await conn.execute(sa.insert(messages), [{**row, "envelope_id": f"OLD{i}"} for i in chunk])
+            await conn.execute(
+                sa.insert(messages),
+                [
+                    message_row(
+                        f"OLD{i}",
+                        HOSPITAL,
+                        MUNICIPALITY,
+                        old,
+                        state="acknowledged",
+                        attempts=1,
+                        body=body,
+                        delivered_at=old,
+                    )
+                    for i in chunk
+                ],
+            )

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from edigate.store.db import Database
 from edigate.store.messages import SearchFilter, search_statement
 from edigate.store.schema import messages
+from tests.harness.message_rows import message_row
 
 HOSPITAL, MUNICIPALITY = "5790000000050", "5790000000074"
 AT = datetime(2026, 11, 20, tzinfo=UTC)
@@ -27,22 +28,16 @@ def rows(n: int) -> list[dict[str, object]]:
         at = AT - timedelta(seconds=i)
         receipt = i % 2 == 1
         out.append(
-            {
-                "envelope_id": f"E{i}",
-                "sender_ean": MUNICIPALITY if receipt else HOSPITAL,
-                "receiver_ean": HOSPITAL if receipt else MUNICIPALITY,
-                "type": "XCTL03" if receipt else "XDIS91",
-                "ack_requested": not receipt,
-                "is_receipt": receipt,
-                "generated": False,
-                "state": "accepted" if receipt else "acknowledged",
-                "delivery_state": "pending" if receipt else "delivered",
-                "body": b"x",
-                "body_size": 1,
-                "created_at": at,
-                "updated_at": at,
-                "attempts": 0,
-            }
+            message_row(
+                f"E{i}",
+                MUNICIPALITY if receipt else HOSPITAL,
+                HOSPITAL if receipt else MUNICIPALITY,
+                at,
+                type="XCTL03" if receipt else "XDIS91",
+                receipt=receipt,
+                state="accepted" if receipt else "acknowledged",
+                delivery_state="pending" if receipt else "delivered",
+            )
         )
     return out
 

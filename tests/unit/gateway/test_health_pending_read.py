@@ -14,6 +14,7 @@ from edigate.health import PENDING_COUNT_CAP, HealthState, HealthThresholds, ass
 from edigate.store.db import Database
 from edigate.store.health_queries import read_route_signals
 from edigate.store.schema import messages
+from tests.harness.message_rows import message_row
 from tests.unit.medcom.samples import HOSPITAL_EAN, MUNICIPALITY_EAN
 
 OTHER = "5790000123454"
@@ -22,23 +23,16 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
 def row(i: int, sender: str, receiver: str, mtype: str, minutes_ago: int, delivery: str = "pending") -> dict[str, Any]:
-    at = NOW - timedelta(minutes=minutes_ago)
-    return {
-        "envelope_id": f"ENV{i}",
-        "sender_ean": sender,
-        "receiver_ean": receiver,
-        "type": mtype,
-        "ack_requested": False,
-        "is_receipt": False,
-        "generated": False,
-        "state": "accepted" if delivery == "pending" else "delivered",
-        "delivery_state": delivery,
-        "body": b"x",
-        "body_size": 1,
-        "created_at": at,
-        "updated_at": at,
-        "attempts": 0,
-    }
+    return message_row(
+        f"ENV{i}",
+        sender,
+        receiver,
+        NOW - timedelta(minutes=minutes_ago),
+        type=mtype,
+        ack_requested=False,
+        state="accepted" if delivery == "pending" else "delivered",
+        delivery_state=delivery,
+    )
 
 
 def rows() -> list[dict[str, Any]]:

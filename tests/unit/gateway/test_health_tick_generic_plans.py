@@ -23,6 +23,7 @@ from sqlalchemy import event
 from edigate.store.db import Database
 from edigate.store.health_queries import read_new_receipts, read_route_signals
 from edigate.store.schema import messages
+from tests.harness.message_rows import message_row
 from tests.unit.medcom.samples import HOSPITAL_EAN, MUNICIPALITY_EAN
 
 OTHER_EAN = "5790000123454"  # asked about, has no messages at all
@@ -40,24 +41,18 @@ def scale_shaped_rows() -> list[dict[str, Any]]:
         receipt = kind >= 11
         waiting = receipt or kind >= 9
         out.append(
-            {
-                "envelope_id": f"E{i}",
-                "sender_ean": MUNICIPALITY_EAN if receipt else HOSPITAL_EAN,
-                "receiver_ean": HOSPITAL_EAN if receipt else MUNICIPALITY_EAN,
-                "type": "XCTL03" if receipt else "XDIS91",
-                "ack_requested": not receipt,
-                "is_receipt": receipt,
-                "generated": False,
-                "state": "accepted" if waiting else "acknowledged",
-                "delivery_state": "pending" if waiting else "delivered",
-                "body": b"x",
-                "body_size": 1,
-                "created_at": at,
-                "updated_at": at,
-                "delivered_at": None if waiting else at,
-                "receipt_at": None if waiting else at + timedelta(seconds=30),
-                "attempts": 0,
-            }
+            message_row(
+                f"E{i}",
+                MUNICIPALITY_EAN if receipt else HOSPITAL_EAN,
+                HOSPITAL_EAN if receipt else MUNICIPALITY_EAN,
+                at,
+                type="XCTL03" if receipt else "XDIS91",
+                receipt=receipt,
+                state="accepted" if waiting else "acknowledged",
+                delivery_state="pending" if waiting else "delivered",
+                delivered_at=None if waiting else at,
+                receipt_at=None if waiting else at + timedelta(seconds=30),
+            )
         )
     return out
 

@@ -14,6 +14,7 @@ from edigate.store.db import Database
 from edigate.store.messages import MessageStore, SearchFilter
 from edigate.store.schema import messages
 from edigate.web.messages_api import make_cursor, read_cursor
+from tests.harness.message_rows import message_row
 from tests.unit.medcom.samples import HOSPITAL_EAN, MUNICIPALITY_EAN
 
 OTHER = "5790000123454"
@@ -30,22 +31,15 @@ def rows(n: int) -> list[dict[str, Any]]:
             (OTHER, MUNICIPALITY_EAN),
         ][i % 3]
         out.append(
-            {
-                "envelope_id": f"ENV{i}",
-                "sender_ean": sender,
-                "receiver_ean": receiver,
-                "type": "XDIS91",
-                "ack_requested": False,
-                "is_receipt": False,
-                "generated": False,
-                "state": "delivered" if i % 4 else "acknowledged",
-                "delivery_state": "delivered",
-                "body": b"x",
-                "body_size": 1,
-                "created_at": at,
-                "updated_at": at,
-                "attempts": 1,
-            }
+            message_row(
+                f"ENV{i}",
+                sender,
+                receiver,
+                at,
+                ack_requested=False,
+                state="delivered" if i % 4 else "acknowledged",
+                attempts=1,
+            )
         )
     return out
 

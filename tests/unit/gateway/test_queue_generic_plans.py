@@ -77,8 +77,8 @@ async def explained(url: str, sent: list[tuple[Any, str, Any]]) -> list[tuple[tu
             await conn.execute(f"SET plan_cache_mode = {mode}")
             for what, statement, parameters in sent:
                 prepared = await conn.prepare(statement)
-                args = ", ".join(literal(p) for p in parameters)
-                rows = await conn.fetch(f"EXPLAIN EXECUTE {prepared.get_name()}({args})")
+                args = f"({', '.join(literal(p) for p in parameters)})" if parameters else ""  # none: no ()
+                rows = await conn.fetch(f"EXPLAIN EXECUTE {prepared.get_name()}{args}")
                 plans.append(((what, statement), mode, [str(r[0]) for r in rows]))
     finally:
         await conn.close()
