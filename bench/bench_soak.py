@@ -142,6 +142,7 @@ async def soak(url: str, rate: float, seconds: float, svc_pid: int, receiver_por
                 break
             await asyncio.sleep(0.5)
         drained = time.perf_counter() - t0 - sent_for
+        cpu = process_cpu_seconds(svc_pid) - cpu0  # accepting and delivering every message, the loops beside
         sampling.cancel()
     return {
         "answers": answers,
@@ -151,6 +152,8 @@ async def soak(url: str, rate: float, seconds: float, svc_pid: int, receiver_por
         "delivered": got,
         "send_seconds": round(sent_for, 1),
         "last_delivery_after_s": round(drained, 1),
+        "service_cpu_s": round(cpu, 2),
+        "service_cpu_ms_per_message": round(cpu * 1000 / max(got, 1), 3),
         "sender_gc": pauses.summary(),
     }
 
@@ -187,9 +190,10 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             procs.append(svc)
             result["rss_mb_at_start"] = rss_mb(svc.pid)
             if args.py_spy:
-                record = ["record", "--pid", str(svc.pid), "--rate", "50", "--format", "speedscope"]
+                record = ["record", "--pid", str(svc.pid), "--rate", str(args.py_spy_rate), "--format", "speedscope"]
+                idle = ["--idle"] if args.py_spy_idle else []  # without: only samples that run (a CPU profile)
                 spy = subprocess.Popen(
-                    ["py-spy", *record, "--output", str(args.py_spy), "--nonblocking", "--idle", "--threads"],
+                    ["py-spy", *record, "--output", str(args.py_spy), "--nonblocking", *idle, "--threads"],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
@@ -264,6 +268,8 @@ def report(r: dict[str, Any]) -> str:
         f" (the last {r['last_delivery_after_s']} s after the load ended)",
         f"- p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms over the run; 5-second windows with p99 ≥ 100 ms:"
         f" **{len(over)} of {len(ws)}**; worst window p99 {worst['p99_ms']} ms (from {worst['from_s']:.0f} s)",
+        f"- Service CPU: {r.get('service_cpu_s', '–')} s from the first message to the last delivery,"
+        f" {r.get('service_cpu_ms_per_message', '–')} ms per delivered message",
         f"- RSS: {r['rss_mb_at_start']} MB at start, {min(rss)}–{max(rss)} MB over the run,"
         f" {r['rss_mb_at_end']} MB at the end",
         f"- Service log: {r['service_log_failures']}",
@@ -300,6 +306,10 @@ def main() -> int:
     ap.add_argument("--data-dir", type=Path, default=scale_store.DATA_DIR)
     ap.add_argument("--lock", type=Path, default=Path("/work/notes/bench.lock"))
     ap.add_argument("--py-spy", type=Path, help="record the service with py-spy into this speedscope file")
+    ap.add_argument("--py-spy-rate", type=int, default=50, help="py-spy samples per second")
+    ap.add_argument(
+        "--py-spy-idle", action=argparse.BooleanOptionalAction, default=True, help="also sample waiting threads"
+    )
     ap.add_argument("--out", default="soak")
     ap.add_argument(
         "--service-env", action="append", default=[], metavar="KEY=VALUE", help="add to the service's environment"

@@ -363,16 +363,46 @@ async def _running(gateway: Gateway, _app: web.Application) -> AsyncIterator[Non
         log.info("delivery_started", owner=g.worker.owner, push_receivers=len(g.worker.partners))
         await g.leader.start()
         stack.push_async_callback(g.leader.stop)
-        receipts = sweep_overdue_receipts(g.store, s.delivery, g.leader.is_leader, g.missing_receipt_hooks)
+        swept, purged, ticked = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        receipts = sweep_overdue_receipts(
+            g.store, s.delivery, g.leader.is_leader, g.missing_receipt_hooks, first_pass=swept
+        )
         await stack.enter_async_context(_task(receipts, "receipt-sweep"))
-        purge = purge_periodically(g.database, g.clock, s.retention.body_days, s.retention.interval_minutes)
+        purge = purge_periodically(
+            g.database, g.clock, s.retention.body_days, s.retention.interval_minutes, first_pass=purged
+        )
         await stack.enter_async_context(_task(purge, "retention"))
         if g.notify is not None:
             await g.notify.start()
             stack.push_async_callback(g.notify.stop)
-        await stack.enter_async_context(_task(g.health_loop.run(), "route-health"))
+        await stack.enter_async_context(_task(g.health_loop.run(first_pass=ticked), "route-health"))
+        await _first_passes(
+            {"receipt-sweep": swept.wait(), "retention": purged.wait(), "route-health": ticked.wait()},
+            g.worker.first_reads(),
+        )
         _keep_startup_out_of_collections(stack)
         yield
+
+
+#: how long start-up waits for the first passes of the loops before answering anyway
+FIRST_PASS_TIMEOUT = 60.0
+
+
+async def _first_passes(loops: dict[str, Coroutine[Any, Any, Any]], delivery: Coroutine[Any, Any, Any]) -> None:
+    """Answer requests only after every periodic loop's first pass and the delivery worker's first claims
+    and reads. Measured (3 M SQLite store, 300 msg/s): those first passes compile their statements
+    (SQLAlchemy: tens of ms each for the receipt sweep's and the health tick's), open pool connections and
+    read cold pages on the event loop, and made the first five seconds after a start the slowest of the
+    run (p99 204 ms against 38 ms over 10 minutes). A pass that hangs does not keep the service down."""
+    names = [*loops, "delivery"]
+    tasks = [asyncio.ensure_future(c) for c in (*loops.values(), delivery)]
+    done, pending = await asyncio.wait(tasks, timeout=FIRST_PASS_TIMEOUT)
+    for task in pending:
+        task.cancel()
+    late = [name for name, task in zip(names, tasks, strict=True) if task in pending]
+    if late:
+        log.warning("first_pass_late", loops=late, waited_s=FIRST_PASS_TIMEOUT)
+    log.info("first_passes_done", loops=len(done))
 
 
 def _keep_startup_out_of_collections(stack: contextlib.AsyncExitStack) -> None:

@@ -166,7 +166,8 @@ class HealthLoop:
     def matrix(self) -> HealthMatrix:
         return self.monitor.snapshot()
 
-    async def run(self) -> None:
+    async def run(self, first_pass: asyncio.Event | None = None) -> None:
+        """Tick until cancelled; `first_pass` is set after the first tick (the service answers after it)."""
         while True:
             try:
                 await self.tick()
@@ -174,6 +175,8 @@ class HealthLoop:
                 raise
             except Exception as exc:
                 log.warning("route_health_tick_failed", error=type(exc).__name__, detail=str(exc)[:200])
+            if first_pass is not None:
+                first_pass.set()
             await asyncio.sleep(self.settings.interval_seconds)
 
     async def tick(self) -> list[HealthEvent]:

@@ -28,11 +28,15 @@ async def sweep_overdue_receipts(
     delivery: DeliverySettings,
     is_leader: Callable[[], bool],
     hooks: Sequence[MissingReceiptHook] = (),
+    first_pass: asyncio.Event | None = None,
 ) -> None:
-    """Until cancelled: every `ack_sweep_interval_seconds`, mark overdue receipts and call the hooks."""
+    """Until cancelled: every `ack_sweep_interval_seconds`, mark overdue receipts and call the hooks.
+    `first_pass` is set once the first pass is over (the service starts answering after it)."""
     d = delivery
     while True:
         if not is_leader():  # two instances: the sweep (and its alerts) runs on the leader only
+            if first_pass is not None:
+                first_pass.set()
             await asyncio.sleep(min(1.0, d.ack_sweep_interval_seconds))
             continue
         try:
@@ -56,4 +60,6 @@ async def sweep_overdue_receipts(
                         log.warning("receipt_alert_hook_failed", error=type(exc).__name__)
         except Exception as exc:
             log.warning("receipt_sweep_failed", error=type(exc).__name__)
+        if first_pass is not None:
+            first_pass.set()
         await asyncio.sleep(d.ack_sweep_interval_seconds)

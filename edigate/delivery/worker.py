@@ -79,6 +79,8 @@ class DeliveryWorker:
         self._dispatcher: asyncio.Task[None] | None = None
         self._transports: dict[str, Transport] = {}
         self._stopping = False
+        self._claimed_once = asyncio.Event()  # the first lease round is over
+        self._read_once = {ean: asyncio.Event() for ean in self.partners}  # a drain read its queue once
 
     # ------------------------------------------------------------------------------ lifecycle
 
@@ -107,6 +109,12 @@ class DeliveryWorker:
     @property
     def running(self) -> bool:
         return self._dispatcher is not None and not self._dispatcher.done()
+
+    async def first_reads(self) -> None:
+        """Returns once the first lease round is over and every queue it leased was read once: the service
+        answers after this, so its first messages do not pay for the worker's first claims and reads."""
+        await self._claimed_once.wait()
+        await asyncio.gather(*(self._read_once[r].wait() for r in self._owned))
 
     def wake(self, receivers: tuple[str, ...] | list[str]) -> None:
         for r in receivers:
@@ -142,6 +150,7 @@ class DeliveryWorker:
                 task = self._drains.get(r)
                 if task is None or task.done():
                     self._drains[r] = asyncio.get_running_loop().create_task(self._drain(r), name=f"drain-{r}")
+            self._claimed_once.set()
             await asyncio.sleep(renew_every)
 
     def _transport(self, receiver: str) -> Transport:
@@ -179,8 +188,10 @@ class DeliveryWorker:
                 batch = await self.store.next_messages(receiver, self.settings.batch_size)
             except Exception as exc:
                 log.warning("delivery_queue_read_failed", route=receiver, error=type(exc).__name__)
+                self._read_once[receiver].set()
                 await self._idle(receiver, poll)
                 continue
+            self._read_once[receiver].set()
             if not batch:
                 await self._idle(receiver, poll)
                 continue

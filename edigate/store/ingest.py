@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from edigate.medcom.model import Envelope
+from edigate.medcom.model import Envelope, Letter, Party
 from edigate.store.correlation import partner_text, receipt_may_change
 from edigate.store.crypto import BodyKeyring, open_body, seal_rows
 from edigate.store.model import (
@@ -759,3 +759,19 @@ def _correlate(
             + (f": {values.get('refuse_code')}" if new_state == MessageState.REFUSED else ""),
         }
     )
+
+
+WARM_UP_EAN = "0000000000000"  # no partner has it: a made-up message that is never committed
+
+
+def warm_up_item() -> IngestItem:
+    """A message for warming the accept transaction at start-up (MessageStore.warm), always rolled back."""
+    party = Party(WARM_UP_EAN)
+    letter = Letter("edigate-warm-up", "XDIS91", "ClinicalEmail", None, None, "nytbrev", party, party)
+    envelope = Envelope("edigate-warm-up", None, "pluspositivkvitt", "", "XDIS91", (letter,))
+    return IngestItem(envelope, b"<warm-up/>")
+
+
+def look_up_only(conn: Connection, items: Sequence[IngestItem]) -> None:
+    """The batch's look-ups without a write (PostgreSQL's warm-up: an insert would use up sequence values)."""
+    _load_stored(conn, items)

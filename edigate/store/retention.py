@@ -197,8 +197,11 @@ async def release_space(database: Database, *, pages: int = 1000, pause: float =
 # ------------------------------------------------------------------------------------- in the service
 
 
-async def purge_periodically(database: Database, clock: Clock, days: int, interval_minutes: float) -> None:
-    """Purge past-retention bodies now and every `interval_minutes`, until cancelled.
+async def purge_periodically(
+    database: Database, clock: Clock, days: int, interval_minutes: float, first_pass: asyncio.Event | None = None
+) -> None:
+    """Purge past-retention bodies now and every `interval_minutes`, until cancelled; `first_pass` is set
+    once the first pass is over (the service starts answering after it).
 
     Idempotent and race-safe, so two instances running it is harmless (only wasted work).
     """
@@ -209,4 +212,6 @@ async def purge_periodically(database: Database, clock: Clock, days: int, interv
                 log.info("retention_bodies_purged", count=result.purged, days=days)
         except Exception as exc:  # the next round tries again; never kill the service for this
             log.warning("retention_purge_failed", error=type(exc).__name__)
+        if first_pass is not None:
+            first_pass.set()
         await asyncio.sleep(interval_minutes * 60)
