@@ -17,7 +17,7 @@ that starts at READY mostly measures the compiler. The load loops are bench/load
 bench/bench_ingest.py; the validator is started as bench/bench_fhir_validator.py starts it.
 
     .venv/bin/python bench/bench_fhir_ingest.py [--seconds 20] [--concurrency 8] [--validator-url URL]
-        [--jar JAR] [--java-option OPT]... [--rounds 2] [--queue-depth 8] [--out NAME]
+        [--jar JAR] [--java-option OPT]... [--rounds 3] [--nice 10] [--scheduling normal] [--queue-depth 8] [--out NAME]
 Writes bench/results/fhir_ingest.json and .md (or NAME.json/.md).
 """
 
@@ -172,7 +172,13 @@ def main() -> int:
         default=VALIDATOR_NICENESS,
         help="the validator JVM's niceness (default: what edigate's supervisor uses)",
     )
-    ap.add_argument("--rounds", type=int, default=2, help="alternated rounds of OIOXML alone / with FHIR beside")
+    ap.add_argument(
+        "--scheduling",
+        choices=("batch", "idle", "normal"),
+        default=FhirSettings().validator_scheduling,
+        help="the validator JVM's scheduling policy (default: edigate's [fhir] validator_scheduling default)",
+    )
+    ap.add_argument("--rounds", type=int, default=3, help="alternated rounds of OIOXML alone / with FHIR beside")
     ap.add_argument("--queue-depth", type=int, default=8, help="edigate's [fhir] queue_depth")
     ap.add_argument("--out", default="fhir_ingest", help="results file stem under bench/results")
     args = ap.parse_args()
@@ -184,6 +190,7 @@ def main() -> int:
         "concurrency": args.concurrency,
         "validator_jvm_options": " ".join(java_options),
         "validator_niceness": args.nice,
+        "validator_scheduling": args.scheduling,
         "queue_depth": args.queue_depth,
         "rate": args.rate,
         "load_average_before": load_average(),
@@ -194,7 +201,9 @@ def main() -> int:
         if args.validator_url:
             vurl = args.validator_url.rstrip("/")
         else:
-            validator = start_validator(PACKAGES, 2, java_options, args.jar, tmpdir / "validator.log", args.nice)
+            validator = start_validator(
+                PACKAGES, 2, java_options, args.jar, tmpdir / "validator.log", args.nice, args.scheduling
+            )
             vurl = validator.url
             results["validator_start_s"] = round(validator.start_seconds, 1)
             results["validator_ready_line"] = validator.ready_line
@@ -280,6 +289,11 @@ def main() -> int:
             results["oioxml_with_fhir_median_msgs_per_s"] = with_fhir
             slower = 1 - with_fhir / max(0.1, alone)
             results["oioxml_slowdown_with_fhir"] = round(slower, 3)
+            # each round's own pair (alone, then beside a minute later): the load of a shared VM drifts
+            results["oioxml_slowdown_per_round"] = [
+                round(1 - b["msgs_per_s"] / max(0.1, a["msgs_per_s"]), 3)
+                for a, b in zip(alone_runs, beside_runs, strict=True)
+            ]
             # edigate's CPU per OIOXML message, alone and beside FHIR (beside: FHIR's own work included)
             results["edigate_cpu_us_per_oioxml_msg"] = {
                 "alone": round(statistics.median(r["edigate_cpu_s"] / max(1, r["requests"]) for r in alone_runs) * 1e6),
@@ -309,7 +323,7 @@ def main() -> int:
         f"Bodies: {results['body_sizes_bytes']} bytes (CareCommunication, HospitalNotification).",
         "",
         f"Validator JVM options: {results['validator_jvm_options'] or 'none'}; "
-        f"niceness {results['validator_niceness']} "
+        f"niceness {results['validator_niceness']}, scheduling {results['validator_scheduling']} "
         f"(edigate's at 0). edigate's [fhir] threads 2, queue_depth {results['queue_depth']}. "
         f"Warm-up before measuring: {results.get('warmup', {})}.",
         "",
@@ -330,7 +344,9 @@ def main() -> int:
         f"{fhir['edigate_cpu_us_per_msg_net']} µs without the idle share.",
         f"edigate / bare validator: {results['edigate_to_bare_ratio']:.0%}; OIOXML median "
         f"{results['oioxml_alone_median_msgs_per_s']} msg/s alone, {results['oioxml_with_fhir_median_msgs_per_s']} "
-        f"with FHIR beside: {results['oioxml_slowdown_with_fhir']:.0%} slower. edigate's CPU per OIOXML message "
+        f"with FHIR beside: {results['oioxml_slowdown_with_fhir']:.0%} slower (per round: "
+        f"{' / '.join(f'{x:.0%}' for x in results['oioxml_slowdown_per_round'])}; median "
+        f"{statistics.median(results['oioxml_slowdown_per_round']):.0%}). edigate's CPU per OIOXML message "
         f"(median): {results['edigate_cpu_us_per_oioxml_msg']} µs.",
     ]
     (out / f"{args.out}.md").write_text("\n".join(rows) + "\n", encoding="utf-8")

@@ -44,7 +44,7 @@ sys.path.insert(0, str(REPO))
 
 from edigate.fhir.config import DEFAULT_JAR  # noqa: E402
 from edigate.fhir.standards import STANDARDS  # noqa: E402
-from edigate.fhir.supervisor import standard_args  # noqa: E402
+from edigate.fhir.supervisor import priority_prefix, standard_args  # noqa: E402
 
 EXAMPLES = REPO.parent / "shared" / "medcom" / "fhir-examples"
 PACKAGES = REPO.parent / "shared" / "medcom" / "fhir-packages"
@@ -149,6 +149,7 @@ def start_validator(
     jar: Path = DEFAULT_JAR,
     log: Path | None = None,
     niceness: int = 0,
+    scheduling: str = "normal",
 ) -> Validator:
     """Start the validator JVM and wait for READY; its stdin is a pipe this process holds, so a benchmark
     that is killed takes the JVM with it (where the build has the parent-death watch)."""
@@ -156,8 +157,7 @@ def start_validator(
         raise SystemExit(f"{jar} is missing: run `make validator`")
     cmd = ["java", *java_options, "-jar", str(jar), "--packages", str(packages), "--port", "0"]
     cmd += ["--threads", str(threads), *standard_args(STANDARDS)]
-    if niceness:  # as edigate's supervisor runs it (VALIDATOR_NICENESS)
-        cmd = ["nice", "-n", str(niceness), *cmd]
+    cmd = [*priority_prefix(niceness, scheduling), *cmd]  # as edigate's supervisor runs it
     if has_parent_watch(jar):
         cmd.append("--exit-on-stdin-eof")
     t0 = time.monotonic()

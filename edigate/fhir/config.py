@@ -11,6 +11,7 @@
     timeout_seconds = 30                # one validation, end to end
     start_timeout_seconds = 300         # JVM start + package load + warm-up
     java_options = ["-Xmx1536m"]
+    validator_scheduling = "normal"     # the JVM's CPU scheduling policy: normal (default), batch or idle
 
 Self-contained (its own strict pydantic model; `edigate.config.GatewaySettings` includes it as `fhir`).
 `configured` is not a key: it says whether the file had a `[fhir]` section at all.
@@ -19,7 +20,7 @@ Self-contained (its own strict pydantic model; `edigate.config.GatewaySettings` 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -48,6 +49,8 @@ class FhirSettings(BaseModel):
     timeout_seconds: Annotated[float, Field(ge=0.1)] = 30.0
     start_timeout_seconds: Annotated[float, Field(ge=1)] = 300.0
     java_options: tuple[str, ...] = ()
+    # SCHED_BATCH / SCHED_IDLE / SCHED_OTHER for the supervised JVM (edigate.fhir.supervisor explains why)
+    validator_scheduling: Literal["batch", "idle", "normal"] = "normal"
     configured: bool = Field(default=False, exclude=True)
 
     @model_validator(mode="before")

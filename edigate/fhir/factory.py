@@ -31,4 +31,5 @@ def build_fhir_validator(settings: FhirSettings | None) -> AnyFhirValidator:
         timeout_seconds=settings.timeout_seconds,
         start_timeout_seconds=settings.start_timeout_seconds,
         java_options=settings.java_options,
+        scheduling=settings.validator_scheduling,
     )

@@ -42,6 +42,14 @@ log = structlog.get_logger()
 # event loop (bench/results/fhir_ingest.md). `nice` is POSIX; without it the JVM runs at edigate's priority.
 VALIDATOR_NICENESS = 10
 
+# The JVM's scheduling policy (`[fhir] validator_scheduling`): "normal" (SCHED_OTHER, the niceness alone) by
+# default. "batch" (SCHED_BATCH: a waking validator thread does not preempt edigate) measured no better for
+# OIOXML beside FHIR and worse for FHIR's p99 (bench/results/fhir_beside_ab.md); "idle" (SCHED_IDLE) runs it
+# only on CPU nothing else wants, for a gateway where OIOXML matters far more than FHIR latency. Set with
+# util-linux `chrt` (exec, same pid, every thread inherits it); without chrt: normal.
+VALIDATOR_SCHEDULING = "normal"
+SCHEDULING_POLICIES = {"normal": "--other", "batch": "--batch", "idle": "--idle"}
+
 _READY = re.compile(rb"^READY port=(\d+)")
 
 
@@ -50,6 +58,23 @@ def standard_args(standards: Sequence[FhirStandard]) -> list[str]:
     out: list[str] = []
     for s in standards:
         out += ["--standard", f"{s.name}={s.package.spec}"]
+    return out
+
+
+def priority_prefix(niceness: int, scheduling: str = VALIDATOR_SCHEDULING) -> list[str]:
+    """`chrt --batch 0 nice -n 10`: the commands that exec the JVM with its CPU priority below edigate's.
+
+    chrt before nice: chrt sets the policy (util-linux may use sched_setattr, which would reset a niceness
+    set before it); nice only changes the niceness and keeps the policy."""
+    if scheduling not in SCHEDULING_POLICIES:
+        raise ValueError(f"scheduling must be one of {sorted(SCHEDULING_POLICIES)}, not {scheduling!r}")
+    out: list[str] = []
+    chrt = shutil.which("chrt") if scheduling != "normal" else None
+    if chrt:
+        out += [chrt, SCHEDULING_POLICIES[scheduling], "0"]
+    nice = shutil.which("nice") if niceness else None
+    if nice:
+        out += [nice, "-n", str(niceness)]
     return out
 
 
@@ -91,6 +116,7 @@ class SupervisedFhirValidator:
         backoff_initial_seconds: float = 1.0,
         backoff_max_seconds: float = 60.0,
         niceness: int = VALIDATOR_NICENESS,
+        scheduling: str = VALIDATOR_SCHEDULING,
     ) -> None:
         self.package_dir = package_dir
         self.java = java
@@ -104,6 +130,7 @@ class SupervisedFhirValidator:
         self.backoff_initial_seconds = backoff_initial_seconds
         self.backoff_max_seconds = backoff_max_seconds
         self.niceness = niceness
+        self.scheduling = scheduling
         self._client: HttpFhirValidator | None = None
         self._proc: asyncio.subprocess.Process | None = None
         self._task: asyncio.Task[None] | None = None
@@ -188,9 +215,8 @@ class SupervisedFhirValidator:
 
     async def _run_once(self) -> None:
         assert self.package_dir is not None
-        nice = shutil.which("nice") if self.niceness else None
         cmd = [
-            *([nice, "-n", str(self.niceness)] if nice else []),  # execs java: same pid, every thread niced
+            *priority_prefix(self.niceness, self.scheduling),  # they exec java: same pid, every thread
             self.java,
             *self.java_options,
             "-jar",

@@ -68,6 +68,22 @@ def assert_below_edigate(jvm: int, service_pid: int) -> None:
     (jvm_group, jvm_nice), (gw_group, gw_nice) = scheduling(jvm), scheduling(service_pid)
     assert jvm_nice == min(MAX_NICENESS, gw_nice + VALIDATOR_NICENESS), (jvm_nice, gw_nice)
     assert jvm_group == gw_group, f"the validator runs in autogroup {jvm_group}, edigate in {gw_group}"
+    # SCHED_OTHER (the default [fhir] validator_scheduling "normal"), every thread of the JVM (GC, JIT, the
+    # validation pool), not just the one of its pid; other policies: tests/integration/fhir/test_priority.py.
+    policies = {tid: policy for tid in thread_ids(jvm) if (policy := thread_policy(tid)) is not None}
+    assert policies and set(policies.values()) == {os.SCHED_OTHER}, policies
+
+
+def thread_ids(pid: int) -> list[int]:
+    return [int(t.name) for t in Path(f"/proc/{pid}/task").iterdir()]
+
+
+def thread_policy(tid: int) -> int | None:
+    """A thread's scheduling policy, or None for one that ended meanwhile (the JIT's come and go)."""
+    try:
+        return os.sched_getscheduler(tid)
+    except ProcessLookupError:
+        return None
 
 
 @pytest.fixture

@@ -51,6 +51,14 @@ def test_the_validator_queue_is_bounded_as_configured() -> None:
     assert (supervised.threads, supervised.queue_depth) == (2, 8)
 
 
+def test_the_validator_scheduling_policy_is_normal_unless_configured() -> None:
+    """SCHED_OTHER by default (docs/fhir.md, CPU priority: batch measured no better); idle or batch on request."""
+    default = build_fhir_validator(parse_settings({"fhir": {"package_dir": "/x"}}).fhir)
+    assert isinstance(default, SupervisedFhirValidator) and default.scheduling == "normal"
+    idle = build_fhir_validator(parse_settings({"fhir": {"package_dir": "/x", "validator_scheduling": "idle"}}).fhir)
+    assert isinstance(idle, SupervisedFhirValidator) and idle.scheduling == "idle"
+
+
 @pytest.mark.parametrize(
     ("fhir", "message"),
     [
@@ -68,6 +76,7 @@ def test_the_validator_queue_is_bounded_as_configured() -> None:
         ({"java": 17}, "fhir.java: must be a string"),
         ({"java": " "}, "fhir.java: must be a non-empty string"),
         ({"java_options": "-Xmx1g"}, "fhir.java_options: must be a list of strings"),
+        ({"validator_scheduling": "fifo"}, "fhir.validator_scheduling: must be 'batch', 'idle' or 'normal'"),
         ({"tx_server": "http://tx.fhir.org"}, "fhir.tx_server: unknown key"),
     ],
 )
