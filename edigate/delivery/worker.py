@@ -9,6 +9,11 @@ MedCom receivers de-duplicate on envelope id).
 
 Startup recovery is the lease itself: a queue leased by a dead process is free again once its lease
 runs out, and whatever it had not marked delivered is still `pending`.
+
+A lease that this instance could not renew in time (its database round trip stalled, its event loop was
+starved) may be another instance's already: a drain stops sending, with its "delivered" marks committed,
+once the last renewal is older than the lease minus one renewal period, and goes on when the dispatcher
+has renewed it. Without that, both instances sent the head of the queue (a duplicate at the receiver).
 """
 
 from __future__ import annotations
@@ -81,6 +86,8 @@ class DeliveryWorker:
         self._stopping = False
         self._claimed_once = asyncio.Event()  # the first lease round is over
         self._read_once = {ean: asyncio.Event() for ean in self.partners}  # a drain read its queue once
+        #: per leased receiver, the monotonic time until which this instance surely still holds its lease
+        self._lease_ends: dict[str, float] = {}
 
     # ------------------------------------------------------------------------------ lifecycle
 
@@ -130,13 +137,15 @@ class DeliveryWorker:
 
     async def _dispatch(self) -> None:
         lease = self.settings.worker_lease_seconds
-        renew_every = max(0.2, min(lease / 3, 5.0))
+        renew_every = self._renew_every()
         while not self._stopping:
+            asked = time.monotonic()  # the store's lease_until is counted from no earlier than this
             try:
                 owned = set(await self.store.claim_queues(self.owner, sorted(self.partners), lease))
             except Exception as exc:
                 log.warning("delivery_claim_failed", error=type(exc).__name__)
                 owned = set()
+            self._lease_ends = {r: asked + lease - renew_every for r in owned}
             lost = self._owned - owned
             for r in lost:
                 task = self._drains.pop(r, None)
@@ -152,6 +161,14 @@ class DeliveryWorker:
                     self._drains[r] = asyncio.get_running_loop().create_task(self._drain(r), name=f"drain-{r}")
             self._claimed_once.set()
             await asyncio.sleep(renew_every)
+
+    def _renew_every(self) -> float:
+        return max(0.2, min(self.settings.worker_lease_seconds / 3, 5.0))
+
+    def _holds_lease(self, receiver: str) -> bool:
+        """True while the last renewal of `receiver`'s lease is recent enough that no other instance can
+        have taken the queue (one renewal period of margin for a delivery and its mark in flight)."""
+        return time.monotonic() < self._lease_ends.get(receiver, 0.0)
 
     def _transport(self, receiver: str) -> Transport:
         tr = self._transports.get(receiver)
@@ -183,6 +200,11 @@ class DeliveryWorker:
         poll = self.settings.poll_interval_seconds
         mark_pause = 0.0  # grows while "delivered" cannot be committed (disk full, database away)
         while not self._stopping and receiver in self._owned:
+            if not self._holds_lease(receiver):
+                log.warning("delivery_paused", route=receiver, reason="lease_not_renewed")
+                while not self._stopping and receiver in self._owned and not self._holds_lease(receiver):
+                    await asyncio.sleep(min(poll, self._renew_every() / 2))
+                continue
             self._wake[receiver].clear()
             try:
                 batch = await self.store.next_messages(receiver, self.settings.batch_size)
@@ -224,6 +246,8 @@ class DeliveryWorker:
                             reason=reason,
                         )
                         continue
+                    if not self._holds_lease(receiver):
+                        break  # renewal overdue: the queue may be another instance's any moment
                     attempt_started = time.perf_counter()
                     try:
                         note = await transport.deliver(msg)

@@ -307,7 +307,12 @@ def queue_run(receiver: Any, delivery_state: DeliveryState) -> tuple[list[sa.Col
     an order by id), whenever it believes matches are common (its columns' statistics multiplied as if
     independent): for a hospital with 550 k receipts queued and none delivered, that walked every stored
     row for "the last delivery" (2 s a tick at 1 M), and a receiver with an empty queue walked them all
-    for its next messages."""
+    for its next messages.
+
+    PostgreSQL 15 ends such a scan only where the first column (the receiver) leaves the range; a state
+    with no rows is read past through the receiver's rows of the states after it (oldest first) or before
+    it (newest first). Hence only the ends of the states' order are read this way: 'pending' oldest first,
+    'delivered' newest first (delivered < failed < none < pending)."""
     key = (m.receiver_ean, m.delivery_state)
     at = sa.tuple_(receiver, _const(delivery_state))
     return [sa.tuple_(*key) >= at, sa.tuple_(*key) <= at], [*key, m.id]
