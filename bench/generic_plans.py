@@ -34,6 +34,7 @@ from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg  # noqa: E402
 from edigate.store.messages import SearchFilter, alert_update, overdue_update, search_query  # noqa: E402
 from edigate.store.retention import candidates, purgeable  # noqa: E402
 from edigate.store.schema import letters, messages  # noqa: E402
+from tests.unit.gateway.test_health_tick_generic_plans import literal  # noqa: E402
 
 HOSPITAL = "5790000000050"  # the scale store's: originals hospital -> municipality, receipts back
 MUNICIPALITY = "5790000000074"
@@ -208,16 +209,6 @@ async def probe(url: str, only: set[str] | None, repeat: int) -> list[dict[str, 
     finally:
         await conn.close()
     return results
-
-
-def literal(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return {True: "true", False: "false", None: "NULL"}[value]
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, datetime):
-        value = value.isoformat(sep=" ")
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def main() -> None:

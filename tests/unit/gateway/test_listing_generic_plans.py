@@ -23,16 +23,17 @@ from edigate.store.db import Database
 from edigate.store.dead_letter_desk import SqlDeadLetterDesk
 from edigate.store.messages import MessageStore, SearchFilter
 from tests.unit.gateway.test_health_tick_generic_plans import AT, OTHER_EAN, ROWS, fill_scale_shaped
+from tests.unit.gateway.test_query_plans import (
+    CREATED,
+    ENVELOPE,
+    RECEIVER,
+    RECEIVER_STATE,
+    SENDER,
+    SENDER_STATE,
+    STATE,
+)
 from tests.unit.gateway.test_queue_generic_plans import explained
 from tests.unit.medcom.samples import HOSPITAL_EAN, MUNICIPALITY_EAN
-
-CREATED = "gw_messages_created"
-STATE = "gw_messages_state_created"
-ENVELOPE = "gw_messages_envelope_created"
-SENDER = "gw_messages_sender_created"
-RECEIVER = "gw_messages_receiver_created"
-SENDER_STATE = "gw_messages_sender_state_created"
-RECEIVER_STATE = "gw_messages_receiver_state_created"
 
 OWN = frozenset({HOSPITAL_EAN})
 FUTURE = AT + timedelta(days=1)
