@@ -136,16 +136,20 @@ class World:
         return self.call("POST", path, json.dumps(body).encode(), role=role, content_type="application/json")
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def start_world(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str] | None = None) -> Iterator[World]:
     """One service (SQLite) for a test module: starting one per test would cost seconds each."""
     workdir = tmp_path_factory.mktemp("hardened")
-    svc = make_service(config_text(cfg.sqlite_url(workdir / "edigate.db"), workdir), workdir)
+    svc = make_service(config_text(cfg.sqlite_url(workdir / "edigate.db"), workdir), workdir, env=env)
     svc.start()
     try:
         yield World(svc)
     finally:
         svc.stop()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    yield from start_world(tmp_path_factory)
 
 
 def rss_kib(pid: int) -> int:

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import http.client
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from edigate.web.openapi import OPENAPI_PATH, registered_routes, undocumented_api_routes
+from tests.harness.running_clock import RunningClockFile
 from tests.integration.hardening.conftest import (
     HOSPITAL,
     MUNICIPALITY,
@@ -25,7 +28,20 @@ from tests.integration.hardening.conftest import (
     TOKENS,
     World,
     inprocess_app,
+    start_world,
 )
+
+#: The walk's service runs from noon, Danish time: the public incident page shows an incident the procedure
+#: has informed about, and one reported after 22:00 is informed about at 08:00 (the page is 404 until then).
+NOON = datetime(2026, 12, 7, 12, 0, tzinfo=ZoneInfo("Europe/Copenhagen"))
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    clock_file = tmp_path_factory.mktemp("clock") / "clock.txt"
+    with RunningClockFile(clock_file, NOON):
+        yield from start_world(tmp_path_factory, env={"EDIGATE_CLOCK_FILE": str(clock_file)})
+
 
 # role order: anonymous, wrong, sender, receiver, reporter, admin
 A = dict.fromkeys(ROLES, 200)
