@@ -200,11 +200,17 @@ async def release_space(database: Database, *, pages: int = 1000, pause: float =
 async def purge_periodically(
     database: Database, clock: Clock, days: int, interval_minutes: float, first_pass: asyncio.Event | None = None
 ) -> None:
-    """Purge past-retention bodies now and every `interval_minutes`, until cancelled; `first_pass` is set
-    once the first pass is over (the service starts answering after it).
+    """Purge past-retention bodies now and every `interval_minutes`, until cancelled.
+
+    `first_pass` is set once the pass's candidate read has run once (its statement compiled, a pooled
+    connection open), before anything is purged: the service starts answering after it, and a start with a
+    backlog of bodies to purge must not wait for the whole purge (it runs in bounded batches beside traffic).
 
     Idempotent and race-safe, so two instances running it is harmless (only wasted work).
     """
+    if first_pass is not None:
+        await _warm(database, clock(), days)
+        first_pass.set()
     while True:
         try:
             result = await purge_bodies(database, clock(), days)
@@ -212,6 +218,13 @@ async def purge_periodically(
                 log.info("retention_bodies_purged", count=result.purged, days=days)
         except Exception as exc:  # the next round tries again; never kill the service for this
             log.warning("retention_purge_failed", error=type(exc).__name__)
-        if first_pass is not None:
-            first_pass.set()
         await asyncio.sleep(interval_minutes * 60)
+
+
+async def _warm(database: Database, now: datetime, days: int) -> None:
+    """The purge's candidate read once, read-only (the warm start's part of retention)."""
+    try:
+        async with database.engine.connect() as conn:
+            await conn.execute(candidates(now - timedelta(days=max(days, 1)), None, 1))
+    except Exception as exc:  # the pass itself reports a store that does not answer
+        log.warning("retention_warm_failed", error=type(exc).__name__)

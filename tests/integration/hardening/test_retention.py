@@ -23,8 +23,9 @@ from edigate.store.crypto import ACTIVE_ENV, KEYS_ENV, BodyKeyring, key_id_of, m
 from edigate.store.db import Database
 from edigate.store.messages import MessageStore
 from edigate.store.model import GeneratedReceipt, IngestItem
-from edigate.store.retention import PURGED_EVENT, purge_bodies
+from edigate.store.retention import PURGED_EVENT, purge_bodies, purge_periodically
 from edigate.store.schema import messages
+from edigate.tasks import cancel_and_wait
 from tests.unit.gateway.envelopes import HOSPITAL, MUNICIPALITY, envelope, positive_receipt
 
 REPO = Path(__file__).resolve().parents[3]
@@ -262,6 +263,33 @@ async def test_a_purged_body_is_never_requeued_or_resent(world) -> None:
     again = await store.accept(IngestItem(envelope("ENVACK", ("LACK",)), b"<acked/>"))  # a late resend
     assert again.kind == "duplicate" and not again.receipt_resent  # its receipt body is gone: not re-sent
     assert all(q.body for q in await store.next_messages(HOSPITAL, 10))
+
+
+async def test_the_service_answers_before_a_purge_backlog_is_done(world) -> None:
+    """The warm start waits for retention's first pass; with a backlog that pass would be the whole purge
+    (minutes on a large store). Its signal comes after a read-only candidate read, before any body goes."""
+    store, clock, db = world
+    await build_history(store, clock)
+    first_pass = asyncio.Event()
+    purged_before_signal: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE") and not first_pass.is_set():
+            purged_before_signal.append(statement.split("\n")[0][:60])
+
+    sa.event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    task = asyncio.create_task(purge_periodically(db, clock, 30, 60, first_pass=first_pass))
+    try:
+        await asyncio.wait_for(first_pass.wait(), 10)
+        for _ in range(200):  # and the pass goes on after the signal: the backlog is purged
+            if (await purge_bodies(db, clock.now, 30, dry_run=True)).purged == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert (await purge_bodies(db, clock.now, 30, dry_run=True)).purged == 0
+    finally:
+        await cancel_and_wait(task)
+        sa.event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+    assert purged_before_signal == []
 
 
 async def _pages(db: Database) -> int:
