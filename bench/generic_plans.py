@@ -34,7 +34,7 @@ from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg  # noqa: E402
 from edigate.store.messages import SearchFilter, alert_update, overdue_update, search_query  # noqa: E402
 from edigate.store.retention import candidates, purgeable  # noqa: E402
 from edigate.store.schema import letters, messages  # noqa: E402
-from tests.unit.gateway.test_health_tick_generic_plans import literal  # noqa: E402
+from tests.harness.generic_plans import literal  # noqa: E402
 
 HOSPITAL = "5790000000050"  # the scale store's: originals hospital -> municipality, receipts back
 MUNICIPALITY = "5790000000074"

@@ -12,102 +12,25 @@ really sends (captured from the calls) are prepared on an analysed table and exp
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
-import asyncpg
 import pytest
-import sqlalchemy as sa
-from sqlalchemy import event
 
-from edigate.store.db import Database
 from edigate.store.health_queries import read_new_receipts, read_route_signals
-from edigate.store.schema import messages
-from tests.harness.message_rows import message_row
+from tests.harness.generic_plans import AT, OTHER_EAN, captured_statements, explained, scale_shaped_store
 from tests.unit.medcom.samples import HOSPITAL_EAN, MUNICIPALITY_EAN
-
-OTHER_EAN = "5790000123454"  # asked about, has no messages at all
-AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-ROWS = 40_000
-
-
-def scale_shaped_rows() -> list[dict[str, Any]]:
-    """Like bench/scale_store.py's fill: originals hospital -> municipality, 45 % delivered and
-    acknowledged, 10 % waiting; their receipts municipality -> hospital, 45 %, all queued, none delivered."""
-    out: list[dict[str, Any]] = []
-    for i in range(ROWS):
-        at = AT - timedelta(seconds=60 * ROWS - 60 * i)  # a month, oldest first (ids follow time)
-        kind = i % 20
-        receipt = kind >= 11
-        waiting = receipt or kind >= 9
-        out.append(
-            message_row(
-                f"E{i}",
-                MUNICIPALITY_EAN if receipt else HOSPITAL_EAN,
-                HOSPITAL_EAN if receipt else MUNICIPALITY_EAN,
-                at,
-                type="XCTL03" if receipt else "XDIS91",
-                receipt=receipt,
-                state="accepted" if waiting else "acknowledged",
-                delivery_state="pending" if waiting else "delivered",
-                delivered_at=None if waiting else at,
-                receipt_at=None if waiting else at + timedelta(seconds=30),
-            )
-        )
-    return out
-
-
-async def fill_scale_shaped(db: Database) -> None:
-    """The scale-shaped rows in gw_messages, then ANALYZE: the planner sees the benchmark's proportions."""
-    data = scale_shaped_rows()
-    async with db.engine.begin() as conn:
-        for start in range(0, ROWS, 10_000):
-            await conn.execute(sa.insert(messages), data[start : start + 10_000])
-        await conn.exec_driver_sql("ANALYZE gw_messages")
-
-
-def literal(value: Any) -> str:
-    """A parameter as SQL text for EXECUTE (the tick's parameters: EANs, states, ints, naive UTC times)."""
-    if isinstance(value, bool) or value is None:
-        return {True: "true", False: "false", None: "NULL"}[value]
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, datetime):
-        value = value.isoformat(sep=" ")
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 async def tick_plans(url: str) -> list[tuple[str, str, list[str]]]:
     """(statement, plan mode, plan lines) for every statement of one tick, custom and generic."""
-    db = Database.open(url)
-    sent: list[tuple[str, Any]] = []
-    try:
-        await db.migrate()
-        await fill_scale_shaped(db)
-
-        def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
-            sent.append((statement, parameters))
-
-        event.listen(db.engine.sync_engine, "before_cursor_execute", capture)
-        signals = await read_route_signals(db, [MUNICIPALITY_EAN, HOSPITAL_EAN, OTHER_EAN], AT + timedelta(minutes=1))
-        assert {r.receiver for r in signals.routes if r.pending_count} == {MUNICIPALITY_EAN, HOSPITAL_EAN}
-        await read_new_receipts(db, AT - timedelta(minutes=5), AT + timedelta(minutes=1))  # same loop, each tick
-    finally:
-        await db.close()
-
-    plans = []
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        for mode in ("force_custom_plan", "force_generic_plan"):
-            await conn.execute(f"SET plan_cache_mode = {mode}")
-            for statement, parameters in sent:
-                prepared = await conn.prepare(statement)
-                args = ", ".join(literal(p) for p in parameters)
-                rows = await conn.fetch(f"EXPLAIN EXECUTE {prepared.get_name()}({args})")
-                plans.append((statement, mode, [str(r[0]) for r in rows]))
-    finally:
-        await conn.close()
-    return plans
+    async with scale_shaped_store(url, started=False) as (db, _):
+        with captured_statements(db) as captured:
+            signals = await read_route_signals(
+                db, [MUNICIPALITY_EAN, HOSPITAL_EAN, OTHER_EAN], AT + timedelta(minutes=1)
+            )
+            assert {r.receiver for r in signals.routes if r.pending_count} == {MUNICIPALITY_EAN, HOSPITAL_EAN}
+            await read_new_receipts(db, AT - timedelta(minutes=5), AT + timedelta(minutes=1))  # same loop
+    return [(statement, mode, plan) for (_, statement), mode, plan in await explained(url, captured.sent)]
 
 
 @pytest.mark.postgres

@@ -14,15 +14,20 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import event
 
-from edigate.store.db import Database
 from edigate.store.dead_letter_desk import SqlDeadLetterDesk
-from edigate.store.messages import MessageStore, SearchFilter
-from tests.unit.gateway.test_health_tick_generic_plans import AT, OTHER_EAN, ROWS, fill_scale_shaped
+from edigate.store.messages import SearchFilter
+from tests.harness.generic_plans import (
+    AT,
+    OTHER_EAN,
+    ROWS,
+    Plan,
+    captured_statements,
+    explained,
+    scale_shaped_store,
+)
 from tests.unit.gateway.test_query_plans import (
     CREATED,
     ENVELOPE,
@@ -32,7 +37,6 @@ from tests.unit.gateway.test_query_plans import (
     SENDER_STATE,
     STATE,
 )
-from tests.unit.gateway.test_queue_generic_plans import explained
 from tests.unit.medcom.samples import HOSPITAL_EAN, MUNICIPALITY_EAN
 
 OWN = frozenset({HOSPITAL_EAN})
@@ -78,33 +82,20 @@ LISTINGS: list[tuple[str, SearchFilter, set[str], int | None]] = [
 ]
 
 
-async def listing_plans(url: str) -> list[tuple[tuple[Any, str], str, list[str]]]:
+async def listing_plans(url: str) -> list[Plan]:
     """((name, statement), plan mode, plan lines) of each listing's page and the desk's count."""
-    db = Database.open(url)
-    store = MessageStore(db, lambda: AT + timedelta(minutes=1))
-    sent: list[tuple[Any, str, Any]] = []
-    what = ""
-    try:
-        await db.migrate()
-        await fill_scale_shaped(db)
-
-        def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
-            sent.append((what, statement, parameters))
-
-        event.listen(db.engine.sync_engine, "before_cursor_execute", capture)
-        for name, f, _, expected in LISTINGS:
-            what = name
-            rows = await store.search(f)
-            assert expected is None or len(rows) == expected, (name, len(rows))
-            keys = [(r["created_at"], r["id"]) for r in rows]
-            assert keys == sorted(keys, reverse=True), name  # newest first, as the page always was
-        what = "dead-letter desk: count per receiver"
-        assert await SqlDeadLetterDesk(store, {}).receivers() == []
-        event.remove(db.engine.sync_engine, "before_cursor_execute", capture)
-    finally:
-        await db.close()
-    assert len(sent) == len(LISTINGS) + 1, [s[0] for s in sent]
-    return await explained(url, sent)
+    async with scale_shaped_store(url, started=False) as (db, store):
+        with captured_statements(db) as captured:
+            for name, f, _, expected in LISTINGS:
+                captured.what = name
+                rows = await store.search(f)
+                assert expected is None or len(rows) == expected, (name, len(rows))
+                keys = [(r["created_at"], r["id"]) for r in rows]
+                assert keys == sorted(keys, reverse=True), name  # newest first, as the page always was
+            captured.what = "dead-letter desk: count per receiver"
+            assert await SqlDeadLetterDesk(store, {}).receivers() == []
+    assert len(captured.sent) == len(LISTINGS) + 1, [s[0] for s in captured.sent]
+    return await explained(url, captured.sent)
 
 
 #: each listing index by the equality columns it starts with

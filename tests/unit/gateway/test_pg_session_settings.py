@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 
 from edigate.store.db import Database
 from edigate.store.health_queries import recent_outcomes_statement
-from tests.unit.gateway.test_health_tick_generic_plans import AT, fill_scale_shaped
+from tests.harness.generic_plans import AT, fill_scale_shaped
 from tests.unit.medcom.samples import HOSPITAL_EAN, MUNICIPALITY_EAN
 
 #: what makes a plain session plan JIT and a Gather for even a small table

@@ -12,77 +12,47 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
 
-import asyncpg
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 
 from edigate.store.db import Database
 from edigate.store.health_queries import read_route_signals
-from edigate.store.messages import MessageStore
 from edigate.store.schema import events, messages
-from tests.unit.gateway.test_health_tick_generic_plans import (
+from tests.harness.generic_plans import (
     AT,
     OTHER_EAN,
-    fill_scale_shaped,
-    literal,
+    Plan,
+    captured_statements,
+    explained,
     scale_shaped_rows,
+    scale_shaped_store,
+    shown,
 )
 from tests.unit.medcom.samples import HOSPITAL_EAN, MUNICIPALITY_EAN
 
 RECEIVERS = (OTHER_EAN, HOSPITAL_EAN, MUNICIPALITY_EAN)  # an empty queue, 18 k waiting, 2 k waiting
 
 
+def _a_queue_read(statement: str) -> bool:
+    return statement.lstrip().startswith("SELECT") and "LIMIT" in statement  # not a lease's read by id
+
+
 async def queue_plans(url: str) -> list[tuple[str, str, str, list[str]]]:
     """(what, plan mode, statement, plan lines) of each receiver's next messages and mailbox fetch."""
-    db = Database.open(url)
-    store = MessageStore(db, lambda: AT + timedelta(minutes=1))
-    sent: list[tuple[str, str, Any]] = []
-    what = ""
-    try:
-        await store.start()
-        await fill_scale_shaped(db)
-
-        def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
-            if statement.lstrip().startswith("SELECT") and "LIMIT" in statement:  # not a lease's read by id
-                sent.append((what, statement, parameters))
-
-        event.listen(db.engine.sync_engine, "before_cursor_execute", capture)
-        for receiver in RECEIVERS:
-            what = f"next_messages {receiver}"
-            found = await store.next_messages(receiver, 100)
-            assert len(found) == (0 if receiver == OTHER_EAN else 100)
-            assert all(q.receiver_ean == receiver for q in found)
-            assert [q.id for q in found] == sorted(q.id for q in found)
-            what = f"mailbox_fetch {receiver}"
-            leased = await store.mailbox_fetch(receiver, 100, 60)
-            assert [q.id for q in leased] == [q.id for q in found]  # the same rows, in FIFO order
-        event.remove(db.engine.sync_engine, "before_cursor_execute", capture)
-    finally:
-        await store.stop()
-        await db.close()
-    assert len(sent) == 2 * len(RECEIVERS), [s[:2] for s in sent]
-
-    return [(what, mode, statement, plan) for (what, statement), mode, plan in await explained(url, sent)]
-
-
-async def explained(url: str, sent: list[tuple[Any, str, Any]]) -> list[tuple[tuple[Any, str], str, list[str]]]:
-    """((tag, statement), plan mode, plan lines) of each (tag, statement, parameters), custom and generic."""
-    plans = []
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        for mode in ("force_custom_plan", "force_generic_plan"):
-            await conn.execute(f"SET plan_cache_mode = {mode}")
-            for what, statement, parameters in sent:
-                prepared = await conn.prepare(statement)
-                args = f"({', '.join(literal(p) for p in parameters)})" if parameters else ""  # none: no ()
-                rows = await conn.fetch(f"EXPLAIN EXECUTE {prepared.get_name()}{args}")
-                plans.append(((what, statement), mode, [str(r[0]) for r in rows]))
-    finally:
-        await conn.close()
-    return plans
+    async with scale_shaped_store(url) as (db, store):
+        with captured_statements(db, _a_queue_read) as captured:
+            for receiver in RECEIVERS:
+                captured.what = f"next_messages {receiver}"
+                found = await store.next_messages(receiver, 100)
+                assert len(found) == (0 if receiver == OTHER_EAN else 100)
+                assert all(q.receiver_ean == receiver for q in found)
+                assert [q.id for q in found] == sorted(q.id for q in found)
+                captured.what = f"mailbox_fetch {receiver}"
+                leased = await store.mailbox_fetch(receiver, 100, 60)
+                assert [q.id for q in leased] == [q.id for q in found]  # the same rows, in FIFO order
+    assert len(captured.sent) == 2 * len(RECEIVERS), [s[:2] for s in captured.sent]
+    return [(what, mode, statement, plan) for (what, statement), mode, plan in await explained(url, captured.sent)]
 
 
 @pytest.mark.postgres
@@ -101,18 +71,15 @@ def test_next_messages_and_mailbox_fetch_read_the_queue_index_with_a_custom_and_
         if what.startswith("mailbox") and not ("LockRows" in text and "SKIP LOCKED" in statement):
             found.append("no FOR UPDATE SKIP LOCKED")
         if found:
-            problems.append(
-                f"{what}, {mode}: {found} in\n  {' '.join(statement.split())[:200]}\n  " + "\n  ".join(plan)
-            )
+            problems.append(shown(what, mode, found, statement, plan, width=200))
     assert not problems, "\n\n".join(problems)
 
 
-async def streak_plans(url: str) -> list[tuple[tuple[Any, str], str, list[str]]]:
+async def streak_plans(url: str) -> list[Plan]:
     """The plans of the health tick's read of when a dead-letter streak began (`_dead_letter_streaks`): a
     receiver whose letters went dead, its queue now empty, among the scale-shaped rows, each with its
     events (an acceptance; a failed attempt for every message still waiting on the municipality)."""
     db = Database.open(url)
-    sent: list[tuple[Any, str, Any]] = []
     try:
         await db.migrate()
         data = scale_shaped_rows()
@@ -132,19 +99,15 @@ async def streak_plans(url: str) -> list[tuple[tuple[Any, str], str, list[str]]]
             for start in range(0, len(happened), 10_000):
                 await conn.execute(sa.insert(events), happened[start : start + 10_000])
             await conn.exec_driver_sql("ANALYZE")
-
-        def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
-            if "JOIN gw_messages" in statement:
-                sent.append(("streak", statement, parameters))
-
-        event.listen(db.engine.sync_engine, "before_cursor_execute", capture)
-        signals = await read_route_signals(db, RECEIVERS, AT + timedelta(minutes=1))
+        with captured_statements(db, lambda statement: "JOIN gw_messages" in statement) as captured:
+            captured.what = "streak"
+            signals = await read_route_signals(db, RECEIVERS, AT + timedelta(minutes=1))
         streak = [r for r in signals.routes if r.receiver == OTHER_EAN]
         assert [(r.sender, r.consecutive_failures, r.dead_letters) for r in streak] == [(HOSPITAL_EAN, 5, 5)]
     finally:
         await db.close()
-    assert len(sent) == 1, sent
-    return await explained(url, sent)
+    assert len(captured.sent) == 1, captured.sent
+    return await explained(url, captured.sent)
 
 
 @pytest.mark.postgres
