@@ -29,6 +29,7 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,7 @@ async def soak(url: str, rate: float, seconds: float, svc_pid: int, receiver_por
     answers = Answers()
     samples: list[dict[str, Any]] = []
     t0 = time.perf_counter()
+    started_unix = time.time()  # the service log's timestamps -> seconds of the run (`traced`)
     cpu0 = process_cpu_seconds(svc_pid)
 
     async def sampler() -> None:
@@ -146,6 +148,7 @@ async def soak(url: str, rate: float, seconds: float, svc_pid: int, receiver_por
         sampling.cancel()
     return {
         "answers": answers,
+        "started_unix": started_unix,
         "samples": samples,
         "offered": int(seconds * rate),
         "accepted": accepted,
@@ -222,6 +225,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     result["p50_ms"] = round(statistics.median(lat) * 1000, 1)
     result["p99_ms"] = round(percentile(lat, 0.99) * 1000, 1)
     result["windows"] = windows(answers)
+    result["traced"] = traced(text, result["started_unix"])
     if args.n:
         result["reset_after"] = asyncio.run(scale_store.reset(url, info))
     return result
@@ -232,6 +236,31 @@ def commit_of(src: Path) -> str:
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=src, capture_output=True, text=True)
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=src, capture_output=True)
     return head.stdout.strip() + ("+" if dirty.stdout.strip() else "")
+
+
+#: the service's events that say it was busy with something other than a message, and how long
+TRACED = (
+    "route_health_tick_slow",
+    "wal_checkpoint_slow",
+    "wal_checkpoint_restart",
+    "gc_pause",
+    "retention_bodies_purged",
+)
+
+
+def traced(log_text: str, started_unix: float) -> list[dict[str, Any]]:
+    """The service's TRACED events with their second of the run (from the log's ISO timestamps; the event
+    is logged when the work ended), to set beside the slow windows."""
+    out = []
+    for line in log_text.splitlines():
+        if not any(f'"{name}"' in line for name in TRACED):
+            continue
+        with contextlib.suppress(ValueError, KeyError):
+            event = json.loads(line)
+            at = datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp() - started_unix
+            fields = {k: v for k, v in event.items() if k not in ("timestamp", "level", "logger")}
+            out.append({"at_s": round(at, 2), **fields})
+    return out
 
 
 def gc_pauses(log_text: str) -> dict[str, Any]:
@@ -287,12 +316,16 @@ def report(r: dict[str, Any]) -> str:
             f"| {s['at_s']} | {s['rss_mb']} | {s['service_cpu_s']} | {s['answered']:,} | {s['delivered']:,} |"
             f" {' '.join(s['load_average'])} |"
         )
-    lines += ["", "Per 5-second window:", "", "| from s | answers | p50 ms | p99 ms | max ms | not 202 |"]
-    lines.append("|---|---|---|---|---|---|")
+    events = r.get("traced", [])
+    lines += ["", "Per 5-second window (traced: the service's slow ticks, checkpoints, collections ending in it):", ""]
+    lines += ["| from s | answers | p50 ms | p99 ms | max ms | not 202 | traced |", "|---|---|---|---|---|---|---|"]
     for w in ws:
         p99 = f"**{w['p99_ms']}**" if w["p99_ms"] >= 100 else str(w["p99_ms"])
+        inside = [e for e in events if w["from_s"] <= e["at_s"] < w["from_s"] + 5]
+        seen = "; ".join(f"{e['at_s']:.1f} {e['event']} {e.get('ms', '')}" for e in inside)
         lines.append(
-            f"| {w['from_s']:.0f} | {w['answers']} | {w['p50_ms']} | {p99} | {w['max_ms']} | {w['not_202'] or ''} |"
+            f"| {w['from_s']:.0f} | {w['answers']} | {w['p50_ms']} | {p99} | {w['max_ms']} | {w['not_202'] or ''}"
+            f" | {seen} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -24,6 +24,7 @@ terms (``notify.gateway_port.GatewayPort`` implements it; ``edigate.app`` connec
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,6 +44,10 @@ from edigate.store.model import MissingReceiptAlert
 __all__ = ["HealthLoop", "HealthLoopSettings", "OutageProcedure"]
 
 log = structlog.get_logger("edigate.monitor")
+
+#: a tick at least this long is logged (`route_health_tick_slow`): the tick runs beside ingest on the same
+#: cores, so a slow one is a suspect when answers stall (issue 14's soak)
+SLOW_TICK_MS = 50.0
 
 
 class OutboxState(Protocol):
@@ -181,6 +186,7 @@ class HealthLoop:
 
     async def tick(self) -> list[HealthEvent]:
         """One pass: read, update, act. Returns the events of this pass."""
+        started = time.perf_counter()
         now = self.clock()
         circuits = {}
         if self.worker is not None:
@@ -188,6 +194,7 @@ class HealthLoop:
         signals = await read_route_signals(
             self.database, self.receivers, now, receipt_window=self.settings.receipt_window, circuits=circuits
         )
+        read_ms = (time.perf_counter() - started) * 1000
         leading = self.is_leader()
         if leading and not self._acting:
             self._take_over()
@@ -205,6 +212,9 @@ class HealthLoop:
         await self._observe_receipts(now)
         await self._count_sent_mails()
         self.ticks += 1
+        tick_ms = (time.perf_counter() - started) * 1000
+        if tick_ms >= SLOW_TICK_MS:
+            log.warning("route_health_tick_slow", ms=round(tick_ms, 1), read_ms=round(read_ms, 1))
         return events
 
     def _take_over(self) -> None:

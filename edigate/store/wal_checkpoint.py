@@ -35,6 +35,8 @@ CHECKPOINT_EVERY_SECONDS = 1.0
 #: new writers back while it copies, once, so the WAL stays bounded.
 RESTART_FRAMES = 10_000
 RESTART_WAIT_MS = 2_000
+#: a checkpoint at least this long is logged (`wal_checkpoint_slow`): its fsync shares the disk with commits
+SLOW_CHECKPOINT_MS = 50.0
 
 
 class WalCheckpointer:
@@ -100,5 +102,8 @@ class WalCheckpointer:
                 "wal_checkpoint_restart", frames=frames, busy=busy, ms=round((time.perf_counter() - started) * 1000)
             )
         self.checkpoints += 1
-        self.longest_ms = max(self.longest_ms, (time.perf_counter() - started) * 1000)
+        took_ms = (time.perf_counter() - started) * 1000
+        self.longest_ms = max(self.longest_ms, took_ms)
+        if took_ms >= SLOW_CHECKPOINT_MS:
+            log.warning("wal_checkpoint_slow", ms=round(took_ms, 1), frames=frames, copied=copied)
         return int(busy), int(frames), int(copied)
