@@ -38,7 +38,7 @@ from edigate.config import HealthSettings
 from edigate.health import EventKind, HealthEvent, HealthMatrix, HealthMonitor, HealthThresholds, route_key
 from edigate.metrics import SENT_KIND, GaugeSnapshot, Metrics, QueueGauge
 from edigate.store.db import Database
-from edigate.store.health_queries import StoreSignals, read_new_receipts, read_route_signals
+from edigate.store.health_queries import RecentRoutes, StoreSignals, read_new_receipts, read_route_signals
 from edigate.store.model import MissingReceiptAlert
 
 __all__ = ["HealthLoop", "HealthLoopSettings", "OutageProcedure"]
@@ -164,6 +164,7 @@ class HealthLoop:
         self.is_leader = is_leader or (lambda: True)
         self._acting = True
         self._ack_alerts: list[MissingReceiptAlert] = []  # receipts overdue past the alert time, mailed next tick
+        self._recent_routes = RecentRoutes()  # routes with healthy traffic: each tick reads only the new rows
 
     # ------------------------------------------------------------------------------------------ the loop
 
@@ -192,7 +193,12 @@ class HealthLoop:
         if self.worker is not None:
             circuits = {r: self.worker.circuit_state(r) for r in self.receivers}
         signals = await read_route_signals(
-            self.database, self.receivers, now, receipt_window=self.settings.receipt_window, circuits=circuits
+            self.database,
+            self.receivers,
+            now,
+            receipt_window=self.settings.receipt_window,
+            circuits=circuits,
+            recent_routes=self._recent_routes,
         )
         read_ms = (time.perf_counter() - started) * 1000
         leading = self.is_leader()

@@ -34,11 +34,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from edigate.health import PENDING_COUNT_CAP, CircuitState, RouteSignals, TypeSignals
 from edigate.logging import scrub_text
 from edigate.store.db import Database
+from edigate.store.recent_routes import RecentRoutes
 from edigate.store.schema import PENDING, UtcDateTime, events, messages
 from edigate.store.states import DeliveryState, MessageEvent, MessageState
 
 __all__ = [
     "ReceiptSeen",
+    "RecentRoutes",
     "RouteCounts",
     "StoreSignals",
     "read_new_receipts",
@@ -114,9 +116,12 @@ async def read_route_signals(
     receipt_window: timedelta = timedelta(hours=1),
     overdue_window: timedelta = timedelta(hours=24),
     circuits: Mapping[str, str] | None = None,
+    recent_routes: RecentRoutes | None = None,
 ) -> StoreSignals:
     """The signals of every route into ``receivers`` that has pending work, overdue receipts or receipts
     in the last ``receipt_window``; ``circuits`` maps receiver -> the delivery worker's circuit state.
+    ``recent_routes`` is the health loop's memory of the routes with healthy traffic between its ticks
+    (without it, this read takes them from the whole window, as a first tick does).
 
     Overdue receipts count for messages sent within ``overdue_window``: an old message whose receipt
     never came stays visible in the message API, but does not keep its route degraded for ever.
@@ -144,7 +149,8 @@ async def read_route_signals(
         for receiver, delivered_at in found.last_delivered.items():
             last_success[receiver] = delivered_at
 
-        recent = await _recent_outcomes(conn, receivers, now, receipt_window, overdue_window)
+        recent_routes = recent_routes if recent_routes is not None else RecentRoutes()
+        recent = await _recent_outcomes(conn, receivers, now, receipt_window, overdue_window, recent_routes)
         dead_streaks = await _dead_letter_streaks(
             conn, recent.get("streak", []), heads, last_success, now - overdue_window
         )
@@ -160,8 +166,8 @@ async def read_route_signals(
                 acc.refusals += int(row.n)
         # traffic in the window that is healthy and not yet answered (delivered, awaiting its receipt, or
         # never asking for one): the route is known and ok, not missing from /api/v1/routes
-        for row in recent.get("delivered", []):
-            routes.setdefault((row.sender_ean, row.receiver_ean), RouteCounts())
+        for route in recent_routes.routes(receivers, now - receipt_window):
+            routes.setdefault(route, RouteCounts())
         for row in recent.get("dead", []):  # rare: one more read per such route
             reason = (await conn.execute(sa.select(m.last_error).where(m.id == row.id))).scalar()
             dead[(row.sender_ean, row.receiver_ean)] = (int(row.n), scrub_text(reason)[:300] if reason else None)
@@ -505,20 +511,33 @@ _OUTCOME_SHAPE: dict[str, sa.types.TypeEngine[Any]] = {
 
 
 def recent_outcomes_statement(
-    receivers: Any, since_receipts: Any, since_overdue: Any, until: Any
+    receivers: Any,
+    since_receipts: Any,
+    since_overdue: Any,
+    until: Any,
+    *,
+    new_after: Any = None,
+    new_upto: Any = None,
 ) -> sa.CompoundSelect[Any]:
     """The routes' recent outcomes, one grouped read per kind, all in one statement (UNION ALL, each part
     planned on its own), tagged by ``kind``:
 
     * ``overdue``: receipts overdue per route and type, messages sent since ``since_overdue``;
     * ``answered``: receipts (positive and refusals) per route, type and state since ``since_receipts``;
-    * ``delivered``: routes with healthy unanswered traffic since ``since_receipts``;
+    * ``delivered`` (without ``new_after``): routes with healthy unanswered traffic since
+      ``since_receipts``, with the newest such message's ``at``: the whole window, read once;
+    * ``fresh`` (with ``new_after``): the same for the rows with ids in (``new_after``, ``new_upto``] only,
+      a range of the primary key whatever the hour's traffic (:mod:`edigate.store.recent_routes` keeps
+      the routes between ticks);
     * ``dead``: dead letters per route since ``since_overdue``, with the newest one's id;
     * ``streak``: dead letters per route by last change since ``since_overdue``, with the newest change
-      and error (the dead-letter streak of a receiver whose queue is empty).
+      and error (the dead-letter streak of a receiver whose queue is empty);
+    * ``newest``: the newest id stored (the next ``new_after``), one seek of the primary key.
 
-    The first four ride ``gw_messages_state_created`` (or a receiver's index), the last
-    ``gw_messages_queue`` (receiver, delivery_state), in every plan: the states are constants in the SQL
+    ``overdue``, ``answered``, ``delivered`` and ``dead`` ride ``gw_messages_state_created`` (or a
+    receiver's index), ``streak`` ``gw_messages_queue`` (receiver, delivery_state), ``fresh`` the primary
+    key (its state compared as ``state || ''`` and its receivers filtered by the caller, so no plan takes
+    an index that holds the hour instead), in every plan: the states are constants in the SQL
     and each window is closed by ``until`` (some time after the tick's clock, for a clock that runs ahead).
     PostgreSQL's generic plan of the prepared statement prices a range open at one unknown end as a third
     of the table (a sequential scan: 9.9 s at 1 M stored) and one closed at both ends as 0.5 % (index
@@ -553,11 +572,24 @@ def recent_outcomes_statement(
         ),
         (
             "delivered",
-            {"sender_ean": m.sender_ean, "receiver_ean": m.receiver_ean},
+            {"sender_ean": m.sender_ean, "receiver_ean": m.receiver_ean, "at": sa.func.max(m.created_at)},
             [
                 m.state.in_(_consts(MessageState.DELIVERED, MessageState.ACCEPTED)),
                 since(m.created_at, since_receipts),
                 within,
+            ],
+            [m.sender_ean, m.receiver_ean],
+        )
+        if new_after is None
+        else (
+            "fresh",
+            {"sender_ean": m.sender_ean, "receiver_ean": m.receiver_ean, "at": sa.func.max(m.created_at)},
+            [
+                m.id > new_after,
+                m.id <= new_upto,  # closed: a generic plan prices an open range as a third of the table
+                sa.literal_column("gw_messages.state || ''").in_(
+                    _consts(MessageState.DELIVERED, MessageState.ACCEPTED)
+                ),
             ],
             [m.sender_ean, m.receiver_ean],
         ),
@@ -584,16 +616,25 @@ def recent_outcomes_statement(
     for kind, cols, where, group in parts:
         shaped = [cols.get(name, sa.cast(sa.null(), t)).label(name) for name, t in _OUTCOME_SHAPE.items()]
         terms.append(sa.select(sa.literal(kind).label("kind"), *shaped).where(*where).group_by(*group))
+    newest = {"id": sa.func.max(m.id)}
+    shaped = [newest.get(name, sa.cast(sa.null(), t)).label(name) for name, t in _OUTCOME_SHAPE.items()]
+    terms.append(sa.select(sa.literal("newest").label("kind"), *shaped))
     return sa.union_all(*terms)
 
 
-@functools.lru_cache(maxsize=1)
-def _recent_outcomes_cached() -> sa.CompoundSelect[Any]:
+#: how far past the last read's newest id a tick reads new rows (closes the primary key's range)
+_NEW_IDS_SPAN = 10**12
+
+
+@functools.lru_cache(maxsize=2)
+def _recent_outcomes_cached(incremental: bool) -> sa.CompoundSelect[Any]:
     return recent_outcomes_statement(
         sa.bindparam("receivers", expanding=True),
         sa.bindparam("since_receipts", type_=UtcDateTime()),
         sa.bindparam("since_overdue", type_=UtcDateTime()),
         sa.bindparam("until", type_=UtcDateTime()),
+        new_after=sa.bindparam("new_after", type_=sa.BigInteger()) if incremental else None,
+        new_upto=sa.bindparam("new_upto", type_=sa.BigInteger()) if incremental else None,
     )
 
 
@@ -603,17 +644,31 @@ async def _recent_outcomes(
     now: datetime,
     receipt_window: timedelta,
     overdue_window: timedelta,
+    recent_routes: RecentRoutes,
 ) -> dict[str, list[Any]]:
-    """The rows of :func:`recent_outcomes_statement` by kind (one round trip; the statement built once)."""
+    """The rows of :func:`recent_outcomes_statement` by kind (one round trip; the statement built once),
+    the routes with healthy traffic taken into `recent_routes`: the whole window on its first read, then
+    only the rows added since."""
     out: dict[str, list[Any]] = {}
-    params = {
+    incremental = recent_routes.incremental(receivers, receipt_window, now)
+    params: dict[str, Any] = {
         "receivers": list(receivers),
         "since_receipts": now - receipt_window,
         "since_overdue": now - overdue_window,
         "until": now + CLOCK_AHEAD,
     }
-    for row in (await conn.execute(_recent_outcomes_cached(), params)).all():
+    if incremental:
+        after = recent_routes.after_id()
+        params |= {"new_after": after, "new_upto": after + _NEW_IDS_SPAN}
+    for row in (await conn.execute(_recent_outcomes_cached(incremental), params)).all():
         out.setdefault(row.kind, []).append(row)
+    newest = out.get("newest", [])
+    seen = out.get("fresh" if incremental else "delivered", [])
+    recent_routes.note(
+        ((row.sender_ean, row.receiver_ean, _aware(row.at)) for row in seen),
+        int(newest[0].id) if newest and newest[0].id is not None else None,
+        now,
+    )
     return out
 
 
