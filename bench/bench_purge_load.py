@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -33,6 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench import pg_trace  # noqa: E402
 from bench.bench_ingest import TOKEN, Bodies, start, stop  # noqa: E402
 from bench.bench_scale import pg_admin, run_in  # noqa: E402
 from bench.gateway_config import hospital_and_municipality, service_config  # noqa: E402
@@ -62,6 +64,7 @@ async def offered_load(
     answers = Answers()
     purge: dict[str, Any] = {}
     t0 = time.perf_counter()
+    t0_wall = time.time()
 
     async def run_purge() -> None:
         await asyncio.sleep(lead_in)
@@ -129,6 +132,7 @@ async def offered_load(
         "offered": i,
         "seconds": round(time.perf_counter() - t0, 1),
         "sender_gc": pauses.summary(),
+        "t0_wall": t0_wall,
     }
 
 
@@ -140,6 +144,13 @@ def purge_windows(answers: Answers, purge: dict[str, Any]) -> list[dict[str, Any
             "ended_s", 1e9
         )
     return out
+
+
+def tracing(path: Path | None, url: str) -> contextlib.AbstractContextManager[object]:
+    """The PostgreSQL trace (`--pg-trace`) around the run, or nothing."""
+    if path is None or not url.startswith("postgresql"):
+        return contextlib.nullcontext()
+    return pg_trace.PgTrace(url, path)
 
 
 def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
@@ -163,16 +174,17 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         svc = start([sys.executable, "-m", "edigate", "serve", "--config", str(cfg)], port, log)
         try:
             result["load_average_before"] = loadavg()
-            run_ = asyncio.run(
-                offered_load(
-                    f"http://127.0.0.1:{port}/api/v1/messages",
-                    args.rate,
-                    args.lead_in,
-                    args.max_seconds,
-                    args.tail,
-                    cfg,
+            with tracing(args.pg_trace, url):
+                run_ = asyncio.run(
+                    offered_load(
+                        f"http://127.0.0.1:{port}/api/v1/messages",
+                        args.rate,
+                        args.lead_in,
+                        args.max_seconds,
+                        args.tail,
+                        cfg,
+                    )
                 )
-            )
             result["load_average_after"] = loadavg()
         finally:
             stop(svc)
@@ -200,6 +212,12 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 "windows": purge_windows(answers, purge),
             }
         )
+        if args.pg_trace is not None and url.startswith("postgresql"):
+            t0_wall = run_["t0_wall"]
+            result["pg_trace"] = pg_trace.summarise(args.pg_trace, t0_wall)
+            result["pg_trace_purge_totals"] = pg_trace.totals(
+                args.pg_trace, t0_wall + purge.get("started_s", 0), t0_wall + purge.get("ended_s", 0)
+            )
     finally:
         if name is not None:
             pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -234,6 +252,27 @@ def report(r: dict[str, Any]) -> str:
             f"| {w['from_s']:.0f} | {'yes' if w['purge_running'] else ''} | {w['answers']} | {w['p50_ms']} | "
             f"{w['p99_ms']} | {w['max_ms']} | {w['not_202'] or ''} |"
         )
+    if r.get("pg_trace"):
+        t = r.get("pg_trace_purge_totals") or {}
+        purged = p.get("purged") or 0
+        lines += [
+            "",
+            "## PostgreSQL while purging (`--pg-trace`, samples every 0.2 s)",
+            "",
+            f"WAL while the purge ran: {t.get('wal_bytes', 0) / 1e6:.0f} MB, {t.get('wal_fpi')} full-page images,"
+            f" {t.get('wal_records')} records"
+            + (
+                f" ({t.get('wal_bytes', 0) / purged:.0f} bytes and {t.get('wal_records', 0) / purged:.1f} records"
+                " per purged body)"
+                if purged
+                else ""
+            )
+            + f"; gw_messages updates {t.get('n_tup_upd')}, HOT {t.get('n_tup_hot_upd')};"
+            f" checkpoints {t.get('checkpoints_timed', 0) + t.get('checkpoints_req', 0)};"
+            f" autovacuum {t.get('autovacuum_count')}, autoanalyze {t.get('autoanalyze_count')}.",
+            "",
+            *pg_trace.markdown(r["pg_trace"], {w["from_s"]: w["p99_ms"] for w in r["windows"]}),
+        ]
     if p.get("stderr"):
         lines += ["", "purge stderr (tail):", "", "```", p["stderr"], "```"]
     return "\n".join(lines) + "\n"
@@ -248,6 +287,7 @@ def main() -> int:
     ap.add_argument("--tail", type=float, default=10.0)
     ap.add_argument("--max-seconds", type=float, default=900.0)
     ap.add_argument("--out", default="purge_load")
+    ap.add_argument("--pg-trace", type=Path, help="PostgreSQL: sample the server every 0.2 s into this file")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="edigate-purge-load-") as tmp:
         result = run(args, Path(tmp))

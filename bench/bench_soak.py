@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench import scale_store  # noqa: E402
+from bench import pg_trace, scale_store  # noqa: E402
 from bench.bench_ingest import TOKEN  # noqa: E402
 from bench.bench_scale import bench_lock, loadavg, pg_admin, service_config  # noqa: E402
 from bench.loadgen import percentile, process_cpu_seconds, rss_mb, start, stop  # noqa: E402
@@ -200,9 +200,15 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
-            run_ = asyncio.run(
-                soak(f"http://127.0.0.1:{port}/api/v1/messages", args.rate, args.seconds, svc.pid, rport)
+            trace = (
+                pg_trace.PgTrace(url, args.pg_trace)
+                if args.pg_trace and args.dialect == "postgresql"
+                else contextlib.nullcontext()
             )
+            with trace:
+                run_ = asyncio.run(
+                    soak(f"http://127.0.0.1:{port}/api/v1/messages", args.rate, args.seconds, svc.pid, rport)
+                )
             result["load_average_after"] = loadavg()
             result["rss_mb_at_end"] = rss_mb(svc.pid)
     finally:
@@ -226,6 +232,8 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     result["p99_ms"] = round(percentile(lat, 0.99) * 1000, 1)
     result["windows"] = windows(answers)
     result["traced"] = traced(text, result["started_unix"])
+    if args.pg_trace and args.dialect == "postgresql":
+        result["pg_trace"] = pg_trace.summarise(args.pg_trace, result["started_unix"])
     if args.n:
         result["reset_after"] = asyncio.run(scale_store.reset(url, info))
     return result
@@ -327,6 +335,13 @@ def report(r: dict[str, Any]) -> str:
             f"| {w['from_s']:.0f} | {w['answers']} | {w['p50_ms']} | {p99} | {w['max_ms']} | {w['not_202'] or ''}"
             f" | {seen} |"
         )
+    if r.get("pg_trace"):
+        lines += [
+            "",
+            "## PostgreSQL per window (`--pg-trace`, samples every 0.2 s; p99 shown for windows ≥ 100 ms)",
+            "",
+        ]
+        lines += pg_trace.markdown(r["pg_trace"], {w["from_s"]: w["p99_ms"] for w in ws if w["p99_ms"] >= 100})
     return "\n".join(lines) + "\n"
 
 
@@ -344,6 +359,7 @@ def main() -> int:
         "--py-spy-idle", action=argparse.BooleanOptionalAction, default=True, help="also sample waiting threads"
     )
     ap.add_argument("--out", default="soak")
+    ap.add_argument("--pg-trace", type=Path, help="PostgreSQL: sample the server every 0.2 s into this file")
     ap.add_argument(
         "--service-env", action="append", default=[], metavar="KEY=VALUE", help="add to the service's environment"
     )
