@@ -26,7 +26,7 @@ import structlog
 
 from edigate.clock import Clock
 from edigate.store.db import Database
-from edigate.store.schema import BODY_KEPT, events, messages
+from edigate.store.schema import events, messages, retention_watermark
 from edigate.store.states import DeliveryState, MessageState
 
 FINAL_STATES = (
@@ -41,16 +41,17 @@ PURGED_EVENT = "body_purged"
 log = structlog.get_logger()
 
 m = messages.c
+w = retention_watermark.c
+WATERMARK_JOB = "bodies"
 
 
 def purgeable(cutoff: datetime) -> sa.ColumnElement[bool]:
-    """The rows whose body may go now. The first two terms are the partial index `gw_messages_body_kept`
-    (rows still holding a body, by last change), written as its definition so that SQLite uses it: a pass
-    reads the bodies older than the cutoff, never the whole table."""
-    state = m.state.concat("")  # the same value, but no index on state competes with the partial index
+    """The rows whose body may go now (checked on each row of a batch, not an index: no index mentions
+    the body, so emptying it is a HOT update on PostgreSQL; schema.py)."""
+    state = m.state.concat("")  # the same value, but no index on state competes with gw_messages_updated
     return sa.and_(
-        sa.text(BODY_KEPT),
         m.updated_at < cutoff,
+        sa.func.length(m.body) > 0,
         m.delivery_state != DeliveryState.PENDING,
         sa.or_(state.in_(FINAL_STATES), sa.and_(state == MessageState.DELIVERED, m.ack_requested.is_(False))),
     )
@@ -75,13 +76,41 @@ BATCH_PAUSE_SECONDS = 0.02  # between transactions at least: the service's write
 WRITE_SHARE = 0.5
 
 
-def candidates(cutoff: datetime, after: tuple[datetime, int] | None, limit: int) -> sa.Select[Any]:
-    """The next `limit` purgeable rows in (updated_at, id) order after `after` (a range of the partial
-    index; the query the plan test pins)."""
-    stmt = sa.select(m.id, m.updated_at).where(purgeable(cutoff))
+Key = tuple[datetime, int]  # (updated_at, id): a position in gw_messages_updated
+
+
+def candidates(cutoff: datetime, after: Key | None, limit: int) -> sa.Select[Any]:
+    """The next `limit` rows changed before `cutoff`, in (updated_at, id) order after `after` (a range of
+    gw_messages_updated; the query the plan tests pin), each with whether its body may go now. A pass
+    starts at the watermark, so it reads only what changed since the last pass's cutoff."""
+    stmt = sa.select(m.id, m.updated_at, purgeable(cutoff).label("due")).where(m.updated_at < cutoff)
     if after is not None:
         stmt = stmt.where(sa.tuple_(m.updated_at, m.id) > sa.tuple_(*after))
     return stmt.order_by(m.updated_at, m.id).limit(limit)
+
+
+def due_count(cutoff: datetime, after: Key | None) -> sa.Select[Any]:
+    """How many bodies a pass from `after` would purge (the dry run)."""
+    stmt = sa.select(sa.func.count()).select_from(messages).where(purgeable(cutoff))
+    if after is not None:
+        stmt = stmt.where(sa.tuple_(m.updated_at, m.id) > sa.tuple_(*after))
+    return stmt
+
+
+async def read_watermark(database: Database) -> Key | None:
+    """Where the last pass got to; None (read from the start) when the store has no watermark row."""
+    async with database.engine.connect() as conn:
+        row = (await conn.execute(sa.select(w.updated_at, w.message_id).where(w.job == WATERMARK_JOB))).first()
+    return None if row is None else (row.updated_at, int(row.message_id))
+
+
+def advance(key: Key) -> sa.Update:
+    """Move the watermark forward to `key`, never back (two purges at once each only raise it)."""
+    return (
+        sa.update(retention_watermark)
+        .where(w.job == WATERMARK_JOB, sa.tuple_(w.updated_at, w.message_id) < sa.tuple_(*key))
+        .values(updated_at=key[0], message_id=key[1])
+    )
 
 
 async def purge_bodies(
@@ -111,23 +140,32 @@ async def purge_bodies(
         raise ValueError("retention days must be at least 1")
     cutoff = now - timedelta(days=days)
     started = time.perf_counter()
+    after = await read_watermark(database)
     if dry_run:
         async with database.engine.connect() as conn:
-            count = (
-                await conn.execute(sa.select(sa.func.count()).select_from(messages).where(purgeable(cutoff)))
-            ).scalar_one()
+            count = (await conn.execute(due_count(cutoff, after))).scalar_one()
         return PurgeResult(cutoff, days, int(count), True)
 
     purged = batches = 0
     writing = 0.0
-    after: tuple[datetime, int] | None = None
+    end: Key = (cutoff, 0)  # every row before the cutoff read: the watermark's next position
     while True:
         async with database.engine.connect() as conn:
             rows = (await conn.execute(candidates(cutoff, after, batch))).all()
-        if not rows:
-            break
-        after = (rows[-1].updated_at, rows[-1].id)
-        ids = [r.id for r in rows]
+        last = len(rows) < batch
+        reached = end if last else (rows[-1].updated_at, int(rows[-1].id))
+        ids = [r.id for r in rows if r.due]
+        if not ids:
+            # nothing to purge here (e.g. queued messages): no write, only the watermark at the end
+            if last:
+                if after is None or after < end:
+                    async with database.engine.begin() as conn:
+                        await conn.execute(advance(end))
+                break
+            after = reached
+            await asyncio.sleep(0)
+            continue
+        after = reached
         batch_started = time.perf_counter()
         async with database.engine.begin() as conn:
             if database.dialect == "sqlite":
@@ -149,13 +187,14 @@ async def purge_bodies(
                         for i in done
                     ],
                 )
+            await conn.execute(advance(reached))
         if database.dialect == "sqlite":
             await checkpoint(database)
         took = time.perf_counter() - batch_started
         writing += took
         purged += len(done)
         batches += 1
-        if len(rows) < batch:
+        if last:
             break
         await asyncio.sleep(max(pause, took * (1 - write_share) / write_share))
     if purged and database.dialect == "sqlite":
@@ -224,7 +263,8 @@ async def purge_periodically(
 async def _warm(database: Database, now: datetime, days: int) -> None:
     """The purge's candidate read once, read-only (the warm start's part of retention)."""
     try:
+        after = await read_watermark(database)  # the pass's first read, and its statement, from the watermark
         async with database.engine.connect() as conn:
-            await conn.execute(candidates(now - timedelta(days=max(days, 1)), None, 1))
+            await conn.execute(candidates(now - timedelta(days=max(days, 1)), after, 1))
     except Exception as exc:  # the pass itself reports a store that does not answer
         log.warning("retention_warm_failed", error=type(exc).__name__)

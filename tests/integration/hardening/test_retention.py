@@ -23,7 +23,7 @@ from edigate.store.crypto import ACTIVE_ENV, KEYS_ENV, BodyKeyring, key_id_of, m
 from edigate.store.db import Database
 from edigate.store.messages import MessageStore
 from edigate.store.model import GeneratedReceipt, IngestItem
-from edigate.store.retention import PURGED_EVENT, purge_bodies, purge_periodically
+from edigate.store.retention import PURGED_EVENT, purge_bodies, purge_periodically, read_watermark
 from edigate.store.schema import messages
 from edigate.tasks import cancel_and_wait
 from tests.unit.gateway.envelopes import HOSPITAL, MUNICIPALITY, envelope, positive_receipt
@@ -125,6 +125,32 @@ async def test_purge_only_final_bodies_past_retention_and_keep_metadata(world) -
 
     assert (await purge_bodies(db, clock.now, 30)).purged == 0  # idempotent
     assert (await purge_bodies(db, clock.now, 1)).purged == 2  # the recent one and its receipt
+
+
+async def test_a_pass_reads_on_from_its_watermark_and_misses_nothing_that_ends_later(world) -> None:
+    """A pass reads from where the last one stopped (issue 14: no partial index on the body, so a purge can be
+    a HOT update on PostgreSQL). What a pass went past unpurged, because it was still waiting for a receipt
+    or queued, is purged once it has ended and its retention has run out: ending it moved its last change."""
+    store, clock, db = world
+    ids = await build_history(store, clock)
+    assert (await purge_bodies(db, clock.now, 30)).purged == 4
+    assert await read_watermark(db) == (clock.now - timedelta(days=30), 0)
+    assert (await purge_bodies(db, clock.now, 30, dry_run=True)).purged == 0
+
+    clock.now = START + timedelta(days=41)  # the receipt comes late; the queued message goes dead
+    receipt = (await store.accept(IngestItem(positive_receipt("RWAIT", envelope("ENVWAIT", ("LWAIT",))), b"<rw/>"))).id
+    await store.mark_delivered([receipt], "test")  # type: ignore[list-item]
+    await store.record_failure(ids["pending"], "HTTP 500", None, dead=True)
+    assert (await store.get(ids["awaiting_receipt"]))["state"] == "acknowledged"  # type: ignore[index]
+
+    clock.now = START + timedelta(days=70)  # 29 days after: not yet
+    assert (await purge_bodies(db, clock.now, 30)).purged == 2  # only the recent pair of build_history
+    assert await body_of(db, ids["awaiting_receipt"]) == b"<w/>"
+    clock.now = START + timedelta(days=72)
+    assert (await purge_bodies(db, clock.now, 30)).purged == 3
+    assert await body_of(db, ids["awaiting_receipt"]) == b""
+    assert await body_of(db, ids["pending"]) == b""
+    assert await body_of(db, receipt) == b""  # type: ignore[arg-type]
 
 
 def test_body_days_from_config() -> None:

@@ -48,13 +48,13 @@ async def sweep_plans(url: str) -> list[Plan]:
 @pytest.mark.postgres
 def test_the_receipt_sweep_and_retention_read_an_index_with_a_custom_and_a_generic_plan(postgres_url: str) -> None:
     """No sequential scan; every read of gw_messages an index with an index condition: the sweep's partial
-    indexes by delivery time, retention's body_kept range, a batch's rows by id."""
+    indexes by delivery time, retention's range of gw_messages_updated from its watermark, a batch's rows by id."""
     problems = []
     for (what, statement), mode, plan in asyncio.run(sweep_plans(postgres_url)):
         text = "\n".join(plan)
         found = index_read_problems(plan)
-        if statement.lstrip().startswith("SELECT") and what == "retention" and "gw_messages_body_kept" not in text:
-            found.append("the candidates not a range of gw_messages_body_kept")
+        if statement.lstrip().startswith("SELECT") and what == "retention" and "gw_messages_updated" not in text:
+            found.append("the candidates not a range of gw_messages_updated")
         if what == "receipt sweep" and not any(i in text for i in ("awaiting_receipt", "overdue_unalerted")):
             found.append("not a read of the sweep's partial index")
         if found:
