@@ -10,7 +10,8 @@ beside saturating OIOXML.
 
     .venv/bin/python bench/bench_fhir_beside_ab.py --variant base=nice10:normal \\
         --variant batch=nice10:batch --variant serial=nice10:batch:-XX:+UseSerialGC [--rounds 3] [--seconds 15]
-Variant: LABEL=nice<N>:<normal|batch|idle>[:JVM-OPTION[,JVM-OPTION...]]. Writes bench/results/NAME.json/.md.
+Variant: LABEL=nice<N>:<normal|batch|idle>[@CPUS][:JVM-OPTION[,JVM-OPTION...]] (`@1`: the JVM bound to CPU 1
+with taskset, `@0,1` to both). Writes bench/results/NAME.json/.md.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Variant:
     niceness: int
     scheduling: str
     java_options: tuple[str, ...]
+    cpus: str = ""
     validator: Validator | None = None
     base: str = ""
     gw_pid: int = 0
@@ -55,9 +57,10 @@ def parse_variant(text: str) -> Variant:
     label, _, spec = text.partition("=")
     parts = spec.split(":", 2)
     if len(parts) < 2 or not parts[0].startswith("nice"):
-        raise SystemExit(f"--variant {text!r}: LABEL=nice<N>:<normal|batch|idle>[:JVM-OPTION,...]")
+        raise SystemExit(f"--variant {text!r}: LABEL=nice<N>:<normal|batch|idle>[@CPUS][:JVM-OPTION,...]")
     options = tuple(o for o in (parts[2].split(",") if len(parts) == 3 else []) if o)
-    return Variant(label, int(parts[0][4:]), parts[1], options)
+    policy, _, cpus = parts[1].partition("@")
+    return Variant(label, int(parts[0][4:]), policy, options, cpus)
 
 
 def main() -> int:
@@ -78,7 +81,14 @@ def main() -> int:
         tmpdir = Path(tmp)
         for v in variants:
             v.validator = start_validator(
-                PACKAGES, 2, v.java_options, args.jar, tmpdir / f"{v.label}-validator.log", v.niceness, v.scheduling
+                PACKAGES,
+                2,
+                v.java_options,
+                args.jar,
+                tmpdir / f"{v.label}-validator.log",
+                v.niceness,
+                v.scheduling,
+                v.cpus,
             )
             stack.callback(v.validator.stop)
             port = free_port()
@@ -170,7 +180,8 @@ def main() -> int:
         s = [r["slowdown"] for r in v.rounds]
         med = statistics.median
         summary = {
-            "variant": f"nice {v.niceness}, {v.scheduling}, {' '.join(v.java_options) or 'default JVM options'}",
+            "variant": f"nice {v.niceness}, {v.scheduling}, {' '.join(v.java_options) or 'default JVM options'}"
+            + (f", CPUs {v.cpus}" if v.cpus else ""),
             "bare_msgs_per_s": v.bare["msgs_per_s"],
             "bare_jvm_cpu_ms": v.bare["jvm_cpu_ms_per_validation"],
             "alone_median": med(a),

@@ -150,6 +150,7 @@ def start_validator(
     log: Path | None = None,
     niceness: int = 0,
     scheduling: str = "normal",
+    cpus: str = "",
 ) -> Validator:
     """Start the validator JVM and wait for READY; its stdin is a pipe this process holds, so a benchmark
     that is killed takes the JVM with it (where the build has the parent-death watch)."""
@@ -158,6 +159,8 @@ def start_validator(
     cmd = ["java", *java_options, "-jar", str(jar), "--packages", str(packages), "--port", "0"]
     cmd += ["--threads", str(threads), *standard_args(STANDARDS)]
     cmd = [*priority_prefix(niceness, scheduling), *cmd]  # as edigate's supervisor runs it
+    if cpus:  # CPU affinity (taskset execs, same pid; every JVM thread inherits it)
+        cmd = ["taskset", "-c", cpus, *cmd]
     if has_parent_watch(jar):
         cmd.append("--exit-on-stdin-eof")
     t0 = time.monotonic()

@@ -57,3 +57,36 @@ def test_a_reference_targets_validation_is_reused_within_a_message(fhir_validato
     assert errors == []
     assert after["reference_targets_validated"] > before["reference_targets_validated"]
     assert after["reference_targets_reused"] > before["reference_targets_reused"]
+
+
+XHTML = 'xmlns="http://www.w3.org/1999/xhtml"'
+NARRATIVES = {  # Patient.text.div -> the narrative's error diagnostics the unchanged engine gives
+    "allowed": (f'<div {XHTML}><table border="1"><tr><td colspan="2">a</td></tr></table></div>', []),
+    "element": (f"<div {XHTML}><script>x</script></div>", ["txt-1", "Invalid element name in the XHTML ('script')"]),
+    "attribute": (
+        f'<div {XHTML}><p onclick="x">a</p></div>',
+        ["txt-1", "Invalid attribute name in the XHTML ('onclick' on 'p')"],
+    ),
+    "entities": (  # HTML's named entities are known to the parser, and not allowed in FHIR's XHTML
+        f"<div {XHTML}><p>S&oslash;ren &AElig; &rarr;</p></div>",
+        [f"Invalid entity in the XHTML ('&{e};')" for e in ("oslash", "AElig", "rarr")],
+    ),
+}
+
+
+def narrative_errors(url: str, div: str) -> list[str]:
+    doc = json.loads(example_named("Bundle-0d5b3c18").body)
+    patient = next(e["resource"] for e in doc["entry"] if e["resource"]["resourceType"] == "Patient")
+    patient["text"]["div"] = div
+    body = json.dumps(doc).encode()
+    issues = verdict(json.loads(post(url, "/validate?standard=CareCommunication", body, "application/fhir+json")))
+    return [("txt-1" if "txt-1" in d else d) for s, _, _, e, d in issues if s in ERROR and e.endswith("text.div")]
+
+
+def test_narratives_are_judged_alike_by_every_parser(fhir_validator_url: str) -> None:
+    """The engine makes an XHTML parser per narrative; edigate's build fills the parser's tables (allowed
+    elements and attributes, HTML's named entities) once and shares them. Each table decides one of these
+    verdicts, recorded from the unchanged engine; in alternation, many parsers later, they stay the same."""
+    for _ in range(3):
+        for name, (div, expected) in NARRATIVES.items():
+            assert narrative_errors(fhir_validator_url, div) == expected, name
