@@ -98,7 +98,7 @@ class WalCheckpointer:
         if frames > self.restart_frames:
             busy, frames, copied = self._conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
             self.restarts += 1
-            log.info(
+            log.warning(  # it held writers back: a stall, shown at the service's usual level
                 "wal_checkpoint_restart", frames=frames, busy=busy, ms=round((time.perf_counter() - started) * 1000)
             )
         self.checkpoints += 1
