@@ -143,7 +143,7 @@ class WalCheckpointer:
                 break
         wait_ms = CEILING_WAIT_MS if frames > self.ceiling_frames else RESTART_WAIT_MS
         self._conn.execute(f"PRAGMA busy_timeout={wait_ms}")
-        started = time.perf_counter()
+        started, copied_before = time.perf_counter(), copied
         busy, frames, copied = self._conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
         held_ms = (time.perf_counter() - started) * 1000
         self.restarts += 1
@@ -151,6 +151,12 @@ class WalCheckpointer:
         self.last_restart_ms = held_ms
         self.longest_restart_ms = max(self.longest_restart_ms, held_ms)
         log.warning(  # it held writers back, if only for a few ms: shown at the service's usual level
-            "wal_checkpoint_restart", frames=frames, busy=busy, ms=round(held_ms, 1), catch_up=rounds, wait_ms=wait_ms
+            "wal_checkpoint_restart",
+            frames=frames,
+            busy=busy,
+            ms=round(held_ms, 1),
+            copied=copied - copied_before,  # what it copied and synced itself, holding the writers if not busy
+            catch_up=rounds,
+            wait_ms=wait_ms,
         )
         return int(busy), int(frames), int(copied)
