@@ -12,16 +12,17 @@ connection, in its own thread: PASSIVE waits for no reader or writer and no one 
 releases the GIL meanwhile). Commands run beside the service (`edigate purge`, the CLI) keep SQLite's
 default, so their writes are checkpointed even when no service runs.
 
-PASSIVE alone never lets the WAL start again from its first frame under steady writes: a writer does that
-only when its transaction begins with every frame already copied back, and a PASSIVE round (copy + fsync of
-the database file, 30-100 ms at 300 msg/s) always ends after the next commit (bench/bench_wal_restart.py:
-0 restarts in 20 s, the WAL at 67,000 frames). So past RESTART_FRAMES the thread runs a RESTART, which holds
-every writer from the moment it has the write lock until it has copied, synced and waited for the readers.
-Measured, a RESTART straight after one PASSIVE held writers 75-130 ms (the soak: a stall every 2 s). The
-thread therefore first catches up with more PASSIVE rounds, each shorter than the one before, until the
-RESTART has only a commit or two left to copy, and the RESTART waits at most RESTART_WAIT_MS for the writer
-of the moment and for readers still on an older snapshot: busy, it is tried again the next second. Only a
-WAL past CEILING_FRAMES gets a RESTART that waits as long as it takes, so the WAL stays bounded.
+PASSIVE alone hardly ever lets the WAL start again from its first frame under steady writes: a writer does
+that only when its transaction begins with every frame already copied back, and a PASSIVE round (copy + fsync
+of the database file, 30-100 ms at 300 msg/s) nearly always ends after the next commit (bench/bench_wal_restart.py:
+0 times in 20 s, the WAL at 67,000 frames; the 300 s soak: 3 times). So past RESTART_FRAMES the thread runs a
+RESTART, which holds every writer from the moment it has the write lock until it has copied and synced what
+is left and the readers on an older snapshot are gone. Straight after one PASSIVE, with a 2 s wait, that held
+writers 75-140 ms (bench_wal_restart) and in the soak up to 1.6 s. The thread therefore first catches up with
+more PASSIVE rounds, each shorter than the one before, until the RESTART has only a commit or two left to
+copy, and the RESTART waits at most RESTART_WAIT_MS for the writer of the moment and for those readers:
+busy, it is tried again the next second (soak: RESTARTs 0-36 ms, p50 5 ms; 11 of 84 busy). Only a WAL past
+CEILING_FRAMES gets a RESTART that waits as long as it takes, so the WAL stays bounded.
 """
 
 from __future__ import annotations
@@ -141,6 +142,8 @@ class WalCheckpointer:
             new, frames, copied = now - copied, now, copied_now
             if new <= CAUGHT_UP_FRAMES:
                 break
+        if frames <= self.restart_frames:  # a writer started the WAL again meanwhile (soak: 3 of 84 times)
+            return 0, frames, copied
         wait_ms = CEILING_WAIT_MS if frames > self.ceiling_frames else RESTART_WAIT_MS
         self._conn.execute(f"PRAGMA busy_timeout={wait_ms}")
         started, copied_before = time.perf_counter(), copied
