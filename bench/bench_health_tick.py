@@ -34,9 +34,12 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.bench_scale import T_END, loadavg, pg_admin  # noqa: E402
-from bench.probe import run_json  # noqa: E402
+from bench.bench_scale import T_END, pg_admin  # noqa: E402
 from bench.results_file import write_results  # noqa: E402
+
+
+def loadavg() -> list[str]:
+    return Path("/proc/loadavg").read_text().split()[:3]
 
 
 async def probe(url: str, repeat: int) -> dict[str, Any]:
@@ -90,6 +93,8 @@ async def probe(url: str, repeat: int) -> dict[str, Any]:
 
 def run_in(src: Path, *args: str) -> dict[str, Any]:
     """This script's `probe`, or bench_scale's `fill`, in another process importing edigate from `src`."""
+    from bench.probe import run_json  # not at the top: a probe process imports bench from `src`
+
     script = Path(__file__).resolve() if args[0] == "probe" else REPO / "bench" / "bench_scale.py"
     return run_json(script, [*args, "--src", str(src)], src=src, path=[src, REPO], timeout=3600)
 

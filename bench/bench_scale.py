@@ -53,7 +53,6 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.probe import run_json  # noqa: E402
 from bench.results_file import RESULTS, write_results  # noqa: E402
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -306,6 +305,8 @@ async def storage(db: Any) -> dict[str, Any]:
 
 def run_in(src: Path, *args: str) -> dict[str, Any]:
     """This script's `fill` or `probe` in another process, importing edigate (and tests) from `src`."""
+    from bench.probe import run_json  # not at the top: a probe process imports bench from `src`
+
     return run_json(Path(__file__).resolve(), [*args, "--src", str(src)], src=src, path=[src], timeout=7200)
 
 

@@ -32,8 +32,6 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.bench_scale import bench_lock, loadavg  # noqa: E402
-from bench.probe import run_json  # noqa: E402
-from bench.results_file import write_results  # noqa: E402
 
 NOW = datetime(2026, 12, 6, 22, 0, tzinfo=UTC)
 PER_TICK = 1_500  # five seconds at 300 msg/s
@@ -108,10 +106,14 @@ async def probe(url: str, ticks: int) -> dict[str, Any]:
 
 def run_probe(src: Path, url: str, ticks: int) -> dict[str, Any]:
     """This script's `probe` in another process, importing edigate from `src` (and the tests' rows from here)."""
+    from bench.probe import run_json  # not at the top: a probe process imports bench from `src`
+
     return run_json(Path(__file__).resolve(), ["probe", url, str(ticks)], src=src, path=[src, REPO], timeout=1800)
 
 
 def main() -> int:
+    from bench.results_file import write_results  # the driver's: a probe process imports bench from `src`
+
     if len(sys.argv) > 1 and sys.argv[1] == "probe":
         print(json.dumps(asyncio.run(probe(sys.argv[2], int(sys.argv[3])))))
         return 0

@@ -2,7 +2,8 @@
 
 Before and after trees are measured side by side: each probe runs in its own interpreter (PYTHONPATH names
 the tree), so no module of one tree is imported into the other's run. The probe prints its figures as a
-JSON object on its last stdout line.
+JSON object on its last stdout line. A probe script imports this module in its driver code only, not at
+its top: the probe process has the measured tree first on its path, and an older tree's bench/ lacks it.
 """
 
 from __future__ import annotations
