@@ -92,24 +92,11 @@ async def probe(url: str, repeat: int) -> dict[str, Any]:
 
 
 def run_in(src: Path, *args: str) -> dict[str, Any]:
-    import os
-    import subprocess
+    """This script's `probe`, or bench_scale's `fill`, in another process importing edigate from `src`."""
+    from bench.probe import run_json  # not at the top: a probe process imports bench from `src`
 
-    env = {**os.environ, "PYTHONPATH": f"{src}:{REPO}"}
     script = Path(__file__).resolve() if args[0] == "probe" else REPO / "bench" / "bench_scale.py"
-    proc = subprocess.run(
-        [sys.executable, str(script), *args, "--src", str(src)],
-        cwd=src,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-    )
-    if proc.returncode != 0:
-        log = Path(tempfile.gettempdir()) / f"bench_health_tick-{args[0]}-{uuid.uuid4().hex[:6]}.log"
-        log.write_text(proc.stderr, encoding="utf-8")
-        raise RuntimeError(f"{args[0]} in {src} failed (whole log: {log}):\n{proc.stderr[-3000:]}")
-    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return run_json(script, [*args, "--src", str(src)], src=src, path=[src, REPO], timeout=3600)
 
 
 def merged(runs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -36,10 +36,8 @@ import fcntl
 import functools
 import hashlib
 import json
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -307,18 +305,9 @@ async def storage(db: Any) -> dict[str, Any]:
 
 def run_in(src: Path, *args: str) -> dict[str, Any]:
     """This script's `fill` or `probe` in another process, importing edigate (and tests) from `src`."""
-    env = {**os.environ, "PYTHONPATH": str(src)}
-    proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), *args, "--src", str(src)],
-        cwd=src,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=7200,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"{args[0]} in {src} failed:\n{proc.stderr[-3000:]}")
-    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+    from bench.probe import run_json  # not at the top: a probe process imports bench from `src`
+
+    return run_json(Path(__file__).resolve(), [*args, "--src", str(src)], src=src, path=[src], timeout=7200)
 
 
 def pg_admin(sql: str) -> None:

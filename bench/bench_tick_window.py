@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.bench_scale import bench_lock  # noqa: E402
+from bench.bench_scale import bench_lock, loadavg  # noqa: E402
 
 NOW = datetime(2026, 12, 6, 22, 0, tzinfo=UTC)
 PER_TICK = 1_500  # five seconds at 300 msg/s
@@ -106,25 +105,15 @@ async def probe(url: str, ticks: int) -> dict[str, Any]:
 
 
 def run_probe(src: Path, url: str, ticks: int) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": f"{src}:{REPO}"}
-    proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "probe", url, str(ticks)],
-        cwd=src,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"probe in {src} failed:\n{proc.stderr[-3000:]}")
-    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+    """This script's `probe` in another process, importing edigate from `src` (and the tests' rows from here)."""
+    from bench.probe import run_json  # not at the top: a probe process imports bench from `src`
 
-
-def loadavg() -> list[str]:
-    return Path("/proc/loadavg").read_text().split()[:3]
+    return run_json(Path(__file__).resolve(), ["probe", url, str(ticks)], src=src, path=[src, REPO], timeout=1800)
 
 
 def main() -> int:
+    from bench.results_file import write_results  # the driver's: a probe process imports bench from `src`
+
     if len(sys.argv) > 1 and sys.argv[1] == "probe":
         print(json.dumps(asyncio.run(probe(sys.argv[2], int(sys.argv[3])))))
         return 0
@@ -152,8 +141,6 @@ def main() -> int:
                         copy.unlink()
                 load1 = loadavg()
             result["sizes"][str(size)] = {"load_average": [load0, load1], **per}
-    out = REPO / "bench" / "results" / args.out
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     lines = [
         "# Health tick with the last hour's healthy traffic (SQLite, bench/bench_tick_window.py)",
         "",
@@ -168,7 +155,7 @@ def main() -> int:
             ts = [t for p in r[name] for t in p["times_ms"]]
             la = f"{' '.join(r['load_average'][0])} → {' '.join(r['load_average'][1])}"
             lines.append(f"| {int(size):,} | {name} | {statistics.median(ts):.1f} | {max(ts):.1f} | {la} |")
-    (out.with_suffix(".md")).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_results(args.out, result, "\n".join(lines))
     print("\n".join(lines))
     return 0
 

@@ -18,6 +18,18 @@ from pathlib import Path
 from tests.harness.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
+WALL_FACTOR = 6  # a start's wall-time limit, in multiples of its CPU budget
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process so far (0 once it is gone: its exit is seen elsewhere)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rpartition(")")[2].split()  # after the command name, which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 @dataclass
@@ -57,9 +69,16 @@ class Service:
         return self
 
     def wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc is not None
+        """Until /healthz answers 200, or the service has spent `timeout` seconds of CPU without answering.
+
+        CPU seconds, not wall seconds: a start needs about the same work each time, but on a shared, loaded
+        machine it gets a fraction of a core and its wall time stretches (the health world's start, niced beside
+        two busy loops at load 5-6, took 43 s; a 30 s wall limit failed it). A start that waits without working (a lock,
+        a port) ends at WALL_FACTOR times `timeout` of wall time.
+        """
+        assert self.proc is not None
+        started = time.monotonic()
+        while (spent := cpu_seconds(self.proc.pid)) < timeout and time.monotonic() - started < WALL_FACTOR * timeout:
             if self.proc.poll() is not None:
                 tail = self.log_path.read_text(errors="replace")[-4000:]
                 raise RuntimeError(f"edigate exited with {self.proc.returncode}:\n{tail}")
@@ -71,7 +90,10 @@ class Service:
                 pass
             time.sleep(0.1)
         tail = self.log_path.read_text(errors="replace")[-4000:]
-        raise TimeoutError(f"edigate not healthy after {timeout}s:\n{tail}")
+        waited = time.monotonic() - started
+        raise TimeoutError(
+            f"edigate not healthy after {spent:.1f} s of CPU (budget {timeout}), {waited:.1f} s:\n{tail}"
+        )
 
     def stop(self, timeout: float = 15.0) -> int | None:
         if self.proc is None or self.proc.poll() is not None:

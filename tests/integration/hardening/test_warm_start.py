@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,15 +57,6 @@ class CompiledNow:
 
     def __exit__(self, *_: object) -> None:
         sa.event.remove(self.engine, "before_cursor_execute", self._seen)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    rec = Receiver().start()
-    try:
-        yield rec
-    finally:
-        rec.stop()
 
 
 async def test_the_first_message_after_a_start_compiles_nothing(tmp_path: Path, receiver: Receiver) -> None:
