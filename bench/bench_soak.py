@@ -86,7 +86,9 @@ def received(port: int) -> int:
         return int(json.loads(resp.read())["received"])
 
 
-async def soak(url: str, rate: float, seconds: float, svc_pid: int, receiver_port: int) -> dict[str, Any]:
+async def soak(
+    url: str, rate: float, seconds: float, svc_pid: int, receiver_port: int, wal: Path | None = None
+) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/xml"}
     messages = Messages()
     answers = Answers()
@@ -108,6 +110,8 @@ async def soak(url: str, rate: float, seconds: float, svc_pid: int, receiver_por
                     "load_average": loadavg(),
                 }
             )
+            if wal is not None:  # SQLite: the WAL file's size (it only grows until a restart lets it be reused)
+                samples[-1]["wal_mb"] = round(wal.stat().st_size / 1e6, 1) if wal.exists() else 0.0
             print(f"  {samples[-1]}", flush=True)
             await asyncio.sleep(max(0.0, SAMPLE * len(samples) - (time.perf_counter() - t0)))
 
@@ -205,9 +209,10 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 if args.pg_trace and args.dialect == "postgresql"
                 else contextlib.nullcontext()
             )
+            wal = Path(url.removeprefix("sqlite:///") + "-wal") if args.dialect == "sqlite" else None
             with trace:
                 run_ = asyncio.run(
-                    soak(f"http://127.0.0.1:{port}/api/v1/messages", args.rate, args.seconds, svc.pid, rport)
+                    soak(f"http://127.0.0.1:{port}/api/v1/messages", args.rate, args.seconds, svc.pid, rport, wal)
                 )
             result["load_average_after"] = loadavg()
             result["rss_mb_at_end"] = rss_mb(svc.pid)
@@ -232,6 +237,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     result["p99_ms"] = round(percentile(lat, 0.99) * 1000, 1)
     result["windows"] = windows(answers)
     result["traced"] = traced(text, result["started_unix"])
+    result["wal_checkpoint_restart_summary"] = restart_summary(result["traced"])
     if args.pg_trace and args.dialect == "postgresql":
         result["pg_trace"] = pg_trace.summarise(args.pg_trace, result["started_unix"])
     if args.n:
@@ -269,6 +275,22 @@ def traced(log_text: str, started_unix: float) -> list[dict[str, Any]]:
             fields = {k: v for k, v in event.items() if k not in ("timestamp", "level", "logger")}
             out.append({"at_s": round(at, 2), **fields})
     return out
+
+
+def restart_summary(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The checkpoint thread's RESTARTs: how many, how many found readers or a writer (busy), their `ms`
+    (up to commit fe7fe89 a whole round, PASSIVE + RESTART; since, the RESTART's own: what writers waited at most)."""
+    restarts = [e for e in events if e.get("event") == "wal_checkpoint_restart"]
+    ms = sorted(float(e["ms"]) for e in restarts)
+    return {
+        "count": len(restarts),
+        "busy": sum(1 for e in restarts if e.get("busy")),
+        "p50_ms": round(percentile(ms, 0.5), 1) if ms else None,
+        "p99_ms": round(percentile(ms, 0.99), 1) if ms else None,
+        "max_ms": max(ms, default=None),
+        "over_20_ms": sum(1 for m in ms if m > 20),
+        "largest_frames": max((int(e["frames"]) for e in restarts), default=None),
+    }
 
 
 def gc_pauses(log_text: str) -> dict[str, Any]:
@@ -313,6 +335,8 @@ def report(r: dict[str, Any]) -> str:
         f"- Garbage collection: the service's pauses over 50 ms {r['service_gc_pauses']}; the sender's own"
         f" {r['sender_gc']} (the sender's pauses count as latency); WAL checkpoint restarts"
         f" {r.get('wal_checkpoint_restarts', '–')}",
+        f"- WAL checkpoint RESTARTs: {r.get('wal_checkpoint_restart_summary', '–')}; WAL file MB every 30 s:"
+        f" {[s.get('wal_mb') for s in r['samples']]}",
         "",
         "Every 30 s:",
         "",

@@ -1,0 +1,139 @@
+"""The WAL checkpoint thread's RESTART holds writers only briefly, and the WAL still starts again (issue 14).
+
+A RESTART checkpoint holds every writer of the file while it waits for readers on an older snapshot; in the
+300 msg/s soak one ran every ~2 s (waiting up to 2 s) and held commits 5-250 ms. Here a real SQLite file, a
+reader holding an old snapshot and a writer committing back to back in a thread of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from edigate.store.wal_checkpoint import RESTART_WAIT_MS, WalCheckpointer
+
+#: what a commit may wait for a RESTART at most, with room for a loaded 2-core machine (it waited ~2,000 ms)
+WRITER_HELD_MS = 300
+
+
+def connect(db_file: Path) -> sqlite3.Connection:
+    """A connection as the service's: WAL, no checkpoint in its commits, a long busy timeout."""
+    conn = sqlite3.connect(db_file, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+    return conn
+
+
+def write(conn: sqlite3.Connection, rows: int) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany("INSERT INTO t (body) VALUES (?)", ((os.urandom(3000),) for _ in range(rows)))
+    conn.execute("COMMIT")
+
+
+@pytest.fixture
+def db_file(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "wal.db"
+    conn = connect(path)
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)")
+    conn.close()
+    yield path
+
+
+class Writer:
+    """Commits one row back to back until stopped; the longest commit (BEGIN IMMEDIATE to COMMIT's end)."""
+
+    def __init__(self, db_file: Path) -> None:
+        self.conn = connect(db_file)
+        self.longest_ms = 0.0
+        self.commits = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            began = time.perf_counter()
+            write(self.conn, 1)
+            self.longest_ms = max(self.longest_ms, (time.perf_counter() - began) * 1000)
+            self.commits += 1
+
+    def __enter__(self) -> Writer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        time.sleep(0.05)  # a few commits after the checkpoint too
+        self._stop.set()
+        self._thread.join()
+        self.conn.close()
+
+
+def reader_on_old_snapshot(db_file: Path) -> sqlite3.Connection:
+    """A read transaction left open (a slow reader), then more writes, so that its snapshot is older."""
+    reader = connect(db_file)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM t").fetchone()
+    conn = connect(db_file)
+    write(conn, 100)
+    conn.close()
+    return reader
+
+
+def frames_now(checkpointer: WalCheckpointer) -> int:
+    return checkpointer._passive()[1]
+
+
+def test_a_restart_waits_for_an_old_reader_only_briefly_and_restarts_once_it_left(db_file: Path) -> None:
+    checkpointer = WalCheckpointer(str(db_file), interval=3600, restart_frames=100)
+    checkpointer._open()
+    try:
+        conn = connect(db_file)
+        write(conn, 200)  # past restart_frames
+        reader = reader_on_old_snapshot(db_file)
+
+        with Writer(db_file) as writer:
+            time.sleep(0.02)
+            began = time.perf_counter()
+            busy, frames, _ = checkpointer.checkpoint()
+            took_ms = (time.perf_counter() - began) * 1000
+        assert frames > 300 and writer.commits > 0
+        assert writer.longest_ms < WRITER_HELD_MS, (writer.longest_ms, took_ms)
+        assert busy == 1 and checkpointer.restarts_busy == 1  # the reader kept it from starting the WAL again
+        assert checkpointer.longest_restart_ms < RESTART_WAIT_MS + WRITER_HELD_MS, checkpointer.longest_restart_ms
+
+        reader.execute("COMMIT")  # the reader leaves: the next round restarts the WAL
+        busy, _, _ = checkpointer.checkpoint()
+        assert busy == 0
+        write(conn, 1)
+        assert frames_now(checkpointer) < 20  # the WAL started again from its first frame
+        reader.close()
+        conn.close()
+    finally:
+        checkpointer._close()
+
+
+def test_past_the_ceiling_a_restart_waits_for_the_reader(db_file: Path) -> None:
+    """A WAL past `ceiling_frames` is restarted even if that means waiting for a slow reader: it stays bounded."""
+    checkpointer = WalCheckpointer(str(db_file), interval=3600, restart_frames=100, ceiling_frames=150)
+    checkpointer._open()
+    try:
+        conn = connect(db_file)
+        write(conn, 200)
+        reader = reader_on_old_snapshot(db_file)
+        threading.Timer(0.3, reader.execute, ("COMMIT",)).start()  # the reader leaves after 300 ms
+        began = time.perf_counter()
+        busy, _, _ = checkpointer.checkpoint()
+        assert busy == 0 and time.perf_counter() - began >= 0.25
+        write(conn, 1)
+        assert frames_now(checkpointer) < 20
+        reader.close()
+        conn.close()
+    finally:
+        checkpointer._close()
