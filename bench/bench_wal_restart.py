@@ -38,21 +38,13 @@ if str(REPO) not in sys.path:
 from bench.loadgen import percentile  # noqa: E402
 from bench.results_file import write_results  # noqa: E402
 from edigate.store.wal_checkpoint import WalCheckpointer  # noqa: E402
+from tests.harness.sqlite_wal import connect_like_service  # noqa: E402
 
 BODY = os.urandom(300).hex().encode()
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA busy_timeout=10000")
-    conn.execute("PRAGMA wal_autocheckpoint=0")
-    return conn
-
-
 def fill(path: Path, n: int) -> None:
-    conn = connect(path)
+    conn = connect_like_service(path)
     conn.execute("CREATE TABLE m (id INTEGER PRIMARY KEY, k TEXT NOT NULL, state INTEGER NOT NULL, body BLOB)")
     conn.execute("CREATE INDEX m_k ON m (k)")
     conn.execute("CREATE INDEX m_state ON m (state, id)")
@@ -78,7 +70,7 @@ class Run:
         self.service: dict[str, Any] = {}
 
     def writer(self) -> None:
-        conn, a = connect(self.path), self.args
+        conn, a = connect_like_service(self.path), self.args
         t0, k, top = time.perf_counter(), 0, self.n
         while not self.stop.is_set():
             delay = t0 + k / a.rate - time.perf_counter()
@@ -97,7 +89,7 @@ class Run:
         conn.close()
 
     def reader(self) -> None:
-        conn = connect(self.path)
+        conn = connect_like_service(self.path)
         while not self.stop.is_set():
             conn.execute("SELECT id, body FROM m WHERE id > ? LIMIT 20", (random.randint(1, self.n),)).fetchall()
             self.reads += 1

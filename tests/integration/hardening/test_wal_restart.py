@@ -17,19 +17,10 @@ from pathlib import Path
 import pytest
 
 from edigate.store.wal_checkpoint import RESTART_WAIT_MS, WalCheckpointer
+from tests.harness.sqlite_wal import connect_like_service
 
 #: what a commit may wait for a RESTART at most, with room for a loaded 2-core machine (it waited ~2,000 ms)
 WRITER_HELD_MS = 300
-
-
-def connect(db_file: Path) -> sqlite3.Connection:
-    """A connection as the service's: WAL, no checkpoint in its commits, a long busy timeout."""
-    conn = sqlite3.connect(db_file, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA busy_timeout=10000")
-    conn.execute("PRAGMA wal_autocheckpoint=0")
-    return conn
 
 
 def write(conn: sqlite3.Connection, rows: int) -> None:
@@ -41,7 +32,7 @@ def write(conn: sqlite3.Connection, rows: int) -> None:
 @pytest.fixture
 def db_file(tmp_path: Path) -> Iterator[Path]:
     path = tmp_path / "wal.db"
-    conn = connect(path)
+    conn = connect_like_service(path)
     conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)")
     conn.close()
     yield path
@@ -51,7 +42,7 @@ class Writer:
     """Commits one row back to back until stopped; the longest commit (BEGIN IMMEDIATE to COMMIT's end)."""
 
     def __init__(self, db_file: Path) -> None:
-        self.conn = connect(db_file)
+        self.conn = connect_like_service(db_file)
         self.longest_ms = 0.0
         self.commits = 0
         self._stop = threading.Event()
@@ -77,10 +68,10 @@ class Writer:
 
 def reader_on_old_snapshot(db_file: Path) -> sqlite3.Connection:
     """A read transaction left open (a slow reader), then more writes, so that its snapshot is older."""
-    reader = connect(db_file)
+    reader = connect_like_service(db_file)
     reader.execute("BEGIN")
     reader.execute("SELECT count(*) FROM t").fetchone()
-    conn = connect(db_file)
+    conn = connect_like_service(db_file)
     write(conn, 100)
     conn.close()
     return reader
@@ -94,7 +85,7 @@ def test_a_restart_waits_for_an_old_reader_only_briefly_and_restarts_once_it_lef
     checkpointer = WalCheckpointer(str(db_file), interval=3600, restart_frames=100)
     checkpointer._open()
     try:
-        conn = connect(db_file)
+        conn = connect_like_service(db_file)
         write(conn, 200)  # past restart_frames
         reader = reader_on_old_snapshot(db_file)
 
@@ -124,7 +115,7 @@ def test_past_the_ceiling_a_restart_waits_for_the_reader(db_file: Path) -> None:
     checkpointer = WalCheckpointer(str(db_file), interval=3600, restart_frames=100, ceiling_frames=150)
     checkpointer._open()
     try:
-        conn = connect(db_file)
+        conn = connect_like_service(db_file)
         write(conn, 200)
         reader = reader_on_old_snapshot(db_file)
         threading.Timer(0.3, reader.execute, ("COMMIT",)).start()  # the reader leaves after 300 ms
