@@ -39,7 +39,8 @@ def db_file(tmp_path: Path) -> Iterator[Path]:
 
 
 class Writer:
-    """Commits one row back to back until stopped; the longest commit (BEGIN IMMEDIATE to COMMIT's end)."""
+    """Commits one row back to back until stopped; the longest wait for the write lock (BEGIN IMMEDIATE),
+    which is what a RESTART holds, without the commit's own fsync (a loaded disk's, not the checkpointer's)."""
 
     def __init__(self, db_file: Path) -> None:
         self.conn = connect_like_service(db_file)
@@ -51,8 +52,10 @@ class Writer:
     def _run(self) -> None:
         while not self._stop.is_set():
             began = time.perf_counter()
-            write(self.conn, 1)
+            self.conn.execute("BEGIN IMMEDIATE")
             self.longest_ms = max(self.longest_ms, (time.perf_counter() - began) * 1000)
+            self.conn.execute("INSERT INTO t (body) VALUES (?)", (os.urandom(3000),))
+            self.conn.execute("COMMIT")
             self.commits += 1
 
     def __enter__(self) -> Writer:
@@ -105,6 +108,30 @@ def test_a_restart_waits_for_an_old_reader_only_briefly_and_restarts_once_it_lef
         write(conn, 1)
         assert frames_now(checkpointer) < 20  # the WAL started again from its first frame
         reader.close()
+        conn.close()
+    finally:
+        checkpointer._close()
+
+
+def test_a_restart_that_cannot_get_the_write_lock_reports_the_wal_it_left(db_file: Path) -> None:
+    """A writer in the middle of its transaction past the RESTART's short wait: SQLite answers busy with no WAL
+    figures (-1); the checkpointer reports the WAL as its catch-up left it and restarts it the next round."""
+    checkpointer = WalCheckpointer(str(db_file), interval=3600, restart_frames=100)
+    checkpointer._open()
+    try:
+        conn = connect_like_service(db_file)
+        write(conn, 200)
+        holder = connect_like_service(db_file)
+        holder.execute("BEGIN IMMEDIATE")  # holds the write lock through the RESTART's 10 ms
+        busy, frames, copied = checkpointer.checkpoint()
+        assert busy == 1 and checkpointer.restarts_busy == 1
+        assert frames > 100 and copied == frames  # the caught-up WAL, not SQLite's -1
+        holder.execute("ROLLBACK")
+        busy, _, _ = checkpointer.checkpoint()
+        assert busy == 0
+        write(conn, 1)
+        assert frames_now(checkpointer) < 20
+        holder.close()
         conn.close()
     finally:
         checkpointer._close()
