@@ -146,9 +146,11 @@ class WalCheckpointer:
             return 0, frames, copied
         wait_ms = CEILING_WAIT_MS if frames > self.ceiling_frames else RESTART_WAIT_MS
         self._conn.execute(f"PRAGMA busy_timeout={wait_ms}")
-        started, copied_before = time.perf_counter(), copied
+        started, frames_before, copied_before = time.perf_counter(), frames, copied
         busy, frames, copied = self._conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
         held_ms = (time.perf_counter() - started) * 1000
+        if frames < 0:  # busy before it had the write lock: SQLite reports no WAL figures; the last known ones
+            frames, copied = frames_before, copied_before
         self.restarts += 1
         self.restarts_busy += bool(busy)
         self.last_restart_ms = held_ms
