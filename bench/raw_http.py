@@ -72,8 +72,8 @@ class _Connection(asyncio.Protocol):
         if self.waiter is not None and not self.waiter.done():
             try:
                 self._parse()
-            except RawHTTPError as exc:
-                self.waiter.set_exception(exc)
+            except (RawHTTPError, ValueError) as exc:  # ValueError: a status or Content-Length not a number
+                self.waiter.set_exception(exc if isinstance(exc, RawHTTPError) else RawHTTPError(f"bad answer: {exc}"))
                 self._close()
 
     def connection_lost(self, exc: Exception | None) -> None:
