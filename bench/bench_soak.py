@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -39,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench import pg_trace, scale_store  # noqa: E402
+from bench import machine_cpu, pg_trace, scale_store  # noqa: E402
 from bench.bench_ingest import TOKEN  # noqa: E402
 from bench.bench_scale import bench_lock, loadavg, pg_admin, service_config  # noqa: E402
 from bench.loadgen import percentile, process_cpu_seconds, rss_mb, start, stop  # noqa: E402
@@ -210,7 +211,13 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 else contextlib.nullcontext()
             )
             wal = Path(url.removeprefix("sqlite:///") + "-wal") if args.dialect == "sqlite" else None
-            with trace:
+            groups = {
+                "service": lambda: [svc.pid],
+                "postgres": lambda: machine_cpu.pids_named("postgres"),
+                "sender": lambda: [os.getpid()],
+                "receiver": lambda: [procs[0].pid],
+            }
+            with trace, machine_cpu.MachineCpu(groups) as cpu_seen:
                 run_ = asyncio.run(
                     soak(f"http://127.0.0.1:{port}/api/v1/messages", args.rate, args.seconds, svc.pid, rport, wal)
                 )
@@ -237,6 +244,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     result["p99_ms"] = round(percentile(lat, 0.99) * 1000, 1)
     result["windows"] = windows(answers)
     result["traced"] = traced(text, result["started_unix"])
+    result["cpu_per_window"] = {str(k): v for k, v in cpu_seen.per_window(result["started_unix"]).items()}
     result["wal_checkpoint_restart_summary"] = restart_summary(result["traced"])
     if args.pg_trace and args.dialect == "postgresql":
         result["pg_trace"] = pg_trace.summarise(args.pg_trace, result["started_unix"])
@@ -350,14 +358,27 @@ def report(r: dict[str, Any]) -> str:
         )
     events = r.get("traced", [])
     lines += ["", "Per 5-second window (traced: the service's slow ticks, checkpoints, collections ending in it):", ""]
-    lines += ["| from s | answers | p50 ms | p99 ms | max ms | not 202 | traced |", "|---|---|---|---|---|---|---|"]
+    lines += [
+        "CPU: CPU-seconds per second in the window (2 cores = 2.0): the machine's busy time and the hypervisor's"
+        " steal, then the service, PostgreSQL, the sender, the receiver and `other` (busy time none of them used).",
+        "",
+        "| from s | answers | p50 ms | p99 ms | max ms | not 202 | CPU busy (steal) | service / postgres / sender /"
+        " receiver / other | traced |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    cpu = r.get("cpu_per_window", {})
     for w in ws:
         p99 = f"**{w['p99_ms']}**" if w["p99_ms"] >= 100 else str(w["p99_ms"])
         inside = [e for e in events if w["from_s"] <= e["at_s"] < w["from_s"] + 5]
         seen = "; ".join(f"{e['at_s']:.1f} {e['event']} {e.get('ms', '')}" for e in inside)
+        c = cpu.get(str(w["from_s"]), {})
+        busy = f"{c['busy']} ({c['steal']})" if c else ""
+        parts = (
+            " / ".join(str(c.get(k, "")) for k in ("service", "postgres", "sender", "receiver", "other")) if c else ""
+        )
         lines.append(
             f"| {w['from_s']:.0f} | {w['answers']} | {w['p50_ms']} | {p99} | {w['max_ms']} | {w['not_202'] or ''}"
-            f" | {seen} |"
+            f" | {busy} | {parts} | {seen} |"
         )
     if r.get("pg_trace"):
         lines += [

@@ -16,7 +16,7 @@ import subprocess
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,9 @@ def summary(
     return out
 
 
+Post = Callable[[Request, Counter[int]], Awaitable[bool]]  # send one request; True on the expected status
+
+
 async def _post(session: aiohttp.ClientSession, request: Request, errors: Counter[int]) -> bool:
     """Send one request; True when it got the expected status."""
     url, body, headers, ok = request
@@ -72,25 +75,9 @@ async def closed_loop(
     next_request: Callable[[], Request], seconds: float, concurrency: int, timeout: float = 300
 ) -> dict[str, Any]:
     """`concurrency` keep-alive clients, each sending its next request as soon as the last one is answered."""
-    lat: list[float] = []
-    ok_lat: list[float] = []
-    errors: Counter[int] = Counter()
-    stop_at = time.perf_counter() + seconds
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)) as session:
-
-        async def worker() -> None:
-            while time.perf_counter() < stop_at:
-                request = next_request()
-                t0 = time.perf_counter()
-                ok = await _post(session, request, errors)
-                lat.append(time.perf_counter() - t0)
-                if ok:
-                    ok_lat.append(lat[-1])
-
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return summary(lat, time.perf_counter() - t0, errors, ok_lat)
+        return await run_closed(lambda r, e: _post(session, r, e), next_request, seconds, concurrency)
 
 
 async def open_loop(
@@ -98,28 +85,56 @@ async def open_loop(
 ) -> dict[str, Any]:
     """Send at a fixed schedule whatever the answers (no coordinated omission); latency counts from when a
     request was due, so a queue shows."""
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+        return await run_open(lambda r, e: _post(session, r, e), next_request, seconds, rate)
+
+
+async def run_closed(
+    post: Post, next_request: Callable[[], Request], seconds: float, concurrency: int
+) -> dict[str, Any]:
+    """The closed loop over any HTTP client's `post` (aiohttp here, bench/raw_http.py's raw one)."""
     lat: list[float] = []
     ok_lat: list[float] = []
     errors: Counter[int] = Counter()
-    connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+    stop_at = time.perf_counter() + seconds
 
-        async def one(scheduled: float, request: Request) -> None:
-            ok = await _post(session, request, errors)
-            lat.append(time.perf_counter() - scheduled)
+    async def worker() -> None:
+        while time.perf_counter() < stop_at:
+            request = next_request()
+            t0 = time.perf_counter()
+            ok = await post(request, errors)
+            lat.append(time.perf_counter() - t0)
             if ok:
                 ok_lat.append(lat[-1])
 
-        tasks = []
-        t0 = time.perf_counter()
-        for i in range(int(seconds * rate)):
-            scheduled = t0 + i / rate
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(scheduled, next_request())))
-        await asyncio.gather(*tasks)
-        return summary(lat, time.perf_counter() - t0, errors, ok_lat)
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return summary(lat, time.perf_counter() - t0, errors, ok_lat)
+
+
+async def run_open(post: Post, next_request: Callable[[], Request], seconds: float, rate: float) -> dict[str, Any]:
+    """The open loop over any HTTP client's `post`: one task per scheduled request."""
+    lat: list[float] = []
+    ok_lat: list[float] = []
+    errors: Counter[int] = Counter()
+
+    async def one(scheduled: float, request: Request) -> None:
+        ok = await post(request, errors)
+        lat.append(time.perf_counter() - scheduled)
+        if ok:
+            ok_lat.append(lat[-1])
+
+    tasks = []
+    t0 = time.perf_counter()
+    for i in range(int(seconds * rate)):
+        scheduled = t0 + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(scheduled, next_request())))
+    await asyncio.gather(*tasks)
+    return summary(lat, time.perf_counter() - t0, errors, ok_lat)
 
 
 # ------------------------------------------------------------------------------------------ processes

@@ -1,0 +1,38 @@
+"""The soak's per-window CPU columns: a process that spins for a window shows as ~1 CPU-s/s, an idle one as ~0."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from bench.machine_cpu import MachineCpu, pids_named
+
+
+def test_a_spinning_process_fills_its_group_and_an_idle_one_stays_near_zero() -> None:
+    spin = subprocess.Popen([sys.executable, "-c", "import time\nt = time.time() + 4\nwhile time.time() < t: pass"])
+    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(4)"])
+    try:
+        started = time.time()
+        with MachineCpu({"spin": lambda: [spin.pid], "idle": lambda: [idle.pid]}, interval=0.25) as seen:
+            time.sleep(3.2)
+        windows = seen.per_window(started, width=3.0)
+    finally:
+        spin.kill()
+        idle.kill()
+    first = windows[0.0]
+    assert 0.4 <= first["spin"] <= 1.05, first  # one thread: at most one core; at least a fair share of 2
+    assert first["idle"] <= 0.05, first
+    assert first["busy"] >= first["spin"] - 0.05, first  # the machine was at least as busy as the spinner
+    assert first["other"] >= 0.0
+
+
+def test_pids_named_finds_this_interpreter() -> None:
+    me = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(2)"])
+    try:
+        time.sleep(0.2)
+        with open(f"/proc/{me.pid}/comm", encoding="ascii") as fh:
+            comm = fh.read().strip()
+        assert me.pid in pids_named(comm)
+    finally:
+        me.kill()
