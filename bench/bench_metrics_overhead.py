@@ -36,6 +36,7 @@ import aiohttp  # noqa: E402
 
 import bench.bench_ingest as ingest  # noqa: E402
 from tests.harness.ports import free_port  # noqa: E402
+from tests.harness.service import cpu_seconds  # noqa: E402
 
 
 def variant_config(port: int, db: Path, *, on: bool) -> str:
@@ -45,12 +46,6 @@ def variant_config(port: int, db: Path, *, on: bool) -> str:
     except TypeError:  # an older bench_ingest without the log level parameter
         text = ingest.config(port, db).replace('level = "warning"', f'level = "{level}"')
     return text + f"\n[metrics]\nenabled = {'true' if on else 'false'}\n[health]\ninterval_seconds = 1\n"
-
-
-def cpu_seconds(pid: int) -> float:
-    """user + system CPU seconds of a process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> int:
