@@ -317,6 +317,25 @@ def gc_pauses(log_text: str) -> dict[str, Any]:
     }
 
 
+def steal_summary(r: dict[str, Any]) -> str:
+    """The windows in which the hypervisor ran another guest on this VM's cores (steal > 0) against the rest:
+    a window's p99 can only be laid at the service's door where nothing was stolen."""
+    cpu = r.get("cpu_per_window", {})
+    if not cpu:
+        return "not sampled"
+    pairs = [(w["p99_ms"], cpu[str(w["from_s"])]["steal"]) for w in r["windows"] if str(w["from_s"]) in cpu]
+    stolen = sorted(p for p, s in pairs if s > 0)
+    clean = sorted(p for p, s in pairs if s == 0)
+
+    def shape(p99s: list[float]) -> str:
+        if not p99s:
+            return "none"
+        over = sum(1 for p in p99s if p >= 100)
+        return f"{len(p99s)} windows, p99 median {statistics.median(p99s):.1f} / max {p99s[-1]} ms, {over} ≥ 100 ms"
+
+    return f"with steal {shape(stolen)}; without {shape(clean)}"
+
+
 def report(r: dict[str, Any]) -> str:
     ws = r["windows"]
     worst = max(ws, key=lambda w: w["p99_ms"])
@@ -337,6 +356,7 @@ def report(r: dict[str, Any]) -> str:
         f" **{len(over)} of {len(ws)}**; worst window p99 {worst['p99_ms']} ms (from {worst['from_s']:.0f} s)",
         f"- Service CPU: {r.get('service_cpu_s', '–')} s from the first message to the last delivery,"
         f" {r.get('service_cpu_ms_per_message', '–')} ms per delivered message",
+        f"- Hypervisor steal: {steal_summary(r)}",
         f"- RSS: {r['rss_mb_at_start']} MB at start, {min(rss)}–{max(rss)} MB over the run,"
         f" {r['rss_mb_at_end']} MB at the end",
         f"- Service log: {r['service_log_failures']}",

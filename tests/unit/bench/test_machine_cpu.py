@@ -36,3 +36,16 @@ def test_pids_named_finds_this_interpreter() -> None:
         assert me.pid in pids_named(comm)
     finally:
         me.kill()
+
+
+def test_the_soak_sets_windows_with_steal_apart_from_the_rest() -> None:
+    from bench.bench_soak import steal_summary
+
+    windows = [{"from_s": 0.0, "p99_ms": 40.0}, {"from_s": 5.0, "p99_ms": 158.0}, {"from_s": 10.0, "p99_ms": 60.0}]
+    cpu = {"0.0": {"steal": 0.0}, "5.0": {"steal": 0.04}, "10.0": {"steal": 0.0}}
+    text = steal_summary({"windows": windows, "cpu_per_window": cpu})
+    assert text == (
+        "with steal 1 windows, p99 median 158.0 / max 158.0 ms, 1 ≥ 100 ms; "
+        "without 2 windows, p99 median 50.0 / max 60.0 ms, 0 ≥ 100 ms"
+    )
+    assert steal_summary({"windows": windows}) == "not sampled"
