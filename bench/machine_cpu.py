@@ -10,10 +10,11 @@ once a second; `per_window` folds the samples into the bench's windows as CPU-se
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+from bench.sampler_thread import SamplerThread
 
 TICKS = os.sysconf("SC_CLK_TCK")
 INTERVAL = 1.0
@@ -51,23 +52,15 @@ def pids_named(comm: str) -> list[int]:
     return out
 
 
-class MachineCpu:
+class MachineCpu(SamplerThread):
     """Samples every `interval` s until stopped: `groups` maps a name to a function giving its pids now."""
+
+    name = "machine-cpu"
 
     def __init__(self, groups: Mapping[str, Callable[[], Sequence[int]]], interval: float = INTERVAL) -> None:
         self.groups = dict(groups)
-        self.interval = interval
         self.samples: list[dict[str, Any]] = []  # wall time `t` and cumulative ticks, per sample
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="machine-cpu", daemon=True)
-
-    def __enter__(self) -> MachineCpu:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
+        super().__init__(interval)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+
+from bench.sampler_thread import SamplerThread
 
 INTERVAL = 0.2
 
@@ -37,23 +38,15 @@ LEFT JOIN pg_stat_user_tables t ON t.relname = 'gw_messages'
 """
 
 
-class PgTrace:
+class PgTrace(SamplerThread):
     """Samples into `path` (JSON lines: wall time `t`, counters, active backends) until stopped."""
+
+    name = "pg-trace"
 
     def __init__(self, url: str, path: Path, interval: float = INTERVAL) -> None:
         self.url = url.replace("postgresql+asyncpg://", "postgresql://")
         self.path = path
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="pg-trace", daemon=True)
-
-    def __enter__(self) -> PgTrace:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
+        super().__init__(interval)
 
     def _run(self) -> None:
         asyncio.run(self._sample())
