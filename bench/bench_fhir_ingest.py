@@ -238,14 +238,14 @@ def main() -> int:
             jvm_pid = validator.proc.pid if validator is not None else None
 
             def snapshot() -> tuple[float, ...]:
-                busy, steal = machine_cpu.machine_ticks()
+                busy, steal = machine_cpu.machine_seconds()  # steal: the host running another guest on our cores
                 return (
                     process_cpu_seconds(gw.pid),
                     cpu_of(jvm_pid),
                     own_cpu_seconds(),
                     time.perf_counter(),
-                    busy / machine_cpu.TICKS,
-                    steal / machine_cpu.TICKS,  # the hypervisor running another guest on this VM's cores
+                    busy,
+                    steal,
                 )
 
             def measured(name: str, work: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:

@@ -200,24 +200,24 @@ class Client:
                 conn._close()
         self.idle.clear()
 
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 async def closed_loop(
     next_request: Callable[[], Request], seconds: float, concurrency: int, timeout: float = 300
 ) -> dict[str, Any]:
     """bench/loadgen.py's closed_loop with this client: `concurrency` keep-alive clients."""
-    client = Client(timeout)
-    try:
+    with Client(timeout) as client:
         return await run_closed(client.post, next_request, seconds, concurrency)
-    finally:
-        client.close()
 
 
 async def open_loop(
     next_request: Callable[[], Request], seconds: float, rate: float, timeout: float = 300
 ) -> dict[str, Any]:
     """bench/loadgen.py's open_loop with this client: a fixed schedule, connections as many as in flight."""
-    client = Client(timeout)
-    try:
+    with Client(timeout) as client:
         return await run_open(client.post, next_request, seconds, rate)
-    finally:
-        client.close()
